@@ -1,0 +1,106 @@
+"""``sliceboard serve | worker | migrate | evaluate-coco``.
+
+Imports are deferred to each command so ``evaluate-coco`` never loads the web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from server.config import Settings
+
+
+def _add_database_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL (default: $SLICEBOARD_DATABASE_URL or sqlite+aiosqlite:///./sliceboard.db)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sliceboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL server (and the in-process job runner)")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1, $SLICEBOARD_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000, $SLICEBOARD_PORT)")
+    serve.add_argument("--no-jobs", action="store_true", help="do not run jobs in this process")
+    _add_database_url(serve)
+
+    worker = commands.add_parser("worker", help="run the job runner without the HTTP server")
+    _add_database_url(worker)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    _add_database_url(migrate)
+
+    commands.add_parser(
+        "evaluate-coco",
+        help="evaluate COCO files: GT.json DETECTIONS.json --iou-type bbox|segm|keypoints [--json]",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["evaluate-coco"]:
+        from server.evaluate_coco import main as evaluate_coco
+
+        return evaluate_coco(argv[1:])
+    args = _parser().parse_args(argv)
+
+    settings = Settings.from_env().with_overrides(database_url=args.database_url)
+    if args.command == "migrate":
+        from server.storage.migrate import upgrade
+
+        upgrade(settings.database_url)
+        print(f"migrated {settings.database_url}")
+        return 0
+    if args.command == "serve":
+        return _serve(settings.with_overrides(host=args.host, port=args.port, run_jobs=False if args.no_jobs else None))
+    if args.command == "worker":
+        return asyncio.run(_work(settings))
+    return 2
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        timeout_graceful_shutdown=10,
+        log_level="info",
+    )
+    return 0
+
+
+async def _work(settings: Settings) -> int:
+    from server.jobs.runner import JobRunner
+    from server.runtime import Runtime
+    from server.storage.migrate import upgrade_async
+
+    await upgrade_async(settings.database_url)
+    runtime = Runtime.create(settings)
+    runner = JobRunner(runtime)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await runner.start()
+    print("sliceboard worker started", flush=True)
+    await stop.wait()
+    await runner.stop()
+    await runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Geometry similarity kernels: pure numpy/shapely functions of columnar geometry batches."""

@@ -1,0 +1,58 @@
+"""What one process holds while it runs: settings, the database, and the job wake-up signals.
+
+Built by the app's lifespan (or by ``sliceboard worker``) and handed down explicitly, so no
+module keeps a global engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.config import Settings
+from server.storage.db import create_engine, create_sessionmaker
+
+
+class Notifier:
+    """Per-key wake-ups inside one process (job progress, queue has work).
+
+    Other processes are not reached: listeners also poll the database, so this only
+    shortens the wait.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[object, asyncio.Event] = {}
+
+    def notify(self, key: object) -> None:
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, key: object, timeout: float) -> bool:
+        event = self._events.setdefault(key, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    notifier: Notifier = field(default_factory=Notifier)
+    # Set by whoever runs jobs in this process; services call it after committing a new job.
+    wake_jobs: Callable[[], None] = lambda: None
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        engine = create_engine(settings.database_url)
+        return cls(settings=settings, engine=engine, sessions=create_sessionmaker(engine))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
