@@ -25,9 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sliceboard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the GraphQL server (and the in-process job runner)")
-    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1, $SLICEBOARD_HOST)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000, $SLICEBOARD_PORT)")
+    serve = commands.add_parser(
+        "serve", help="run the GraphQL server (and the in-process job runner)"
+    )
+    serve.add_argument(
+        "--host", default=None, help="bind address (default 127.0.0.1, $SLICEBOARD_HOST)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port (default 8000, $SLICEBOARD_PORT)"
+    )
     serve.add_argument("--no-jobs", action="store_true", help="do not run jobs in this process")
     _add_database_url(serve)
 
@@ -61,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"migrated {settings.database_url}")
         return 0
     if args.command == "serve":
-        return _serve(settings.with_overrides(host=args.host, port=args.port, run_jobs=False if args.no_jobs else None))
+        return _serve(
+            settings.with_overrides(
+                host=args.host, port=args.port, run_jobs=False if args.no_jobs else None
+            )
+        )
     if args.command == "worker":
         return asyncio.run(_work(settings))
     return 2

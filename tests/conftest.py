@@ -23,7 +23,9 @@ from server.runtime import Runtime
 from server.storage.db import create_engine, create_sessionmaker
 from server.storage.migrate import upgrade
 
-PG_ADMIN_URL = os.environ.get("SLICEBOARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "SLICEBOARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REQUIRE_PG = os.environ.get("SLICEBOARD_REQUIRE_PG") == "1" or os.environ.get("CI") == "true"
 
 
@@ -63,7 +65,9 @@ def pg_database_url() -> Iterator[str]:
         pytest.skip("PostgreSQL not reachable")
     name = f"sliceboard_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    url = str(sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    url = str(
+        sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    )
     upgrade(url)
     yield url
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -74,10 +78,14 @@ async def _truncate_all(url: str) -> None:
     try:
         async with engine.begin() as connection:
             names = (
-                await connection.exec_driver_sql(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                (
+                    await connection.exec_driver_sql(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if names:
                 joined = ", ".join(f'"{name}"' for name in names)
                 await connection.exec_driver_sql(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")

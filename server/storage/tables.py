@@ -26,7 +26,9 @@ def _pk() -> Any:
     return Field(default=None, sa_column=sa.Column(IdType, primary_key=True, autoincrement=True))
 
 
-def _fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: str = "CASCADE") -> Any:
+def _fk(
+    target: str, *, nullable: bool = False, index: bool = True, ondelete: str = "CASCADE"
+) -> Any:
     return Field(
         default=None,
         sa_column=sa.Column(
@@ -54,7 +56,9 @@ class Dataset(SQLModel, table=True):
         default=None, sa_column=sa.Column("metadata", JSONType, nullable=True)
     )
     # Bumped on every ground-truth change, so an evaluation can tell it is stale.
-    annotations_version: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    annotations_version: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
     created_at: datetime = _time()
 
 
@@ -73,7 +77,6 @@ class Item(SQLModel, table=True):
     created_at: datetime = _time()
 
 
-
 class Annotation(SQLModel, table=True):
     """Ground truth. ``geometry`` holds the normalised geometry JSON of ``type``."""
 
@@ -90,7 +93,9 @@ class Annotation(SQLModel, table=True):
     type: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     geometry: dict[str, Any] | None = _json()
     area: float | None = Field(default=None, sa_column=sa.Column(sa.Float, nullable=True))
-    iscrowd: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    iscrowd: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
     metadata_: dict[str, Any] | None = Field(
         default=None, sa_column=sa.Column("metadata", JSONType, nullable=True)
     )
@@ -121,11 +126,17 @@ class ModelRun(SQLModel, table=True):
     dataset_id: int = _fk("dataset.id")
     name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     # True: every annotation of the dataset is ground truth; False: only model_run_label rows.
-    labels_all: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true()))
+    labels_all: bool = Field(
+        default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true())
+    )
     # Bumped on every prediction or label-set change, so an evaluation can tell it is stale.
-    data_version: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    data_version: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
     # No foreign key: model_run <-> evaluation would be a cycle; evaluations cascade with the run.
-    current_evaluation_id: int | None = Field(default=None, sa_column=sa.Column(IdType, nullable=True))
+    current_evaluation_id: int | None = Field(
+        default=None, sa_column=sa.Column(IdType, nullable=True)
+    )
     created_at: datetime = _time()
 
 
@@ -134,10 +145,14 @@ class ModelRunLabel(SQLModel, table=True):
 
     __tablename__ = "model_run_label"
     model_run_id: int = Field(
-        sa_column=sa.Column(IdType, sa.ForeignKey("model_run.id", ondelete="CASCADE"), primary_key=True)
+        sa_column=sa.Column(
+            IdType, sa.ForeignKey("model_run.id", ondelete="CASCADE"), primary_key=True
+        )
     )
     annotation_pk: int = Field(
-        sa_column=sa.Column(IdType, sa.ForeignKey("annotation.id", ondelete="CASCADE"), primary_key=True)
+        sa_column=sa.Column(
+            IdType, sa.ForeignKey("annotation.id", ondelete="CASCADE"), primary_key=True
+        )
     )
 
 
@@ -189,12 +204,20 @@ class Job(SQLModel, table=True):
     status: str = Field(default="QUEUED", sa_column=sa.Column(sa.String(16), nullable=False))
     payload: dict[str, Any] | None = _json()
     model_run_id: int | None = _fk("model_run.id", nullable=True)
-    progress: float = Field(default=0.0, sa_column=sa.Column(sa.Float, nullable=False, server_default="0"))
+    progress: float = Field(
+        default=0.0, sa_column=sa.Column(sa.Float, nullable=False, server_default="0")
+    )
     message: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
-    max_attempts: int = Field(default=3, sa_column=sa.Column(sa.Integer, nullable=False, server_default="3"))
-    cancel_requested: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    attempts: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    max_attempts: int = Field(
+        default=3, sa_column=sa.Column(sa.Integer, nullable=False, server_default="3")
+    )
+    cancel_requested: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
     worker_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
     lease_until: datetime | None = _time(nullable=True)
     heartbeat_at: datetime | None = _time(nullable=True)
@@ -203,7 +226,9 @@ class Job(SQLModel, table=True):
     started_at: datetime | None = _time(nullable=True)
     finished_at: datetime | None = _time(nullable=True)
     # Bumped on every change a subscriber should see; cheap to poll across processes.
-    revision: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    revision: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
 
 class Evaluation(SQLModel, table=True):
@@ -217,8 +242,12 @@ class Evaluation(SQLModel, table=True):
     status: str = Field(default="QUEUED", sa_column=sa.Column(sa.String(16), nullable=False))
     options: dict[str, Any] | None = _json()
     job_id: int | None = _fk("job.id", nullable=True, ondelete="SET NULL")
-    run_data_version: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
-    dataset_annotations_version: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    run_data_version: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, nullable=True)
+    )
+    dataset_annotations_version: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, nullable=True)
+    )
     # The columnar match table (npz bytes), so every replica can load and cache it.
     snapshot: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
     timings: dict[str, Any] | None = _json()
@@ -237,15 +266,24 @@ class CustomMetric(SQLModel, table=True):
     __tablename__ = "custom_metric"
     __table_args__ = (
         sa.UniqueConstraint(
-            "model_run_id", "item_id", "feature_name", "subclass_name", "name", name="uq_custom_metric_key"
+            "model_run_id",
+            "item_id",
+            "feature_name",
+            "subclass_name",
+            "name",
+            name="uq_custom_metric_key",
         ),
         sa.Index("ix_custom_metric_run_name", "model_run_id", "name"),
     )
     id: int | None = _pk()
     model_run_id: int = _fk("model_run.id", index=False)
     item_id: int = _fk("item.id")
-    feature_name: str = Field(default="", sa_column=sa.Column(sa.String(255), nullable=False, server_default=""))
-    subclass_name: str = Field(default="", sa_column=sa.Column(sa.String(255), nullable=False, server_default=""))
+    feature_name: str = Field(
+        default="", sa_column=sa.Column(sa.String(255), nullable=False, server_default="")
+    )
+    subclass_name: str = Field(
+        default="", sa_column=sa.Column(sa.String(255), nullable=False, server_default="")
+    )
     name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))  # SCALAR | CONFUSION
     aggregation: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
@@ -257,3 +295,10 @@ class CustomMetric(SQLModel, table=True):
     tn: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     fn: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     created_at: datetime = _time()
+
+
+def core(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a model: typed columns for SQL expressions (``core(Item).c.id``)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table

@@ -6,10 +6,10 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
 
 from server.storage import tables  # noqa: F401  (registers the tables on the metadata)
 from server.storage.db import create_engine
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 
