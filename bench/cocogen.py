@@ -142,7 +142,10 @@ def make_detections(
     for img in gt["images"]:
         width, height = img["width"], img["height"]
         objects = by_image[img["id"]]
-        boxes, cats, scores, sources = [], [], [], []
+        boxes: list[Any] = []
+        cats: list[int] = []
+        scores: list[float] = []
+        sources: list[dict[str, Any] | None] = []
         for ann in objects:
             for _ in range(int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2]))):
                 bx, by, bw, bh = ann["bbox"]
@@ -156,7 +159,9 @@ def make_detections(
                 cats.append(ann["category_id"] if same else int(rng.choice(cat_ids)))
                 scores.append(float(rng.beta(5, 2)) * (1.0 - quality))
                 sources.append(ann)
-        n_background = int(rng.integers(30, 100)) if kind != "keypoints" else int(rng.integers(0, 4))
+        n_background = (
+            int(rng.integers(30, 100)) if kind != "keypoints" else int(rng.integers(0, 4))
+        )
         for box in _boxes(rng, n_background, width, height):
             boxes.append(box.tolist())
             cats.append(int(rng.choice(cat_ids)))
@@ -181,7 +186,9 @@ def make_detections(
     return out
 
 
-def _det_keypoints(rng: np.random.Generator, source: dict[str, Any] | None, box: np.ndarray) -> list[Any]:
+def _det_keypoints(
+    rng: np.random.Generator, source: dict[str, Any] | None, box: np.ndarray
+) -> list[Any]:
     if source is not None and "keypoints" in source:
         g = np.asarray(source["keypoints"], dtype=np.float64).reshape(-1, 3)
         spread = max(2.0, math.sqrt(max(source["area"], 1.0)) * 0.08)

@@ -1,0 +1,27 @@
+"""COCO ground-truth and results JSON files as the evaluation engine's arrays.
+
+    gt = load_ground_truth("instances_val2017.json", "bbox")
+    dt = load_results("detections.json", gt)
+    table = evaluate(*engine_inputs(gt, dt), options)
+
+Every rule that decides parity with pycocotools' ``COCO()``/``loadRes``/``_prepare``
+is applied here (see ground_truth.py and results.py); a file pycocotools would
+crash on, or silently misread, raises :class:`CocoFileError` naming the object.
+This package reads files and builds arrays; it imports nothing of the web stack.
+"""
+
+from server.cocofiles.engine_inputs import EngineInputs, engine_inputs
+from server.cocofiles.errors import CocoFileError
+from server.cocofiles.ground_truth import CocoGroundTruth, IouType, load_ground_truth
+from server.cocofiles.results import CocoResults, load_results
+
+__all__ = [
+    "CocoFileError",
+    "CocoGroundTruth",
+    "CocoResults",
+    "EngineInputs",
+    "IouType",
+    "engine_inputs",
+    "load_ground_truth",
+    "load_results",
+]

@@ -1,0 +1,59 @@
+"""Loaded COCO files -> the arguments of ``server.evaluation.evaluate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.cocofiles.ground_truth import CocoGroundTruth
+from server.cocofiles.results import CocoResults
+from server.evaluation.geometry.boxes import box_similarity
+from server.evaluation.geometry.kernel import Similarity
+from server.evaluation.types import GroundTruth, MatchOptions, Predictions
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    gt: GroundTruth
+    dt: Predictions
+    similarity: Similarity
+    n_items: int
+    n_labels: int
+    options: MatchOptions
+
+
+def similarity_for(gt: CocoGroundTruth, dt: CocoResults) -> Similarity:
+    """The IoU (bbox, segm) or OKS (keypoints) kernel over the two files' objects."""
+    if gt.iou_type == "bbox":
+        return box_similarity(dt.bbox, gt.bbox)
+    if gt.iou_type == "segm":
+        from server.evaluation.geometry.rle import rle_similarity
+
+        assert gt.masks is not None and dt.masks is not None
+        return rle_similarity(dt.masks, gt.masks)
+    from server.evaluation.geometry.keypoints import oks_similarity
+
+    assert gt.keypoints is not None and dt.keypoints is not None
+    return oks_similarity(dt.keypoints, gt.keypoints, gt.bbox, gt.area)
+
+
+def engine_inputs(gt: CocoGroundTruth, dt: CocoResults) -> EngineInputs:
+    """pycocotools' default parameters for the ground truth's iou type.
+
+    Only COCO's ten IoU thresholds are matched (no extra low thresholds): the
+    command reports COCO's numbers and nothing else.
+    """
+    base = MatchOptions.keypoints() if gt.iou_type == "keypoints" else MatchOptions()
+    options = MatchOptions(
+        iou_thresholds=base.iou_thresholds,
+        extra_iou_thresholds=(),
+        max_detections=base.max_detections,
+        area_ranges=base.area_ranges,
+    )
+    return EngineInputs(
+        gt=GroundTruth(gt.item, gt.label, gt.area, gt.iscrowd, gt.ignore),
+        dt=Predictions(dt.item, dt.label, dt.score, dt.area),
+        similarity=similarity_for(gt, dt),
+        n_items=len(gt.image_ids),
+        n_labels=len(gt.category_ids),
+        options=options,
+    )

@@ -1,0 +1,184 @@
+"""A COCO ground-truth file as engine arrays, with pycocotools' ``COCO()`` + ``_prepare`` rules.
+
+- Items are the distinct image ids, sorted; labels the distinct category ids,
+  sorted (``params.imgIds`` / ``params.catIds``). Images without annotations and
+  categories without objects are kept: they count as pycocotools counts them.
+- ``area`` is the file's field (it alone decides small/medium/large).
+- ``iscrowd`` missing means 0. pycocotools overwrites any ``ignore`` field with
+  ``iscrowd`` in ``_prepare``, so ``ignore`` in the file changes nothing here either.
+- keypoints: an object with ``num_keypoints == 0`` is ignored.
+- segm: polygons and uncompressed RLE become RLE with the image's size.
+
+Unlike pycocotools, which silently drops an annotation whose image or category is
+not declared, such a file is rejected: it is broken and the numbers would mislead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.cocofiles.columns import Records, read_json
+from server.cocofiles.errors import CocoFileError, short_repr
+from server.cocofiles.ids import CocoId, IdIndex
+from server.cocofiles.masks import masks_of
+from server.evaluation.geometry.rle import RleBatch
+
+IouType = Literal["bbox", "segm", "keypoints"]
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+#: COCO person keypoints: pycocotools' OKS sigmas are for exactly these 17.
+COCO_KEYPOINTS = 17
+
+
+@dataclass(frozen=True)
+class CocoGroundTruth:
+    """G ground-truth objects over the file's images (items) and categories (labels).
+
+    Attributes:
+        path: the file, as named in error messages.
+        iou_type: what the arrays were prepared for.
+        image_ids: item index -> image id (sorted as pycocotools sorts them).
+        image_heights, image_widths: int64 (n_items,) image sizes (0 when absent).
+        category_ids: label index -> category id (sorted).
+        item, label: int64 (G,) indices, in file order.
+        area: float64 (G,) the ``area`` field.
+        iscrowd, ignore: bool (G,) crowd region; ignored (crowd, or no keypoints).
+        bbox: float64 (G, 4) xywh (zeros in segm mode, which does not read it).
+        masks: RLE per object in segm mode, else None.
+        keypoints: float64 (G, 51) in keypoints mode, else None.
+    """
+
+    path: str
+    iou_type: IouType
+    image_ids: list[CocoId]
+    image_heights: IntArray
+    image_widths: IntArray
+    category_ids: list[CocoId]
+    images: IdIndex
+    categories: IdIndex
+    item: IntArray
+    label: IntArray
+    area: FloatArray
+    iscrowd: BoolArray
+    ignore: BoolArray
+    bbox: FloatArray
+    masks: RleBatch | None
+    keypoints: FloatArray | None
+
+    def __len__(self) -> int:
+        return int(self.item.shape[0])
+
+
+def _where(kind: str, items: list[Any]) -> Any:
+    def where(i: int) -> str:
+        obj = items[i] if isinstance(items, list) and i < len(items) else None
+        if not isinstance(obj, dict):
+            return f"{kind} {i}"
+        keys = [k for k in ("id", "image_id") if k in obj]
+        details = ", ".join(f"{k} {short_repr(obj[k], 30)}" for k in keys)
+        return f"{kind} {i} ({details})" if details else f"{kind} {i}"
+
+    return where
+
+
+def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
+    """Reads and validates a COCO ground-truth file.
+
+    Raises:
+        CocoFileError: the file is unreadable, not JSON, or an object in it is not
+            what pycocotools needs for ``iou_type`` (the message names it).
+    """
+    data = read_json(path)
+    if type(data) is not dict:
+        raise CocoFileError(
+            path, "", "ground truth must be a JSON object with images, annotations, categories"
+        )
+    for key in ("images", "categories"):
+        if key not in data:
+            raise CocoFileError(
+                path, key, "missing (a ground-truth file needs images and categories)"
+            )
+    images = Records(path, data["images"], "images", _where("image", data["images"]))
+    cats = Records(path, data["categories"], "categories", _where("category", data["categories"]))
+    raw_anns = data.get("annotations", [])
+    anns = Records(path, raw_anns, "annotations", _where("annotation", raw_anns))
+
+    image_index = IdIndex(images)
+    category_index = IdIndex(cats)
+    heights, widths = _image_sizes(images, image_index, iou_type == "segm")
+
+    item = image_index.lookup(anns.column("image_id"))
+    if (item < 0).any():
+        anns.fail(int(np.argmax(item < 0)), "image_id not in images")
+    label = category_index.lookup(anns.column("category_id"))
+    if (label < 0).any():
+        anns.fail(int(np.argmax(label < 0)), "category_id not in categories")
+
+    area = anns.numbers("area")
+    iscrowd = _flags(anns, "iscrowd")
+    ignore = iscrowd.copy()
+    bbox = np.zeros((len(anns), 4), dtype=np.float64)
+    masks = keypoints = None
+    if iou_type in ("bbox", "keypoints"):
+        bbox = anns.vectors("bbox", anns.column("bbox"), 4)
+    if iou_type == "segm":
+        rows = np.arange(len(anns), dtype=np.int64)
+        masks = masks_of(anns, rows, anns.column("segmentation"), heights[item], widths[item])
+    if iou_type == "keypoints":
+        keypoints = anns.vectors("keypoints", anns.column("keypoints"), 3 * COCO_KEYPOINTS)
+        ignore |= anns.numbers("num_keypoints") == 0
+    return CocoGroundTruth(
+        path=path,
+        iou_type=iou_type,
+        image_ids=image_index.ids,
+        image_heights=heights,
+        image_widths=widths,
+        category_ids=category_index.ids,
+        images=image_index,
+        categories=category_index,
+        item=item,
+        label=label,
+        area=area,
+        iscrowd=iscrowd,
+        ignore=ignore,
+        bbox=bbox,
+        masks=masks,
+        keypoints=keypoints,
+    )
+
+
+def _flags(records: Records, key: str) -> BoolArray:
+    """A 0/1 (or boolean) field that defaults to 0, as pycocotools reads ``iscrowd``."""
+    values = records.column_or(key, 0)
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError):
+        array = np.zeros(0)
+    if array.shape != (len(values),) or array.dtype.kind not in "biuf":
+        for i, v in enumerate(values):
+            if type(v) not in (int, float, bool):
+                records.fail(i, f"{key} must be 0 or 1, got {short_repr(v)}")
+    return np.asarray(array != 0, dtype=bool).reshape(len(values))
+
+
+def _image_sizes(images: Records, index: IdIndex, needed: bool) -> tuple[IntArray, IntArray]:
+    """Height and width per item; for duplicate image ids the last entry wins (a dict in pycocotools)."""
+    n = len(index)
+    heights = np.zeros(n, dtype=np.int64)
+    widths = np.zeros(n, dtype=np.int64)
+    if not needed or n == 0:
+        return heights, widths
+    h = images.numbers("height")
+    w = images.numbers("width")
+    for name, values in (("height", h), ("width", w)):
+        bad = (values < 0) | (values != np.floor(values))
+        if bad.any():
+            images.fail(int(np.argmax(bad)), f"{name} must be a non-negative integer")
+    heights[index.of_record] = h.astype(np.int64)
+    widths[index.of_record] = w.astype(np.int64)
+    return heights, widths

@@ -1,0 +1,160 @@
+"""``sliceboard evaluate-coco GT.json DETECTIONS.json --iou-type bbox|segm|keypoints [--json]``.
+
+Evaluates COCO files with Sliceboard's engine and prints pycocotools' summary:
+the 12 numbers for bbox/segm, 10 for keypoints, in pycocotools' order and format.
+With ``--json``: ``{"stats": [...], "perCategory": [{"categoryId", "ap", "ap50",
+"ap75", "ar100"}]}`` (``ar20`` instead of ``ar100`` for keypoints; -1 where a
+category has no ground truth, as pycocotools reports it).
+
+A file that cannot be evaluated exits with code 2 after one line on stderr naming
+the file and the object: ``dt.json: annotation 17 (image_id 42): image_id not in
+ground truth``. Only numpy, orjson and the engine are imported: no web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from server.cocofiles import (
+    CocoFileError,
+    CocoGroundTruth,
+    engine_inputs,
+    load_ground_truth,
+    load_results,
+)
+from server.cocofiles.columns import paused_gc
+from server.evaluation import CocoSummary, coco_summary, evaluate
+
+EXIT_BAD_FILE = 2
+
+# pycocotools' summarize() lines: (is AP, IoU or None for 0.50:0.95, area, maxDets).
+_DETECTION_LINES = (
+    (True, None, "all", 100), (True, 0.5, "all", 100), (True, 0.75, "all", 100),
+    (True, None, "small", 100), (True, None, "medium", 100), (True, None, "large", 100),
+    (False, None, "all", 1), (False, None, "all", 10), (False, None, "all", 100),
+    (False, None, "small", 100), (False, None, "medium", 100), (False, None, "large", 100),
+)  # fmt: skip
+_KEYPOINT_LINES = tuple(
+    (ap, iou, area, 20)
+    for ap in (True, False)
+    for iou, area in ((None, "all"), (0.5, "all"), (0.75, "all"), (None, "medium"), (None, "large"))
+)
+
+
+@dataclass(frozen=True)
+class CocoReport:
+    """What the command prints: the summary and the ground truth's category ids."""
+
+    iou_type: str
+    summary: CocoSummary
+    category_ids: list[int | str]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sliceboard evaluate-coco",
+        description="Evaluate COCO detections against COCO ground truth (pycocotools' numbers).",
+    )
+    parser.add_argument("ground_truth", metavar="GT.json", help="COCO ground-truth file")
+    parser.add_argument(
+        "detections", metavar="DETECTIONS.json", help="COCO results file (a JSON array)"
+    )
+    parser.add_argument("--iou-type", choices=("bbox", "segm", "keypoints"), default="bbox")
+    parser.add_argument(
+        "--json", action="store_true", help="print stats and per-category AP as JSON"
+    )
+    parser.add_argument(
+        "--skip-unknown-categories",
+        action="store_true",
+        help="drop detections whose category is not in the ground truth (pycocotools does so "
+        "silently) instead of rejecting the file",
+    )
+    return parser
+
+
+def run(
+    gt_path: str, dt_path: str, iou_type: str, *, skip_unknown_categories: bool = False
+) -> CocoReport:
+    """Loads, matches and summarises; raises CocoFileError for a bad file."""
+    with paused_gc():
+        gt = load_ground_truth(gt_path, iou_type)  # type: ignore[arg-type]
+        dt = load_results(dt_path, gt, skip_unknown_categories=skip_unknown_categories)
+        inputs = engine_inputs(gt, dt)
+        table = evaluate(
+            inputs.gt,
+            inputs.dt,
+            inputs.similarity,
+            inputs.n_items,
+            inputs.n_labels,
+            inputs.options,
+            confusion=False,
+        )
+        summary = coco_summary(table, None, iou_type)  # type: ignore[arg-type]
+        return CocoReport(iou_type, summary, _category_ids(gt))
+
+
+def _category_ids(gt: CocoGroundTruth) -> list[int | str]:
+    return list(gt.category_ids)
+
+
+def format_lines(report: CocoReport) -> list[str]:
+    """pycocotools' ``summarize()`` lines, character for character."""
+    specs = _KEYPOINT_LINES if report.iou_type == "keypoints" else _DETECTION_LINES
+    lines = []
+    for (ap, iou, area, max_dets), value in zip(specs, report.summary.stats.tolist(), strict=True):
+        title = "Average Precision" if ap else "Average Recall"
+        kind = "(AP)" if ap else "(AR)"
+        iou_text = "0.50:0.95" if iou is None else f"{iou:0.2f}"
+        lines.append(
+            f" {title:<18} {kind} @[ IoU={iou_text:<9} | area={area:>6s} | "
+            f"maxDets={max_dets:>3d} ] = {value:0.3f}"
+        )
+    return lines
+
+
+def as_json(report: CocoReport) -> dict[str, Any]:
+    """``{"stats": [...], "perCategory": [...]}``, categories in ascending id order."""
+    s = report.summary
+    recall_key = "ar20" if report.iou_type == "keypoints" else "ar100"
+    per_category = [
+        {"categoryId": cid, "ap": ap, "ap50": ap50, "ap75": ap75, recall_key: ar}
+        for cid, ap, ap50, ap75, ar in zip(
+            report.category_ids,
+            s.ap.tolist(),
+            s.ap50.tolist(),
+            s.ap75.tolist(),
+            s.ar.tolist(),
+            strict=True,
+        )
+    ]
+    return {"stats": s.stats.tolist(), "perCategory": per_category}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        report = run(
+            args.ground_truth,
+            args.detections,
+            args.iou_type,
+            skip_unknown_categories=args.skip_unknown_categories,
+        )
+    except CocoFileError as exc:
+        print(exc.message, file=sys.stderr)
+        return EXIT_BAD_FILE
+    if args.json:
+        sys.stdout.write(orjson.dumps(as_json(report)).decode() + "\n")
+    else:
+        sys.stdout.write("\n".join(format_lines(report)) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
