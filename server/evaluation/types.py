@@ -70,7 +70,7 @@ class EmptyClasses(enum.Enum):
 
 
 def _as(array: object, dtype: type, name: str, n: int | None = None) -> NDArray[np.generic]:
-    out = np.ascontiguousarray(np.asarray(array, dtype=dtype).reshape(-1))
+    out: NDArray[np.generic] = np.ascontiguousarray(np.asarray(array, dtype=dtype).reshape(-1))
     if n is not None and out.shape[0] != n:
         raise EvaluationInputError(f"{name} has {out.shape[0]} rows, expected {n}")
     return out

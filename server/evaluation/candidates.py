@@ -1,0 +1,205 @@
+"""Ordering and candidate pairs: which prediction may match which ground truth.
+
+Matching runs inside *units*: an item, split by label (class-sensitive), by
+connected label component (allowed label matches) or not at all
+(class-agnostic). Predictions are ordered by (unit, -score, label, input
+index) with a stable sort - pycocotools' order - and each prediction's
+*round* is its position in its unit. Only the top ``max_dets`` predictions
+per (item, label) (per item when class-agnostic) are evaluated.
+
+Candidate pairs are generated per unit with segment arithmetic (no Python loop
+per item), scored by the similarity kernel in bounded chunks, and pairs below
+the lowest threshold are dropped. Pairs are sorted by (prediction order,
+similarity, ground-truth order): the last eligible pair of a prediction is the
+one pycocotools picks (ties go to the later ground truth).
+
+Shapes: P predictions, E evaluated predictions, G ground truths, K pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.evaluation.geometry.kernel import Similarity, ranges
+from server.evaluation.types import (
+    BoolArray,
+    EvaluationInputError,
+    FloatArray,
+    GroundTruth,
+    IntArray,
+    Predictions,
+)
+
+#: Pairs generated (and scored) per chunk, bounding peak memory.
+PAIR_CHUNK = 1 << 21
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Evaluation order and scored candidate pairs.
+
+    Attributes:
+        dt_order: int64 (E,) prediction rows in matching order (evaluated only).
+        dt_rank: int64 (P,) rank of every prediction in its maxDets group.
+        dt_round: int64 (E,) position of ``dt_order[e]`` inside its unit.
+        gt_position: int64 (G,) order of each ground truth inside its unit.
+        pair_dt: int64 (K,) position in ``dt_order`` (0..E-1).
+        pair_gt: int64 (K,) ground-truth row.
+        pair_iou: float64 (K,) similarity.
+    """
+
+    dt_order: IntArray
+    dt_rank: IntArray
+    dt_round: IntArray
+    gt_position: IntArray
+    pair_dt: IntArray
+    pair_gt: IntArray
+    pair_iou: FloatArray
+
+
+def label_components(n_labels: int, allowed: tuple[tuple[int, int], ...]) -> IntArray:
+    """Connected components of labels linked by allowed pairs: int64 (n_labels,)."""
+    parent = np.arange(n_labels, dtype=np.int64)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    for gt_label, dt_label in allowed:
+        for value in (gt_label, dt_label):
+            if not 0 <= value < n_labels:
+                raise EvaluationInputError(f"allowed label match uses unknown label {value}")
+        a, b = find(gt_label), find(dt_label)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return np.array([find(i) for i in range(n_labels)], dtype=np.int64)
+
+
+def _group_rank(keys_sorted: IntArray) -> IntArray:
+    """Position of each element inside its run of equal keys (keys already sorted)."""
+    n = keys_sorted.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, keys_sorted[1:] != keys_sorted[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    return np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+
+
+def build_candidates(
+    gt: GroundTruth,
+    dt: Predictions,
+    similarity: Similarity,
+    *,
+    n_labels: int,
+    class_agnostic: bool,
+    allowed: tuple[tuple[int, int], ...],
+    max_dets: int,
+    min_iou: float,
+    exclude_same_label: bool = False,
+) -> Candidates:
+    """Orders predictions and ground truths and scores their candidate pairs.
+
+    Args:
+        gt, dt: the inputs (G and P rows).
+        similarity: kernel scoring (dt row, gt row, crowd) pairs.
+        n_labels: number of labels.
+        class_agnostic: one unit per item, any label pair is a candidate.
+        allowed: extra (gt label, dt label) candidate pairs.
+        max_dets: predictions kept per maxDets group.
+        min_iou: pairs below it are dropped (they can never match).
+        exclude_same_label: drop pairs of equal or allowed labels (used for the
+            confusion-matrix pass, which only looks for cross-label pairs).
+
+    Returns:
+        :class:`Candidates`.
+    """
+    if class_agnostic:
+        dt_unit = dt.item
+        gt_unit = gt.item
+    else:
+        component = label_components(n_labels, allowed)
+        dt_unit = dt.item * n_labels + component[dt.label]
+        gt_unit = gt.item * n_labels + component[gt.label]
+
+    p_index = np.arange(len(dt), dtype=np.int64)
+    neg_score = -dt.score
+    if class_agnostic:
+        rank_order = np.lexsort((p_index, dt.label, neg_score, dt.item))
+        rank_key = dt.item[rank_order]
+    else:
+        rank_order = np.lexsort((p_index, neg_score, dt.label, dt.item))
+        rank_key = (dt.item * n_labels + dt.label)[rank_order]
+    dt_rank = np.empty(len(dt), dtype=np.int64)
+    dt_rank[rank_order] = _group_rank(rank_key)
+
+    order = np.lexsort((p_index, dt.label, neg_score, dt_unit))
+    dt_order = order[dt_rank[order] < max_dets]
+    dt_units_sorted = dt_unit[dt_order]
+    dt_round = _group_rank(dt_units_sorted)
+
+    gt_order = np.lexsort((np.arange(len(gt), dtype=np.int64), gt.label, gt_unit))
+    gt_units_sorted = gt_unit[gt_order]
+    gt_position = np.empty(len(gt), dtype=np.int64)
+    gt_position[gt_order] = np.arange(len(gt), dtype=np.int64)
+
+    left = np.searchsorted(gt_units_sorted, dt_units_sorted, side="left")
+    counts = np.searchsorted(gt_units_sorted, dt_units_sorted, side="right") - left
+
+    crowd = gt.iscrowd
+    check_labels = exclude_same_label or (bool(allowed) and not class_agnostic)
+    allowed_codes = np.array([g * n_labels + d for g, d in allowed], dtype=np.int64)
+    parts_dt: list[IntArray] = []
+    parts_gt: list[IntArray] = []
+    parts_iou: list[FloatArray] = []
+    cumulative = np.cumsum(counts)
+    start = 0
+    while start < dt_order.shape[0]:
+        base = cumulative[start - 1] if start else 0
+        stop = int(np.searchsorted(cumulative, base + PAIR_CHUNK, side="right"))
+        stop = max(stop, start + 1)
+        chunk_counts = counts[start:stop]
+        pair_pos = np.repeat(np.arange(start, stop, dtype=np.int64), chunk_counts)
+        pair_gt = gt_order[ranges(left[start:stop], chunk_counts)]
+        start = stop
+        if check_labels:
+            dl = dt.label[dt_order[pair_pos]]
+            gl = gt.label[pair_gt]
+            compatible = np.isin(gl * n_labels + dl, allowed_codes)
+            compatible = ~compatible & (gl != dl) if exclude_same_label else compatible | (gl == dl)
+            pair_pos, pair_gt = pair_pos[compatible], pair_gt[compatible]
+        iou = np.asarray(similarity(dt_order[pair_pos], pair_gt, crowd[pair_gt]), dtype=np.float64)
+        keep = iou >= min_iou
+        parts_dt.append(pair_pos[keep])
+        parts_gt.append(pair_gt[keep])
+        parts_iou.append(iou[keep])
+
+    pair_dt = np.concatenate(parts_dt) if parts_dt else np.zeros(0, dtype=np.int64)
+    pair_gt_all = np.concatenate(parts_gt) if parts_gt else np.zeros(0, dtype=np.int64)
+    pair_iou = np.concatenate(parts_iou) if parts_iou else np.zeros(0, dtype=np.float64)
+    # Pairs were generated in (prediction, ground-truth order); a stable sort on
+    # similarity inside each prediction keeps ground-truth order among ties.
+    sort = np.lexsort((pair_iou, pair_dt))
+    return Candidates(
+        dt_order=dt_order,
+        dt_rank=dt_rank,
+        dt_round=dt_round,
+        gt_position=gt_position,
+        pair_dt=pair_dt[sort],
+        pair_gt=pair_gt_all[sort],
+        pair_iou=pair_iou[sort],
+    )
+
+
+def gt_ignored_rows(gt: GroundTruth, row_low: FloatArray, row_high: FloatArray) -> BoolArray:
+    """Ignored flag of every ground truth on every row: bool (R, G).
+
+    Crowd regions, explicitly ignored objects and objects whose ``area`` lies
+    outside the row's [low, high] range are ignored (pycocotools' ``_ignore``).
+    """
+    base = gt.iscrowd | gt.ignore
+    area = gt.area[None, :]
+    return base[None, :] | (area < row_low[:, None]) | (area > row_high[:, None])

@@ -1,0 +1,335 @@
+"""COCO's accumulate + summarize over any subset of items, from the match table.
+
+For each grid row (area range a, IoU threshold t), maxDets m and class k, the
+selected predictions are sorted by (class, -score, item, label, input order) -
+order pycocotools' mergesort produces - cumulative TP/FP give precision and
+recall, and precision is read at the 101 recall points after taking the
+monotone envelope. Everything is vectorised over rows and classes: segments
+(row, class) of one flat array, ``reduceat`` for the envelope between recall
+points and ``bincount`` for the recall-point positions, so the floating-point
+operations are pycocotools' own and results agree to ~1e-16.
+
+Output shapes: precision (T, 101, K, A, M), recall (T, K, A, M); -1 marks cells
+without ground truth (or, with ``EmptyClasses.INCLUDE``, 0 when the class has
+predictions there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from server.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
+from server.evaluation.types import (
+    RECALL_THRESHOLDS,
+    BoolArray,
+    EmptyClasses,
+    EvaluationInputError,
+    FloatArray,
+    IntArray,
+)
+
+#: Entries (rows x predictions) handled per vectorised block.
+_BLOCK = 1 << 22
+_N_RECALL = RECALL_THRESHOLDS.shape[0]
+
+Kind = Literal["bbox", "segm", "keypoints"]
+
+DETECTION_STAT_NAMES = (
+    "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+)  # fmt: skip
+KEYPOINT_STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+
+
+@dataclass(frozen=True)
+class CocoSummary:
+    """COCO metrics of one subset.
+
+    Attributes:
+        stats: float64 (12,) for bbox/segm, (10,) for keypoints, pycocotools' order.
+        stat_names: names of ``stats``.
+        precision: float64 (T, 101, K, A, M).
+        recall: float64 (T, K, A, M).
+        labels: int64 (K,) label index of each class column (-1: all pooled).
+        ap, ap50, ap75: float64 (K,) per-class AP on area "all" at the largest maxDets.
+        ar: float64 (K,) per-class AR, same setting. -1 where undefined.
+        iou_thresholds: float64 (T,); area_names (A,); max_detections (M,).
+    """
+
+    stats: FloatArray
+    stat_names: tuple[str, ...]
+    precision: FloatArray
+    recall: FloatArray
+    labels: IntArray
+    ap: FloatArray
+    ap50: FloatArray
+    ap75: FloatArray
+    ar: FloatArray
+    iou_thresholds: FloatArray
+    area_names: tuple[str, ...]
+    max_detections: IntArray
+
+
+def _mean_defined(values: FloatArray, axis: tuple[int, ...] | None = None) -> FloatArray:
+    defined = values > -1
+    count = defined.sum(axis=axis)
+    total = np.where(defined, values, 0.0).sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), -1.0)
+
+
+def _segment_curves(
+    entry_seg: IntArray, is_tp: BoolArray, npig: FloatArray, n_seg: int
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Precision at the recall points and final recall of sorted segments.
+
+    Args:
+        entry_seg: int64 (N,) non-decreasing segment id of each sorted entry.
+        is_tp: bool (N,) entry is a true positive (else a false positive).
+        npig: float64 (S,) non-ignored ground truths per segment.
+        n_seg: S.
+
+    Returns:
+        (q float64 (S, 101), recall float64 (S,), entries per segment int64 (S,)).
+    """
+    n = entry_seg.shape[0]
+    seg_len = np.bincount(entry_seg, minlength=n_seg)
+    seg_start = np.cumsum(seg_len) - seg_len
+    tp_cum = np.cumsum(is_tp, dtype=np.int64)
+    fp_cum = np.arange(1, n + 1, dtype=np.int64) - tp_cum
+    before = seg_start[entry_seg]
+    tp_before = np.where(before > 0, tp_cum[np.maximum(before - 1, 0)], 0)
+    fp_before = np.where(before > 0, fp_cum[np.maximum(before - 1, 0)], 0)
+    tp = (tp_cum - tp_before).astype(np.float64)
+    fp = (fp_cum - fp_before).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rc = tp / npig[entry_seg]
+    pr = tp / (fp + tp + np.spacing(1))
+
+    # Position of recall point r in a segment = entries with rc < recThrs[r].
+    first_point_above = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
+    hist = np.bincount(
+        entry_seg * (_N_RECALL + 1) + first_point_above, minlength=n_seg * (_N_RECALL + 1)
+    )
+    inds = np.cumsum(hist.reshape(n_seg, _N_RECALL + 1), axis=1)[:, :_N_RECALL]
+    bounds = seg_start[:, None] + inds  # (S, 101)
+    ends = np.concatenate([bounds[:, 1:], (seg_start + seg_len)[:, None]], axis=1)
+    padded = np.append(pr, -1.0)
+    chunk_max = np.maximum.reduceat(padded, bounds.reshape(-1)).reshape(n_seg, _N_RECALL)
+    chunk_max = np.where(ends > bounds, chunk_max, -1.0)
+    envelope = np.maximum.accumulate(chunk_max[:, ::-1], axis=1)[:, ::-1]
+    q = np.where(inds < seg_len[:, None], envelope, 0.0)
+    last = seg_start + seg_len - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = (
+            np.where(seg_len > 0, tp[np.maximum(last, 0)] / npig, 0.0) if n else np.zeros(n_seg)
+        )
+    return q, recall, seg_len
+
+
+def accumulate(
+    table: MatchTable, item_mask: BoolArray | None = None, *, pool_classes: bool = False
+) -> tuple[FloatArray, FloatArray]:
+    """pycocotools' ``accumulate`` over the items selected by ``item_mask``.
+
+    Args:
+        table: the match table.
+        item_mask: bool (n_items,) items to include (all when None).
+        pool_classes: one class for all labels (pycocotools ``useCats=0``).
+
+    Returns:
+        (precision float64 (T, 101, K, A, M), recall float64 (T, K, A, M)).
+    """
+    dt_sel, gt_sel = table.item_selection(item_mask)
+    n_grid = table.n_grid
+    n_areas = table.area_names.shape[0]
+    max_dets = table.max_detections
+    n_classes = 1 if pool_classes else table.n_labels
+    precision = -np.ones((n_grid, _N_RECALL, n_classes, n_areas, max_dets.shape[0]))
+    recall = -np.ones((n_grid, n_classes, n_areas, max_dets.shape[0]))
+    grid_rows = (np.arange(n_areas)[:, None] * n_grid + np.arange(n_grid)[None, :]).reshape(-1)
+    include_empty = table.empty_classes == EmptyClasses.INCLUDE.value
+
+    gt_rows_ignored = (
+        (table.gt_iscrowd | table.gt_ignore)[None, :]
+        | (table.gt_area[None, :] < table.area_low[table.row_area[grid_rows]][:, None])
+        | (table.gt_area[None, :] > table.area_high[table.row_area[grid_rows]][:, None])
+    )
+    gt_class = np.zeros_like(table.gt_label) if pool_classes else table.gt_label
+    counted = gt_sel[None, :] & ~gt_rows_ignored
+    npig_all = np.zeros((grid_rows.shape[0], n_classes))
+    for i in range(grid_rows.shape[0]):
+        npig_all[i] = np.bincount(gt_class[counted[i]], minlength=n_classes)
+
+    varying = table.dt_class.shape[0] > 0 and not pool_classes
+    p_index = np.arange(table.dt_item.shape[0], dtype=np.int64)
+    candidates = np.flatnonzero(dt_sel & (table.dt_rank < int(max_dets.max())))
+    fixed_class = np.zeros_like(table.dt_label) if pool_classes else table.dt_label
+    base = candidates[
+        np.lexsort(
+            (
+                p_index[candidates],
+                table.dt_label[candidates],
+                table.dt_item[candidates],
+                -table.dt_score[candidates],
+                fixed_class[candidates],
+            )
+        )
+    ]
+    rows_per_block = max(1, _BLOCK // max(1, base.shape[0]))
+    for m, max_det in enumerate(max_dets):
+        for lo in range(0, grid_rows.shape[0], rows_per_block):
+            block = grid_rows[lo : lo + rows_per_block]
+            n_block = block.shape[0]
+            if varying:
+                entries, seg = _varying_entries(
+                    table, block, candidates, p_index, max_det, n_classes
+                )
+            else:
+                state = table.dt_state[block][:, base]
+                keep = ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE)) & (
+                    table.dt_rank[base] < max_det
+                )[None, :]
+                rr, jj = np.nonzero(keep)
+                entries = base[jj]
+                seg = rr * n_classes + fixed_class[entries]
+                is_tp = state[rr, jj] == TRUE_POSITIVE
+            if varying:
+                is_tp = table.dt_state[block[seg // n_classes], entries] == TRUE_POSITIVE
+            npig = npig_all[lo : lo + n_block].reshape(-1)
+            q, rec, seg_len = _segment_curves(seg, is_tp, npig, n_block * n_classes)
+            undefined = npig == 0
+            q[undefined] = -1.0
+            rec[undefined] = -1.0
+            if include_empty:
+                empty_with_dets = undefined & (seg_len > 0)
+                q[empty_with_dets] = 0.0
+                rec[empty_with_dets] = 0.0
+            areas, thresholds = np.divmod(block, n_grid)
+            q3 = q.reshape(n_block, n_classes, _N_RECALL)
+            precision[thresholds, :, :, areas, m] = q3.transpose(0, 2, 1)
+            recall[thresholds, :, areas, m] = rec.reshape(n_block, n_classes)
+    return precision, recall
+
+
+def _varying_entries(
+    table: MatchTable,
+    block: IntArray,
+    candidates: IntArray,
+    p_index: IntArray,
+    max_det: int,
+    n_classes: int,
+) -> tuple[IntArray, IntArray]:
+    """Sorted entries and segments when a prediction's class depends on the row."""
+    entries: list[IntArray] = []
+    segs: list[IntArray] = []
+    for i, row in enumerate(block):
+        state = table.dt_state[row, candidates]
+        chosen = candidates[
+            ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE))
+            & (table.dt_rank[candidates] < max_det)
+        ]
+        cls = table.dt_class_row(int(row))[chosen]
+        order = np.lexsort(
+            (
+                p_index[chosen],
+                table.dt_label[chosen],
+                table.dt_item[chosen],
+                -table.dt_score[chosen],
+                cls,
+            )
+        )
+        entries.append(chosen[order])
+        segs.append(i * n_classes + cls[order])
+    return np.concatenate(entries), np.concatenate(segs)
+
+
+def coco_summary(
+    table: MatchTable,
+    item_mask: BoolArray | None = None,
+    kind: Kind = "bbox",
+    *,
+    pool_classes: bool | None = None,
+) -> CocoSummary:
+    """COCO's 12 (bbox/segm) or 10 (keypoints) numbers and per-class AP/AR.
+
+    Args:
+        table: the match table.
+        item_mask: bool (n_items,) items of the subset (all when None).
+        kind: "bbox", "segm" or "keypoints" (decides pycocotools' summary).
+        pool_classes: pool all labels into one class like pycocotools'
+            ``useCats=0``; defaults to ``table.class_agnostic``.
+
+    Returns:
+        :class:`CocoSummary`.
+    """
+    if kind not in ("bbox", "segm", "keypoints"):
+        raise EvaluationInputError(f"unknown kind {kind!r}")
+    pooled = table.class_agnostic if pool_classes is None else pool_classes
+    precision, recall = accumulate(table, item_mask, pool_classes=pooled)
+    thresholds = table.row_threshold[: table.n_grid]
+    area_names = tuple(str(n) for n in table.area_names)
+    max_dets = [int(m) for m in table.max_detections]
+
+    def pick(ap: bool, iou: float | None, area: str, max_det: int) -> FloatArray:
+        a = [i for i, name in enumerate(area_names) if name == area]
+        m = [i for i, value in enumerate(max_dets) if value == max_det]
+        s = precision if ap else recall
+        if iou is not None:
+            s = s[np.where(iou == thresholds)[0]]
+        return s[..., a, :][..., m]
+
+    def summarize(
+        ap: bool, iou: float | None = None, area: str = "all", max_det: int = 100
+    ) -> float:
+        s = pick(ap, iou, area, max_det)
+        defined = s[s > -1]
+        return float(np.mean(defined)) if defined.size else -1.0
+
+    names: tuple[str, ...]
+    if kind == "keypoints":
+        names = KEYPOINT_STAT_NAMES
+        stats = [
+            summarize(ap, iou, area, 20)
+            for ap in (True, False)
+            for iou, area in (
+                (None, "all"),
+                (0.5, "all"),
+                (0.75, "all"),
+                (None, "medium"),
+                (None, "large"),
+            )
+        ]
+    else:
+        names = DETECTION_STAT_NAMES
+        top = max_dets[2] if len(max_dets) > 2 else max_dets[-1]
+        stats = [
+            summarize(True),
+            summarize(True, 0.5, max_det=top),
+            summarize(True, 0.75, max_det=top),
+            *(summarize(True, area=a, max_det=top) for a in ("small", "medium", "large")),
+            *(summarize(False, max_det=d) for d in [*max_dets, top, top][:3]),
+            *(summarize(False, area=a, max_det=top) for a in ("small", "medium", "large")),
+        ]
+    all_index = 0
+    last = -1
+    per_class_p = precision[:, :, :, all_index, last]  # (T, R, K)
+    per_class_r = recall[:, :, all_index, last]  # (T, K)
+    t50 = np.where(thresholds == 0.5)[0]
+    t75 = np.where(thresholds == 0.75)[0]
+    n_classes = precision.shape[2]
+    return CocoSummary(
+        stats=np.array(stats, dtype=np.float64),
+        stat_names=names,
+        precision=precision,
+        recall=recall,
+        labels=np.array([-1]) if pooled else np.arange(n_classes, dtype=np.int64),
+        ap=_mean_defined(per_class_p, axis=(0, 1)),
+        ap50=_mean_defined(per_class_p[t50], axis=(0, 1)),
+        ap75=_mean_defined(per_class_p[t75], axis=(0, 1)),
+        ar=_mean_defined(per_class_r, axis=(0,)),
+        iou_thresholds=np.array(thresholds, dtype=np.float64),
+        area_names=area_names,
+        max_detections=np.array(max_dets, dtype=np.int64),
+    )

@@ -1,0 +1,249 @@
+"""evaluate(): candidate pairs -> matching on every row -> the match table.
+
+Rows are every (area range, IoU threshold) of ``options.iou_thresholds`` plus
+the ``extra_iou_thresholds`` on the "all" range. One matching pass covers all
+rows; a second, class-agnostic pass over the left-overs of the "all" rows
+pairs false positives with missed ground truths of other labels for the
+confusion matrix. See :mod:`server.evaluation.match_table` for the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from server.evaluation.candidates import Candidates, build_candidates, gt_ignored_rows
+from server.evaluation.geometry.kernel import Similarity
+from server.evaluation.match_table import (
+    FALSE_POSITIVE,
+    IGNORED,
+    NOT_EVALUATED,
+    TRUE_POSITIVE,
+    MatchTable,
+)
+from server.evaluation.matching import effective_thresholds, match_by_confidence, match_by_iou
+from server.evaluation.types import (
+    BoolArray,
+    EvaluationInputError,
+    FloatArray,
+    GroundTruth,
+    IntArray,
+    Matching,
+    MatchOptions,
+    Predictions,
+)
+
+
+def _check_indices(values: IntArray, bound: int, name: str) -> None:
+    if values.shape[0] and (values.min() < 0 or values.max() >= bound):
+        raise EvaluationInputError(f"{name} must lie in [0, {bound})")
+
+
+def _rows(options: MatchOptions) -> tuple[IntArray, FloatArray]:
+    areas: list[int] = []
+    thresholds: list[float] = []
+    for a in range(len(options.area_ranges)):
+        for t in options.iou_thresholds:
+            areas.append(a)
+            thresholds.append(t)
+    for t in options.extra_iou_thresholds:
+        if not any(abs(t - u) < 1e-9 for u in options.iou_thresholds):
+            areas.append(0)
+            thresholds.append(t)
+    return np.array(areas, dtype=np.int64), np.array(thresholds, dtype=np.float64)
+
+
+def _match(
+    cand: Candidates,
+    options: MatchOptions,
+    thresholds: FloatArray,
+    gt_ignored: BoolArray,
+    gt_crowd: BoolArray,
+    dt_active: BoolArray | None = None,
+    gt_taken: BoolArray | None = None,
+) -> IntArray:
+    if options.matching is Matching.IOU_GREEDY:
+        return match_by_iou(
+            cand, thresholds, gt_ignored, gt_crowd, dt_active=dt_active, gt_taken=gt_taken
+        )
+    return match_by_confidence(
+        cand,
+        thresholds,
+        gt_ignored,
+        gt_crowd,
+        no_fallback=options.matching is Matching.NO_FALLBACK,
+        dt_active=dt_active,
+        gt_taken=gt_taken,
+    )
+
+
+def evaluate(
+    gt: GroundTruth,
+    dt: Predictions,
+    similarity: Similarity,
+    n_items: int,
+    n_labels: int,
+    options: MatchOptions | None = None,
+    *,
+    confusion: bool = True,
+) -> MatchTable:
+    """Matches predictions to ground truths on every row and tabulates the outcome.
+
+    Args:
+        gt: G ground truths (item, label, area, iscrowd, ignore).
+        dt: P predictions (item, label, score, area).
+        similarity: kernel scoring (dt row, gt row, crowd) pairs, e.g.
+            :func:`server.evaluation.geometry.boxes.box_similarity`.
+        n_items: number of items; ``item`` values lie in [0, n_items).
+        n_labels: number of labels; ``label`` values lie in [0, n_labels).
+        options: matching options (pycocotools' bbox defaults when None).
+        confusion: also run the cross-label pass for confusion matrices.
+
+    Returns:
+        :class:`MatchTable` with R rows, P predictions and G ground truths.
+
+    Raises:
+        EvaluationInputError: indices out of range or invalid options.
+    """
+    options = options or MatchOptions()
+    options.validate()
+    _check_indices(gt.item, n_items, "gt.item")
+    _check_indices(dt.item, n_items, "dt.item")
+    _check_indices(gt.label, n_labels, "gt.label")
+    _check_indices(dt.label, n_labels, "dt.label")
+
+    row_area, row_threshold = _rows(options)
+    low = np.array([r[1] for r in options.area_ranges], dtype=np.float64)
+    high = np.array([r[2] for r in options.area_ranges], dtype=np.float64)
+    cross_label = options.class_agnostic or bool(options.allowed_label_matches)
+    min_iou = float(effective_thresholds(row_threshold).min())
+
+    cand = build_candidates(
+        gt,
+        dt,
+        similarity,
+        n_labels=n_labels,
+        class_agnostic=options.class_agnostic,
+        allowed=options.allowed_label_matches,
+        max_dets=max(options.max_detections),
+        min_iou=min_iou,
+    )
+    gt_ignored = gt_ignored_rows(gt, low[row_area], high[row_area])
+    winners = _match(cand, options, row_threshold, gt_ignored, gt.iscrowd)
+
+    n_rows, n_dt = row_threshold.shape[0], len(dt)
+    rows = np.arange(n_rows)[:, None]
+    order = cand.dt_order
+    won = winners >= 0
+    win_pair = np.maximum(winners, 0)
+    win_gt = cand.pair_gt[win_pair]
+    dt_area = dt.area[order][None, :]
+    outside = (dt_area < low[row_area][:, None]) | (dt_area > high[row_area][:, None])
+    state_eval = np.where(
+        won,
+        np.where(gt_ignored[rows, win_gt], IGNORED, TRUE_POSITIVE),
+        np.where(outside, IGNORED, FALSE_POSITIVE),
+    ).astype(np.int8)
+    dt_state = np.full((n_rows, n_dt), NOT_EVALUATED, dtype=np.int8)
+    dt_state[:, order] = state_eval
+
+    all_rows = np.flatnonzero(row_area == 0)
+    dt_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
+    dt_gt[:, order] = np.where(won[all_rows], win_gt[all_rows], -1)
+    dt_iou = np.zeros((all_rows.shape[0], n_dt), dtype=np.float32)
+    dt_iou[:, order] = np.where(won[all_rows], cand.pair_iou[win_pair[all_rows]], 0.0)
+
+    gt_dt = np.full((all_rows.shape[0], len(gt)), -1, dtype=np.int32)
+    tp = won[all_rows] & ~gt.iscrowd[win_gt[all_rows]]
+    r_idx, e_idx = np.nonzero(tp)
+    gt_dt[r_idx, win_gt[all_rows][r_idx, e_idx]] = order[e_idx]
+
+    dt_class = np.zeros((0, n_dt), dtype=np.int32)
+    if cross_label:
+        dt_class = np.broadcast_to(dt.label.astype(np.int32), (n_rows, n_dt)).copy()
+        cls_eval = np.where(won, gt.label[win_gt], dt.label[order][None, :])
+        dt_class[:, order] = cls_eval.astype(np.int32)
+
+    dt_confused_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
+    if confusion and n_labels > 1:
+        dt_confused_gt[:] = _confusion_pass(
+            gt,
+            dt,
+            similarity,
+            options,
+            n_labels,
+            row_threshold[all_rows],
+            dt_state[all_rows],
+            gt_dt,
+            gt_ignored[all_rows],
+        )
+
+    return MatchTable(
+        n_items=int(n_items),
+        n_labels=int(n_labels),
+        n_grid=len(options.iou_thresholds),
+        class_agnostic=options.class_agnostic,
+        matching=options.matching.value,
+        empty_classes=options.empty_classes.value,
+        max_detections=np.array(sorted(options.max_detections), dtype=np.int64),
+        area_names=np.array([r[0] for r in options.area_ranges], dtype=np.str_),
+        area_low=low,
+        area_high=high,
+        row_area=row_area,
+        row_threshold=row_threshold,
+        dt_item=dt.item,
+        dt_label=dt.label,
+        dt_score=dt.score,
+        dt_rank=cand.dt_rank,
+        dt_state=dt_state,
+        dt_gt=dt_gt,
+        dt_iou=dt_iou,
+        dt_confused_gt=dt_confused_gt,
+        dt_class=dt_class,
+        gt_item=gt.item,
+        gt_label=gt.label,
+        gt_area=gt.area,
+        gt_iscrowd=gt.iscrowd,
+        gt_ignore=gt.ignore,
+        gt_dt=gt_dt,
+    )
+
+
+def _confusion_pass(
+    gt: GroundTruth,
+    dt: Predictions,
+    similarity: Similarity,
+    options: MatchOptions,
+    n_labels: int,
+    thresholds: FloatArray,
+    dt_state: np.ndarray,
+    gt_dt: np.ndarray,
+    gt_ignored: BoolArray,
+) -> np.ndarray:
+    """Cross-label matching of left-over false positives and missed gts: int32 (T0, P)."""
+    cand = build_candidates(
+        gt,
+        dt,
+        similarity,
+        n_labels=n_labels,
+        class_agnostic=True,
+        allowed=options.allowed_label_matches,
+        max_dets=np.iinfo(np.int64).max,
+        min_iou=float(effective_thresholds(thresholds).min()),
+        exclude_same_label=True,
+    )
+    order = cand.dt_order
+    dt_active = dt_state[:, order] == FALSE_POSITIVE
+    gt_taken = (gt_dt >= 0) | gt_ignored
+    no_crowd = np.zeros(len(gt), dtype=bool)
+    winners = _match(
+        cand,
+        options,
+        thresholds,
+        np.zeros_like(gt_taken),
+        no_crowd,
+        dt_active=dt_active,
+        gt_taken=gt_taken,
+    )
+    out = np.full((thresholds.shape[0], len(dt)), -1, dtype=np.int32)
+    out[:, order] = np.where(winners >= 0, cand.pair_gt[np.maximum(winners, 0)], -1)
+    return out

@@ -1,0 +1,157 @@
+"""The match table: every prediction's and ground truth's outcome on every row.
+
+Matching inside an item never looks at another item, so any subset of items
+(a slice) is evaluated by selecting rows of this table - no re-matching.
+
+Rows are (area range, IoU threshold) settings: ``row_area`` (R,) indexes
+``area_names``/``area_low``/``area_high`` (A,), ``row_threshold`` (R,) holds the
+exact threshold (COCO's linspace values, so 0.8999999999999999, not 0.9). Rows
+``row_area * n_grid + t`` for t < ``n_grid`` form COCO's (A, T) grid; rows
+whose area is index 0 ("all") are the *threshold rows* ``all_rows`` (T0,); the
+per-object detail (matched partner, IoU, confusion partner) is kept for those.
+
+Shapes: P predictions, G ground truths, R rows, T0 threshold rows.
+
+- ``dt_state`` int8 (R, P): NOT_EVALUATED (-1, beyond maxDets), FP (0), TP (1),
+  IGNORED (2: matched an ignored gt, or unmatched and outside the area range).
+- ``dt_rank`` int64 (P,): rank in its maxDets group, by score.
+- ``dt_gt`` int32 (T0, P): matched gt row or -1. ``dt_iou`` float32 (T0, P).
+- ``dt_confused_gt`` int32 (T0, P): for a false positive, the gt of another
+  label it matches when labels are ignored among left-over objects, else -1.
+- ``dt_class`` int32 (R, P) or (0, P): the class a prediction is counted in
+  (its matched gt's label) - stored only when labels may cross-match.
+- ``gt_dt`` int32 (T0, G): matching prediction row or -1 (crowd regions: -1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
+
+NOT_EVALUATED = -1
+FALSE_POSITIVE = 0
+TRUE_POSITIVE = 1
+IGNORED = 2
+
+_SCALARS = ("n_items", "n_labels", "n_grid", "class_agnostic", "matching", "empty_classes")
+
+
+@dataclass(frozen=True, eq=False)
+class MatchTable:
+    """Flat arrays describing one evaluation (see module docstring for shapes)."""
+
+    n_items: int
+    n_labels: int
+    n_grid: int
+    class_agnostic: bool
+    matching: str
+    empty_classes: str
+    max_detections: IntArray
+    area_names: NDArray[np.str_]
+    area_low: FloatArray
+    area_high: FloatArray
+    row_area: IntArray
+    row_threshold: FloatArray
+    dt_item: IntArray
+    dt_label: IntArray
+    dt_score: FloatArray
+    dt_rank: IntArray
+    dt_state: NDArray[np.int8]
+    dt_gt: NDArray[np.int32]
+    dt_iou: NDArray[np.float32]
+    dt_confused_gt: NDArray[np.int32]
+    dt_class: NDArray[np.int32]
+    gt_item: IntArray
+    gt_label: IntArray
+    gt_area: FloatArray
+    gt_iscrowd: BoolArray
+    gt_ignore: BoolArray
+    gt_dt: NDArray[np.int32]
+
+    @property
+    def all_rows(self) -> IntArray:
+        """Row indices on the first ("all") area range: int64 (T0,)."""
+        return np.flatnonzero(self.row_area == 0)
+
+    def row_index(self, iou_threshold: float, area: int | str = 0) -> int:
+        """The row evaluating ``iou_threshold`` on an area range.
+
+        The threshold is matched to the stored value within 1e-9, so 0.9 finds
+        COCO's 0.8999999999999999.
+
+        Raises:
+            EvaluationInputError: no such row was evaluated.
+        """
+        area_index = self.area_index(area)
+        hits = np.flatnonzero(
+            (self.row_area == area_index) & (np.abs(self.row_threshold - iou_threshold) < 1e-9)
+        )
+        if hits.shape[0] == 0:
+            available = sorted({round(float(t), 6) for t in self.row_threshold})
+            raise EvaluationInputError(
+                f"IoU threshold {iou_threshold} was not evaluated on area range "
+                f"{self.area_names[area_index]!r}; available: {available}"
+            )
+        return int(hits[0])
+
+    def area_index(self, area: int | str) -> int:
+        """Index of an area range given by index or name."""
+        if isinstance(area, str):
+            names = [str(n) for n in self.area_names]
+            if area not in names:
+                raise EvaluationInputError(f"unknown area range {area!r}; known: {names}")
+            return names.index(area)
+        if not 0 <= area < self.area_names.shape[0]:
+            raise EvaluationInputError(f"area range index {area} out of range")
+        return int(area)
+
+    def dt_class_row(self, row: int) -> IntArray:
+        """The class each prediction counts in on ``row``: int64 (P,)."""
+        if self.dt_class.shape[0]:
+            out: IntArray = self.dt_class[row].astype(np.int64)
+            return out
+        return self.dt_label
+
+    def item_selection(self, item_mask: BoolArray | None) -> tuple[BoolArray, BoolArray]:
+        """(prediction mask (P,), ground-truth mask (G,)) of the selected items."""
+        if item_mask is None:
+            return (
+                np.ones(self.dt_item.shape[0], dtype=bool),
+                np.ones(self.gt_item.shape[0], dtype=bool),
+            )
+        mask = np.asarray(item_mask, dtype=bool).reshape(-1)
+        if mask.shape[0] != self.n_items:
+            raise EvaluationInputError(
+                f"item_mask has {mask.shape[0]} entries, the table has {self.n_items} items"
+            )
+        return mask[self.dt_item], mask[self.gt_item]
+
+    def to_arrays(self) -> dict[str, NDArray[np.generic]]:
+        """All fields as numpy arrays (scalars 0-d), e.g. for ``np.savez``."""
+        out: dict[str, NDArray[np.generic]] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = np.asarray(value)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, NDArray[np.generic]]) -> MatchTable:
+        """Inverse of :meth:`to_arrays` (accepts a dict or an ``np.load`` result)."""
+        get = arrays.__getitem__
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            try:
+                value = np.asarray(get(f.name))
+            except KeyError as exc:
+                raise EvaluationInputError(f"match table is missing array {f.name!r}") from exc
+            if f.name in _SCALARS:
+                scalar = value.item()
+                values[f.name] = bool(scalar) if f.name == "class_agnostic" else scalar
+            else:
+                values[f.name] = value
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,208 @@
+"""Greedy matching of predictions to ground truths on many rows at once.
+
+A *row* is one (area range, IoU threshold) setting; rows differ in which
+ground truths are ignored and in the threshold. Both matchers return, for each
+row and each evaluated prediction, the index of its winning candidate pair or
+-1: int64 (R, E).
+
+Confidence order (pycocotools ``evaluateImg``) runs in *rounds*: round r lets
+the r-th prediction of every unit choose at once - units are independent, so
+the loop is over rounds (at most maxDets), vectorised over all units and rows.
+A prediction takes the last eligible pair in (IoU, gt order) order among
+non-ignored ground truths, and only if there is none among ignored ones;
+eligible means IoU >= min(t, 1-1e-10) and the ground truth is free or a crowd
+region. ``no_fallback`` restricts each prediction to its best non-ignored
+ground truth (Encord/Kolena): if that one is taken, it does not fall back.
+
+IoU-greedy order (Nucleus/Labelbox) takes pairs by descending IoU. Greedy
+matching by a strict total order equals repeatedly taking every *locally
+dominant* pair (best for its prediction and its ground truth) and removing
+both ends, which vectorises across units and rows; a few sweeps suffice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from server.evaluation.candidates import Candidates
+from server.evaluation.types import BoolArray, FloatArray, IntArray
+
+#: pycocotools caps thresholds so a perfect IoU of 1 still matches at t = 1.
+_IOU_CAP = 1 - 1e-10
+
+
+def effective_thresholds(thresholds: FloatArray) -> FloatArray:
+    """``min(t, 1 - 1e-10)`` per row, as pycocotools compares: float64 (R,)."""
+    return np.minimum(np.asarray(thresholds, dtype=np.float64), _IOU_CAP)
+
+
+def _segment_starts(keys: IntArray) -> IntArray:
+    if keys.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+
+
+def match_by_confidence(
+    cand: Candidates,
+    thresholds: FloatArray,
+    gt_ignored: BoolArray,
+    gt_crowd: BoolArray,
+    *,
+    no_fallback: bool = False,
+    dt_active: BoolArray | None = None,
+    gt_taken: BoolArray | None = None,
+) -> IntArray:
+    """pycocotools' greedy matching in confidence order, for all rows.
+
+    Args:
+        cand: ordered candidates (E evaluated predictions, K pairs).
+        thresholds: float64 (R,) IoU threshold per row.
+        gt_ignored: bool (R, G) ignored ground truths per row.
+        gt_crowd: bool (G,) crowd regions (never become taken).
+        no_fallback: only the best non-ignored ground truth may be claimed.
+        dt_active: bool (R, E) predictions allowed to match per row (default all).
+        gt_taken: bool (R, G) ground truths unavailable from the start.
+
+    Returns:
+        int64 (R, E): winning pair index into ``cand.pair_*``, or -1.
+    """
+    n_rows = thresholds.shape[0]
+    n_eval = cand.dt_order.shape[0]
+    winners = np.full((n_rows, n_eval), -1, dtype=np.int64)
+    if cand.pair_dt.shape[0] == 0 or n_rows == 0:
+        return winners
+    thr = effective_thresholds(thresholds)[:, None]
+    taken = (
+        np.zeros(gt_ignored.shape, dtype=bool)
+        if gt_taken is None
+        else np.array(gt_taken, dtype=bool)
+    )
+
+    pair_round = cand.dt_round[cand.pair_dt]
+    by_round = np.argsort(pair_round, kind="stable")
+    round_dt = cand.pair_dt[by_round]
+    round_gt = cand.pair_gt[by_round]
+    round_iou = cand.pair_iou[by_round]
+    n_rounds = int(pair_round.max()) + 1
+    bounds = np.searchsorted(pair_round[by_round], np.arange(n_rounds + 1))
+
+    for r in range(n_rounds):
+        lo, hi = int(bounds[r]), int(bounds[r + 1])
+        if lo == hi:
+            continue
+        dts = round_dt[lo:hi]
+        gts = round_gt[lo:hi]
+        starts = _segment_starts(dts)
+        local = np.arange(hi - lo, dtype=np.int64)
+        eligible = (round_iou[lo:hi][None, :] >= thr) & ~taken[:, gts]
+        if dt_active is not None:
+            eligible &= dt_active[:, dts]
+        ignored = gt_ignored[:, gts]
+        if no_fallback:
+            best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=1)
+            lengths = np.diff(np.r_[starts, hi - lo])
+            eligible &= ignored | (local[None, :] == np.repeat(best_any, lengths, axis=1))
+        best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=1)
+        fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=1)
+        win = np.where(best >= 0, best, fallback)
+        won = win >= 0
+        winners[:, dts[starts]] = np.where(won, win + lo, -1)
+        row_idx, col_idx = np.nonzero(won)
+        claimed = gts[win[row_idx, col_idx]]
+        blocks = ~gt_crowd[claimed]
+        taken[row_idx[blocks], claimed[blocks]] = True
+    # winners hold indices into the round-sorted pairs; map back to cand order.
+    matched = winners >= 0
+    winners[matched] = by_round[winners[matched]]
+    return winners
+
+
+def _first_of_each(keys: IntArray) -> BoolArray:
+    """True where keys[i] occurs for the first time."""
+    first = np.zeros(keys.shape[0], dtype=bool)
+    if keys.shape[0]:
+        first[np.unique(keys, return_index=True)[1]] = True
+    return first
+
+
+def _dominant_sweeps(
+    inst_row: IntArray,
+    inst_pair: IntArray,
+    cand: Candidates,
+    gt_crowd: BoolArray,
+    winners: IntArray,
+    *,
+    n_gt: int,
+) -> None:
+    """Greedy matching of priority-ordered instances; writes into winners (R, E)."""
+    n_eval = cand.dt_order.shape[0]
+    dt_node = inst_row * n_eval + cand.pair_dt[inst_pair]
+    gt_node = inst_row * n_gt + cand.pair_gt[inst_pair]
+    crowd = gt_crowd[cand.pair_gt[inst_pair]]
+    n_rows = winners.shape[0]
+    dt_done = np.zeros(n_rows * n_eval, dtype=bool)
+    gt_done = np.zeros(n_rows * n_gt, dtype=bool)
+    while inst_pair.shape[0]:
+        take = _first_of_each(dt_node) & (crowd | _first_of_each(gt_node))
+        winners.reshape(-1)[dt_node[take]] = inst_pair[take]
+        dt_done[dt_node[take]] = True
+        gt_done[gt_node[take & ~crowd]] = True
+        keep = ~dt_done[dt_node] & ~gt_done[gt_node]
+        inst_row, inst_pair = inst_row[keep], inst_pair[keep]
+        dt_node, gt_node, crowd = dt_node[keep], gt_node[keep], crowd[keep]
+
+
+def match_by_iou(
+    cand: Candidates,
+    thresholds: FloatArray,
+    gt_ignored: BoolArray,
+    gt_crowd: BoolArray,
+    *,
+    dt_active: BoolArray | None = None,
+    gt_taken: BoolArray | None = None,
+) -> IntArray:
+    """Highest-IoU-first greedy matching, for all rows.
+
+    Non-ignored ground truths are matched first; predictions left over may then
+    be absorbed by ignored ones (crowd regions absorb any number). Ties in IoU
+    go to the higher-confidence prediction, then to the earlier ground truth.
+
+    Args:
+        cand: ordered candidates (E evaluated predictions, K pairs).
+        thresholds: float64 (R,) IoU threshold per row.
+        gt_ignored: bool (R, G) ignored ground truths per row.
+        gt_crowd: bool (G,) crowd regions.
+        dt_active: bool (R, E) predictions allowed to match per row (default all).
+        gt_taken: bool (R, G) ground truths unavailable from the start.
+
+    Returns:
+        int64 (R, E): winning pair index into ``cand.pair_*``, or -1.
+    """
+    n_rows = thresholds.shape[0]
+    n_gt = gt_ignored.shape[1]
+    winners = np.full((n_rows, cand.dt_order.shape[0]), -1, dtype=np.int64)
+    if cand.pair_dt.shape[0] == 0:
+        return winners
+    thr = effective_thresholds(thresholds)
+    priority = np.lexsort((cand.gt_position[cand.pair_gt], cand.pair_dt, -cand.pair_iou))
+    iou = cand.pair_iou[priority]
+    pair_dt = cand.pair_dt[priority]
+    pair_gt = cand.pair_gt[priority]
+    for stage_ignored in (False, True):
+        rows: list[IntArray] = []
+        pairs: list[IntArray] = []
+        for r in range(n_rows):
+            keep = (iou >= thr[r]) & (gt_ignored[r, pair_gt] == stage_ignored)
+            if stage_ignored:
+                keep &= winners[r, pair_dt] < 0
+            if dt_active is not None:
+                keep &= dt_active[r, pair_dt]
+            if gt_taken is not None:
+                keep &= ~gt_taken[r, pair_gt]
+            chosen = priority[keep]
+            pairs.append(chosen)
+            rows.append(np.full(chosen.shape[0], r, dtype=np.int64))
+        _dominant_sweeps(
+            np.concatenate(rows), np.concatenate(pairs), cand, gt_crowd, winners, n_gt=n_gt
+        )
+    return winners

@@ -1,0 +1,94 @@
+"""Bit-level parity (1e-12) with pycocotools on generated cases with the hard parts.
+
+Each case has tied scores, crowd regions, ground truth with ``area`` exactly
+32**2 and 96**2, predictions of area exactly 32**2, images without predictions
+or without ground truth, a category without ground truth, non-contiguous
+category ids, string image keys mapped to items, and an (image, category) with
+130 predictions (more than maxDets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.evaluation import MatchOptions, coco_summary
+from tests.evaluation.coco_cases import (
+    make_case,
+    run_engine,
+    run_pycocotools,
+    subset_case,
+)
+
+TOL = 1e-12
+
+
+def assert_same(ref, summary) -> None:
+    np.testing.assert_allclose(summary.stats, ref.stats, rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.precision, ref.eval["precision"], rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.recall, ref.eval["recall"], rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bbox_matches_pycocotools(seed: int) -> None:
+    case = make_case(seed)
+    _, summary = run_engine(case)
+    assert_same(run_pycocotools(case), summary)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bbox_without_ties_matches_pycocotools(seed: int) -> None:
+    case = make_case(100 + seed, tied_scores=False)
+    _, summary = run_engine(case)
+    assert_same(run_pycocotools(case), summary)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_class_agnostic_matches_pycocotools_use_cats_0(seed: int) -> None:
+    case = make_case(200 + seed)
+    _, summary = run_engine(case, MatchOptions(class_agnostic=True))
+    assert_same(run_pycocotools(case, use_cats=False), summary)
+
+
+def test_case_exercises_the_hard_parts() -> None:
+    case = make_case(0)
+    anns = case.dataset["annotations"]
+    areas = {a["area"] for a in anns}
+    assert 32.0**2 in areas and 96.0**2 in areas
+    assert any(a["iscrowd"] for a in anns)
+    gt_images = {a["image_id"] for a in anns}
+    dt_images = {d["image_id"] for d in case.detections}
+    all_images = {i["id"] for i in case.dataset["images"]}
+    assert all_images - dt_images  # images without predictions
+    assert dt_images - gt_images  # images with predictions but no ground truth
+    scores = [d["score"] for d in case.detections]
+    assert len(set(scores)) < len(scores)
+    per_pair: dict[tuple[int, int], int] = {}
+    for d in case.detections:
+        key = (d["image_id"], d["category_id"])
+        per_pair[key] = per_pair.get(key, 0) + 1
+    assert max(per_pair.values()) > 100
+    assert 40 not in {a["category_id"] for a in anns}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_per_class_ap_matches_pycocotools(seed: int) -> None:
+    case = make_case(300 + seed)
+    _, summary = run_engine(case)
+    ref = run_pycocotools(case)
+    precision = ref.eval["precision"][:, :, :, 0, -1]
+    for k in range(precision.shape[2]):
+        cells = precision[:, :, k]
+        expected = np.mean(cells[cells > -1]) if (cells > -1).any() else -1.0
+        assert summary.ap[k] == pytest.approx(expected, abs=TOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_subset_of_full_table_equals_pycocotools_on_subset(seed: int) -> None:
+    case = make_case(400 + seed, n_images=30)
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(case.image_keys)) < 0.5
+    keep = {k for k, m in zip(case.image_keys, mask, strict=True) if m}
+    table, _ = run_engine(case)
+    summary = coco_summary(table, mask)
+    assert_same(run_pycocotools(subset_case(case, keep)), summary)
