@@ -1,0 +1,141 @@
+"""What a job handler is given: its job, progress reporting and the cancellation check.
+
+Progress writes are throttled (at most one per ``progress_interval``) but never dropped for
+good: a report that arrives too soon is held and written when the interval has passed, so the
+last message a handler reports is the one subscribers end up seeing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any
+
+from server.runtime import Runtime
+from server.storage import jobs as job_store
+from server.storage.db import read_session, transaction
+from server.storage.jobs import Attempt
+
+logger = logging.getLogger("sliceboard.jobs")
+
+
+class JobFailed(Exception):
+    """Raise from a handler for a failure a retry cannot fix; the job is FAILED at once and
+    ``job.error`` is this exception's message."""
+
+
+class JobContext:
+    """One attempt at one job, as its handler sees it."""
+
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        attempt: Attempt,
+        kind: str,
+        payload: dict[str, Any],
+        max_attempts: int,
+        progress_interval: float = 0.2,
+    ) -> None:
+        self.runtime = runtime
+        self.job_id = attempt.job_id
+        self.kind = kind
+        self.payload = payload
+        self.attempt = attempt.attempt
+        self.max_attempts = max_attempts
+        self._fence = attempt
+        self._interval = progress_interval
+        self._last_write = -math.inf
+        self._last_check = -math.inf
+        self._pending: tuple[float, str | None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+        self._cancel_requested = False
+        self._lost = False
+
+    @property
+    def fence(self) -> Attempt:
+        """The (job, worker, attempt) triple every write of this attempt is conditioned on."""
+        return self._fence
+
+    @property
+    def cancel_requested(self) -> bool:
+        """The cancellation flag as last read (see :meth:`cancelled` for a fresh answer)."""
+        return self._cancel_requested
+
+    @property
+    def lost(self) -> bool:
+        """True once another worker owns this job (our lease expired) or it was deleted."""
+        return self._lost
+
+    async def report(self, progress: float, message: str | None = None) -> None:
+        """Record progress in 0..1 (clamped) with an optional message, in its own transaction."""
+        if not math.isfinite(progress):
+            raise ValueError(f"progress must be a finite number, got {progress!r}")
+        self._pending = (min(max(progress, 0.0), 1.0), message)
+        if self._flusher is not None:
+            return
+        delay = self._last_write + self._interval - time.monotonic()
+        if delay <= 0:
+            await self._write_pending()
+        else:
+            self._flusher = asyncio.create_task(self._flush_after(delay))
+
+    async def cancelled(self) -> bool:
+        """Whether the job should stop: cancellation requested, or the job is no longer ours.
+
+        Reads the database at most once per progress interval; cheap to call in a loop.
+        """
+        if self._cancel_requested or self._lost:
+            return True
+        if time.monotonic() - self._last_check >= self._interval:
+            await self.refresh()
+        return self._cancel_requested or self._lost
+
+    async def refresh(self) -> None:
+        """Re-read the cancellation flag now."""
+        async with read_session(self.runtime.sessions) as session:
+            flag = await job_store.select_cancel_requested(session=session, attempt=self._fence)
+        self._last_check = time.monotonic()
+        self.observe(flag)
+
+    def observe(self, cancel_requested: bool | None) -> None:
+        """Take in the answer of a fenced write or read (None: no longer ours)."""
+        if cancel_requested is None:
+            self._lost = True
+        elif cancel_requested:
+            self._cancel_requested = True
+
+    async def close(self) -> None:
+        """Stop the pending progress write; the job's final state supersedes it."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+
+    async def _flush_after(self, delay: float) -> None:
+        try:
+            while self._pending is not None:
+                await asyncio.sleep(max(delay, 0.0))
+                await self._write_pending()
+                delay = self._last_write + self._interval - time.monotonic()
+        except Exception:
+            logger.exception("job %s: progress write failed", self.job_id)
+        finally:
+            self._flusher = None
+
+    async def _write_pending(self) -> None:
+        async with self._write_lock:
+            pending, self._pending = self._pending, None
+            if pending is None or self._lost:
+                return
+            progress, message = pending
+            self._last_write = time.monotonic()
+            async with transaction(self.runtime.sessions) as session:
+                flag = await job_store.update_progress(
+                    session=session, attempt=self._fence, progress=progress, message=message
+                )
+            self.observe(flag)
+        self.runtime.notifier.notify(("job", self.job_id))

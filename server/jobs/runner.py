@@ -1,0 +1,309 @@
+"""The in-process job runner: claim a job under a lease, run its handler, record the outcome.
+
+One loop per process polls the ``job`` table every ``job_poll_seconds`` and wakes at once when
+``runtime.wake_jobs()`` is called. While a handler runs, a heartbeat extends its lease; if the
+process dies, the lease runs out and any runner takes the job again (delivery is at least
+once). Outcomes:
+
+    handler returns                 -> SUCCEEDED, progress 1
+    handler raises JobFailed        -> FAILED at once, error = its message
+    handler raises anything else    -> QUEUED again after a backoff, until max_attempts; then
+                                       FAILED, error = "<ExceptionType>: <message> (attempt n of m)"
+    cancellation requested          -> CANCELLED when the handler ends (it sees cancelled())
+    lease lost to another worker    -> the handler is cancelled; nothing is written
+    runner stops mid-job            -> after a grace period the handler is cancelled and the job
+                                       is queued again without counting the attempt
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.jobs.context import JobContext, JobFailed
+from server.jobs.handlers import Handler, default_handlers
+from server.runtime import Runtime
+from server.storage import jobs as job_store
+from server.storage.db import transaction
+from server.storage.jobs import Attempt
+from server.storage.tables import Job, utcnow
+
+logger = logging.getLogger("sliceboard.jobs")
+
+WRITE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` - what a user sees in ``job.error`` (the traceback goes to the log)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def retry_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential backoff after failed attempt number ``attempt`` (1-based)."""
+    return float(min(base * 2 ** (attempt - 1), cap))
+
+
+class JobRunner:
+    def __init__(
+        self,
+        runtime: Runtime,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        concurrency: int = 1,
+        grace_seconds: float = 5.0,
+        retry_base_seconds: float = 1.0,
+        retry_cap_seconds: float = 300.0,
+        progress_interval: float = 0.2,
+        worker_id: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.runtime = runtime
+        self.handlers = dict(default_handlers() if handlers is None else handlers)
+        self.concurrency = concurrency
+        self.grace_seconds = grace_seconds
+        self.retry_base_seconds = retry_base_seconds
+        self.retry_cap_seconds = retry_cap_seconds
+        self.progress_interval = progress_interval
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._handlers_running: dict[int, asyncio.Task[None]] = {}
+        self._previous_wake: Callable[[], None] | None = None
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._loop_task is not None:
+            raise RuntimeError("JobRunner already started")
+        self._stopping = False
+        self._previous_wake = self.runtime.wake_jobs
+        self.runtime.wake_jobs = self.wake
+        self._loop_task = asyncio.create_task(self._loop(), name=f"job-runner {self.worker_id}")
+        logger.info("job runner %s started (kinds: %s)", self.worker_id, sorted(self.handlers))
+
+    async def stop(self) -> None:
+        """Stop claiming; let running handlers finish within the grace period, then interrupt
+        them and queue their jobs again. A job is never left without a way back to the queue:
+        if even that write fails, its lease expires."""
+        if self._loop_task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        await self._loop_task
+        self._loop_task = None
+        if self._previous_wake is not None:
+            self.runtime.wake_jobs = self._previous_wake
+        if self._running:
+            _done, late = await asyncio.wait(set(self._running), timeout=self.grace_seconds)
+            for work in list(self._handlers_running.values()):
+                work.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        logger.info("job runner %s stopped", self.worker_id)
+
+    async def run_next(self) -> int | None:
+        """Claim one job and run it to its outcome; the id, or None when nothing was runnable.
+
+        The loop does the same; this is for a caller that drives the queue itself.
+        """
+        job = await self._claim()
+        if job is None:
+            return None
+        await self._run(job)
+        return job.id
+
+    async def _loop(self) -> None:
+        poll = self.runtime.settings.job_poll_seconds
+        while not self._stopping:
+            self._wake.clear()
+            job = None
+            if len(self._running) < self.concurrency:
+                try:
+                    job = await self._claim()
+                except Exception:
+                    logger.exception("job runner %s: claiming failed", self.worker_id)
+            if job is not None:
+                task = asyncio.create_task(self._run(job), name=f"job {job.id}")
+                self._running.add(task)
+                task.add_done_callback(self._finished)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "job runner %s: job task crashed", self.worker_id, exc_info=task.exception()
+            )
+        self._wake.set()
+
+    async def _claim(self) -> Job | None:
+        if not self.handlers:
+            return None
+        now = utcnow()
+        async with self.runtime.sessions() as session:
+            if not await job_store.has_claimable(session=session, kinds=self.handlers, now=now):
+                return None
+        async with transaction(self.runtime.sessions) as session:
+            settled = await job_store.settle_lost_jobs(session=session, now=now)
+            job = await job_store.claim_job(
+                session=session,
+                worker_id=self.worker_id,
+                kinds=self.handlers,
+                now=now,
+                lease_seconds=self.runtime.settings.job_lease_seconds,
+            )
+        for job_id in settled:
+            self._notify(job_id)
+        if job is not None:
+            assert job.id is not None
+            self._notify(job.id)
+            logger.info(
+                "job %s (%s) attempt %s claimed by %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                self.worker_id,
+            )
+        return job
+
+    async def _run(self, job: Job) -> None:
+        assert job.id is not None
+        attempt = Attempt(job_id=job.id, worker_id=self.worker_id, attempt=job.attempts)
+        context = JobContext(
+            runtime=self.runtime,
+            attempt=attempt,
+            kind=job.kind,
+            payload=dict(job.payload or {}),
+            max_attempts=job.max_attempts,
+            progress_interval=self.progress_interval,
+        )
+        work = asyncio.create_task(self.handlers[job.kind](context), name=f"job {job.id} handler")
+        beat = asyncio.create_task(self._heartbeat(context, work), name=f"job {job.id} heartbeat")
+        self._handlers_running[job.id] = work
+        try:
+            await asyncio.wait({work})
+        finally:
+            self._handlers_running.pop(job.id, None)
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+            await context.close()
+        await self._settle(job, context, work)
+
+    async def _settle(self, job: Job, context: JobContext, work: asyncio.Task[None]) -> None:
+        attempt = context.fence
+        if context.lost:
+            logger.warning(
+                "job %s attempt %s: lease lost, outcome discarded", job.id, attempt.attempt
+            )
+            return
+        with contextlib.suppress(Exception):
+            await context.refresh()
+        now = utcnow()
+        if work.cancelled() and self._stopping and not context.cancel_requested:
+            # Interrupted by shutdown: not the job's fault, so the attempt is given back.
+            await self._record(
+                attempt,
+                lambda session: job_store.requeue_job(
+                    session=session, attempt=attempt, run_after=now, error=None, refund_attempt=True
+                ),
+            )
+            logger.info(
+                "job %s attempt %s: interrupted by shutdown, queued again", job.id, attempt.attempt
+            )
+            return
+        exc: BaseException | None = (
+            asyncio.CancelledError("the handler was cancelled")
+            if work.cancelled()
+            else work.exception()
+        )
+        if context.cancel_requested:
+            status, error, progress = job_store.CANCELLED, None, None
+        elif exc is None:
+            status, error, progress = job_store.SUCCEEDED, None, 1.0
+        elif isinstance(exc, JobFailed):
+            status, error, progress = job_store.FAILED, str(exc) or "JobFailed", None
+        else:
+            logger.error("job %s attempt %s failed", job.id, attempt.attempt, exc_info=exc)
+            message = f"{describe_error(exc)} (attempt {attempt.attempt} of {job.max_attempts})"
+            if attempt.attempt < job.max_attempts:
+                delay = retry_delay(
+                    attempt.attempt, base=self.retry_base_seconds, cap=self.retry_cap_seconds
+                )
+                run_after = now + timedelta(seconds=delay)
+                await self._record(
+                    attempt,
+                    lambda session: job_store.requeue_job(
+                        session=session, attempt=attempt, run_after=run_after, error=message
+                    ),
+                )
+                logger.info("job %s attempt %s: retry in %.1fs", job.id, attempt.attempt, delay)
+                return
+            status, error, progress = job_store.FAILED, message, None
+        await self._record(
+            attempt,
+            lambda session: job_store.finish_job(
+                session=session,
+                attempt=attempt,
+                status=status,
+                now=now,
+                error=error,
+                progress=progress,
+            ),
+        )
+        logger.info("job %s attempt %s: %s", job.id, attempt.attempt, status)
+
+    async def _record(
+        self, attempt: Attempt, write: Callable[[AsyncSession], Awaitable[bool]]
+    ) -> None:
+        """Write an outcome, retrying through brief database trouble; if it never lands the
+        lease expires and the job runs again."""
+        for delay in (*WRITE_RETRY_DELAYS, None):
+            try:
+                async with transaction(self.runtime.sessions) as session:
+                    owned = await write(session)
+            except Exception:
+                if delay is None:
+                    logger.exception("job %s: could not record the outcome", attempt.job_id)
+                    return
+                await asyncio.sleep(delay)
+                continue
+            if not owned:
+                logger.warning("job %s attempt %s: no longer ours", attempt.job_id, attempt.attempt)
+            self._notify(attempt.job_id)
+            return
+
+    async def _heartbeat(self, context: JobContext, work: asyncio.Task[None]) -> None:
+        lease = self.runtime.settings.job_lease_seconds
+        attempt = context.fence
+        while True:
+            await asyncio.sleep(max(lease / 3, 0.05))
+            try:
+                async with transaction(self.runtime.sessions) as session:
+                    flag = await job_store.renew_lease(
+                        session=session, attempt=attempt, now=utcnow(), lease_seconds=lease
+                    )
+            except Exception:
+                logger.exception("job %s: heartbeat failed", attempt.job_id)
+                continue
+            context.observe(flag)
+            if context.lost:
+                work.cancel()
+                return
+
+    def _notify(self, job_id: int) -> None:
+        self.runtime.notifier.notify(("job", job_id))

@@ -1,0 +1,42 @@
+"""Helpers for job tests: enqueue through the service, read rows back, wait for a status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from server.runtime import Runtime
+from server.services.jobs import enqueue_job
+from server.storage import jobs as job_store
+from server.storage.db import read_session, transaction
+from server.storage.tables import Job
+
+
+async def enqueue(
+    runtime: Runtime, kind: str = "test", payload: dict[str, Any] | None = None, *, max_attempts: int = 3
+) -> int:
+    async with transaction(runtime.sessions) as session:
+        job = await enqueue_job(session, kind=kind, payload=payload or {}, max_attempts=max_attempts)
+        assert job.id is not None
+        job_id = job.id
+    runtime.wake_jobs()
+    return job_id
+
+
+async def load(runtime: Runtime, job_id: int) -> Job:
+    async with read_session(runtime.sessions) as session:
+        job = await job_store.select_job(session=session, job_id=job_id)
+    assert job is not None
+    return job
+
+
+async def wait_for(runtime: Runtime, job_id: int, statuses: set[str], timeout: float = 10.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await load(runtime, job_id)
+        if job.status in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job.status} (wanted {statuses})")
+        await asyncio.sleep(0.02)
