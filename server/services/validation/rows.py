@@ -1,0 +1,163 @@
+"""Whole-batch validation of item, annotation and prediction rows.
+
+Each ``validate_*`` returns the normalised rows (keys = column names, plus ``reference_id`` for
+annotations and predictions, which the service resolves to item ids) and records every issue;
+the caller raises once the batch has been read completely.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.services.validation.fields import (
+    LABEL_MAX,
+    REFERENCE_ID_MAX,
+    check_area,
+    check_class_pdf,
+    check_classifications,
+    check_confidence,
+    check_custom_metrics,
+    check_metadata,
+    check_optional_positive_int,
+    check_text,
+    check_url,
+)
+from server.services.validation.geometry import parse_geometry
+from server.services.validation.issues import Issues
+
+Row = dict[str, Any]
+
+
+def check_row_limit(rows: object, name: str, max_rows: int) -> list[Any]:
+    """The batch as a list; a batch above ``max_rows`` is refused before any row is read."""
+    if not isinstance(rows, list):
+        issues = Issues()
+        issues.add(name, "must be a list")
+        issues.raise_if_any()
+    assert isinstance(rows, list)
+    if len(rows) > max_rows:
+        issues = Issues()
+        issues.add(name, f"{len(rows)} rows exceed the limit of {max_rows} rows per batch")
+        issues.raise_if_any()
+    return rows
+
+
+def validate_items(raw_rows: list[Any], issues: Issues) -> list[Row]:
+    rows: list[Row] = []
+    first_index: dict[str, int] = {}
+    for i, raw in enumerate(raw_rows):
+        path = f"items[{i}]"
+        if not isinstance(raw, dict):
+            issues.add(path, "must be an object")
+            continue
+        before = len(issues)
+        ref = check_text(
+            raw.get("reference_id"), path + ".referenceId", issues, max_length=REFERENCE_ID_MAX
+        )
+        url = check_url(raw.get("url"), path + ".url", issues)
+        width = check_optional_positive_int(raw.get("width"), path + ".width", issues)
+        height = check_optional_positive_int(raw.get("height"), path + ".height", issues)
+        metadata = check_metadata(raw.get("metadata"), path + ".metadata", issues)
+        if ref is not None:
+            seen = first_index.setdefault(ref, i)
+            if seen != i:
+                issues.add(
+                    path + ".referenceId", f"duplicate of items[{seen}].referenceId in this batch"
+                )
+        if len(issues) == before:
+            rows.append(
+                {
+                    "reference_id": ref,
+                    "url": url,
+                    "width": width,
+                    "height": height,
+                    "metadata": metadata,
+                }
+            )
+    return rows
+
+
+def _common(
+    raw: dict[str, Any],
+    path: str,
+    issues: Issues,
+    seen: dict[tuple[str, str], int],
+    name: str,
+    i: int,
+) -> Row | None:
+    """The fields annotations and predictions share; None when any of them is bad."""
+    before = len(issues)
+    ref = check_text(
+        raw.get("reference_id"), path + ".referenceId", issues, max_length=REFERENCE_ID_MAX
+    )
+    key = check_text(
+        raw.get("annotation_id"), path + ".annotationId", issues, max_length=REFERENCE_ID_MAX
+    )
+    label = check_text(raw.get("label"), path + ".label", issues, max_length=LABEL_MAX)
+    metadata = check_metadata(raw.get("metadata"), path + ".metadata", issues)
+    classifications = check_classifications(
+        raw.get("classifications"), path + ".classifications", issues
+    )
+    area_raw = raw.get("area")
+    area = check_area(area_raw, path + ".area", issues)
+    geometry = parse_geometry(raw, path, issues)
+    if ref is not None and key is not None:
+        first = seen.setdefault((ref, key), i)
+        if first != i:
+            issues.add(
+                path + ".annotationId",
+                f"duplicate of {name}[{first}] (same referenceId and annotationId)",
+            )
+    if len(issues) > before or geometry is None:
+        return None
+    kind, stored, own_area = geometry
+    return {
+        "reference_id": ref,
+        "annotation_id": key,
+        "label": label,
+        "type": kind,
+        "geometry": stored,
+        "area": area if area_raw is not None else own_area,
+        "metadata": metadata,
+        "classifications": classifications,
+    }
+
+
+def validate_annotations(raw_rows: list[Any], issues: Issues) -> list[Row]:
+    rows: list[Row] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, raw in enumerate(raw_rows):
+        path = f"annotations[{i}]"
+        if not isinstance(raw, dict):
+            issues.add(path, "must be an object")
+            continue
+        iscrowd = raw.get("iscrowd")
+        bad_crowd = iscrowd is not None and not isinstance(iscrowd, bool)
+        if bad_crowd:
+            issues.add(path + ".iscrowd", "must be a boolean")
+        row = _common(raw, path, issues, seen, "annotations", i)
+        if row is not None and not bad_crowd:
+            row["iscrowd"] = bool(iscrowd)
+            rows.append(row)
+    return rows
+
+
+def validate_predictions(raw_rows: list[Any], issues: Issues) -> list[Row]:
+    rows: list[Row] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, raw in enumerate(raw_rows):
+        path = f"predictions[{i}]"
+        if not isinstance(raw, dict):
+            issues.add(path, "must be an object")
+            continue
+        before = len(issues)
+        confidence = check_confidence(raw.get("confidence"), path + ".confidence", issues)
+        class_pdf = check_class_pdf(raw.get("class_pdf"), path + ".classPdf", issues)
+        metrics = check_custom_metrics(raw.get("custom_metrics"), path + ".customMetrics", issues)
+        row = _common(raw, path, issues, seen, "predictions", i)
+        if row is not None and len(issues) == before:
+            row["confidence"] = confidence
+            row["class_pdf"] = class_pdf
+            row["custom_metrics"] = metrics
+            rows.append(row)
+    return rows
