@@ -26,7 +26,7 @@ def similarity_for(gt: CocoGroundTruth, dt: CocoResults) -> Similarity:
     if gt.iou_type == "bbox":
         return box_similarity(dt.bbox, gt.bbox)
     if gt.iou_type == "segm":
-        from server.evaluation.geometry.rle import rle_similarity
+        from server.evaluation.geometry.rle_iou import rle_similarity
 
         assert gt.masks is not None and dt.masks is not None
         return rle_similarity(dt.masks, gt.masks)

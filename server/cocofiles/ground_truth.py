@@ -43,7 +43,7 @@ class CocoGroundTruth:
         path: the file, as named in error messages.
         iou_type: what the arrays were prepared for.
         image_ids: item index -> image id (sorted as pycocotools sorts them).
-        image_heights, image_widths: int64 (n_items,) image sizes (0 when absent).
+        image_heights, image_widths: int64 (n_items,) image sizes (-1 when unknown).
         category_ids: label index -> category id (sorted).
         item, label: int64 (G,) indices, in file order.
         area: float64 (G,) the ``area`` field.
@@ -167,11 +167,16 @@ def _flags(records: Records, key: str) -> BoolArray:
 
 
 def _image_sizes(images: Records, index: IdIndex, needed: bool) -> tuple[IntArray, IntArray]:
-    """Height and width per item; for duplicate image ids the last entry wins (a dict in pycocotools)."""
+    """Height and width per item, -1 when unknown (only segm needs them).
+
+    For duplicate image ids the last entry wins, as in pycocotools' ``imgs`` dict.
+    """
     n = len(index)
-    heights = np.zeros(n, dtype=np.int64)
-    widths = np.zeros(n, dtype=np.int64)
-    if not needed or n == 0:
+    heights = np.full(n, -1, dtype=np.int64)
+    widths = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return heights, widths
+    if not needed and not all("height" in i and "width" in i for i in images.items):
         return heights, widths
     h = images.numbers("height")
     w = images.numbers("width")

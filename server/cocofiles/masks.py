@@ -79,7 +79,8 @@ def masks_of(
         values = [segmentations[i] for i in idx.tolist()]
         batch = _convert(records, form, rows[idx], values, heights[idx], widths[idx])
         if form != _POLYGON:
-            wrong = (batch.heights != heights[idx]) | (batch.widths != widths[idx])
+            known = heights[idx] >= 0
+            wrong = known & ((batch.heights != heights[idx]) | (batch.widths != widths[idx]))
             if wrong.any():
                 j = int(np.argmax(wrong))
                 records.fail(
@@ -135,6 +136,11 @@ def _convert_batch(
     widths: IntArray,
 ) -> RleBatch:
     if form == _POLYGON:
+        if (heights < 0).any():
+            k = int(np.argmax(heights < 0))
+            records.fail(
+                int(rows[k]), "a polygon needs its image's width and height, which are missing"
+            )
         for k, parts in enumerate(values):
             if not all(type(p) is list and all(is_number(v) for v in p) for p in parts):
                 records.fail(
