@@ -14,10 +14,16 @@ from server.storage.tables import Job
 
 
 async def enqueue(
-    runtime: Runtime, kind: str = "test", payload: dict[str, Any] | None = None, *, max_attempts: int = 3
+    runtime: Runtime,
+    kind: str = "test",
+    payload: dict[str, Any] | None = None,
+    *,
+    max_attempts: int = 3,
 ) -> int:
     async with transaction(runtime.sessions) as session:
-        job = await enqueue_job(session, kind=kind, payload=payload or {}, max_attempts=max_attempts)
+        job = await enqueue_job(
+            session, kind=kind, payload=payload or {}, max_attempts=max_attempts
+        )
         assert job.id is not None
         job_id = job.id
     runtime.wake_jobs()

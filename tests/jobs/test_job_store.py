@@ -33,7 +33,13 @@ async def test_claims_are_fifo_and_set_the_lease(runtime: Runtime) -> None:
     assert first.attempts == 1
     assert first.revision == 1
     assert first.lease_until is not None and first.started_at is not None
-    assert abs((first.lease_until.replace(tzinfo=None) - now.replace(tzinfo=None)).total_seconds() - LEASE) < 1e-3
+    assert (
+        abs(
+            (first.lease_until.replace(tzinfo=None) - now.replace(tzinfo=None)).total_seconds()
+            - LEASE
+        )
+        < 1e-3
+    )
     assert await claim(runtime, "w1", now) is None
 
 
@@ -53,7 +59,9 @@ async def test_claims_skip_other_kinds_and_future_jobs(runtime: Runtime) -> None
     assert job is not None and job.id == later and other != later
 
 
-async def test_an_expired_lease_is_reclaimed_and_the_old_worker_is_fenced_out(runtime: Runtime) -> None:
+async def test_an_expired_lease_is_reclaimed_and_the_old_worker_is_fenced_out(
+    runtime: Runtime,
+) -> None:
     job_id = await enqueue(runtime)
     t0 = utcnow()
     assert await claim(runtime, "dead", t0) is not None
@@ -63,15 +71,31 @@ async def test_an_expired_lease_is_reclaimed_and_the_old_worker_is_fenced_out(ru
     assert (taken.attempts, taken.worker_id) == (2, "new")
     stale = Attempt(job_id=job_id, worker_id="dead", attempt=1)
     async with transaction(runtime.sessions) as session:
-        assert not await job_store.finish_job(session=session, attempt=stale, status="SUCCEEDED", now=utcnow())
-        assert await job_store.renew_lease(session=session, attempt=stale, now=utcnow(), lease_seconds=LEASE) is None
+        assert not await job_store.finish_job(
+            session=session, attempt=stale, status="SUCCEEDED", now=utcnow()
+        )
+        assert (
+            await job_store.renew_lease(
+                session=session, attempt=stale, now=utcnow(), lease_seconds=LEASE
+            )
+            is None
+        )
         current = Attempt(job_id=job_id, worker_id="new", attempt=2)
-        assert await job_store.renew_lease(session=session, attempt=current, now=utcnow(), lease_seconds=LEASE) is False
-        assert await job_store.finish_job(session=session, attempt=current, status="SUCCEEDED", now=utcnow())
+        assert (
+            await job_store.renew_lease(
+                session=session, attempt=current, now=utcnow(), lease_seconds=LEASE
+            )
+            is False
+        )
+        assert await job_store.finish_job(
+            session=session, attempt=current, status="SUCCEEDED", now=utcnow()
+        )
     assert (await load(runtime, job_id)).status == "SUCCEEDED"
 
 
-async def test_lost_jobs_without_attempts_left_fail_and_cancelled_ones_end(runtime: Runtime) -> None:
+async def test_lost_jobs_without_attempts_left_fail_and_cancelled_ones_end(
+    runtime: Runtime,
+) -> None:
     exhausted = await enqueue(runtime, max_attempts=1)
     cancelled = await enqueue(runtime)
     t0 = utcnow()
