@@ -16,6 +16,12 @@ from server.evaluation.match_table import (
     TRUE_POSITIVE,
     MatchTable,
 )
+from server.evaluation.threshold_metrics import (
+    Counts,
+    PRCurve,
+    ThresholdMetrics,
+    threshold_metrics,
+)
 from server.evaluation.types import (
     COCO_AREA_RANGES,
     COCO_IOU_THRESHOLDS,
@@ -41,17 +47,21 @@ __all__ = [
     "RECALL_THRESHOLDS",
     "TRUE_POSITIVE",
     "CocoSummary",
+    "Counts",
     "EmptyClasses",
     "EvaluationInputError",
     "GroundTruth",
     "MatchOptions",
     "MatchTable",
     "Matching",
+    "PRCurve",
     "Predictions",
     "Similarity",
+    "ThresholdMetrics",
     "accumulate",
     "box_areas",
     "box_similarity",
     "coco_summary",
     "evaluate",
+    "threshold_metrics",
 ]

@@ -43,7 +43,9 @@ def make_case(seed: int, n_images: int = 24, *, tied_scores: bool = True) -> Coc
     """Random boxes with crowd regions, boundary areas, ties, empty images, >100 dets."""
     rng = np.random.default_rng(seed)
     keys = sorted(f"img-{rng.integers(0, 10_000):05d}-{i}" for i in range(n_images))
-    images = [{"id": i + 1, "width": 640, "height": 480, "key": k} for i, k in enumerate(keys)]
+    images: list[dict[str, Any]] = [
+        {"id": i + 1, "width": 640, "height": 480, "key": k} for i, k in enumerate(keys)
+    ]
     categories = [{"id": c, "name": f"c{c}"} for c in CATEGORY_IDS]
     annotations: list[dict[str, Any]] = []
     detections: list[dict[str, Any]] = []

@@ -1,0 +1,239 @@
+"""Counts, precision/recall/F1, PR curves and confusion at one IoU threshold.
+
+Everything reads the "all"-area row of the chosen IoU threshold of the match
+table and counts objects of the selected items:
+
+- TP: a prediction with score >= the confidence threshold that matched a
+  non-ignored ground truth; counted in that ground truth's label.
+- FP: such a prediction that matched nothing; counted in its own label.
+- FN: a non-ignored ground truth without a TP above the threshold.
+  Predictions absorbed by crowd/ignored regions and predictions beyond maxDets
+  count as nothing. Counting after the full matching equals matching only the
+  kept predictions under the confidence protocol (pycocotools' order).
+- precision = TP/(TP+FP), recall = TP/(TP+FN), F1 their harmonic mean; -1
+  where a ratio is undefined (no prediction / no ground truth).
+- PR curve per label: one point per distinct score, the point at score s
+  counting every prediction with score >= s.
+- Confusion matrix (L+1, L+1): rows are ground-truth labels, columns
+  predicted labels, index L is background. A false positive that overlaps a
+  missed ground truth of another label (found by the engine's class-agnostic
+  pass over left-overs, at confidence 0) lands in [gt label, predicted label]
+  instead of the background row; remaining misses go to the background column.
+
+Shapes: K selected labels, L all labels, N curve points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
+from server.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
+
+
+@dataclass(frozen=True)
+class Counts:
+    """TP/FP/FN and the derived ratios; arrays (K,) per label or scalars overall."""
+
+    tp: IntArray
+    fp: IntArray
+    fn: IntArray
+    precision: FloatArray
+    recall: FloatArray
+    f1: FloatArray
+
+
+@dataclass(frozen=True)
+class PRCurve:
+    """Flat PR points of all labels, sorted by (label, descending confidence): (N,)."""
+
+    label: IntArray
+    confidence: FloatArray
+    precision: FloatArray
+    recall: FloatArray
+
+
+@dataclass(frozen=True)
+class ThresholdMetrics:
+    """Metrics at one (IoU, confidence) threshold for a subset of items.
+
+    Attributes:
+        iou_threshold: the stored threshold used (e.g. 0.8999999999999999).
+        confidence_threshold: predictions below it are dropped.
+        labels: int64 (K,) label indices of ``per_label``.
+        per_label: :class:`Counts` with (K,) arrays.
+        overall: :class:`Counts` with 0-d arrays, micro-averaged over ``labels``.
+        pr_curve: :class:`PRCurve` of the ``labels``.
+        confusion: int64 (L+1, L+1), rows ground truth, columns prediction,
+            last row/column background.
+    """
+
+    iou_threshold: float
+    confidence_threshold: float
+    labels: IntArray
+    per_label: Counts
+    overall: Counts
+    pr_curve: PRCurve
+    confusion: IntArray
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.maximum(den, 1), -1.0)
+
+
+def counts(tp: IntArray, fp: IntArray, fn: IntArray) -> Counts:
+    """Derives precision, recall and F1 from counts (any matching shapes)."""
+    tp_f, fp_f, fn_f = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))
+    precision = _ratio(tp_f, tp_f + fp_f)
+    recall = _ratio(tp_f, tp_f + fn_f)
+    both = (precision >= 0) & (recall >= 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        harmonic = np.where(
+            precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0
+        )
+    f1 = np.where(both, harmonic, -1.0)
+    return Counts(
+        tp=np.asarray(tp, dtype=np.int64),
+        fp=np.asarray(fp, dtype=np.int64),
+        fn=np.asarray(fn, dtype=np.int64),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+    )
+
+
+def _pr_curve(
+    table: MatchTable,
+    chosen: IntArray,
+    is_tp: BoolArray,
+    cls: IntArray,
+    npig: IntArray,
+    keep_label: BoolArray,
+) -> PRCurve:
+    sel = keep_label[cls]
+    chosen, is_tp, cls = chosen[sel], is_tp[sel], cls[sel]
+    score = table.dt_score[chosen]
+    order = np.lexsort((chosen, table.dt_item[chosen], -score, cls))
+    chosen, is_tp, cls, score = chosen[order], is_tp[order], cls[order], score[order]
+    n = chosen.shape[0]
+    tp_cum = np.cumsum(is_tp, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]]) if n else np.zeros(0, np.int64)
+    lengths = np.diff(np.r_[starts, n])
+    offset_tp = np.repeat(np.where(starts > 0, tp_cum[np.maximum(starts - 1, 0)], 0), lengths)
+    tp = tp_cum - offset_tp
+    seen = np.arange(n) - np.repeat(starts, lengths) + 1
+    # One point per distinct score: the last entry of each (label, score) run.
+    last = (
+        np.r_[(cls[1:] != cls[:-1]) | (score[1:] != score[:-1]), True] if n else np.zeros(0, bool)
+    )
+    tp_l, seen_l, cls_l = tp[last].astype(np.float64), seen[last].astype(np.float64), cls[last]
+    return PRCurve(
+        label=cls_l,
+        confidence=score[last],
+        precision=tp_l / np.maximum(seen_l, 1),
+        recall=_ratio(tp_l, npig[cls_l].astype(np.float64)),
+    )
+
+
+def threshold_metrics(
+    table: MatchTable,
+    item_mask: BoolArray | None = None,
+    iou_threshold: float = 0.5,
+    confidence_threshold: float = 0.0,
+    labels: Sequence[int] | None = None,
+) -> ThresholdMetrics:
+    """Counts and curves at one IoU and confidence threshold.
+
+    Args:
+        table: the match table.
+        item_mask: bool (n_items,) items to include (all when None).
+        iou_threshold: one of the evaluated thresholds (0.05 grid 0.05..0.95 by
+            default); matched within 1e-9, so 0.9 finds 0.8999999999999999.
+        confidence_threshold: predictions with a lower score are dropped.
+        labels: label indices to report and to micro-average (all when None).
+
+    Returns:
+        :class:`ThresholdMetrics`.
+
+    Raises:
+        EvaluationInputError: unknown threshold, label or mask length.
+    """
+    row = table.row_index(iou_threshold, 0)
+    t0 = int(np.searchsorted(table.all_rows, row))
+    dt_sel, gt_sel = table.item_selection(item_mask)
+    n_labels = table.n_labels
+    label_list = (
+        np.arange(n_labels, dtype=np.int64)
+        if labels is None
+        else np.asarray(labels, dtype=np.int64)
+    )
+    if label_list.shape[0] and (label_list.min() < 0 or label_list.max() >= n_labels):
+        raise EvaluationInputError(f"labels must lie in [0, {n_labels})")
+    keep_label = np.zeros(n_labels, dtype=bool)
+    keep_label[label_list] = True
+
+    state = table.dt_state[row]
+    counted = dt_sel & ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE))
+    cls = table.dt_class_row(row)
+    gt_ignored = (
+        table.gt_iscrowd
+        | table.gt_ignore
+        | (table.gt_area < table.area_low[0])
+        | (table.gt_area > table.area_high[0])
+    )
+    gt_counted = gt_sel & ~gt_ignored
+    npig = np.bincount(table.gt_label[gt_counted], minlength=n_labels)
+
+    chosen = np.flatnonzero(counted)
+    is_tp = state[chosen] == TRUE_POSITIVE
+    curve = _pr_curve(table, chosen, is_tp, cls[chosen], npig, keep_label)
+
+    above = counted & (table.dt_score >= confidence_threshold)
+    tp_mask = above & (state == TRUE_POSITIVE)
+    fp_mask = above & (state == FALSE_POSITIVE)
+    tp = np.bincount(cls[tp_mask], minlength=n_labels)
+    fp = np.bincount(cls[fp_mask], minlength=n_labels)
+    fn = npig - tp
+    per_label = counts(tp[label_list], fp[label_list], fn[label_list])
+    overall = counts(tp[label_list].sum(), fp[label_list].sum(), fn[label_list].sum())
+
+    confusion = _confusion(table, t0, tp_mask, fp_mask, gt_counted)
+    return ThresholdMetrics(
+        iou_threshold=float(table.row_threshold[row]),
+        confidence_threshold=float(confidence_threshold),
+        labels=label_list,
+        per_label=per_label,
+        overall=overall,
+        pr_curve=curve,
+        confusion=confusion,
+    )
+
+
+def _confusion(
+    table: MatchTable, t0: int, tp_mask: BoolArray, fp_mask: BoolArray, gt_counted: BoolArray
+) -> IntArray:
+    """(L+1, L+1) counts: rows ground truth, columns prediction, index L background."""
+    n_labels = table.n_labels
+    size = n_labels + 1
+    codes: list[IntArray] = []
+    dt_gt = table.dt_gt[t0]
+    confused = table.dt_confused_gt[t0]
+
+    tp_idx = np.flatnonzero(tp_mask)
+    codes.append(table.gt_label[dt_gt[tp_idx]] * size + table.dt_label[tp_idx])
+    fp_idx = np.flatnonzero(fp_mask)
+    partner = confused[fp_idx]
+    gt_row = np.where(partner >= 0, table.gt_label[np.maximum(partner, 0)], n_labels)
+    codes.append(gt_row * size + table.dt_label[fp_idx])
+
+    explained = np.zeros(table.gt_label.shape[0], dtype=bool)
+    explained[dt_gt[tp_idx]] = True
+    explained[partner[partner >= 0]] = True
+    missed = np.flatnonzero(gt_counted & ~explained)
+    codes.append(table.gt_label[missed] * size + n_labels)
+    matrix = np.bincount(np.concatenate(codes), minlength=size * size)
+    return matrix.astype(np.int64).reshape(size, size)

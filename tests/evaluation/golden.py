@@ -1,0 +1,48 @@
+"""Hand-made cases with a similarity given as an explicit IoU matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from server.evaluation import GroundTruth, MatchOptions, MatchTable, Predictions, evaluate
+
+
+class MatrixSimilarity:
+    """Similarity kernel reading ``iou[dt, gt]`` from a dense matrix."""
+
+    def __init__(self, iou: np.ndarray) -> None:
+        self.iou = np.asarray(iou, dtype=np.float64)
+
+    def __call__(
+        self, dt_index: np.ndarray, gt_index: np.ndarray, gt_crowd: np.ndarray
+    ) -> np.ndarray:
+        out: np.ndarray = self.iou[dt_index, gt_index]
+        return out
+
+
+def evaluate_matrix(
+    iou: list[list[float]],
+    *,
+    gt_label: list[int],
+    dt_label: list[int],
+    dt_score: list[float],
+    gt_item: list[int] | None = None,
+    dt_item: list[int] | None = None,
+    gt_crowd: list[bool] | None = None,
+    n_labels: int = 1,
+    options: MatchOptions | None = None,
+) -> MatchTable:
+    """Evaluates a case where every object has area 50**2 (medium)."""
+    n_gt, n_dt = len(gt_label), len(dt_label)
+    gt_items = gt_item or [0] * n_gt
+    dt_items = dt_item or [0] * n_dt
+    crowd = gt_crowd or [False] * n_gt
+    gt = GroundTruth.from_arrays(
+        item=gt_items, label=gt_label, area=[2500.0] * n_gt, iscrowd=crowd, ignore=crowd
+    )
+    dt = Predictions.from_arrays(
+        item=dt_items, label=dt_label, score=dt_score, area=[2500.0] * n_dt
+    )
+    n_items = max([*gt_items, *dt_items, 0]) + 1
+    matrix = np.array(iou, dtype=np.float64).reshape(n_dt, n_gt)
+    return evaluate(gt, dt, MatrixSimilarity(matrix), n_items, n_labels, options)
