@@ -133,6 +133,10 @@ class ModelRun(SQLModel, table=True):
     data_version: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
     )
+    # Bumped on every custom-metric upload (migration 0002): keys the custom-metric column cache.
+    custom_metrics_version: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
     # No foreign key: model_run <-> evaluation would be a cycle; evaluations cascade with the run.
     current_evaluation_id: int | None = Field(
         default=None, sa_column=sa.Column(IdType, nullable=True)

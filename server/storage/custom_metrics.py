@@ -1,0 +1,240 @@
+"""SQL of custom metrics: key look-ups for an upload, the upsert, and the column load.
+
+Look-ups with many keys go in chunks, so a 10,000-row batch stays under the bind-parameter
+limits of SQLite (32,766) and asyncpg (32,767).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.storage.tables import CustomMetric, Item, ModelRun, Prediction, core, utcnow
+
+METRIC = core(CustomMetric)
+ITEM = core(Item)
+RUN = core(ModelRun)
+PREDICTION = core(Prediction)
+CHUNK = 1000
+
+#: (item id, feature name, subclass name, metric name): the key an upload replaces on.
+MetricKey = tuple[int, str, str, str]
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+@dataclass(frozen=True)
+class RunVersions:
+    dataset_id: int
+    custom_metrics_version: int
+    data_version: int
+
+
+async def select_run_versions(*, session: AsyncSession, model_run_id: int) -> RunVersions | None:
+    row = (
+        await session.execute(
+            sa.select(RUN.c.dataset_id, RUN.c.custom_metrics_version, RUN.c.data_version).where(
+                RUN.c.id == model_run_id
+            )
+        )
+    ).first()
+    return None if row is None else RunVersions(int(row[0]), int(row[1]), int(row[2]))
+
+
+async def select_item_ids(
+    *, session: AsyncSession, dataset_id: int, reference_ids: Iterable[str]
+) -> dict[str, int]:
+    """referenceId -> item row id, for the ones that exist."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(reference_ids))):
+        rows = await session.execute(
+            sa.select(ITEM.c.reference_id, ITEM.c.id).where(
+                ITEM.c.dataset_id == dataset_id, ITEM.c.reference_id.in_(chunk)
+            )
+        )
+        found.update((str(ref), int(pk)) for ref, pk in rows)
+    return found
+
+
+@dataclass(frozen=True)
+class StoredShape:
+    """How a metric name is stored in a run: kind, aggregation and whether it is by confidence."""
+
+    name: str
+    kind: str
+    aggregation: str
+    by_confidence: bool
+
+
+def _by_confidence_expr() -> sa.ColumnElement[bool]:
+    # A scalar by confidence is the only kind stored without a plain value.
+    return sa.and_(METRIC.c.kind == "SCALAR", METRIC.c.value.is_(None))
+
+
+async def select_stored_shapes(
+    *, session: AsyncSession, model_run_id: int, names: Iterable[str]
+) -> list[StoredShape]:
+    shapes: list[StoredShape] = []
+    by_conf = _by_confidence_expr()
+    for chunk in _chunks(sorted(set(names))):
+        rows = await session.execute(
+            sa.select(METRIC.c.name, METRIC.c.kind, METRIC.c.aggregation, by_conf)
+            .where(METRIC.c.model_run_id == model_run_id, METRIC.c.name.in_(chunk))
+            .distinct()
+        )
+        shapes.extend(StoredShape(str(n), str(k), str(a), bool(b)) for n, k, a, b in rows)
+    return shapes
+
+
+async def select_keys_of_shape(
+    *, session: AsyncSession, model_run_id: int, shape: StoredShape
+) -> set[MetricKey]:
+    """The keys stored under ``shape`` (used only for a name whose shape an upload changes)."""
+    by_conf = _by_confidence_expr()
+    rows = await session.execute(
+        sa.select(
+            METRIC.c.item_id, METRIC.c.feature_name, METRIC.c.subclass_name, METRIC.c.name
+        ).where(
+            METRIC.c.model_run_id == model_run_id,
+            METRIC.c.name == shape.name,
+            METRIC.c.kind == shape.kind,
+            METRIC.c.aggregation == shape.aggregation,
+            by_conf if shape.by_confidence else sa.not_(by_conf),
+        )
+    )
+    return {(int(i), str(f), str(s), str(n)) for i, f, s, n in rows}
+
+
+_STORED_FIELDS = ("kind", "aggregation", "value", "by_confidence", "tp", "fp", "tn", "fn")
+
+
+async def select_stored_values(
+    *, session: AsyncSession, model_run_id: int, keys: Sequence[MetricKey]
+) -> dict[MetricKey, dict[str, Any]]:
+    """The stored fields of the rows an upload names (to tell new, changed and unchanged)."""
+    wanted = set(keys)
+    out: dict[MetricKey, dict[str, Any]] = {}
+    item_ids = sorted({k[0] for k in wanted})
+    names = sorted({k[3] for k in wanted})
+    columns = [METRIC.c[f] for f in _STORED_FIELDS]
+    for chunk in _chunks(item_ids):
+        rows = await session.execute(
+            sa.select(
+                METRIC.c.item_id,
+                METRIC.c.feature_name,
+                METRIC.c.subclass_name,
+                METRIC.c.name,
+                *columns,
+            ).where(
+                METRIC.c.model_run_id == model_run_id,
+                METRIC.c.item_id.in_(chunk),
+                METRIC.c.name.in_(names) if len(names) <= CHUNK else sa.true(),
+            )
+        )
+        for row in rows:
+            key = (int(row[0]), str(row[1]), str(row[2]), str(row[3]))
+            if key in wanted:
+                out[key] = dict(zip(_STORED_FIELDS, row[4:], strict=True))
+    return out
+
+
+async def upsert_custom_metrics(
+    *, session: AsyncSession, model_run_id: int, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Inserts or replaces rows (item_id, feature_name, subclass_name, name + stored fields).
+
+    ON CONFLICT keeps two concurrent uploads of a new key from failing on PostgreSQL, where
+    writers do not serialise as they do on SQLite.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    payload = [{**row, "model_run_id": model_run_id, "created_at": now} for row in rows]
+    statement = insert(METRIC)
+    statement = statement.on_conflict_do_update(
+        index_elements=["model_run_id", "item_id", "feature_name", "subclass_name", "name"],
+        set_={f: statement.excluded[f] for f in (*_STORED_FIELDS, "created_at")},
+    )
+    for start in range(0, len(payload), CHUNK):
+        await session.execute(statement, payload[start : start + CHUNK])
+
+
+async def bump_custom_metrics_version(*, session: AsyncSession, model_run_id: int) -> None:
+    await session.execute(
+        sa.update(RUN)
+        .where(RUN.c.id == model_run_id)
+        .values(custom_metrics_version=RUN.c.custom_metrics_version + 1)
+    )
+
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """Every stored custom metric of a run, as parallel lists (one entry per row)."""
+
+    item_id: list[int]
+    feature_name: list[str]
+    subclass_name: list[str]
+    name: list[str]
+    kind: list[str]
+    aggregation: list[str]
+    value: list[float | None]
+    by_confidence: list[Any]
+    counts: list[tuple[int | None, int | None, int | None, int | None]]
+
+
+async def select_metric_columns(*, session: AsyncSession, model_run_id: int) -> MetricColumns:
+    result = await session.execute(
+        sa.select(
+            METRIC.c.item_id,
+            METRIC.c.feature_name,
+            METRIC.c.subclass_name,
+            METRIC.c.name,
+            METRIC.c.kind,
+            METRIC.c.aggregation,
+            METRIC.c.value,
+            METRIC.c.by_confidence,
+            METRIC.c.tp,
+            METRIC.c.fp,
+            METRIC.c.tn,
+            METRIC.c.fn,
+        ).where(METRIC.c.model_run_id == model_run_id)
+    )
+    rows = result.all()
+    if not rows:
+        return MetricColumns([], [], [], [], [], [], [], [], [])
+    cols = list(zip(*rows, strict=True))
+    return MetricColumns(
+        item_id=list(cols[0]),
+        feature_name=list(cols[1]),
+        subclass_name=list(cols[2]),
+        name=list(cols[3]),
+        kind=list(cols[4]),
+        aggregation=list(cols[5]),
+        value=list(cols[6]),
+        by_confidence=list(cols[7]),
+        counts=list(zip(cols[8], cols[9], cols[10], cols[11], strict=True)),
+    )
+
+
+async def select_prediction_metrics(
+    *, session: AsyncSession, model_run_id: int
+) -> list[tuple[int, int, str, Any]]:
+    """(prediction id, item id, label, custom_metrics JSON) of the run's predictions that have any."""
+    rows = await session.execute(
+        sa.select(
+            PREDICTION.c.id, PREDICTION.c.item_id, PREDICTION.c.label, PREDICTION.c.custom_metrics
+        )
+        .where(PREDICTION.c.model_run_id == model_run_id)
+        .order_by(PREDICTION.c.id)
+    )
+    return [(int(p), int(i), str(label), cm) for p, i, label, cm in rows if cm]
