@@ -1,0 +1,198 @@
+"""Evaluation benchmark: whole processes, COCO JSON files in, the 12 numbers out.
+
+    python bench/evaluate.py [--quick] [--runs 3] [--runs-10x 1]
+                             [--peers pycocotools,faster-coco-eval,hotcoco]
+                             [--peers-10x hotcoco,faster-coco-eval] [--no-segm] [--no-10x]
+
+Cases (generated once into bench/.data/, see bench/cocogen.py):
+  5k   5,000 images, ~36,000 objects, ~378,000 detections: bbox and segm (polygon masks)
+  50k  the same at 10x (bbox): pycocotools is left out by default (~8 min, ~16 GB);
+       add it with --peers-10x pycocotools,hotcoco,faster-coco-eval
+For every tool: median wall time of N runs, CPU time, peak RSS, ours/peer ratios,
+and the largest difference of every tool's stats from pycocotools' (or, without
+pycocotools, from ours). Last, slice aggregation: COCO metrics of a random 10%
+of the 50k case's images from its match table, without re-matching.
+``--quick`` shrinks the cases tenfold (500 and 5,000 images) for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.cocogen import make_detections, make_ground_truth  # noqa: E402
+from bench.runner import OURS, PEER_SCRIPTS, Measurement, measure  # noqa: E402
+
+DATA = ROOT / "bench" / ".data"
+GENERATOR_VERSION = 1
+CHUNK_IMAGES = 2000
+
+
+def _write_detections(gt: dict, path: Path, seed: int, kind: str) -> None:
+    """Streams the results array chunk by chunk: the 50k case would not fit as dicts twice."""
+    images = gt["images"]
+    by_image: dict = {}
+    for ann in gt["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    with open(path, "wb") as out:
+        out.write(b"[")
+        first = True
+        for start in range(0, len(images), CHUNK_IMAGES):
+            chunk_images = images[start : start + CHUNK_IMAGES]
+            chunk = {
+                "images": chunk_images,
+                "categories": gt["categories"],
+                "annotations": [a for img in chunk_images for a in by_image.get(img["id"], [])],
+            }
+            dets = make_detections(chunk, seed=seed * 100_003 + start, kind=kind)
+            if dets:
+                body = orjson.dumps(dets)[1:-1]
+                out.write(body if first else b"," + body)
+                first = False
+        out.write(b"]")
+
+
+def ensure_case(name: str, n_images: int, kinds: list[str]) -> dict[str, Path]:
+    """Generates (once) the ground truth and one results file per kind; returns their paths."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    stem = f"v{GENERATOR_VERSION}_{name}"
+    paths = {"gt": DATA / f"{stem}_gt.json"} | {k: DATA / f"{stem}_{k}.json" for k in kinds}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    start = time.perf_counter()
+    gt = make_ground_truth(n_images, seed=n_images)
+    paths["gt"].write_bytes(orjson.dumps(gt))
+    for kind in kinds:
+        _write_detections(gt, paths[kind], seed=n_images + 1, kind=kind)
+    size = sum(p.stat().st_size for p in paths.values()) / 1e6
+    print(f"  generated {name}: {len(gt['images'])} images, {len(gt['annotations'])} objects, "
+          f"{size:.0f} MB in {time.perf_counter() - start:.0f} s")  # fmt: skip
+    return paths
+
+
+def _detections_count(path: Path) -> int:
+    return len(orjson.loads(path.read_bytes()))
+
+
+def report_case(title: str, results: dict[str, Measurement]) -> None:
+    ours = results[OURS]
+    reference = results.get("pycocotools", ours)
+    ref_name = "pycocotools" if "pycocotools" in results else OURS
+    print(f"\n{title}")
+    print(f"  {'tool':<17}{'wall s':>8}{'cpu s':>8}{'peak MB':>9}{'wall ours/peer':>16}"
+          f"{'RSS ours/peer':>15}{'max |stats - ' + ref_name + '|':>30}")  # fmt: skip
+    for tool, m in results.items():
+        diff = float(np.max(np.abs(np.array(m.stats) - np.array(reference.stats))))
+        ratio_wall = "" if tool == OURS else f"{ours.wall / m.wall:.2f}"
+        ratio_rss = "" if tool == OURS else f"{ours.peak_rss_mb / m.peak_rss_mb:.2f}"
+        print(f"  {tool:<17}{m.wall:>8.2f}{m.cpu:>8.2f}{m.peak_rss_mb:>9.0f}{ratio_wall:>16}"
+              f"{ratio_rss:>15}{diff:>30.2e}")  # fmt: skip
+    if ref_name == "pycocotools":
+        diff = float(np.max(np.abs(np.array(ours.stats) - np.array(reference.stats))))
+        verdict = "OK" if diff <= 1e-12 else "MISMATCH"
+        print(f"  parity with pycocotools: max |diff| = {diff:.2e} ({verdict}, tolerance 1e-12)")
+
+
+def run_case(
+    paths: dict[str, Path], kind: str, tools: list[str], runs: int
+) -> dict[str, Measurement]:
+    results: dict[str, Measurement] = {}
+    for tool in [OURS, *tools]:
+        results[tool] = measure(tool, paths["gt"], paths[kind], kind, runs)
+        m = results[tool]
+        print(f"    {tool:<17} wall {m.wall:7.2f} s  peak {m.peak_rss_mb:6.0f} MB", flush=True)
+    return results
+
+
+def slice_aggregation(paths: dict[str, Path], repeats: int) -> None:
+    """COCO metrics of a random 10% item subset from the match table (no re-matching)."""
+    from server.cocofiles import engine_inputs, load_ground_truth, load_results
+    from server.cocofiles.columns import paused_gc
+    from server.evaluation import coco_summary, evaluate
+
+    with paused_gc():
+        gt = load_ground_truth(str(paths["gt"]), "bbox")
+        dt = load_results(str(paths["bbox"]), gt)
+        inputs = engine_inputs(gt, dt)
+        start = time.perf_counter()
+        table = evaluate(inputs.gt, inputs.dt, inputs.similarity, inputs.n_items, inputs.n_labels,
+                         inputs.options, confusion=False)  # fmt: skip
+        match_seconds = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(repeats):
+        mask = rng.random(inputs.n_items) < 0.10
+        start = time.perf_counter()
+        summary = coco_summary(table, mask, "bbox")
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    coco_summary(table, None, "bbox")
+    full = time.perf_counter() - start
+    median = statistics.median(times)
+    print(f"\nslice aggregation on the {inputs.n_items}-image case ({len(dt)} detections):")
+    print(f"  random 10% of items: median {median * 1000:.0f} ms over {repeats} subsets "
+          f"(goal < 100 ms); AP of the last subset {summary.stats[0]:.4f}")  # fmt: skip
+    print(f"  all items: {full * 1000:.0f} ms; matching the whole case once: {match_seconds:.2f} s")
+    print(f"  ratio 10%-slice aggregation / full matching: {median / match_seconds:.3f}")
+
+
+def _tools(text: str) -> list[str]:
+    tools = [t for t in text.split(",") if t]
+    unknown = set(tools) - set(PEER_SCRIPTS)
+    if unknown:
+        raise SystemExit(f"unknown peer(s) {sorted(unknown)}; known: {sorted(PEER_SCRIPTS)}")
+    return tools
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="10x smaller cases (500 / 5,000 images)"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool on the 5k case (median)")
+    parser.add_argument("--runs-10x", type=int, default=1, help="runs per tool on the 50k case")
+    parser.add_argument("--peers", default="pycocotools,faster-coco-eval,hotcoco")
+    parser.add_argument("--peers-10x", default="hotcoco,faster-coco-eval")
+    parser.add_argument("--no-segm", action="store_true")
+    parser.add_argument("--no-10x", action="store_true")
+    parser.add_argument("--slice-repeats", type=int, default=7)
+    args = parser.parse_args()
+    peers, peers_10x = _tools(args.peers), _tools(args.peers_10x)
+    small, large = (500, 5_000) if args.quick else (5_000, 50_000)
+    kinds = ["bbox"] if args.no_segm else ["bbox", "segm"]
+
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+          f"(other processes share the machine: compare ratios, not times)")  # fmt: skip
+    case = ensure_case(f"{small}", small, kinds)
+    n_dt = _detections_count(case["bbox"])
+    for kind in kinds:
+        print(
+            f"\n  running {small} images, {kind} ({n_dt} detections), {args.runs} run(s) per tool"
+        )
+        results = run_case(case, kind, peers, args.runs)
+        report_case(f"{small} images, {kind}, median of {args.runs}:", results)
+    if not args.no_10x:
+        big = ensure_case(f"{large}", large, ["bbox"])
+        print(f"\n  running {large} images, bbox, {args.runs_10x} run(s) per tool")
+        results = run_case(big, "bbox", peers_10x, args.runs_10x)
+        report_case(f"{large} images, bbox, median of {args.runs_10x}:", results)
+        slice_aggregation(big, args.slice_repeats)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
