@@ -1,0 +1,137 @@
+"""The GraphQL face of jobs: the Job type in a real strawberry schema, job/cancelJob, and the
+subscription generator (iterated directly; the websocket transport is tested with the app)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+import strawberry
+
+from schema.errors import NotFoundError
+from schema.jobs import CancelJobPayload, Job, JobStatus, cancel_job, job, job_updates
+from server.errors import NotFound
+from server.jobs.context import JobContext
+from server.jobs.runner import JobRunner
+from server.runtime import Runtime
+from tests.jobs.conftest import enqueue
+
+
+def info_for(runtime: Runtime):
+    return SimpleNamespace(context=SimpleNamespace(runtime=runtime))
+
+
+@strawberry.type
+class Query:
+    job: Job | None = strawberry.field(resolver=job)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def cancel_job(self, info: strawberry.Info, id: strawberry.ID) -> CancelJobPayload:
+        return await cancel_job(info, id)
+
+
+SCHEMA = strawberry.Schema(query=Query, mutation=Mutation)
+FIELDS = "id kind status progress message error attempts createdAt startedAt finishedAt"
+CANCEL = """mutation($id: ID!) { cancelJob(id: $id) {
+  __typename ... on Job { status finishedAt } ... on NotFoundError { message } } }"""
+
+
+async def test_job_query_and_cancel_job_through_a_schema(runtime: Runtime) -> None:
+    job_id = await enqueue(runtime, kind="evaluate")
+    context = SimpleNamespace(runtime=runtime)
+    result = await SCHEMA.execute(
+        f'{{ job(id: "{job_id}") {{ {FIELDS} }} }}', context_value=context
+    )
+    assert result.errors is None and result.data is not None
+    data = result.data["job"]
+    assert (data["id"], data["kind"], data["status"], data["progress"], data["attempts"]) == (
+        str(job_id),
+        "evaluate",
+        "QUEUED",
+        0.0,
+        0,
+    )
+    assert data["createdAt"].endswith("+00:00") and data["startedAt"] is None
+    for missing in ("999999", "x"):
+        result = await SCHEMA.execute(f'{{ job(id: "{missing}") {{ id }} }}', context_value=context)
+        assert result.errors is None and result.data == {"job": None}
+
+    result = await SCHEMA.execute(
+        CANCEL, variable_values={"id": str(job_id)}, context_value=context
+    )
+    assert result.errors is None and result.data is not None
+    cancelled = result.data["cancelJob"]
+    assert (cancelled["__typename"], cancelled["status"]) == ("Job", "CANCELLED")
+    assert cancelled["finishedAt"] is not None
+    result = await SCHEMA.execute(CANCEL, variable_values={"id": "424242"}, context_value=context)
+    assert result.errors is None and result.data is not None
+    assert result.data["cancelJob"] == {
+        "__typename": "NotFoundError",
+        "message": "Job '424242' not found (id)",
+    }
+    assert isinstance(await cancel_job(info_for(runtime), strawberry.ID("nope")), NotFoundError)
+
+
+async def collect(generator) -> list[tuple[JobStatus, float, str | None]]:
+    return [(update.status, update.progress, update.message) async for update in generator]
+
+
+async def test_the_subscription_follows_a_job_to_its_end(runtime: Runtime) -> None:
+    async def stepper(context: JobContext) -> None:
+        for step in range(1, 4):
+            await asyncio.sleep(0.05)
+            await context.report(step / 4, f"step {step}")
+
+    job_id = await enqueue(runtime)
+    updates = asyncio.create_task(
+        collect(job_updates(info_for(runtime), strawberry.ID(str(job_id))))
+    )
+    await asyncio.sleep(0.05)
+    runner = JobRunner(runtime, {"test": stepper}, progress_interval=0.0)
+    await runner.start()
+    try:
+        seen = await asyncio.wait_for(updates, 10)
+    finally:
+        await runner.stop()
+    assert seen[0] == (JobStatus.QUEUED, 0.0, None)
+    assert seen[-1] == (JobStatus.SUCCEEDED, 1.0, "step 3")
+    assert (JobStatus.RUNNING, 0.75, "step 3") in seen
+    progress = [p for _, p, _ in seen]
+    assert progress == sorted(progress)
+    assert len(seen) == len(set(seen))  # one update per change, no repeats
+
+
+async def test_the_subscription_polls_changes_made_by_another_process(
+    runtime: Runtime, settings
+) -> None:
+    """A writer with its own Runtime (so its own Notifier) is another process as far as the
+    subscriber can tell: only the database connects them."""
+
+    async def handler(context: JobContext) -> None:
+        await context.report(0.5, "half")
+
+    other = Runtime.create(replace(settings))
+    try:
+        job_id = await enqueue(other)
+        generator = job_updates(info_for(runtime), strawberry.ID(str(job_id)))
+        first = await anext(generator)
+        await JobRunner(other, {"test": handler}, progress_interval=0.0).run_next()
+        rest = await asyncio.wait_for(collect(generator), 5)
+    finally:
+        await other.close()
+    assert first.status == JobStatus.QUEUED
+    assert rest[-1] == (JobStatus.SUCCEEDED, 1.0, "half")
+
+
+async def test_a_finished_job_yields_once_and_an_unknown_id_fails(runtime: Runtime) -> None:
+    job_id = await enqueue(runtime)
+    await cancel_job(info_for(runtime), strawberry.ID(str(job_id)))
+    updates = await collect(job_updates(info_for(runtime), strawberry.ID(str(job_id))))
+    assert updates == [(JobStatus.CANCELLED, 0.0, None)]
+    with pytest.raises(NotFound):
+        await collect(job_updates(info_for(runtime), strawberry.ID("123456")))
