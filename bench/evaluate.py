@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -39,10 +40,10 @@ GENERATOR_VERSION = 1
 CHUNK_IMAGES = 2000
 
 
-def _write_detections(gt: dict, path: Path, seed: int, kind: str) -> None:
+def _write_detections(gt: dict[str, Any], path: Path, seed: int, kind: str) -> None:
     """Streams the results array chunk by chunk: the 50k case would not fit as dicts twice."""
     images = gt["images"]
-    by_image: dict = {}
+    by_image: dict[Any, list[dict[str, Any]]] = {}
     for ann in gt["annotations"]:
         by_image.setdefault(ann["image_id"], []).append(ann)
     with open(path, "wb") as out:
