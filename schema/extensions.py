@@ -1,0 +1,82 @@
+"""Top-level GraphQL errors: every one carries ``extensions.code``; bugs leak nothing.
+
+    BAD_USER_INPUT             malformed arguments (a bad cursor, a negative ``first``)
+    INVALID_INPUT              a query argument failed validation (``extensions.issues``)
+    NOT_FOUND                  a query argument names nothing (e.g. an unknown ``sliceId``)
+    LIMIT_EXCEEDED             depth, aliases, page size
+    NOT_IMPLEMENTED            a contract field whose feature has not landed yet
+    GRAPHQL_VALIDATION_FAILED  the document does not fit the schema
+    INTERNAL                   anything else: a bug; message masked, no stack trace or SQL
+
+Expected failures of mutations are not here: they are payload union members (schema/errors.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from server.errors import InvalidInput, LimitExceeded, NotFound
+
+LIMIT_RULES = ("exceeds maximum operation depth", "aliases found")
+
+
+class PublicError(Exception):
+    """Raised by a resolver to answer a top-level error with a safe message and a code."""
+
+    def __init__(self, message: str, *, code: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": code, **details}
+
+
+def _public(original: BaseException) -> PublicError | None:
+    if isinstance(original, PublicError):
+        return original
+    if isinstance(original, InvalidInput):
+        issues = [{"path": issue.path, "message": issue.message} for issue in original.issues]
+        return PublicError(original.message, code="INVALID_INPUT", issues=issues)
+    if isinstance(original, NotFound):
+        return PublicError(original.message, code="NOT_FOUND")
+    if isinstance(original, LimitExceeded):
+        return PublicError(original.message, code="LIMIT_EXCEEDED")
+    return None
+
+
+class ErrorCodes(MaskErrors):
+    """MaskErrors that keeps expected errors (with their code) and masks the rest as INTERNAL."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Internal server error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._with_code(error) for error in errors]
+
+    def _with_code(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None:
+            # Raised by graphql-core itself: parsing, validation, the limiter rules.
+            code = (
+                "LIMIT_EXCEEDED"
+                if any(rule in error.message for rule in LIMIT_RULES)
+                else "GRAPHQL_VALIDATION_FAILED"
+            )
+            return self._rebuilt(error, error.message, {**(error.extensions or {}), "code": code})
+        public = _public(original)
+        if public is not None:
+            return self._rebuilt(error, public.message, public.extensions)
+        return self._rebuilt(error, self.error_message, {"code": "INTERNAL"})
+
+    @staticmethod
+    def _rebuilt(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )

@@ -1,0 +1,159 @@
+"""Geometry output types, built from the stored geometry JSON (format in SERVICES_API.md)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+
+@strawberry.enum
+class GeometryType(Enum):
+    BOX = "BOX"
+    POLYGON = "POLYGON"
+    POLYLINE = "POLYLINE"
+    KEYPOINTS = "KEYPOINTS"
+    SEGMENTATION = "SEGMENTATION"
+    CUBOID = "CUBOID"
+    CATEGORY = "CATEGORY"
+
+
+@strawberry.type
+class Point:
+    x: float
+    y: float
+
+
+@strawberry.type
+class Point3D:
+    x: float
+    y: float
+    z: float
+
+
+@strawberry.type(
+    description="x, y: top-left of the unrotated box; rotation: radians counter-clockwise about its centre."
+)
+class Box:
+    x: float
+    y: float
+    width: float
+    height: float
+    rotation: float
+
+
+@strawberry.type
+class Polygon:
+    vertices: list[Point]
+    holes: list[list[Point]]
+
+
+@strawberry.type
+class Polyline:
+    vertices: list[Point]
+
+
+@strawberry.type(
+    description="visibility as COCO: 0 not labelled, 1 labelled but hidden, 2 visible."
+)
+class Keypoint:
+    x: float
+    y: float
+    visibility: int
+    name: str | None
+
+
+@strawberry.type
+class Keypoints:
+    points: list[Keypoint]
+    skeleton: list[list[int]] | None
+
+
+@strawberry.type(description="COCO compressed RLE; size is [height, width].")
+class Rle:
+    counts: str
+    size: list[int]
+
+
+@strawberry.type
+class Segmentation:
+    rle: Rle | None
+    polygons: list[Polygon] | None
+
+
+@strawberry.type
+class Cuboid:
+    position: Point3D
+    dimensions: Point3D
+    yaw: float
+
+
+Geometry = Annotated[
+    Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid,
+    strawberry.union("Geometry"),
+]
+
+
+def _points(pairs: list[list[float]]) -> list[Point]:
+    return [Point(x=float(p[0]), y=float(p[1])) for p in pairs]
+
+
+def _polygon(data: dict[str, Any]) -> Polygon:
+    return Polygon(
+        vertices=_points(data["vertices"]), holes=[_points(h) for h in data.get("holes") or []]
+    )
+
+
+def _point3d(values: list[float]) -> Point3D:
+    return Point3D(x=float(values[0]), y=float(values[1]), z=float(values[2]))
+
+
+def geometry_from_json(
+    kind: str, data: dict[str, Any] | None
+) -> Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid | None:
+    """The output type of one stored geometry; None for a CATEGORY (no geometry)."""
+    if data is None or kind == "CATEGORY":
+        return None
+    if kind == "BOX":
+        return Box(
+            x=float(data["x"]),
+            y=float(data["y"]),
+            width=float(data["width"]),
+            height=float(data["height"]),
+            rotation=float(data.get("rotation") or 0.0),
+        )
+    if kind == "POLYGON":
+        return _polygon(data)
+    if kind == "POLYLINE":
+        return Polyline(vertices=_points(data["vertices"]))
+    if kind == "KEYPOINTS":
+        names = data.get("names") or []
+        points = [
+            Keypoint(
+                x=float(p[0]),
+                y=float(p[1]),
+                visibility=int(p[2]),
+                name=names[i] if i < len(names) else None,
+            )
+            for i, p in enumerate(data["points"])
+        ]
+        skeleton = data.get("skeleton")
+        return Keypoints(
+            points=points,
+            skeleton=[list(map(int, e)) for e in skeleton] if skeleton is not None else None,
+        )
+    if kind == "SEGMENTATION":
+        rle = data.get("rle")
+        polygons = data.get("polygons")
+        return Segmentation(
+            rle=Rle(counts=str(rle["counts"]), size=[int(v) for v in rle["size"]]) if rle else None,
+            polygons=[_polygon(p) for p in polygons] if polygons is not None else None,
+        )
+    if kind == "CUBOID":
+        return Cuboid(
+            position=_point3d(data["position"]),
+            dimensions=_point3d(data["dimensions"]),
+            yaw=float(data["yaw"]),
+        )
+    raise ValueError(f"unknown geometry type {kind!r}")

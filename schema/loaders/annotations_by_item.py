@@ -1,0 +1,21 @@
+"""The ground truth of many items in one statement (``Item.annotations``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from server.runtime import Runtime
+from server.services.reads import annotations_of_items
+from server.storage import tables
+from server.storage.db import read_session
+
+
+class AnnotationsByItem(DataLoader[int, list[tables.Annotation]]):
+    def __init__(self, runtime: Runtime) -> None:
+        async def load(item_ids: Sequence[int]) -> list[list[tables.Annotation]]:
+            async with read_session(runtime.sessions) as session:
+                return await annotations_of_items(session, item_ids=item_ids)
+
+        super().__init__(load_fn=load)

@@ -1,0 +1,22 @@
+"""Predictions of many items keyed by (model run id, item id): one statement per run in a batch
+(``Item.predictions(modelRunId)``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from server.runtime import Runtime
+from server.services.reads import predictions_of_items
+from server.storage import tables
+from server.storage.db import read_session
+
+
+class PredictionsByItem(DataLoader[tuple[int, int], list[tables.Prediction]]):
+    def __init__(self, runtime: Runtime) -> None:
+        async def load(keys: Sequence[tuple[int, int]]) -> list[list[tables.Prediction]]:
+            async with read_session(runtime.sessions) as session:
+                return await predictions_of_items(session, keys=keys)
+
+        super().__init__(load_fn=load)

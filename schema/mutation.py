@@ -1,0 +1,217 @@
+"""Root mutations: each opens the write transaction, calls one service, shapes the answer.
+
+Expected failures (server.errors) become payload union members via ``schema/errors.py``; a
+failure rolls the whole transaction back, so a rejected batch writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schema.context import Info
+from schema.convert import to_plain, to_plain_list
+from schema.errors import Deleted, Error, UpsertResult, error_payload, fit_union
+from schema.fields import mutation
+from schema.filters import filter_to_dict
+from schema.inputs import (
+    AnnotationInput,
+    CreateDatasetInput,
+    CreateModelInput,
+    CreateModelRunInput,
+    CreateSliceInput,
+    ItemInput,
+    PredictionInput,
+)
+from schema.payloads import (
+    CREATE_ERRORS,
+    CREATE_RUN_ERRORS,
+    DELETE_ERRORS,
+    UPSERT_ERRORS,
+    CreateDatasetPayload,
+    CreateModelPayload,
+    CreateModelRunPayload,
+    CreateSlicePayload,
+    DeletePayload,
+    UpsertLabelsPayload,
+    UpsertPayload,
+)
+from schema.types.dataset import Dataset
+from schema.types.model import Model, ModelRun
+from schema.types.slice import Slice
+from server.errors import SliceboardError
+from server.services import catalog, uploads
+from server.storage.db import transaction
+
+T = TypeVar("T")
+
+
+async def write(
+    info: Info, allowed: tuple[type[Error], ...], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T | Error:
+    """Run ``work`` in one write transaction; an expected error rolls back and becomes a payload."""
+    try:
+        async with transaction(info.context.runtime.sessions) as session:
+            return await work(session)
+    except SliceboardError as exc:
+        return fit_union(error_payload(exc), allowed)
+
+
+def _unset_to_none(value: Any) -> Any:
+    return None if value is strawberry.UNSET else value
+
+
+def _counts(counts: uploads.UpsertCounts) -> UpsertResult:
+    return UpsertResult(new=counts.new, updated=counts.updated, ignored=counts.ignored)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetPayload:
+        async def work(session: AsyncSession) -> Dataset:
+            row = await catalog.create_dataset(
+                session, name=input.name, metadata=_unset_to_none(input.metadata)
+            )
+            return Dataset(row=row)
+
+        return await write(info, CREATE_ERRORS, work)  # type: ignore[return-value]
+
+    @mutation(
+        description="Items by referenceId; update: true replaces existing ones, false keeps them."
+    )
+    async def upsert_items(
+        self,
+        info: Info,
+        dataset_id: strawberry.ID,
+        items: list[ItemInput],
+        update: bool | None = False,
+    ) -> UpsertPayload:
+        max_rows = info.context.runtime.settings.max_batch_rows
+
+        async def work(session: AsyncSession) -> UpsertResult:
+            return _counts(
+                await uploads.upsert_items(
+                    session,
+                    dataset_id=dataset_id,
+                    items=to_plain_list(items),
+                    update=bool(update),
+                    max_rows=max_rows,
+                )
+            )
+
+        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+
+    @mutation(description="Ground truth keyed by (referenceId, annotationId).")
+    async def upsert_annotations(
+        self,
+        info: Info,
+        dataset_id: strawberry.ID,
+        annotations: list[AnnotationInput],
+        update: bool | None = False,
+    ) -> UpsertPayload:
+        max_rows = info.context.runtime.settings.max_batch_rows
+
+        async def work(session: AsyncSession) -> UpsertResult:
+            return _counts(
+                await uploads.upsert_annotations(
+                    session,
+                    dataset_id=dataset_id,
+                    annotations=to_plain_list(annotations),
+                    update=bool(update),
+                    max_rows=max_rows,
+                )
+            )
+
+        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+
+    @strawberry.mutation
+    async def create_model(self, info: Info, input: CreateModelInput) -> CreateModelPayload:
+        async def work(session: AsyncSession) -> Model:
+            row = await catalog.create_model(
+                session,
+                name=input.name,
+                reference_id=input.reference_id,
+                metadata=_unset_to_none(input.metadata),
+            )
+            return Model(row=row)
+
+        return await write(info, CREATE_ERRORS, work)  # type: ignore[return-value]
+
+    @strawberry.mutation
+    async def create_model_run(
+        self, info: Info, input: CreateModelRunInput
+    ) -> CreateModelRunPayload:
+        async def work(session: AsyncSession) -> ModelRun:
+            row = await catalog.create_model_run(
+                session, model_id=input.model_id, dataset_id=input.dataset_id, name=input.name
+            )
+            return ModelRun(row=row)
+
+        return await write(info, CREATE_RUN_ERRORS, work)  # type: ignore[return-value]
+
+    @mutation(description="A run's predictions keyed by (referenceId, annotationId).")
+    async def upsert_predictions(
+        self,
+        info: Info,
+        model_run_id: strawberry.ID,
+        predictions: list[PredictionInput],
+        update: bool | None = False,
+    ) -> UpsertPayload:
+        max_rows = info.context.runtime.settings.max_batch_rows
+
+        async def work(session: AsyncSession) -> UpsertResult:
+            return _counts(
+                await uploads.upsert_predictions(
+                    session,
+                    model_run_id=model_run_id,
+                    predictions=to_plain_list(predictions),
+                    update=bool(update),
+                    max_rows=max_rows,
+                )
+            )
+
+        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+
+    @mutation(
+        description="Choose the ground truth the run is judged against: all, or these annotationIds."
+    )
+    async def upsert_labels(
+        self,
+        info: Info,
+        model_run_id: strawberry.ID,
+        annotation_ids: list[str] | None = None,
+        all: bool | None = None,
+    ) -> UpsertLabelsPayload:
+        async def work(session: AsyncSession) -> ModelRun:
+            row = await uploads.upsert_labels(
+                session, model_run_id=model_run_id, annotation_ids=annotation_ids, all=all
+            )
+            return ModelRun(row=row)
+
+        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+
+    @strawberry.mutation
+    async def create_slice(self, info: Info, input: CreateSliceInput) -> CreateSlicePayload:
+        async def work(session: AsyncSession) -> Slice:
+            row = await catalog.create_slice(
+                session,
+                dataset_id=input.dataset_id,
+                name=input.name,
+                filter=filter_to_dict(input.filter),
+                reference_ids=to_plain(input.reference_ids),
+            )
+            return Slice(row=row)
+
+        return await write(info, CREATE_RUN_ERRORS, work)  # type: ignore[return-value]
+
+    @mutation(description="Deletes the dataset with its items, annotations, runs and slices.")
+    async def delete_dataset(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        async def work(session: AsyncSession) -> Deleted:
+            await catalog.delete_dataset(session, dataset_id=id)
+            return Deleted(id=id)
+
+        return await write(info, DELETE_ERRORS, work)  # type: ignore[return-value]

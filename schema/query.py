@@ -1,0 +1,90 @@
+"""Root queries. An id or key that names nothing answers null (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.context import Info
+from schema.extensions import PublicError
+from schema.fields import field
+from schema.pagination import build_connection, decode_cursor, page_size
+from schema.reading import deferred, read
+from schema.types.dataset import Dataset, DatasetConnection
+from schema.types.model import Model, ModelConnection, ModelRun
+from server.services import reads
+from server.services.ids import parse_id
+
+
+@strawberry.type
+class Query:
+    @field(description="Datasets in creation order.")
+    async def datasets(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> DatasetConnection:
+        limit, after_id = page_size(info, first), decode_cursor("Dataset", after)
+        page = await read(info, lambda s: reads.page_datasets(s, after_id=after_id, limit=limit))
+        return build_connection(
+            DatasetConnection,
+            kind="Dataset",
+            rows=page.rows,
+            has_next=page.has_next,
+            after_id=after_id,
+            node=lambda row: Dataset(row=row),
+            row_id=lambda row: int(row.id or 0),
+            count=deferred(info, reads.count_datasets),
+        )
+
+    @field(description="By id or by name (both given: they must name the same dataset).")
+    async def dataset(
+        self, info: Info, id: strawberry.ID | None = None, name: str | None = None
+    ) -> Dataset | None:
+        if id is None and name is None:
+            raise PublicError("give `id` or `name`", code="BAD_USER_INPUT")
+        if id is not None:
+            key = parse_id(id)
+            row = await info.context.loaders.dataset.load(key) if key is not None else None
+        else:
+            row = await read(info, lambda s: reads.dataset_by_name(s, name=str(name)))
+        if row is None or (name is not None and row.name != name):
+            return None
+        return Dataset(row=row)
+
+    @field(description="Models in creation order.")
+    async def models(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ModelConnection:
+        limit, after_id = page_size(info, first), decode_cursor("Model", after)
+        page = await read(info, lambda s: reads.page_models(s, after_id=after_id, limit=limit))
+        return build_connection(
+            ModelConnection,
+            kind="Model",
+            rows=page.rows,
+            has_next=page.has_next,
+            after_id=after_id,
+            node=lambda row: Model(row=row),
+            row_id=lambda row: int(row.id or 0),
+            count=deferred(info, reads.count_models),
+        )
+
+    @field(description="By id or by referenceId (both given: they must name the same model).")
+    async def model(
+        self, info: Info, id: strawberry.ID | None = None, reference_id: str | None = None
+    ) -> Model | None:
+        if id is None and reference_id is None:
+            raise PublicError("give `id` or `referenceId`", code="BAD_USER_INPUT")
+        if id is not None:
+            key = parse_id(id)
+            row = await info.context.loaders.model.load(key) if key is not None else None
+        else:
+            row = await read(
+                info, lambda s: reads.model_by_reference_id(s, reference_id=str(reference_id))
+            )
+        if row is None or (reference_id is not None and row.reference_id != reference_id):
+            return None
+        return Model(row=row)
+
+    @strawberry.field
+    async def model_run(self, info: Info, id: strawberry.ID) -> ModelRun | None:
+        key = parse_id(id)
+        row = await info.context.loaders.model_run.load(key) if key is not None else None
+        return ModelRun(row=row) if row is not None else None

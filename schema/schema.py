@@ -1,0 +1,39 @@
+"""The assembled schema. ``build_schema(settings)`` is what the app serves; the module-level
+``schema`` (default limits) is what ``strawberry export-schema schema.schema`` writes to
+``schema/schema.graphql``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+
+from schema.extensions import ErrorCodes
+from schema.mutation import Mutation
+from schema.query import Query
+from server.config import Settings
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            # Factories, not instances: an extension keeps per-operation state.
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            ErrorCodes,
+        ],
+    )
+
+
+def sdl() -> str:
+    """The SDL as committed (with a trailing newline)."""
+    return build_schema().as_str() + "\n"
+
+
+schema = build_schema()

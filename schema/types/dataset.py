@@ -1,0 +1,134 @@
+"""A dataset: its items (filterable, paginated), ground truth, taxonomy, slices and runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from schema.context import Info
+from schema.fields import field
+from schema.filters import ItemFilter, filter_to_dict
+from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.reading import deferred, read
+from schema.scalars import JSON, json_value, utc
+from schema.types.annotation import Annotation, AnnotationConnection
+from schema.types.item import Item, ItemConnection
+from schema.types.slice import Slice
+from server.services import reads
+from server.storage import tables
+
+if TYPE_CHECKING:
+    from schema.types.model import ModelRun
+
+
+@strawberry.type
+class Dataset:
+    row: strawberry.Private[tables.Dataset]
+
+    @property
+    def key(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def metadata(self) -> JSON | None:
+        return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return utc(self.row.created_at)
+
+    @field(
+        description="Items in upload order, optionally filtered. hasPredictionLabel here matches a prediction of any run."
+    )
+    async def items(
+        self,
+        info: Info,
+        filter: ItemFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ItemConnection:
+        limit, after_id = page_size(info, first), decode_cursor("Item", after)
+        selection, dataset_id = filter_to_dict(filter), self.key
+        page = await read(
+            info,
+            lambda s: reads.page_items(
+                s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
+            ),
+        )
+        return build_connection(
+            ItemConnection,
+            kind="Item",
+            rows=page.rows,
+            has_next=page.has_next,
+            after_id=after_id,
+            node=lambda row: Item(row=row),
+            row_id=lambda row: int(row.id or 0),
+            count=deferred(
+                info, lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection)
+            ),
+        )
+
+    @field(description="Ground truth in upload order, optionally only these labels.")
+    async def annotations(
+        self,
+        info: Info,
+        labels: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> AnnotationConnection:
+        limit, after_id = page_size(info, first), decode_cursor("Annotation", after)
+        dataset_id = self.key
+        page = await read(
+            info,
+            lambda s: reads.page_annotations(
+                s, dataset_id=dataset_id, labels=labels, after_id=after_id, limit=limit
+            ),
+        )
+        return build_connection(
+            AnnotationConnection,
+            kind="Annotation",
+            rows=page.rows,
+            has_next=page.has_next,
+            after_id=after_id,
+            node=lambda row: Annotation(row=row),
+            row_id=lambda row: int(row.id or 0),
+            count=deferred(
+                info, lambda s: reads.count_annotations(s, dataset_id=dataset_id, labels=labels)
+            ),
+        )
+
+    @field(description="The taxonomy: every label seen in its annotations, sorted.")
+    async def labels(self, info: Info) -> list[str]:
+        return await info.context.loaders.labels_by_dataset.load(self.key)
+
+    @strawberry.field
+    async def slices(self, info: Info) -> list[Slice]:
+        return [
+            Slice(row=row) for row in await info.context.loaders.slices_by_dataset.load(self.key)
+        ]
+
+    @strawberry.field
+    async def model_runs(
+        self, info: Info
+    ) -> list[Annotated[ModelRun, strawberry.lazy("schema.types.model")]]:
+        from schema.types.model import ModelRun
+
+        return [
+            ModelRun(row=row) for row in await info.context.loaders.runs_by_dataset.load(self.key)
+        ]
+
+
+@strawberry.type
+class DatasetConnection(Connection[Dataset]):
+    pass

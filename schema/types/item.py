@@ -1,0 +1,61 @@
+"""A data row (image, point cloud) with its ground truth and, per run, its predictions."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.context import Info
+from schema.fields import field
+from schema.pagination import Connection
+from schema.scalars import JSON, json_value
+from schema.types.annotation import Annotation, Prediction
+from server.services.ids import parse_id
+from server.storage import tables
+
+
+@strawberry.type
+class Item:
+    row: strawberry.Private[tables.Item]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @field(description="The user's key, unique within the dataset.")
+    def reference_id(self) -> str:
+        return self.row.reference_id
+
+    @strawberry.field
+    def url(self) -> str | None:
+        return self.row.url
+
+    @strawberry.field
+    def width(self) -> int | None:
+        return self.row.width
+
+    @strawberry.field
+    def height(self) -> int | None:
+        return self.row.height
+
+    @strawberry.field
+    def metadata(self) -> JSON | None:
+        return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
+
+    @strawberry.field
+    async def annotations(self, info: Info) -> list[Annotation]:
+        assert self.row.id is not None
+        rows = await info.context.loaders.annotations_by_item.load(self.row.id)
+        return [Annotation(row=row) for row in rows]
+
+    @field(description="This item's predictions in one model run (empty for an unknown run).")
+    async def predictions(self, info: Info, model_run_id: strawberry.ID) -> list[Prediction]:
+        run_id = parse_id(model_run_id)
+        if run_id is None or self.row.id is None:
+            return []
+        rows = await info.context.loaders.predictions_by_item.load((run_id, self.row.id))
+        return [Prediction(row=row) for row in rows]
+
+
+@strawberry.type
+class ItemConnection(Connection[Item]):
+    pass

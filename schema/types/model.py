@@ -1,0 +1,170 @@
+"""A model (reusable across datasets) and its runs (its predictions on one dataset)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from schema import evaluation
+from schema.context import Info
+from schema.evaluation import Evaluation, MetricsReport, PredictionFilter, PredictionOrder
+from schema.fields import field
+from schema.filters import ItemFilter, filter_to_dict
+from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.reading import deferred, read
+from schema.scalars import JSON, json_value
+from schema.types.annotation import AnnotationConnection, Prediction, PredictionConnection
+from server.services import reads
+from server.storage import tables
+
+if TYPE_CHECKING:
+    from schema.types.dataset import Dataset
+
+
+def _set(value: object) -> bool:
+    return value is not None and value is not strawberry.UNSET
+
+
+@strawberry.type
+class Model:
+    row: strawberry.Private[tables.Model]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def reference_id(self) -> str:
+        return self.row.reference_id
+
+    @strawberry.field
+    def metadata(self) -> JSON | None:
+        return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
+
+    @strawberry.field
+    async def runs(self, info: Info) -> list[ModelRun]:
+        assert self.row.id is not None
+        return [
+            ModelRun(row=row) for row in await info.context.loaders.runs_by_model.load(self.row.id)
+        ]
+
+
+@strawberry.type
+class ModelConnection(Connection[Model]):
+    pass
+
+
+@strawberry.type
+class ModelRun:
+    row: strawberry.Private[tables.ModelRun]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    async def model(self, info: Info) -> Model:
+        row = await info.context.loaders.model.load(self.row.model_id)
+        assert row is not None
+        return Model(row=row)
+
+    @strawberry.field
+    async def dataset(
+        self, info: Info
+    ) -> Annotated[Dataset, strawberry.lazy("schema.types.dataset")]:
+        from schema.types.dataset import Dataset
+
+        row = await info.context.loaders.dataset.load(self.row.dataset_id)
+        assert row is not None
+        return Dataset(row=row)
+
+    @field(description="The current evaluation; null before the first completes.")
+    async def evaluation(self, info: Info) -> Evaluation | None:
+        return await evaluation.model_run_evaluation(info, self.row)
+
+    @strawberry.field
+    async def metrics(
+        self,
+        info: Info,
+        filter: ItemFilter | None = None,
+        slice_id: strawberry.ID | None = None,
+        iou_threshold: float | None = 0.5,
+        confidence_threshold: float | None = 0.0,
+        labels: list[str] | None = None,
+    ) -> MetricsReport:
+        return await evaluation.model_run_metrics(info, self.row)
+
+    @field(
+        description=(
+            "Predictions in upload order. labels, confidenceRange and items filter directly; "
+            "outcome, iouRange and orderBy need the evaluation."
+        )
+    )
+    async def predictions(
+        self,
+        info: Info,
+        filter: PredictionFilter | None = None,
+        order_by: PredictionOrder | None = None,
+        iou_threshold: float | None = 0.5,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> PredictionConnection:
+        if evaluation.needs_evaluation(filter, order_by):
+            return await evaluation.model_run_evaluated_predictions(info, self.row)
+        limit, after_id = page_size(info, first), decode_cursor("Prediction", after)
+        labels = filter.labels if filter is not None and _set(filter.labels) else None
+        confidence = (
+            filter.confidence_range
+            if filter is not None and _set(filter.confidence_range)
+            else None
+        )
+        items = filter_to_dict(filter.items) if filter is not None and _set(filter.items) else None
+        selection = reads.PredictionSelection(
+            model_run_id=int(self.row.id or 0),
+            dataset_id=self.row.dataset_id,
+            labels=labels,
+            confidence_min=confidence.min
+            if confidence is not None and _set(confidence.min)
+            else None,
+            confidence_max=confidence.max
+            if confidence is not None and _set(confidence.max)
+            else None,
+            items=items,
+        )
+        page = await read(
+            info,
+            lambda s: reads.page_predictions(
+                s, selection=selection, after_id=after_id, limit=limit
+            ),
+        )
+        return build_connection(
+            PredictionConnection,
+            kind="Prediction",
+            rows=page.rows,
+            has_next=page.has_next,
+            after_id=after_id,
+            node=lambda row: Prediction(row=row),
+            row_id=lambda row: int(row.id or 0),
+            count=deferred(info, lambda s: reads.count_predictions(s, selection=selection)),
+        )
+
+    @field(description="Ground truth no prediction matched at iouThreshold (needs the evaluation).")
+    async def false_negatives(
+        self,
+        info: Info,
+        filter: ItemFilter | None = None,
+        iou_threshold: float | None = 0.5,
+        labels: list[str] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> AnnotationConnection:
+        return await evaluation.model_run_false_negatives(info, self.row)
