@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.services import catalog, uploads
 from server.storage.db import transaction
-from server.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction
+from server.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction, core
 
 MAX_ROWS = 10_000
 
@@ -79,7 +79,7 @@ async def row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, in
     counts: dict[str, int] = {}
     async with sessions() as session:
         for model in (Dataset, Item, Annotation, ModelRun, Prediction):
-            table = model.__table__  # type: ignore[attr-defined]
+            table = core(model)
             counts[table.name] = (
                 await session.execute(sa.select(sa.func.count()).select_from(table))
             ).scalar_one()

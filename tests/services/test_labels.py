@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.errors import InvalidInput, NotFound
 from server.services import uploads
 from server.storage.db import transaction
-from server.storage.tables import Annotation, ModelRun, ModelRunLabel
+from server.storage.tables import Annotation, ModelRun, ModelRunLabel, core
 from tests.services.factories import MAX_ROWS, annotation, setup_dataset, setup_run
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -17,9 +17,10 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def _label_set(sessions: Sessions) -> set[tuple[int, str]]:
     async with sessions() as session:
+        annotation_table, label_table = core(Annotation), core(ModelRunLabel)
         rows = await session.execute(
-            sa.select(Annotation.item_id, Annotation.annotation_id).join(  # type: ignore[call-overload]
-                ModelRunLabel, ModelRunLabel.annotation_pk == Annotation.id
+            sa.select(annotation_table.c.item_id, annotation_table.c.annotation_id).join(
+                label_table, label_table.c.annotation_pk == annotation_table.c.id
             )
         )
         return {(r[0], r[1]) for r in rows}

@@ -1,0 +1,84 @@
+"""The write SQL on both databases: ON CONFLICT behaviour and chunked key lookups."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.storage import catalog_writes, upload_writes
+from server.storage.db import transaction
+from server.storage.tables import Item, core, utcnow
+
+ITEM = core(Item)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _item_row(dataset_id: int, ref: str, width: int | None = None) -> dict[str, object]:
+    return {
+        "dataset_id": dataset_id,
+        "reference_id": ref,
+        "url": None,
+        "width": width,
+        "height": None,
+        "metadata": {"n": ref},
+        "created_at": utcnow(),
+    }
+
+
+async def test_insert_unique_returns_none_when_taken(sessions: Sessions) -> None:
+    async with transaction(sessions) as session:
+        first = await catalog_writes.insert_dataset(session=session, name="d", metadata=None)
+        again = await catalog_writes.insert_dataset(session=session, name="d", metadata={"x": 1})
+        # Same transaction still usable after the refused insert (PostgreSQL would abort on an error).
+        other = await catalog_writes.insert_dataset(session=session, name="e", metadata=None)
+    assert first is not None and again is None and other is not None and other != first
+    async with transaction(sessions) as session:
+        assert await catalog_writes.delete_dataset(session=session, dataset_id=other) is True
+        assert await catalog_writes.delete_dataset(session=session, dataset_id=other) is False
+
+
+async def test_upsert_rows_do_nothing_or_update(sessions: Sessions) -> None:
+    async with transaction(sessions) as session:
+        dataset_id = await catalog_writes.insert_dataset(session=session, name="d", metadata=None)
+        assert dataset_id is not None
+        await upload_writes.upsert_item_rows(
+            session=session,
+            rows=[_item_row(dataset_id, "a", 1), _item_row(dataset_id, "b", 1)],
+            update=False,
+        )
+        await upload_writes.upsert_item_rows(
+            session=session, rows=[_item_row(dataset_id, "a", 2)], update=False
+        )
+        await upload_writes.upsert_item_rows(
+            session=session, rows=[_item_row(dataset_id, "b", 3)], update=True
+        )
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                sa.select(ITEM.c.reference_id, ITEM.c.width).order_by(ITEM.c.reference_id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("a", 1), ("b", 3)]
+
+
+async def test_lookups_cover_every_chunk(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upload_writes, "IN_CHUNK", 3)
+    refs = [f"r{i}" for i in range(10)]
+    async with transaction(sessions) as session:
+        dataset_id = await catalog_writes.insert_dataset(session=session, name="d", metadata=None)
+        assert dataset_id is not None
+        await upload_writes.upsert_item_rows(
+            session=session, rows=[_item_row(dataset_id, r) for r in refs], update=False
+        )
+        ids = await upload_writes.select_item_ids(
+            session=session, dataset_id=dataset_id, reference_ids=[*refs, "missing"]
+        )
+        values = await upload_writes.select_items(
+            session=session, dataset_id=dataset_id, reference_ids=refs
+        )
+    assert sorted(ids) == sorted(refs) and len(set(ids.values())) == 10
+    assert values["r7"] == {"url": None, "width": None, "height": None, "metadata": {"n": "r7"}}
