@@ -51,6 +51,7 @@ from server.services.custom_metrics_input import (
     validate_row,
 )
 from server.services.ids import require_id
+from server.services.slices import resolve_item_ids
 from server.storage import custom_metrics as store
 
 
@@ -242,8 +243,6 @@ async def query_custom_metrics(
     """ModelRun.customMetrics: the slice is a filter and/or a saved slice (ANDed)."""
     item_ids: list[int] | None = None
     if filter is not None or slice_id is not None:
-        from server.services.slices import resolve_item_ids  # H4's module
-
         item_ids = await resolve_item_ids(
             session,
             dataset_id=dataset_id,
