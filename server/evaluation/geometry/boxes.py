@@ -36,14 +36,31 @@ def box_iou_pairs(
     Returns:
         float64 (P,) IoU in [0, 1] (0 where the boxes do not overlap).
     """
-    dx, dy, dw, dh = dt_boxes.T
-    gx, gy, gw, gh = gt_boxes.T
-    width = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
-    height = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
+    return _iou(*_columns(dt_boxes), *_columns(gt_boxes), np.asarray(gt_crowd, dtype=bool))
+
+
+def _columns(
+    boxes: NDArray[np.float64],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(x, y, x + w, y + h, w * h) - the sums pycocotools forms, computed once per box."""
+    x, y, w, h = (np.ascontiguousarray(boxes[:, i]) for i in range(4))
+    return x, y, w + x, h + y, w * h
+
+
+def _iou(
+    dx: FloatArray, dy: FloatArray, dx2: FloatArray, dy2: FloatArray, d_area: FloatArray,
+    gx: FloatArray, gy: FloatArray, gx2: FloatArray, gy2: FloatArray, g_area: FloatArray,
+    crowd: BoolArray,
+) -> FloatArray:  # fmt: skip
+    width = np.minimum(dx2, gx2)
+    width -= np.maximum(dx, gx)
+    height = np.minimum(dy2, gy2)
+    height -= np.maximum(dy, gy)
     overlaps = (width > 0) & (height > 0)
-    inter = np.where(overlaps, width * height, 0.0)
-    dt_area = dw * dh
-    union = np.where(gt_crowd, dt_area, dt_area + gw * gh - inter)
+    inter = width * height
+    union = d_area + g_area
+    union -= inter
+    np.copyto(union, d_area, where=crowd)
     out = np.zeros(inter.shape[0], dtype=np.float64)
     np.divide(inter, union, out=out, where=overlaps)
     return out
@@ -53,13 +70,16 @@ class BoxSimilarity:
     """Similarity kernel over a fixed batch of prediction and ground-truth boxes."""
 
     def __init__(self, dt_boxes_xywh: object, gt_boxes_xywh: object) -> None:
-        self.dt_boxes = _as_boxes(dt_boxes_xywh, "dt_boxes_xywh")
-        self.gt_boxes = _as_boxes(gt_boxes_xywh, "gt_boxes_xywh")
+        self.dt_columns = _columns(_as_boxes(dt_boxes_xywh, "dt_boxes_xywh"))
+        self.gt_columns = _columns(_as_boxes(gt_boxes_xywh, "gt_boxes_xywh"))
 
     def __call__(
         self, dt_index: IndexArray, gt_index: IndexArray, gt_crowd: BoolArray
     ) -> FloatArray:
-        return box_iou_pairs(self.dt_boxes[dt_index], self.gt_boxes[gt_index], gt_crowd)
+        dx, dy, dx2, dy2, d_area = (np.take(c, dt_index) for c in self.dt_columns)
+        gx, gy, gx2, gy2, g_area = (np.take(c, gt_index) for c in self.gt_columns)
+        crowd = np.asarray(gt_crowd, dtype=bool)
+        return _iou(dx, dy, dx2, dy2, d_area, gx, gy, gx2, gy2, g_area, crowd)
 
 
 def box_similarity(dt_boxes_xywh: object, gt_boxes_xywh: object) -> Similarity:

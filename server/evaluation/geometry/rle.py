@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +29,17 @@ def _sizes(sizes: ArrayLike, n: int) -> tuple[NDArray[np.int64], NDArray[np.int6
     if arr.shape[0] != n:
         raise ValueError(f"got {arr.shape[0]} sizes for {n} masks")
     return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+def _segment_reduce(
+    op: np.ufunc, values: NDArray[np.int64], owner: NDArray[np.int64], initial: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """``op``-reduction of ``values`` (k,) per owner (k,, non-decreasing) folded into ``initial`` (n,)."""
+    out = initial.copy()
+    if values.size:
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        out[owner[starts]] = op(out[owner[starts]], op.reduceat(values, starts))
+    return out
 
 
 def rle_problem(counts: NDArray[np.int64], height: int, width: int) -> str | None:
@@ -205,13 +217,28 @@ class RleBatch:
             )
         ]
 
+    @cached_property
+    def foreground_runs(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """The non-empty foreground runs: ``(owner, start, length)``, each int64 (F,).
+
+        ``start`` is the run's first pixel within its own mask; runs are in mask
+        order and, within a mask, in pixel order. Computed once per batch.
+        """
+        n_fg = self.run_counts // 2
+        owner = segment_ids(n_fg)
+        index = self.offsets[:-1][owner] + 1 + 2 * ranges(np.zeros_like(n_fg), n_fg)
+        ends = np.cumsum(self.counts, dtype=np.int64)
+        before_mask = np.concatenate([np.zeros(1, np.int64), ends])[self.offsets[:-1]]
+        length = self.counts[index].astype(np.int64)
+        start = ends[index] - length - before_mask[owner]
+        keep = length > 0
+        return owner[keep], start[keep], length[keep]
+
     def area(self) -> NDArray[np.int64]:
         """int64 (n,) foreground pixel counts (``mask.area``)."""
-        c = self.counts.astype(np.int64)
-        owner = segment_ids(self.run_counts)
-        local = np.arange(c.shape[0]) - self.offsets[owner]
-        fg = (local % 2) == 1
-        return np.bincount(owner[fg], weights=c[fg], minlength=len(self)).astype(np.int64)
+        owner, _, length = self.foreground_runs
+        zeros = np.zeros(len(self), np.int64)
+        return _segment_reduce(np.add, length, owner, zeros)
 
     def extents(
         self,
@@ -222,23 +249,16 @@ class RleBatch:
         height, as in pycocotools. Masks without foreground get x0 = w, y0 = h,
         x1 = y1 = 0 (pycocotools' initial values).
         """
-        n = len(self)
-        c = self.counts.astype(np.int64)
-        owner = segment_ids(self.run_counts)
-        local = np.arange(c.shape[0]) - self.offsets[owner]
-        end = self.run_ends()
-        fg = ((local % 2) == 1) & (c > 0)
-        own, start, last, h = owner[fg], end[fg] - c[fg], end[fg] - 1, self.heights[owner[fg]]
-        x_start, x_end = start // h, last // h
+        own, start, length = self.foreground_runs
+        h = self.heights[own]
+        x_start, y_start = np.divmod(start, h)
+        x_end, y_end = np.divmod(start + length - 1, h)
         spans = x_start < x_end
-        x0 = self.widths.copy()
-        y0 = self.heights.copy()
-        x1 = np.zeros(n, np.int64)
-        y1 = np.zeros(n, np.int64)
-        np.minimum.at(x0, own, x_start)
-        np.maximum.at(x1, own, x_end)
-        np.minimum.at(y0, own, np.where(spans, 0, start % h))
-        np.maximum.at(y1, own, np.where(spans, h - 1, last % h))
+        zeros = np.zeros(len(self), np.int64)
+        x0 = _segment_reduce(np.minimum, x_start, own, self.widths)
+        x1 = _segment_reduce(np.maximum, x_end, own, zeros)
+        y0 = _segment_reduce(np.minimum, np.where(spans, 0, y_start), own, self.heights)
+        y1 = _segment_reduce(np.maximum, np.where(spans, h - 1, y_end), own, zeros)
         return x0, y0, x1, y1
 
     def bbox(self) -> NDArray[np.float64]:

@@ -27,25 +27,22 @@ _UINT32_LIMIT = 1 << 32
 def _chain_cumsum(values: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
     """Undoes the delta trick: ``out[m] = values[m] + out[m - 2]`` for local index m > 2.
 
+    The odd runs (1, 3, 5, ...) and the even runs from index 2 on form two
+    running sums per string; each is one global cumsum minus its value at the
+    string's start.
+
     Args:
         values: int64 (R,), the decoded numbers of all strings concatenated.
         offsets: int64 (n+1,), where each string's numbers start.
     """
     lengths = np.diff(offsets)
-    owner = segment_ids(lengths)
-    local = np.arange(values.shape[0], dtype=np.int64) - offsets[owner]
-    # Chains: index 0 alone; indices 1,3,5,... ; indices 2,4,6,...
-    chain = np.where(local == 0, 0, np.where(local % 2 == 1, 1, 2))
-    order = np.lexsort((local, chain, owner))
-    sorted_values = values[order]
-    sorted_key = owner[order] * 3 + chain[order]
-    csum = np.cumsum(sorted_values)
-    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
-    before = csum[starts] - sorted_values[starts]
-    group_len = np.diff(np.r_[starts, sorted_values.shape[0]])
-    csum -= np.repeat(before, group_len)
-    out = np.empty_like(values)
-    out[order] = csum
+    local = np.arange(values.shape[0], dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    odd = (local & 1) == 1
+    out = values.copy()
+    for chain in (odd, ~odd & (local >= 2)):
+        csum = np.cumsum(np.where(chain, values, 0))
+        before = np.concatenate([np.zeros(1, np.int64), csum])[offsets[:-1]]
+        out[chain] = (csum - np.repeat(before, lengths))[chain]
     return out
 
 

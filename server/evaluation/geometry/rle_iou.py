@@ -59,22 +59,18 @@ class _RunIndex:
     @classmethod
     def build(cls, batch: RleBatch) -> _RunIndex:
         n = len(batch)
-        c = batch.counts.astype(np.int64)
-        owner = segment_ids(batch.run_counts)
-        local = np.arange(c.shape[0]) - batch.offsets[owner]
+        owner, local_start, length = batch.foreground_runs
         pixels = batch.heights * batch.widths
         base = np.cumsum(pixels) - pixels
-        fg = ((local % 2) == 1) & (c > 0)
-        end = batch.run_ends()[fg] + base[owner[fg]]
-        length = c[fg]
+        start = local_start + base[owner]
         before = np.cumsum(length) - length
         x0, y0, x1, y1 = batch.extents()
         return cls(
-            start=end - length,
-            end=end,
+            start=start,
+            end=start + length,
             before=before,
             base=base,
-            fg_count=np.bincount(owner[fg], minlength=n).astype(np.int64),
+            fg_count=np.bincount(owner, minlength=n).astype(np.int64),
             area=batch.area(),
             x0=x0,
             y0=y0,
@@ -100,6 +96,10 @@ def _intersections(
 ) -> NDArray[np.int64]:
     """Pixels shared by mask q_mask[p] of ``query`` and o_mask[p] of ``other`` within
     local positions [lo[p], hi[p]); int64 (P,)."""
+    # Visiting pairs in the order of the other mask makes the positions looked
+    # up in it ascend, which lets searchsorted reuse its previous bounds.
+    order = np.argsort(o_mask, kind="stable")
+    q_mask, o_mask, lo, hi = q_mask[order], o_mask[order], lo[order], hi[order]
     q_base = query.base[q_mask]
     first = np.searchsorted(query.end, q_base + lo, side="right")
     last = np.searchsorted(query.start, q_base + hi, side="left")
@@ -120,7 +120,9 @@ def _intersections(
         inside = other.foreground_before(e) - other.foreground_before(s)
         out[sl] = np.bincount(pair, weights=inside, minlength=stop - chunk_start).astype(np.int64)
         chunk_start = stop
-    return out
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 def rle_iou(

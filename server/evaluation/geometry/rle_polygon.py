@@ -138,7 +138,7 @@ def rasterize_polygons(
     # centre) survive pycocotools' ``floor(xd) == xd`` test, so only those are
     # generated: per edge, every such u' strictly inside its x extent.
     ring = segment_ids(k)
-    h_edge, w_edge = h_all[ring], w_all[ring]
+    w_edge = w_all[ring]
     lo = np.maximum(np.minimum(xs, xe), 2)
     hi = np.minimum(np.maximum(xs, xe) - 1, 5 * (w_edge - 1) + 2)
     first_col = -((2 - lo) // 5)  # ceil((lo - 2) / 5)
@@ -147,29 +147,40 @@ def rasterize_polygons(
     edge = segment_ids(ncross)
     col = ranges(first_col, ncross)
     u_lo = 5 * col + 2
-    ax = along_x[edge]
-    e_xs, e_ys, e_s, e_steps = xs[edge], ys[edge], slope[edge], np.where(along_x, dx, dy)[edge]
-    # Along x: the crossing is between t and t+1 with t = u' - xs, rows from the line.
-    t_x = u_lo - e_xs
-    v0 = _round_half_up_trunc(e_ys + e_s * t_x.astype(np.float64))
-    v1 = _round_half_up_trunc(e_ys + e_s * (t_x + 1).astype(np.float64))
-    row_x = np.minimum(v0, v1)
-    # Along y: rows step by one; find the last t before the column changes by
-    # evaluating pycocotools' rounding at a few t around the analytic estimate.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        guess = np.where(ax, 0.0, (u_lo + 0.5 - e_xs) / e_s)
-    guess = np.floor(np.nan_to_num(guess, nan=0.0, posinf=0.0, neginf=0.0)).astype(np.int64)
-    cand = np.clip(guess[:, None] + np.arange(-2, 3), 0, e_steps[:, None])
-    u_c = _round_half_up_trunc(e_xs[:, None] + e_s[:, None] * cand.astype(np.float64))
-    rising = (e_s >= 0)[:, None]
-    before = np.where(rising, u_c <= u_lo[:, None], u_c >= u_lo[:, None] + 1)
-    t_y = np.max(np.where(before, cand, -1), axis=1)
-    row_y = e_ys + t_y
-    rows = np.where(ax, row_x, row_y)
+    rows = np.empty(edge.shape[0], dtype=np.int64)
+    # Along x the crossing lies between t and t+1 with t = u' - xs; its row is
+    # the smaller of the two DDA rows there.
+    ix = np.flatnonzero(along_x[edge])
+    e = edge[ix]
+    t = (u_lo[ix] - xs[e]).astype(np.float64)
+    ys_f, s_e = ys[e].astype(np.float64), slope[e]
+    rows[ix] = np.minimum(
+        _round_half_up_trunc(ys_f + s_e * t), _round_half_up_trunc(ys_f + s_e * (t + 1.0))
+    )
+    # Along y rows step by one and the column changes at most once per step:
+    # find the last t still on the near side of u' (estimate, then verify with
+    # pycocotools' own rounding and step by one where the estimate was off).
+    iy = np.flatnonzero(~along_x[edge])
+    e = edge[iy]
+    target = u_lo[iy]
+    xs_f, s_e = xs[e].astype(np.float64), slope[e]
+    t_y = np.clip(np.floor((target + 0.5 - xs_f) / s_e), 0, dy[e] - 1).astype(np.int64)
+    rising = s_e > 0
+    for _ in range(8):
+        u0 = _round_half_up_trunc(xs_f + s_e * t_y.astype(np.float64))
+        u1 = _round_half_up_trunc(xs_f + s_e * (t_y + 1).astype(np.float64))
+        near_ok = np.where(rising, u0 <= target, u0 > target)
+        far_ok = np.where(rising, u1 > target, u1 <= target)
+        if near_ok.all() and far_ok.all():
+            break
+        t_y = np.where(near_ok, np.where(far_ok, t_y, t_y + 1), t_y - 1)
+    else:  # pragma: no cover - the estimate is off by far less than a step
+        raise ArithmeticError("polygon rasterisation did not converge")
+    rows[iy] = ys[e] + t_y
     yd = (rows.astype(np.float64) + 0.5) / _SCALE - 0.5
-    yd = np.ceil(np.clip(yd, 0.0, h_edge[edge].astype(np.float64)))
-    position = col * h_edge[edge] + yd.astype(np.int64)
     pr = ring[edge]
+    yd = np.ceil(np.clip(yd, 0.0, h_all[pr].astype(np.float64)))
+    position = col * h_all[pr] + yd.astype(np.int64)
     counts, offsets = _rle_from_boundaries(pr, position, n, h_all * w_all)
     return RleBatch.from_run_lengths(counts, offsets, np.stack([h_all, w_all], 1), validate=False)
 
