@@ -8,7 +8,10 @@ category has no ground truth, as pycocotools reports it).
 
 A file that cannot be evaluated exits with code 2 after one line on stderr naming
 the file and the object: ``dt.json: annotation 17 (image_id 42): image_id not in
-ground truth``. Only numpy, orjson and the engine are imported: no web stack.
+ground truth``. Where the numbers knowingly differ from pycocotools' (a ground
+truth with annotation id 0, which pycocotools cannot match), a ``warning:`` line
+goes to stderr and the exit code stays 0. Only numpy, orjson and the engine are
+imported: no web stack.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class CocoReport:
     iou_type: str
     summary: CocoSummary
     category_ids: list[int | str]
+    warnings: tuple[str, ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,7 +100,7 @@ def run(
             confusion=False,
         )
         summary = coco_summary(table, None, iou_type)  # type: ignore[arg-type]
-        return CocoReport(iou_type, summary, _category_ids(gt))
+        return CocoReport(iou_type, summary, _category_ids(gt), gt.warnings)
 
 
 def _category_ids(gt: CocoGroundTruth) -> list[int | str]:
@@ -148,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CocoFileError as exc:
         print(exc.message, file=sys.stderr)
         return EXIT_BAD_FILE
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         sys.stdout.write(orjson.dumps(as_json(report)).decode() + "\n")
     else:

@@ -51,6 +51,7 @@ class CocoGroundTruth:
         bbox: float64 (G, 4) xywh (zeros in segm mode, which does not read it).
         masks: RLE per object in segm mode, else None.
         keypoints: float64 (G, 51) in keypoints mode, else None.
+        warnings: where these numbers knowingly differ from pycocotools'.
     """
 
     path: str
@@ -69,6 +70,7 @@ class CocoGroundTruth:
     bbox: FloatArray
     masks: RleBatch | None
     keypoints: FloatArray | None
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.item.shape[0])
@@ -149,6 +151,22 @@ def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
         bbox=bbox,
         masks=masks,
         keypoints=keypoints,
+        warnings=_id_zero_warning(anns),
+    )
+
+
+def _id_zero_warning(anns: Records) -> tuple[str, ...]:
+    """pycocotools stores matched gt ids with 0 meaning "unmatched", so a prediction that
+    matches the gt with id 0 counts as a false positive there; here it is a true positive
+    (as in hotcoco). Files numbered from 0 (e.g. some exporters') are common enough to say so.
+    """
+    ids = anns.column_or("id", None)
+    if 0 not in ids:
+        return ()
+    i = ids.index(0)
+    return (
+        f"{anns.file}: {anns.where(i)}: annotation id 0 - pycocotools counts a detection "
+        "matching it as a false positive; this evaluation counts it as a true positive",
     )
 
 

@@ -216,3 +216,19 @@ def test_error_is_typed_with_an_issue_path(tmp_path: Path) -> None:
     assert info.value.issues[0].path.endswith("dt.json: annotation 0 (image_id 1)")
     assert info.value.problem == "image_id not in ground truth"
     assert np.all(gt.item >= 0)
+
+
+def test_annotation_id_zero_is_evaluated_and_flagged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    gt = small_gt()
+    gt["annotations"][0]["id"] = 0
+    gt_path = write_json(tmp_path / "gt.json", gt)
+    dt_path = write_json(tmp_path / "dt.json", [det()])
+    assert main([str(gt_path), str(dt_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["stats"][1] == pytest.approx(1.0)  # pycocotools: 0.0
+    assert captured.err.splitlines() == [
+        f"warning: {gt_path}: annotation 0 (id 0, image_id 42): annotation id 0 - pycocotools "
+        "counts a detection matching it as a false positive; this evaluation counts it as a true positive"
+    ]
