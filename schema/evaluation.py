@@ -19,6 +19,7 @@ from schema.context import Info
 from schema.errors import InputIssue, InvalidInputError
 from schema.extensions import PublicError
 from schema.filters import ItemFilter
+from schema.jobs import Job, JobStatus
 from schema.scalars import JSON
 from server.storage import tables
 
@@ -148,11 +149,12 @@ class MetricsReport:
 class Evaluation:
     id: strawberry.ID
     version: int
-    status: str
+    status: JobStatus
     options: JSON
     is_stale: bool
     created_at: datetime
     completed_at: datetime | None
+    job: Job | None
 
 
 def not_implemented() -> PublicError:

@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schema import custom_metrics, evaluation, jobs
 from schema.context import Info
 from schema.convert import to_plain, to_plain_list
 from schema.errors import Deleted, Error, UpsertResult, error_payload, fit_union
+from schema.evaluation import EvaluationOptions
 from schema.fields import mutation
 from schema.filters import filter_to_dict
 from schema.inputs import (
@@ -36,6 +38,7 @@ from schema.payloads import (
     CreateModelRunPayload,
     CreateSlicePayload,
     DeletePayload,
+    EvaluationJobPayload,
     UpsertLabelsPayload,
     UpsertPayload,
 )
@@ -70,6 +73,15 @@ def _counts(counts: uploads.UpsertCounts) -> UpsertResult:
 
 @strawberry.type
 class Mutation:
+    upload_custom_metrics: UpsertPayload = strawberry.mutation(
+        resolver=custom_metrics.upload_custom_metrics,
+        description="Scalar or confusion-matrix metrics per data row (and feature); one transaction.",
+    )
+    cancel_job: jobs.CancelJobPayload = strawberry.mutation(
+        resolver=jobs.cancel_job,
+        description="A queued job ends at once, a running one when its handler next checks.",
+    )
+
     @strawberry.mutation
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetPayload:
         async def work(session: AsyncSession) -> Dataset:
@@ -215,3 +227,11 @@ class Mutation:
             return Deleted(id=id)
 
         return await write(info, DELETE_ERRORS, work)  # type: ignore[return-value]
+
+    @mutation(
+        description="Queue an evaluation of the run; the answer is its Job (follow it with Subscription.job)."
+    )
+    async def calculate_evaluation_metrics(
+        self, info: Info, model_run_id: strawberry.ID, options: EvaluationOptions | None = None
+    ) -> EvaluationJobPayload:
+        return await evaluation.calculate_evaluation_metrics(info, model_run_id, options)

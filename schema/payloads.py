@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from schema.errors import ConflictError, Deleted, InvalidInputError, NotFoundError, UpsertResult
+from schema.jobs import Job
 from schema.types.dataset import Dataset
 from schema.types.model import Model, ModelRun
 from schema.types.slice import Slice
@@ -30,6 +31,9 @@ UpsertLabelsPayload = Annotated[
 CreateSlicePayload = Annotated[
     Slice | InvalidInputError | NotFoundError | ConflictError,
     strawberry.union("CreateSlicePayload"),
+]
+EvaluationJobPayload = Annotated[
+    Job | InvalidInputError | NotFoundError, strawberry.union("EvaluationJobPayload")
 ]
 DeletePayload = Annotated[Deleted | NotFoundError, strawberry.union("DeletePayload")]
 

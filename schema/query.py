@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema import jobs
 from schema.context import Info
 from schema.extensions import PublicError
 from schema.fields import field
@@ -17,6 +18,10 @@ from server.services.ids import parse_id
 
 @strawberry.type
 class Query:
+    job: jobs.Job | None = strawberry.field(
+        resolver=jobs.job, description="null for an id that names no job."
+    )
+
     @field(description="Datasets in creation order.")
     async def datasets(
         self, info: Info, first: int | None = None, after: str | None = None

@@ -12,6 +12,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from schema.extensions import ErrorCodes
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 from server.config import Settings
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -22,6 +23,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             # Factories, not instances: an extension keeps per-operation state.
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema import evaluation
+from schema import custom_metrics, evaluation, jobs
 from schema.context import Info
 from schema.evaluation import Evaluation, MetricsReport, PredictionFilter, PredictionOrder
 from schema.fields import field
@@ -86,6 +86,10 @@ class ModelRun:
         row = await info.context.loaders.dataset.load(self.row.dataset_id)
         assert row is not None
         return Dataset(row=row)
+
+    @field(description="Jobs of this run (evaluations), newest first.")
+    async def jobs(self, info: Info) -> list[jobs.Job]:
+        return await jobs.model_run_jobs(info, int(self.row.id or 0))
 
     @field(description="The current evaluation; null before the first completes.")
     async def evaluation(self, info: Info) -> Evaluation | None:
@@ -168,3 +172,20 @@ class ModelRun:
         after: str | None = None,
     ) -> AnnotationConnection:
         return await evaluation.model_run_false_negatives(info, self.row)
+
+    @field(description="User-uploaded metrics aggregated over the items of a filter and/or slice.")
+    async def custom_metrics(
+        self,
+        info: Info,
+        filter: ItemFilter | None = None,
+        slice_id: strawberry.ID | None = None,
+        names: list[str] | None = None,
+    ) -> list[custom_metrics.AggregatedMetric]:
+        return await custom_metrics.model_run_custom_metrics(
+            info,
+            int(self.row.id or 0),
+            self.row.dataset_id,
+            filter=filter,
+            slice_id=slice_id,
+            names=names,
+        )
