@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.jobs.context import JobContext, JobFailed
 from server.jobs.handlers import Handler, default_handlers
+from server.jobs.offload import close_cpu_pool
 from server.runtime import Runtime
 from server.storage import jobs as job_store
 from server.storage.db import transaction
@@ -112,6 +113,7 @@ class JobRunner:
             for work in list(self._handlers_running.values()):
                 work.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await close_cpu_pool()
         logger.info("job runner %s stopped", self.worker_id)
 
     async def run_next(self) -> int | None:
