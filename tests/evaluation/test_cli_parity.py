@@ -116,6 +116,27 @@ def test_segm_results_as_polygons_and_bbox_only(
     assert_parity(capsys, tmp_path, small_gt, dt, "segm")
 
 
+def test_more_than_max_dets_per_image_and_category_with_score_ties(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(31)
+    gt = make_ground_truth(6, seed=30)
+    for ann in gt["annotations"]:
+        ann["category_id"] = 1 if ann["id"] % 2 else 2
+    dt = []
+    for img in gt["images"]:
+        for _ in range(130):
+            x, y, w, h = rng.uniform(0, 400, 4).tolist()
+            score = round(float(rng.uniform()), 1)  # many exact ties
+            dt.append({"image_id": img["id"], "category_id": int(rng.integers(1, 3)),
+                       "bbox": [x, y, w, h], "score": score})  # fmt: skip
+        for ann in gt["annotations"]:
+            if ann["image_id"] == img["id"]:
+                dt.append({"image_id": img["id"], "category_id": ann["category_id"],
+                           "bbox": ann["bbox"], "score": 0.5})  # fmt: skip
+    assert_parity(capsys, tmp_path, gt, dt, "bbox")
+
+
 def test_skip_unknown_categories_drops_them_like_pycocotools(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, small_gt: dict[str, Any]
 ) -> None:
