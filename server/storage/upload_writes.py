@@ -4,6 +4,10 @@ Every write is one executemany of ``INSERT ... ON CONFLICT (user key) DO UPDATE 
 (SQLAlchemy's dialect insert for SQLite or PostgreSQL), so a batch costs a handful of round
 trips whatever its size. Lookups go in chunks of ``IN_CHUNK`` keys to stay under both
 databases' bound-parameter limits.
+
+Writes go through copies of the tables whose JSON columns take JSON *text*: the batch is
+serialised here with orjson (SQLAlchemy's JSON type would call ``json.dumps`` per value, the
+largest single cost of a batch insert), and a Python None is stored as SQL NULL.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,6 +31,40 @@ DATASET = core(Dataset)
 MODEL_RUN = core(ModelRun)
 
 IN_CHUNK = 5_000
+
+
+class _JsonbText(sa.types.TypeDecorator[str]):
+    """JSON text, cast to jsonb by PostgreSQL itself (asyncpg binds it as varchar)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return sa.cast(bindvalue, JSONB)
+
+
+def _json_as_text(table: sa.Table, text_type: Any) -> tuple[sa.Table, tuple[str, ...]]:
+    """A write-only copy of ``table`` whose JSON columns bind text, and those columns' names."""
+    json_columns = tuple(c.name for c in table.c if isinstance(c.type, sa.JSON))
+    columns = [
+        sa.Column(
+            c.name, text_type() if c.name in json_columns else c.type, primary_key=c.primary_key
+        )
+        for c in table.c
+    ]
+    return sa.Table(table.name, sa.MetaData(), *columns), json_columns
+
+
+_WRITE_TABLES = {
+    (dialect, table.name): _json_as_text(table, text_type)
+    for dialect, text_type in (("sqlite", sa.Text), ("postgresql", _JsonbText))
+    for table in (ITEM, ANNOTATION, PREDICTION)
+}
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
 
 # Columns an upsert may replace, i.e. everything but keys, ids and created_at.
 ITEM_VALUES = ("url", "width", "height", "metadata")
@@ -49,11 +89,9 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + IN_CHUNK]
 
 
-def _insert(session: AsyncSession, table: sa.Table) -> Any:
+def _insert(dialect: str, table: sa.Table) -> Any:
     """The dialect's INSERT construct, which knows ON CONFLICT."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 async def _upsert(
@@ -67,7 +105,13 @@ async def _upsert(
 ) -> None:
     if not rows:
         return
-    statement = _insert(session, table)
+    dialect = session.get_bind().dialect.name
+    table, json_columns = _WRITE_TABLES[(dialect, table.name)]
+    for row in rows:
+        for name in json_columns:
+            if name in row:
+                row[name] = _dump(row[name])
+    statement = _insert(dialect, table)
     if update:
         statement = statement.on_conflict_do_update(
             index_elements=list(keys), set_={name: statement.excluded[name] for name in values}
