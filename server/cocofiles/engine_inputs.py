@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from server.cocofiles.ground_truth import CocoGroundTruth
 from server.cocofiles.results import CocoResults
 from server.evaluation.geometry.boxes import box_similarity
 from server.evaluation.geometry.kernel import Similarity
+from server.evaluation.geometry.keypoints import KeypointBatch, oks_similarity
+from server.evaluation.geometry.rle_iou import rle_similarity
 from server.evaluation.types import GroundTruth, MatchOptions, Predictions
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -26,14 +33,21 @@ def similarity_for(gt: CocoGroundTruth, dt: CocoResults) -> Similarity:
     if gt.iou_type == "bbox":
         return box_similarity(dt.bbox, gt.bbox)
     if gt.iou_type == "segm":
-        from server.evaluation.geometry.rle_iou import rle_similarity
-
         assert gt.masks is not None and dt.masks is not None
         return rle_similarity(dt.masks, gt.masks)
-    from server.evaluation.geometry.keypoints import oks_similarity
-
     assert gt.keypoints is not None and dt.keypoints is not None
-    return oks_similarity(dt.keypoints, gt.keypoints, gt.bbox, gt.area)
+    return oks_similarity(_keypoints(dt.keypoints), _keypoints(gt.keypoints), gt.area, gt.bbox)
+
+
+def _keypoints(flat: FloatArray) -> KeypointBatch:
+    """(n, 3k) COCO rows [x1, y1, v1, ...] as a batch of n sets of k keypoints."""
+    n, width = flat.shape
+    return KeypointBatch(
+        x=np.ascontiguousarray(flat[:, 0::3]).reshape(-1),
+        y=np.ascontiguousarray(flat[:, 1::3]).reshape(-1),
+        visibility=np.ascontiguousarray(flat[:, 2::3]).reshape(-1),
+        offsets=np.arange(n + 1, dtype=np.int64) * (width // 3),
+    )
 
 
 def engine_inputs(gt: CocoGroundTruth, dt: CocoResults) -> EngineInputs:
