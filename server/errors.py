@@ -4,7 +4,9 @@
      ├── InvalidInput          bad field values; carries every (path, message) issue
      ├── NotFound              an id or key that names nothing
      ├── Conflict              a unique name or key already taken
-     └── LimitExceeded         a batch or request above a configured limit
+     ├── LimitExceeded         a batch or request above a configured limit
+     └── FailedPrecondition    asks for something a step must come first for (metrics before
+                               any evaluation)
 
 Anything else that escapes a resolver is a bug: the schema masks it as INTERNAL.
 """
@@ -55,4 +57,8 @@ class Conflict(SliceboardError):
 
 
 class LimitExceeded(SliceboardError):
+    pass
+
+
+class FailedPrecondition(SliceboardError):
     pass

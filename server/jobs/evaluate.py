@@ -1,0 +1,65 @@
+"""The ``evaluate`` job: load a run's rows, match them in a worker process (the event loop
+stays responsive), publish the new evaluation version.
+
+Redelivered attempts are harmless: a version that already succeeded is left alone.
+"""
+
+from __future__ import annotations
+
+import time
+
+from server.evaluation import EvaluationInputError
+from server.jobs.context import JobContext, JobFailed
+from server.jobs.offload import run_cpu
+from server.services import evaluation as service
+from server.services.evaluation_inputs import UnsupportedRun
+from server.storage.db import read_session, transaction
+
+
+async def run_evaluation_job(context: JobContext) -> None:
+    evaluation_id = int(context.payload["evaluation_id"])
+    sessions = context.runtime.sessions
+    started = time.perf_counter()
+    try:
+        async with read_session(sessions) as session:
+            work = await service.load_work(session, evaluation_id=evaluation_id)
+    except UnsupportedRun as exc:
+        raise JobFailed(str(exc)) from exc
+    if work is None:
+        return
+    async with transaction(sessions) as session:
+        await service.set_status(session, evaluation_id=evaluation_id, status="RUNNING")
+    loaded = time.perf_counter()
+    await context.report(
+        0.1,
+        f"loaded {len(work.data.predictions.ids)} predictions and "
+        f"{len(work.data.ground_truth.ids)} ground truths",
+    )
+    if await context.cancelled():
+        await _finish(context, evaluation_id, "CANCELLED")
+        return
+    try:
+        blob, timings = await run_cpu(service.compute_snapshot, work.data, work.options)
+    except (UnsupportedRun, EvaluationInputError, ValueError) as exc:
+        await _finish(context, evaluation_id, "FAILED", str(exc))
+        raise JobFailed(str(exc)) from exc
+    if await context.cancelled():
+        await _finish(context, evaluation_id, "CANCELLED")
+        return
+    await context.report(0.9, "matched; publishing the results")
+    timings = {"loadSeconds": loaded - started, **timings}
+    async with transaction(sessions) as session:
+        await service.publish(
+            session,
+            work=work,
+            blob=blob,
+            timings={**timings, "totalSeconds": time.perf_counter() - started},
+        )
+    context.runtime.notifier.notify(("evaluation", work.run_id))
+
+
+async def _finish(
+    context: JobContext, evaluation_id: int, status: str, error: str | None = None
+) -> None:
+    async with transaction(context.runtime.sessions) as session:
+        await service.set_status(session, evaluation_id=evaluation_id, status=status, error=error)

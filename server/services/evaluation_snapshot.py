@@ -1,0 +1,55 @@
+"""The stored form of one evaluation: the engine's match table plus the ids that map its
+indices back to rows, as one npz blob (so every replica can load it from the database)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.evaluation import MatchTable
+
+_META = ("item_ids", "gt_ids", "dt_ids", "label_names", "kind", "family")
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    table: MatchTable
+    item_ids: np.ndarray  # int64 (n_items,) item row ids, ascending
+    gt_ids: np.ndarray  # int64 (G,) annotation row ids, ascending
+    dt_ids: np.ndarray  # int64 (P,) prediction row ids, ascending
+    label_names: list[str]
+    kind: str  # bbox | segm | keypoints
+    family: str
+
+    def to_bytes(self) -> bytes:
+        arrays = {f"table.{k}": v for k, v in self.table.to_arrays().items()}
+        arrays.update(
+            item_ids=self.item_ids,
+            gt_ids=self.gt_ids,
+            dt_ids=self.dt_ids,
+            label_names=np.array(self.label_names, dtype=np.str_),
+            kind=np.array(self.kind),
+            family=np.array(self.family),
+        )
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Snapshot:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            table = MatchTable.from_arrays(
+                {k.removeprefix("table."): data[k] for k in data.files if k.startswith("table.")}
+            )
+            meta = {k: data[k] for k in _META}
+        return cls(
+            table=table,
+            item_ids=meta["item_ids"].astype(np.int64),
+            gt_ids=meta["gt_ids"].astype(np.int64),
+            dt_ids=meta["dt_ids"].astype(np.int64),
+            label_names=[str(x) for x in meta["label_names"]],
+            kind=str(meta["kind"]),
+            family=str(meta["family"]),
+        )
