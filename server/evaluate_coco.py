@@ -20,13 +20,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from server.cocofiles import (
     CocoFileError,
-    CocoGroundTruth,
+    IouType,
     engine_inputs,
     load_ground_truth,
     load_results,
@@ -83,11 +83,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(
-    gt_path: str, dt_path: str, iou_type: str, *, skip_unknown_categories: bool = False
+    gt_path: str, dt_path: str, iou_type: IouType, *, skip_unknown_categories: bool = False
 ) -> CocoReport:
     """Loads, matches and summarises; raises CocoFileError for a bad file."""
     with paused_gc():
-        gt = load_ground_truth(gt_path, iou_type)  # type: ignore[arg-type]
+        gt = load_ground_truth(gt_path, iou_type)
         dt = load_results(dt_path, gt, skip_unknown_categories=skip_unknown_categories)
         inputs = engine_inputs(gt, dt)
         table = evaluate(
@@ -99,12 +99,13 @@ def run(
             inputs.options,
             confusion=False,
         )
-        summary = coco_summary(table, None, iou_type)  # type: ignore[arg-type]
-        return CocoReport(iou_type, summary, _category_ids(gt), gt.warnings)
-
-
-def _category_ids(gt: CocoGroundTruth) -> list[int | str]:
-    return list(gt.category_ids)
+        summary = coco_summary(table, None, iou_type)
+    warnings = gt.warnings
+    if dt.skipped:
+        warnings += (
+            f"{dt_path}: skipped {dt.skipped} detection(s) of categories not in the ground truth",
+        )
+    return CocoReport(iou_type, summary, list(gt.category_ids), warnings)
 
 
 def format_lines(report: CocoReport) -> list[str]:
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run(
             args.ground_truth,
             args.detections,
-            args.iou_type,
+            cast(IouType, args.iou_type),
             skip_unknown_categories=args.skip_unknown_categories,
         )
     except CocoFileError as exc:

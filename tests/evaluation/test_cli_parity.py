@@ -145,9 +145,14 @@ def test_skip_unknown_categories_drops_them_like_pycocotools(
         d["category_id"] = 999
     gt_path = write_json(tmp_path / "gt.json", small_gt)
     dt_path = write_json(tmp_path / "dt.json", dt)
-    out = run_json(capsys, gt_path, dt_path, "bbox", "--skip-unknown-categories")
-    np.testing.assert_allclose(
-        out["stats"], pycocotools_stats(small_gt, dt, "bbox"), rtol=0, atol=TOL
+    code = main([str(gt_path), str(dt_path), "--json", "--skip-unknown-categories"])
+    captured = capsys.readouterr()
+    assert code == 0
+    expected = pycocotools_stats(small_gt, dt, "bbox")
+    np.testing.assert_allclose(json.loads(captured.out)["stats"], expected, rtol=0, atol=TOL)
+    skipped = len(dt[::7])
+    assert captured.err == (
+        f"warning: {dt_path}: skipped {skipped} detection(s) of categories not in the ground truth\n"
     )
 
 
