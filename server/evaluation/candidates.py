@@ -125,18 +125,22 @@ def build_candidates(
         dt_unit = dt.item * n_labels + component[dt.label]
         gt_unit = gt.item * n_labels + component[gt.label]
 
-    p_index = np.arange(len(dt), dtype=np.int64)
+    # lexsort is stable: equal keys keep input order, as pycocotools' mergesort.
     neg_score = -dt.score
-    if class_agnostic:
-        rank_order = np.lexsort((p_index, dt.label, neg_score, dt.item))
-        rank_key = dt.item[rank_order]
+    cross_label = class_agnostic or bool(allowed)
+    if cross_label:
+        order = np.lexsort((dt.label, neg_score, dt_unit))
     else:
-        rank_order = np.lexsort((p_index, neg_score, dt.label, dt.item))
-        rank_key = (dt.item * n_labels + dt.label)[rank_order]
+        order = np.lexsort((neg_score, dt_unit))
+    if allowed and not class_agnostic:
+        rank_key_all = dt.item * n_labels + dt.label
+        rank_order = np.lexsort((neg_score, rank_key_all))
+        rank_key = rank_key_all[rank_order]
+    else:  # the maxDets group is the matching unit
+        rank_order, rank_key = order, dt_unit[order]
     dt_rank = np.empty(len(dt), dtype=np.int64)
     dt_rank[rank_order] = _group_rank(rank_key)
 
-    order = np.lexsort((p_index, dt.label, neg_score, dt_unit))
     dt_order = order[dt_rank[order] < max_dets]
     dt_units_sorted = dt_unit[dt_order]
     dt_round = _group_rank(dt_units_sorted)
@@ -156,6 +160,7 @@ def build_candidates(
     parts_gt: list[IntArray] = []
     parts_iou: list[FloatArray] = []
     cumulative = np.cumsum(counts)
+    dt_label_sorted = dt.label[dt_order]
     start = 0
     while start < dt_order.shape[0]:
         base = cumulative[start - 1] if start else 0
@@ -165,13 +170,22 @@ def build_candidates(
         pair_pos = np.repeat(np.arange(start, stop, dtype=np.int64), chunk_counts)
         pair_gt = gt_order[ranges(left[start:stop], chunk_counts)]
         start = stop
+        dt_rows = dt_order[pair_pos]
         if check_labels:
-            dl = dt.label[dt_order[pair_pos]]
+            dl = dt_label_sorted[pair_pos]
             gl = gt.label[pair_gt]
-            compatible = np.isin(gl * n_labels + dl, allowed_codes)
-            compatible = ~compatible & (gl != dl) if exclude_same_label else compatible | (gl == dl)
-            pair_pos, pair_gt = pair_pos[compatible], pair_gt[compatible]
-        iou = np.asarray(similarity(dt_order[pair_pos], pair_gt, crowd[pair_gt]), dtype=np.float64)
+            listed = (
+                np.isin(gl * n_labels + dl, allowed_codes)
+                if allowed_codes.shape[0]
+                else np.zeros(dl.shape[0], dtype=bool)
+            )
+            compatible = ~listed & (gl != dl) if exclude_same_label else listed | (gl == dl)
+            pair_pos, pair_gt, dt_rows = (
+                pair_pos[compatible],
+                pair_gt[compatible],
+                dt_rows[compatible],
+            )
+        iou = np.asarray(similarity(dt_rows, pair_gt, crowd[pair_gt]), dtype=np.float64)
         keep = iou >= min_iou
         parts_dt.append(pair_pos[keep])
         parts_gt.append(pair_gt[keep])

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
-from server.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
+from server.evaluation.match_table import TRUE_POSITIVE, MatchTable
 from server.evaluation.types import (
     RECALL_THRESHOLDS,
     BoolArray,
@@ -79,52 +80,70 @@ def _mean_defined(values: FloatArray, axis: tuple[int, ...] | None = None) -> Fl
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
-def _segment_curves(
-    entry_seg: IntArray, is_tp: BoolArray, npig: FloatArray, n_seg: int
+def _group_rank(keys: IntArray) -> IntArray:
+    """0-based position of each element in its run of equal (sorted) keys."""
+    n = keys.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(n, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, n]))
+
+
+def _curves(
+    state: NDArray[np.int8], cls: IntArray, npig: FloatArray, n_classes: int
 ) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Precision at the recall points and final recall of sorted segments.
+    """Precision at the recall points and final recall, from true positives only.
+
+    pycocotools reads precision at the first entry whose recall reaches each
+    recall point; recall only grows at a TP and precision only falls at an FP,
+    so those entries and the envelope's maxima are all TPs. The TP's counts
+    come from its position among the counted (TP or FP) entries.
 
     Args:
-        entry_seg: int64 (N,) non-decreasing segment id of each sorted entry.
-        is_tp: bool (N,) entry is a true positive (else a false positive).
-        npig: float64 (S,) non-ignored ground truths per segment.
-        n_seg: S.
+        state: int8 (B, N) states of predictions sorted by (class, -score, ...).
+        cls: int64 (N,) non-decreasing class of each column.
+        npig: float64 (B * K,) non-ignored ground truths per (row, class).
+        n_classes: K.
 
     Returns:
-        (q float64 (S, 101), recall float64 (S,), entries per segment int64 (S,)).
+        (q float64 (B*K, 101), recall float64 (B*K,), counted entries int64 (B*K,)).
     """
-    n = entry_seg.shape[0]
-    seg_len = np.bincount(entry_seg, minlength=n_seg)
-    seg_start = np.cumsum(seg_len) - seg_len
-    tp_cum = np.cumsum(is_tp, dtype=np.int64)
-    fp_cum = np.arange(1, n + 1, dtype=np.int64) - tp_cum
-    before = seg_start[entry_seg]
-    tp_before = np.where(before > 0, tp_cum[np.maximum(before - 1, 0)], 0)
-    fp_before = np.where(before > 0, fp_cum[np.maximum(before - 1, 0)], 0)
-    tp = (tp_cum - tp_before).astype(np.float64)
-    fp = (fp_cum - fp_before).astype(np.float64)
+    n_block, n = state.shape
+    n_seg = n_block * n_classes
+    counted = state.view(np.uint8) <= TRUE_POSITIVE  # FP (0) or TP (1); -1 wraps to 255
+    before = np.zeros((n_block, n + 1), dtype=np.int64)
+    np.cumsum(counted, axis=1, out=before[:, 1:])
+    class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
+    at_bounds = before[:, class_bounds]  # (B, K+1) counted entries before each class
+    seg_len = np.diff(at_bounds, axis=1).reshape(-1)
+
+    tp_row, tp_col = np.nonzero(state == TRUE_POSITIVE)
+    tp_cls = cls[tp_col]
+    seg = tp_row * n_classes + tp_cls
+    position = before[tp_row, tp_col] - at_bounds[tp_row, tp_cls]  # counted entries before
+    tp_count = _group_rank(seg) + 1
+    tp = tp_count.astype(np.float64)
+    fp = (position + 1 - tp_count).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rc = tp / npig[entry_seg]
+        rc = tp / npig[seg]
     pr = tp / (fp + tp + np.spacing(1))
 
-    # Position of recall point r in a segment = entries with rc < recThrs[r].
-    first_point_above = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
-    hist = np.bincount(
-        entry_seg * (_N_RECALL + 1) + first_point_above, minlength=n_seg * (_N_RECALL + 1)
-    )
-    inds = np.cumsum(hist.reshape(n_seg, _N_RECALL + 1), axis=1)[:, :_N_RECALL]
-    bounds = seg_start[:, None] + inds  # (S, 101)
-    ends = np.concatenate([bounds[:, 1:], (seg_start + seg_len)[:, None]], axis=1)
+    n_tp = np.bincount(seg, minlength=n_seg)
+    tp_start = np.cumsum(n_tp) - n_tp
+    # Recall point r is first reached at the c-th TP of a segment, c = #TPs with rc < r.
+    reached = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
+    hist = np.bincount(seg * (_N_RECALL + 1) + reached, minlength=n_seg * (_N_RECALL + 1))
+    below = np.cumsum(hist.reshape(n_seg, _N_RECALL + 1), axis=1)[:, :_N_RECALL]
+    valid = below < n_tp[:, None]
+    bounds = tp_start[:, None] + below
+    ends = np.concatenate([bounds[:, 1:], (tp_start + n_tp)[:, None]], axis=1)
     padded = np.append(pr, -1.0)
     chunk_max = np.maximum.reduceat(padded, bounds.reshape(-1)).reshape(n_seg, _N_RECALL)
     chunk_max = np.where(ends > bounds, chunk_max, -1.0)
     envelope = np.maximum.accumulate(chunk_max[:, ::-1], axis=1)[:, ::-1]
-    q = np.where(inds < seg_len[:, None], envelope, 0.0)
-    last = seg_start + seg_len - 1
+    q = np.where(valid, envelope, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        recall = (
-            np.where(seg_len > 0, tp[np.maximum(last, 0)] / npig, 0.0) if n else np.zeros(n_seg)
-        )
+        recall = n_tp.astype(np.float64) / npig
     return q, recall, seg_len
 
 
@@ -151,54 +170,31 @@ def accumulate(
     grid_rows = (np.arange(n_areas)[:, None] * n_grid + np.arange(n_grid)[None, :]).reshape(-1)
     include_empty = table.empty_classes == EmptyClasses.INCLUDE.value
 
-    gt_rows_ignored = (
-        (table.gt_iscrowd | table.gt_ignore)[None, :]
-        | (table.gt_area[None, :] < table.area_low[table.row_area[grid_rows]][:, None])
-        | (table.gt_area[None, :] > table.area_high[table.row_area[grid_rows]][:, None])
-    )
     gt_class = np.zeros_like(table.gt_label) if pool_classes else table.gt_label
-    counted = gt_sel[None, :] & ~gt_rows_ignored
-    npig_all = np.zeros((grid_rows.shape[0], n_classes))
-    for i in range(grid_rows.shape[0]):
-        npig_all[i] = np.bincount(gt_class[counted[i]], minlength=n_classes)
+    gt_base = gt_sel & ~(table.gt_iscrowd | table.gt_ignore)
+    npig_area = np.zeros((n_areas, n_classes))
+    for a in range(n_areas):
+        inside = (table.gt_area >= table.area_low[a]) & (table.gt_area <= table.area_high[a])
+        npig_area[a] = np.bincount(gt_class[gt_base & inside], minlength=n_classes)
+    npig_all = npig_area[table.row_area[grid_rows]]
 
     varying = table.dt_class.shape[0] > 0 and not pool_classes
-    p_index = np.arange(table.dt_item.shape[0], dtype=np.int64)
     candidates = np.flatnonzero(dt_sel & (table.dt_rank < int(max_dets.max())))
     fixed_class = np.zeros_like(table.dt_label) if pool_classes else table.dt_label
-    base = candidates[
-        np.lexsort(
-            (
-                p_index[candidates],
-                table.dt_label[candidates],
-                table.dt_item[candidates],
-                -table.dt_score[candidates],
-                fixed_class[candidates],
-            )
-        )
-    ]
-    rows_per_block = max(1, _BLOCK // max(1, base.shape[0]))
+    base = candidates[_sort_key(table, candidates, fixed_class[candidates])]
+    rows_per_block = 1 if varying else max(1, _BLOCK // max(1, base.shape[0]))
     for m, max_det in enumerate(max_dets):
+        cols = base if max_det >= max_dets.max() else base[table.dt_rank[base] < max_det]
         for lo in range(0, grid_rows.shape[0], rows_per_block):
             block = grid_rows[lo : lo + rows_per_block]
             n_block = block.shape[0]
             if varying:
-                entries, seg = _varying_entries(
-                    table, block, candidates, p_index, max_det, n_classes
-                )
+                state, cls = _row_sorted(table, int(block[0]), cols)
             else:
-                state = table.dt_state[block][:, base]
-                keep = ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE)) & (
-                    table.dt_rank[base] < max_det
-                )[None, :]
-                rr, jj = np.nonzero(keep)
-                entries = base[jj]
-                seg = rr * n_classes + fixed_class[entries]
-                is_tp = state[rr, jj] == TRUE_POSITIVE
-            if varying:
-                is_tp = table.dt_state[block[seg // n_classes], entries] == TRUE_POSITIVE
+                state = np.take(table.dt_state[block], cols, axis=1)
+                cls = fixed_class[cols]
             npig = npig_all[lo : lo + n_block].reshape(-1)
-            q, rec, seg_len = _segment_curves(seg, is_tp, npig, n_block * n_classes)
+            q, rec, seg_len = _curves(state, cls, npig, n_classes)
             undefined = npig == 0
             q[undefined] = -1.0
             rec[undefined] = -1.0
@@ -213,36 +209,16 @@ def accumulate(
     return precision, recall
 
 
-def _varying_entries(
-    table: MatchTable,
-    block: IntArray,
-    candidates: IntArray,
-    p_index: IntArray,
-    max_det: int,
-    n_classes: int,
-) -> tuple[IntArray, IntArray]:
-    """Sorted entries and segments when a prediction's class depends on the row."""
-    entries: list[IntArray] = []
-    segs: list[IntArray] = []
-    for i, row in enumerate(block):
-        state = table.dt_state[row, candidates]
-        chosen = candidates[
-            ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE))
-            & (table.dt_rank[candidates] < max_det)
-        ]
-        cls = table.dt_class_row(int(row))[chosen]
-        order = np.lexsort(
-            (
-                p_index[chosen],
-                table.dt_label[chosen],
-                table.dt_item[chosen],
-                -table.dt_score[chosen],
-                cls,
-            )
-        )
-        entries.append(chosen[order])
-        segs.append(i * n_classes + cls[order])
-    return np.concatenate(entries), np.concatenate(segs)
+def _sort_key(table: MatchTable, rows: IntArray, cls: IntArray) -> IntArray:
+    """Order of ``rows`` by (class, -score, item, label, input order): pycocotools' ties."""
+    return np.lexsort((table.dt_label[rows], table.dt_item[rows], -table.dt_score[rows], cls))
+
+
+def _row_sorted(table: MatchTable, row: int, cols: IntArray) -> tuple[NDArray[np.int8], IntArray]:
+    """States (1, N) and classes (N,) sorted for one row where classes vary by row."""
+    cls = table.dt_class_row(row)[cols]
+    order = _sort_key(table, cols, cls)
+    return table.dt_state[row, cols[order]][None, :], cls[order]
 
 
 def coco_summary(

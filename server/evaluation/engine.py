@@ -10,6 +10,7 @@ confusion matrix. See :mod:`server.evaluation.match_table` for the output.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from server.evaluation.candidates import Candidates, build_candidates, gt_ignored_rows
 from server.evaluation.geometry.kernel import Similarity
@@ -20,7 +21,12 @@ from server.evaluation.match_table import (
     TRUE_POSITIVE,
     MatchTable,
 )
-from server.evaluation.matching import effective_thresholds, match_by_confidence, match_by_iou
+from server.evaluation.matching import (
+    Matches,
+    effective_thresholds,
+    match_by_confidence,
+    match_by_iou,
+)
 from server.evaluation.types import (
     BoolArray,
     EvaluationInputError,
@@ -60,7 +66,7 @@ def _match(
     gt_crowd: BoolArray,
     dt_active: BoolArray | None = None,
     gt_taken: BoolArray | None = None,
-) -> IntArray:
+) -> Matches:
     if options.matching is Matching.IOU_GREEDY:
         return match_by_iou(
             cand, thresholds, gt_ignored, gt_crowd, dt_active=dt_active, gt_taken=gt_taken
@@ -128,53 +134,50 @@ def evaluate(
         min_iou=min_iou,
     )
     gt_ignored = gt_ignored_rows(gt, low[row_area], high[row_area])
-    winners = _match(cand, options, row_threshold, gt_ignored, gt.iscrowd)
+    matches = _match(cand, options, row_threshold, gt_ignored, gt.iscrowd)
 
     n_rows, n_dt = row_threshold.shape[0], len(dt)
-    rows = np.arange(n_rows)[:, None]
-    order = cand.dt_order
-    won = winners >= 0
-    win_pair = np.maximum(winners, 0)
-    win_gt = cand.pair_gt[win_pair]
-    dt_area = dt.area[order][None, :]
-    outside = (dt_area < low[row_area][:, None]) | (dt_area > high[row_area][:, None])
-    state_eval = np.where(
-        won,
-        np.where(gt_ignored[rows, win_gt], IGNORED, TRUE_POSITIVE),
-        np.where(outside, IGNORED, FALSE_POSITIVE),
-    ).astype(np.int8)
-    dt_state = np.full((n_rows, n_dt), NOT_EVALUATED, dtype=np.int8)
-    dt_state[:, order] = state_eval
+    m_row, m_dt, m_pair = matches.row, cand.dt_order[matches.dt], matches.pair
+    m_gt = cand.pair_gt[m_pair]
+
+    outside = (dt.area[None, :] < low[:, None]) | (dt.area[None, :] > high[:, None])
+    state_by_area = np.where(outside, IGNORED, FALSE_POSITIVE).astype(np.int8)
+    evaluated = np.zeros(n_dt, dtype=bool)
+    evaluated[cand.dt_order] = True
+    state_by_area[:, ~evaluated] = NOT_EVALUATED
+    dt_state = state_by_area[row_area]
+    dt_state[m_row, m_dt] = np.where(gt_ignored[m_row, m_gt], IGNORED, TRUE_POSITIVE)
 
     all_rows = np.flatnonzero(row_area == 0)
+    all_position = np.full(n_rows, -1, dtype=np.int64)
+    all_position[all_rows] = np.arange(all_rows.shape[0])
+    in_all = all_position[m_row] >= 0
+    t, a_dt, a_gt = all_position[m_row[in_all]], m_dt[in_all], m_gt[in_all]
     dt_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
-    dt_gt[:, order] = np.where(won[all_rows], win_gt[all_rows], -1)
+    dt_gt[t, a_dt] = a_gt
     dt_iou = np.zeros((all_rows.shape[0], n_dt), dtype=np.float32)
-    dt_iou[:, order] = np.where(won[all_rows], cand.pair_iou[win_pair[all_rows]], 0.0)
-
+    dt_iou[t, a_dt] = cand.pair_iou[m_pair[in_all]]
     gt_dt = np.full((all_rows.shape[0], len(gt)), -1, dtype=np.int32)
-    tp = won[all_rows] & ~gt.iscrowd[win_gt[all_rows]]
-    r_idx, e_idx = np.nonzero(tp)
-    gt_dt[r_idx, win_gt[all_rows][r_idx, e_idx]] = order[e_idx]
+    regular = ~gt.iscrowd[a_gt]
+    gt_dt[t[regular], a_gt[regular]] = a_dt[regular]
 
     dt_class = np.zeros((0, n_dt), dtype=np.int32)
     if cross_label:
         dt_class = np.broadcast_to(dt.label.astype(np.int32), (n_rows, n_dt)).copy()
-        cls_eval = np.where(won, gt.label[win_gt], dt.label[order][None, :])
-        dt_class[:, order] = cls_eval.astype(np.int32)
+        dt_class[m_row, m_dt] = gt.label[m_gt]
 
     dt_confused_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
     if confusion and n_labels > 1:
-        dt_confused_gt[:] = _confusion_pass(
+        _confusion_pass(
             gt,
             dt,
             similarity,
             options,
             n_labels,
             row_threshold[all_rows],
-            dt_state[all_rows],
-            gt_dt,
-            gt_ignored[all_rows],
+            dt_state[all_rows] == FALSE_POSITIVE,
+            (gt_dt < 0) & ~gt_ignored[all_rows],
+            out=dt_confused_gt,
         )
 
     return MatchTable(
@@ -215,15 +218,39 @@ def _confusion_pass(
     options: MatchOptions,
     n_labels: int,
     thresholds: FloatArray,
-    dt_state: np.ndarray,
-    gt_dt: np.ndarray,
-    gt_ignored: BoolArray,
-) -> np.ndarray:
-    """Cross-label matching of left-over false positives and missed gts: int32 (T0, P)."""
+    false_positive: BoolArray,
+    missed: BoolArray,
+    *,
+    out: NDArray[np.int32],
+) -> None:
+    """Cross-label matching of false positives (T0, P) and missed gts (T0, G) into out."""
+    gt_rows = np.flatnonzero(missed.any(axis=0))
+    item_has_miss = np.zeros(int(max(dt.item.max(initial=0), gt.item.max(initial=0))) + 1, bool)
+    item_has_miss[gt.item[gt_rows]] = True
+    dt_rows = np.flatnonzero(false_positive.any(axis=0) & item_has_miss[dt.item])
+    if dt_rows.shape[0] == 0 or gt_rows.shape[0] == 0:
+        return
+    sub_gt = GroundTruth(
+        item=gt.item[gt_rows],
+        label=gt.label[gt_rows],
+        area=gt.area[gt_rows],
+        iscrowd=gt.iscrowd[gt_rows],
+        ignore=gt.ignore[gt_rows],
+    )
+    sub_dt = Predictions(
+        item=dt.item[dt_rows],
+        label=dt.label[dt_rows],
+        score=dt.score[dt_rows],
+        area=dt.area[dt_rows],
+    )
+
+    def sub_similarity(dt_index: IntArray, gt_index: IntArray, gt_crowd: BoolArray) -> FloatArray:
+        return similarity(dt_rows[dt_index], gt_rows[gt_index], gt_crowd)
+
     cand = build_candidates(
-        gt,
-        dt,
-        similarity,
+        sub_gt,
+        sub_dt,
+        sub_similarity,
         n_labels=n_labels,
         class_agnostic=True,
         allowed=options.allowed_label_matches,
@@ -231,19 +258,13 @@ def _confusion_pass(
         min_iou=float(effective_thresholds(thresholds).min()),
         exclude_same_label=True,
     )
-    order = cand.dt_order
-    dt_active = dt_state[:, order] == FALSE_POSITIVE
-    gt_taken = (gt_dt >= 0) | gt_ignored
-    no_crowd = np.zeros(len(gt), dtype=bool)
-    winners = _match(
+    matches = _match(
         cand,
         options,
         thresholds,
-        np.zeros_like(gt_taken),
-        no_crowd,
-        dt_active=dt_active,
-        gt_taken=gt_taken,
+        np.zeros((thresholds.shape[0], gt_rows.shape[0]), dtype=bool),
+        np.zeros(gt_rows.shape[0], dtype=bool),
+        dt_active=false_positive[:, dt_rows][:, cand.dt_order],
+        gt_taken=~missed[:, gt_rows],
     )
-    out = np.full((thresholds.shape[0], len(dt)), -1, dtype=np.int32)
-    out[:, order] = np.where(winners >= 0, cand.pair_gt[np.maximum(winners, 0)], -1)
-    return out
+    out[matches.row, dt_rows[cand.dt_order[matches.dt]]] = gt_rows[cand.pair_gt[matches.pair]]

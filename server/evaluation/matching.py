@@ -1,9 +1,8 @@
 """Greedy matching of predictions to ground truths on many rows at once.
 
 A *row* is one (area range, IoU threshold) setting; rows differ in which
-ground truths are ignored and in the threshold. Both matchers return, for each
-row and each evaluated prediction, the index of its winning candidate pair or
--1: int64 (R, E).
+ground truths are ignored and in the threshold. Both matchers return the matches
+sparsely: (row, prediction, winning pair) triples, int64 (M,) each.
 
 Confidence order (pycocotools ``evaluateImg``) runs in *rounds*: round r lets
 the r-th prediction of every unit choose at once - units are independent, so
@@ -22,6 +21,8 @@ both ends, which vectorises across units and rows; a few sweeps suffice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from server.evaluation.candidates import Candidates
@@ -29,6 +30,33 @@ from server.evaluation.types import BoolArray, FloatArray, IntArray
 
 #: pycocotools caps thresholds so a perfect IoU of 1 still matches at t = 1.
 _IOU_CAP = 1 - 1e-10
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Sparse matching result: one entry per (row, prediction) that matched.
+
+    Attributes:
+        row: int64 (M,) row index.
+        dt: int64 (M,) position in ``Candidates.dt_order``.
+        pair: int64 (M,) winning pair index into ``Candidates.pair_*``.
+    """
+
+    row: IntArray
+    dt: IntArray
+    pair: IntArray
+
+    @classmethod
+    def from_dense(cls, winners: IntArray) -> Matches:
+        """From int64 (R, E) winning pair indices (-1: unmatched)."""
+        row, dt = np.nonzero(winners >= 0)
+        return cls(row=row, dt=dt, pair=winners[row, dt])
+
+    def dense(self, n_rows: int, n_eval: int) -> IntArray:
+        """int64 (R, E) winning pair indices, -1 where unmatched."""
+        out = np.full((n_rows, n_eval), -1, dtype=np.int64)
+        out[self.row, self.dt] = self.pair
+        return out
 
 
 def effective_thresholds(thresholds: FloatArray) -> FloatArray:
@@ -51,7 +79,7 @@ def match_by_confidence(
     no_fallback: bool = False,
     dt_active: BoolArray | None = None,
     gt_taken: BoolArray | None = None,
-) -> IntArray:
+) -> Matches:
     """pycocotools' greedy matching in confidence order, for all rows.
 
     Args:
@@ -64,13 +92,12 @@ def match_by_confidence(
         gt_taken: bool (R, G) ground truths unavailable from the start.
 
     Returns:
-        int64 (R, E): winning pair index into ``cand.pair_*``, or -1.
+        :class:`Matches`.
     """
     n_rows = thresholds.shape[0]
-    n_eval = cand.dt_order.shape[0]
-    winners = np.full((n_rows, n_eval), -1, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
     if cand.pair_dt.shape[0] == 0 or n_rows == 0:
-        return winners
+        return Matches(row=empty, dt=empty, pair=empty)
     thr = effective_thresholds(thresholds)[:, None]
     taken = (
         np.zeros(gt_ignored.shape, dtype=bool)
@@ -85,6 +112,9 @@ def match_by_confidence(
     round_iou = cand.pair_iou[by_round]
     n_rounds = int(pair_round.max()) + 1
     bounds = np.searchsorted(pair_round[by_round], np.arange(n_rounds + 1))
+    found_rows: list[IntArray] = []
+    found_dts: list[IntArray] = []
+    found_pairs: list[IntArray] = []
 
     for r in range(n_rounds):
         lo, hi = int(bounds[r]), int(bounds[r + 1])
@@ -105,16 +135,21 @@ def match_by_confidence(
         best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=1)
         fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=1)
         win = np.where(best >= 0, best, fallback)
-        won = win >= 0
-        winners[:, dts[starts]] = np.where(won, win + lo, -1)
-        row_idx, col_idx = np.nonzero(won)
-        claimed = gts[win[row_idx, col_idx]]
+        row_idx, col_idx = np.nonzero(win >= 0)
+        local_win = win[row_idx, col_idx]
+        claimed = gts[local_win]
         blocks = ~gt_crowd[claimed]
         taken[row_idx[blocks], claimed[blocks]] = True
-    # winners hold indices into the round-sorted pairs; map back to cand order.
-    matched = winners >= 0
-    winners[matched] = by_round[winners[matched]]
-    return winners
+        found_rows.append(row_idx)
+        found_dts.append(dts[starts][col_idx])
+        found_pairs.append(by_round[local_win + lo])
+    if not found_rows:
+        return Matches(row=empty, dt=empty, pair=empty)
+    return Matches(
+        row=np.concatenate(found_rows),
+        dt=np.concatenate(found_dts),
+        pair=np.concatenate(found_pairs),
+    )
 
 
 def _first_of_each(keys: IntArray) -> BoolArray:
@@ -160,7 +195,7 @@ def match_by_iou(
     *,
     dt_active: BoolArray | None = None,
     gt_taken: BoolArray | None = None,
-) -> IntArray:
+) -> Matches:
     """Highest-IoU-first greedy matching, for all rows.
 
     Non-ignored ground truths are matched first; predictions left over may then
@@ -176,13 +211,13 @@ def match_by_iou(
         gt_taken: bool (R, G) ground truths unavailable from the start.
 
     Returns:
-        int64 (R, E): winning pair index into ``cand.pair_*``, or -1.
+        :class:`Matches`.
     """
     n_rows = thresholds.shape[0]
     n_gt = gt_ignored.shape[1]
     winners = np.full((n_rows, cand.dt_order.shape[0]), -1, dtype=np.int64)
     if cand.pair_dt.shape[0] == 0:
-        return winners
+        return Matches.from_dense(winners)
     thr = effective_thresholds(thresholds)
     priority = np.lexsort((cand.gt_position[cand.pair_gt], cand.pair_dt, -cand.pair_iou))
     iou = cand.pair_iou[priority]
@@ -205,4 +240,4 @@ def match_by_iou(
         _dominant_sweeps(
             np.concatenate(rows), np.concatenate(pairs), cand, gt_crowd, winners, n_gt=n_gt
         )
-    return winners
+    return Matches.from_dense(winners)
