@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import subprocess
 import sys
@@ -156,22 +158,23 @@ def test_skip_unknown_categories_drops_them_like_pycocotools(
     )
 
 
+@pytest.mark.parametrize("iou_type", ["bbox", "keypoints"])
 def test_text_output_is_pycocotools_summary(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, small_gt: dict[str, Any]
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iou_type: str
 ) -> None:
-    dt = make_detections(small_gt, seed=13)
-    gt_path = write_json(tmp_path / "gt.json", small_gt)
+    keypoints = iou_type == "keypoints"
+    gt = make_ground_truth(30, seed=15, keypoints=keypoints)
+    dt = make_detections(gt, seed=16, kind=iou_type)
+    gt_path = write_json(tmp_path / "gt.json", gt)
     dt_path = write_json(tmp_path / "dt.json", dt)
-    assert main([str(gt_path), str(dt_path), "--iou-type", "bbox"]) == 0
+    assert main([str(gt_path), str(dt_path), "--iou-type", iou_type]) == 0
     ours = capsys.readouterr().out.splitlines()
-    import contextlib
-    import io
-
     buffer = io.StringIO()
-    ev = pycocotools_eval(small_gt, dt, "bbox")
+    ev = pycocotools_eval(gt, dt, iou_type)
     with contextlib.redirect_stdout(buffer):
         ev.summarize()
     assert ours == buffer.getvalue().splitlines()
+    assert len(ours) == (10 if keypoints else 12)
 
 
 @pytest.mark.parametrize(
