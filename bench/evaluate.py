@@ -73,9 +73,12 @@ def ensure_case(name: str, n_images: int, kinds: list[str]) -> dict[str, Path]:
         return paths
     start = time.perf_counter()
     gt = make_ground_truth(n_images, seed=n_images)
-    paths["gt"].write_bytes(orjson.dumps(gt))
+    partial = {key: path.with_suffix(".partial") for key, path in paths.items()}
+    partial["gt"].write_bytes(orjson.dumps(gt))
     for kind in kinds:
-        _write_detections(gt, paths[kind], seed=n_images + 1, kind=kind)
+        _write_detections(gt, partial[kind], seed=n_images + 1, kind=kind)
+    for key, path in partial.items():  # complete files only: an interrupted run starts over
+        path.replace(paths[key])
     size = sum(p.stat().st_size for p in paths.values()) / 1e6
     print(f"  generated {name}: {len(gt['images'])} images, {len(gt['annotations'])} objects, "
           f"{size:.0f} MB in {time.perf_counter() - start:.0f} s")  # fmt: skip
