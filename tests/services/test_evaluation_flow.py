@@ -1,0 +1,169 @@
+"""Evaluating a run end to end below GraphQL: upload a COCO case through the services, run the
+``evaluate`` job, and compare the metrics of the whole run and of a metadata slice with
+pycocotools on the same data (both backends)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from server.jobs.evaluate import run_evaluation_job
+from server.jobs.runner import JobRunner
+from server.runtime import Runtime
+from server.services import catalog, evaluation, evaluation_results, uploads
+from server.services.jobs import get_job
+from server.storage.db import read_session, transaction
+from server.storage.tables import ModelRun
+from tests.evaluation.coco_cases import CocoCase, make_case
+
+MAX_ROWS = 10_000
+
+
+def pycocotools_stats(case: CocoCase, image_ids: list[int] | None = None) -> np.ndarray:
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = case.dataset
+        gt.createIndex()
+        dt = gt.loadRes([dict(d) for d in case.detections])
+        evaluator = COCOeval(gt, dt, "bbox")
+        if image_ids is not None:
+            evaluator.params.imgIds = sorted(image_ids)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return np.asarray(evaluator.stats)
+
+
+async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
+    """The case as a dataset (items in image-id order, metadata split = even/odd) and a run."""
+    images = sorted(case.dataset["images"], key=lambda i: i["id"])
+    key_of = {i["id"]: i["key"] for i in images}
+    name_of = {c["id"]: c["name"] for c in case.dataset["categories"]}
+    async with transaction(runtime.sessions) as session:
+        dataset = await catalog.create_dataset(session, name="coco", metadata=None)
+        dataset_id = str(dataset.id)
+        items = [
+            {
+                "reference_id": key_of[i["id"]],
+                "width": i["width"],
+                "height": i["height"],
+                "metadata": {"split": "even" if i["id"] % 2 == 0 else "odd", "n": i["id"]},
+            }
+            for i in images
+        ]
+        await uploads.upsert_items(
+            session, dataset_id=dataset_id, items=items, update=False, max_rows=MAX_ROWS
+        )
+        annotations = [
+            {
+                "reference_id": key_of[a["image_id"]],
+                "annotation_id": f"gt-{a['id']}",
+                "label": name_of[a["category_id"]],
+                "box": dict(zip(("x", "y", "width", "height"), a["bbox"], strict=True)),
+                "area": a["area"],
+                "iscrowd": bool(a["iscrowd"]),
+            }
+            for a in case.dataset["annotations"]
+        ]
+        await uploads.upsert_annotations(
+            session, dataset_id=dataset_id, annotations=annotations, update=False, max_rows=MAX_ROWS
+        )
+        model = await catalog.create_model(session, name="m", reference_id="m", metadata=None)
+        run = await catalog.create_model_run(
+            session, model_id=str(model.id), dataset_id=dataset_id, name="r"
+        )
+        run_id = str(run.id)
+        predictions = [
+            {
+                "reference_id": key_of[d["image_id"]],
+                "annotation_id": f"dt-{k}",
+                "label": name_of[d["category_id"]],
+                "box": dict(zip(("x", "y", "width", "height"), d["bbox"], strict=True)),
+                "confidence": d["score"],
+            }
+            for k, d in enumerate(case.detections)
+        ]
+        await uploads.upsert_predictions(
+            session, model_run_id=run_id, predictions=predictions, update=False, max_rows=MAX_ROWS
+        )
+    return dataset_id, run_id
+
+
+async def evaluate_now(runtime: Runtime, run_id: str, options: dict[str, Any] | None = None) -> str:
+    async with transaction(runtime.sessions) as session:
+        job = await evaluation.request_evaluation(
+            session, model_run_id=run_id, options=options, max_attempts=1
+        )
+    runner = JobRunner(runtime, handlers={"evaluate": run_evaluation_job})
+    assert await runner.run_next() == job.id
+    await runner.stop()
+    async with read_session(runtime.sessions) as session:
+        done = await get_job(session, job_id=str(job.id))
+    assert done is not None
+    assert done.status == "SUCCEEDED", done.error
+    return str(job.id)
+
+
+async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> evaluation_results.MetricsData:
+    async with read_session(runtime.sessions) as session:
+        run = await session.get(ModelRun, int(run_id))
+        assert run is not None
+        arguments: dict[str, Any] = {
+            "filter": None, "slice_id": None, "iou_threshold": 0.5,
+            "confidence_threshold": 0.0, "labels": None,
+        }  # fmt: skip
+        arguments.update(kwargs)
+        return await evaluation_results.metrics_report(
+            session, evaluation_results.SnapshotCache(), run=run, **arguments
+        )
+
+
+def coco_vector(data: evaluation_results.MetricsData) -> np.ndarray:
+    return np.array([data.coco[name] for name in evaluation_results.COCO_FIELDS])
+
+
+@pytest.mark.slow
+async def test_run_metrics_equal_pycocotools_for_the_run_and_a_slice(runtime: Runtime) -> None:
+    case = make_case(seed=5, n_images=30)
+    _, run_id = await upload_case(runtime, case)
+    await evaluate_now(runtime, run_id)
+
+    whole = await report(runtime, run_id)
+    np.testing.assert_allclose(coco_vector(whole), pycocotools_stats(case), rtol=0, atol=1e-12)
+    assert whole.item_count == 30
+    assert whole.ground_truth_count == len(case.dataset["annotations"])
+    assert whole.prediction_count == len(case.detections)
+
+    even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
+    sliced = await report(runtime, run_id, filter=even)
+    even_ids = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
+    np.testing.assert_allclose(
+        coco_vector(sliced), pycocotools_stats(case, even_ids), rtol=0, atol=1e-12
+    )
+    assert sliced.item_count == len(even_ids)
+
+
+async def test_counts_match_a_recount_of_the_match_table_at_each_threshold(
+    runtime: Runtime,
+) -> None:
+    case = make_case(seed=9, n_images=12)
+    _, run_id = await upload_case(runtime, case)
+    await evaluate_now(runtime, run_id)
+    for iou in (0.1, 0.5, 0.9):
+        data = await report(runtime, run_id, iou_threshold=iou, confidence_threshold=0.3)
+        for row in data.per_label:
+            if row.true_positives + row.false_positives:
+                assert row.precision == pytest.approx(
+                    row.true_positives / (row.true_positives + row.false_positives)
+                )
+            assert row.true_positives + row.false_negatives >= 0
+        assert len(data.confusion_counts) == len(data.confusion_labels) + 1
+        total_tp = sum(r.true_positives for r in data.per_label)
+        diagonal = sum(data.confusion_counts[k][k] for k in range(len(data.confusion_labels)))
+        assert diagonal == total_tp
