@@ -34,11 +34,14 @@ class CpuPool:
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers or max(1, min(4, os.cpu_count() or 1))
         self._pool: ProcessPoolExecutor | None = None
-        self._in_flight = 0
+        self._in_flight = 0  # calls someone still awaits
+        self._futures: set[Future[Any]] = set()  # calls still running, awaited or not
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         pool = self._ensure()
         future: Future[T] = pool.submit(fn, *args)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
         self._in_flight += 1
         try:
             return await asyncio.wrap_future(future)
@@ -53,9 +56,15 @@ class CpuPool:
             self._in_flight -= 1
 
     async def close(self) -> None:
-        """Stop the workers (waiting for running calls to end); the next ``run`` starts anew."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        """Stop the workers; the next ``run`` starts anew. Idle workers exit cleanly; work
+        still running (abandoned by cancelled callers) is killed."""
+        pool = self._pool
+        if pool is None:
+            return
+        if any(not future.done() for future in list(self._futures)):
+            self._kill(pool)
+        else:
+            self._pool = None
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
     def _ensure(self) -> ProcessPoolExecutor:

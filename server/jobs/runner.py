@@ -33,7 +33,7 @@ from server.jobs.handlers import Handler, default_handlers
 from server.jobs.offload import close_cpu_pool
 from server.runtime import Runtime
 from server.storage import jobs as job_store
-from server.storage.db import transaction
+from server.storage.db import read_session, transaction
 from server.storage.jobs import Attempt
 from server.storage.tables import Job, utcnow
 
@@ -157,7 +157,7 @@ class JobRunner:
         if not self.handlers:
             return None
         now = utcnow()
-        async with self.runtime.sessions() as session:
+        async with read_session(self.runtime.sessions) as session:
             if not await job_store.has_claimable(session=session, kinds=self.handlers, now=now):
                 return None
         async with transaction(self.runtime.sessions) as session:

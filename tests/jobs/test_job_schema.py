@@ -100,7 +100,10 @@ async def test_the_subscription_follows_a_job_to_its_end(runtime: Runtime) -> No
         await runner.stop()
     assert seen[0] == (JobStatus.QUEUED, 0.0, None)
     assert seen[-1] == (JobStatus.SUCCEEDED, 1.0, "step 3")
-    assert (JobStatus.RUNNING, 0.75, "step 3") in seen
+    order = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED]
+    statuses = [status for status, _, _ in seen]
+    assert statuses == sorted(statuses, key=order.index) and JobStatus.RUNNING in statuses
+    # changes that land between two reads are coalesced: the subscriber sees the latest state
     progress = [p for _, p, _ in seen]
     assert progress == sorted(progress)
     assert len(seen) == len(set(seen))  # one update per change, no repeats

@@ -60,3 +60,17 @@ async def test_the_shared_pool() -> None:
         assert await run_cpu(cpu_tasks.square_sum, 3) == 5
     finally:
         await close_cpu_pool()
+
+
+async def test_close_kills_work_nobody_awaits_any_more() -> None:
+    pool = CpuPool(max_workers=2)
+    abandoned = asyncio.create_task(pool.run(cpu_tasks.spin, 60.0))
+    awaited = asyncio.create_task(pool.run(cpu_tasks.spin, 1.5))
+    await asyncio.sleep(0.5)
+    abandoned.cancel()  # another call is running, so this one is left to run on
+    await asyncio.gather(abandoned, return_exceptions=True)
+    pid = await awaited
+    assert alive(pid)
+    started = time.monotonic()
+    await pool.close()
+    assert time.monotonic() - started < 5
