@@ -1,6 +1,6 @@
 """Top-level GraphQL errors: every one carries ``extensions.code``; bugs leak nothing.
 
-    BAD_USER_INPUT             malformed arguments (a bad cursor, a negative ``first``)
+    BAD_USER_INPUT             malformed arguments or variables (a bad cursor, a negative ``first``)
     INVALID_INPUT              a query argument failed validation (``extensions.issues``)
     NOT_FOUND                  a query argument names nothing (e.g. an unknown ``sliceId``)
     LIMIT_EXCEEDED             depth, aliases, page size
@@ -56,15 +56,15 @@ class ErrorCodes(MaskErrors):
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
-        if original is None:
-            # Raised by graphql-core itself: parsing, validation, the limiter rules.
-            code = (
-                "LIMIT_EXCEEDED"
-                if any(rule in error.message for rule in LIMIT_RULES)
-                else "GRAPHQL_VALIDATION_FAILED"
-            )
+        if original is None and error.path is None:
+            # Raised by graphql-core before execution: parsing, validation, the limiter rules.
+            limit = any(rule in error.message for rule in LIMIT_RULES)
+            code = "LIMIT_EXCEEDED" if limit else "GRAPHQL_VALIDATION_FAILED"
             return self._rebuilt(error, error.message, {**(error.extensions or {}), "code": code})
-        public = _public(original)
+        if isinstance(original, GraphQLError) and error.path is None:
+            # Variable values that do not fit their declared types.
+            return self._rebuilt(error, error.message, {"code": "BAD_USER_INPUT"})
+        public = _public(original) if original is not None else None
         if public is not None:
             return self._rebuilt(error, public.message, public.extensions)
         return self._rebuilt(error, self.error_message, {"code": "INTERNAL"})

@@ -1,0 +1,162 @@
+"""Top-level errors carry extensions.code and leak nothing; expected failures are payloads."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from server.storage.db import transaction
+from tests.schema.conftest import Executor
+
+CREATE = """mutation($name: String!) { createDataset(input: {name: $name}) {
+  __typename ... on Dataset { id } ... on Error { message } ... on InvalidInputError { issues { path message } } } }"""
+
+
+async def _dataset(execute: Executor, name: str = "d") -> str:
+    data = await execute.data(CREATE, {"name": name})
+    return str(data["createDataset"]["id"])
+
+
+async def test_depth_above_the_limit_is_refused(execute_sqlite: Executor) -> None:
+    inner = "id"
+    for _ in range(8):
+        inner = f"modelRuns {{ dataset {{ {inner} }} }}"
+    _, errors = await execute_sqlite.run(f"{{ datasets {{ edges {{ node {{ {inner} }} }} }} }}")
+    assert [e["extensions"]["code"] for e in errors] == ["LIMIT_EXCEEDED"]
+    assert "depth" in errors[0]["message"]
+
+
+async def test_depth_within_the_limit_runs(execute_sqlite: Executor) -> None:
+    inner = "id"
+    for _ in range(5):
+        inner = f"modelRuns {{ dataset {{ {inner} }} }}"
+    assert await execute_sqlite.data(f"{{ datasets {{ edges {{ node {{ {inner} }} }} }} }}") == {
+        "datasets": {"edges": []}
+    }
+
+
+async def test_aliases_above_the_limit_are_refused(execute_sqlite: Executor) -> None:
+    aliases = " ".join(f"a{i}: datasets {{ totalCount }}" for i in range(31))
+    _, errors = await execute_sqlite.run(f"{{ {aliases} }}")
+    assert [e["extensions"]["code"] for e in errors] == ["LIMIT_EXCEEDED"]
+
+
+async def test_page_size_and_cursor_errors(execute_sqlite: Executor) -> None:
+    _, errors = await execute_sqlite.run("{ datasets(first: 101) { totalCount } }")
+    assert errors[0]["extensions"] == {"code": "LIMIT_EXCEEDED"}
+    _, errors = await execute_sqlite.run("{ datasets(first: -1) { totalCount } }")
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    _, errors = await execute_sqlite.run('{ datasets(after: "not a cursor") { totalCount } }')
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    # A cursor of another connection is not accepted either.
+    _, errors = await execute_sqlite.run(
+        '{ datasets(after: "TW9kZWw6MQ==") { totalCount } }'
+    )  # Model:1
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+async def test_unknown_field_is_a_validation_error(execute_sqlite: Executor) -> None:
+    _, errors = await execute_sqlite.run("{ datasets { nope } }")
+    assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_bad_variables_are_bad_user_input(execute_sqlite: Executor) -> None:
+    _, errors = await execute_sqlite.run("query($id: ID!) { modelRun(id: $id) { id } }", {})
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"} and "$id" in errors[0]["message"]
+    _, errors = await execute_sqlite.run(
+        "query($n: Int) { datasets(first: $n) { totalCount } }", {"n": "many"}
+    )
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+async def test_a_bug_is_masked_as_internal(execute_sqlite: Executor) -> None:
+    dataset_id = await _dataset(execute_sqlite)
+    # A row the upload path would never write: its geometry lacks the box fields.
+    async with transaction(execute_sqlite.runtime.sessions) as session:
+        await session.execute(
+            text(
+                "INSERT INTO item (dataset_id, reference_id, created_at) VALUES (:d, 'r', '2024-01-01')"
+            ),
+            {"d": int(dataset_id)},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO annotation (dataset_id, item_id, annotation_id, label, type, geometry, iscrowd, created_at)"
+                " VALUES (:d, 1, 'a', 'car', 'BOX', '{}', 0, '2024-01-01')"
+            ),
+            {"d": int(dataset_id)},
+        )
+    _data, errors = await execute_sqlite.run(
+        "query($id: ID) { dataset(id: $id) { annotations { edges { node { label geometry { __typename } } } } } }",
+        {"id": dataset_id},
+    )
+    assert errors == [
+        {
+            "message": "Internal server error.",
+            "locations": errors[0]["locations"],
+            "path": ["dataset", "annotations", "edges", 0, "node", "geometry"],
+            "extensions": {"code": "INTERNAL"},
+        }
+    ]
+    assert "KeyError" not in str(errors) and "Traceback" not in str(errors)
+
+
+async def test_bad_filter_is_invalid_input_with_issues(execute_sqlite: Executor) -> None:
+    dataset_id = await _dataset(execute_sqlite)
+    _, errors = await execute_sqlite.run(
+        """query($id: ID) { dataset(id: $id) {
+             items(filter: {metadata: {field: "a;drop", op: GT, value: true}}) { totalCount } } }""",
+        {"id": dataset_id},
+    )
+    assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
+    assert {i["path"] for i in errors[0]["extensions"]["issues"]} == {
+        "filter.metadata.field",
+        "filter.metadata.value",
+    }
+
+
+async def test_evaluation_fields_say_not_implemented(execute_sqlite: Executor) -> None:
+    dataset_id = await _dataset(execute_sqlite)
+    model = await execute_sqlite.data(
+        'mutation { createModel(input: {name: "m", referenceId: "m"}) { ... on Model { id } } }'
+    )
+    run = await execute_sqlite.data(
+        'mutation($m: ID!, $d: ID!) { createModelRun(input: {modelId: $m, datasetId: $d, name: "r"}) { ... on ModelRun { id } } }',
+        {"m": model["createModel"]["id"], "d": dataset_id},
+    )
+    run_id = run["createModelRun"]["id"]
+    data, errors = await execute_sqlite.run(
+        "query($id: ID!) { modelRun(id: $id) { evaluation { id } metrics { itemCount } } }",
+        {"id": run_id},
+    )
+    assert data is None or data["modelRun"] is None
+    assert [e["extensions"]["code"] for e in errors] == ["NOT_IMPLEMENTED"]
+    payload = await execute_sqlite.data(
+        "mutation($id: ID!) { calculateEvaluationMetrics(modelRunId: $id) { __typename ... on Error { message } } }",
+        {"id": run_id},
+    )
+    assert payload["calculateEvaluationMetrics"] == {
+        "__typename": "InvalidInputError",
+        "message": "evaluation is not available yet",
+    }
+
+
+async def test_expected_failures_are_payloads(execute_sqlite: Executor) -> None:
+    await _dataset(execute_sqlite, "taken")
+    conflict = await execute_sqlite.data(CREATE, {"name": "taken"})
+    assert conflict["createDataset"]["__typename"] == "ConflictError"
+    invalid = await execute_sqlite.data(CREATE, {"name": ""})
+    assert invalid["createDataset"]["__typename"] == "InvalidInputError"
+    assert invalid["createDataset"]["issues"][0]["path"] == "input.name"
+    missing = await execute_sqlite.data(
+        'mutation { upsertItems(datasetId: "999", items: [{referenceId: "a"}]) { __typename ... on Error { message } } }'
+    )
+    assert missing["upsertItems"]["__typename"] == "NotFoundError"
+    deleted = await execute_sqlite.data('mutation { deleteDataset(id: "nope") { __typename } }')
+    assert deleted["deleteDataset"]["__typename"] == "NotFoundError"
+
+
+async def test_queries_answer_null_for_unknown_ids(execute_sqlite: Executor) -> None:
+    data = await execute_sqlite.data(
+        '{ dataset(id: "42") { id } byName: dataset(name: "x") { id } model(id: "x") { id } modelRun(id: "7") { id } job(id: "1") { id } }'
+    )
+    assert data == {"dataset": None, "byName": None, "model": None, "modelRun": None, "job": None}
