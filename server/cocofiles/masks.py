@@ -92,6 +92,8 @@ def masks_of(
         order.append(idx)
     if len(batches) == 1:
         return batches[0]
+    if not batches:
+        return RleBatch.concat([])
     merged = RleBatch.concat(batches)
     position = np.empty(len(segmentations), dtype=np.int64)
     position[np.concatenate(order)] = np.arange(len(segmentations))

@@ -232,3 +232,15 @@ def test_annotation_id_zero_is_evaluated_and_flagged(
         f"warning: {gt_path}: annotation 0 (id 0, image_id 42): annotation id 0 - pycocotools "
         "counts a detection matching it as a false positive; this evaluation counts it as a true positive"
     ]
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm", "keypoints"])
+def test_no_annotations_and_no_results_give_minus_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, iou_type: str
+) -> None:
+    gt = {"images": [{"id": 1, "width": 10, "height": 10}], "categories": [{"id": 1}]}
+    gt_path = write_json(tmp_path / "gt.json", gt)
+    dt_path = write_json(tmp_path / "dt.json", [])
+    assert main([str(gt_path), str(dt_path), "--iou-type", iou_type, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["stats"] == [-1.0] * (10 if iou_type == "keypoints" else 12)
