@@ -35,7 +35,14 @@ def parse_geometry(
 ) -> tuple[str, dict[str, Any] | None, float | None] | None:
     """``(type, stored geometry, own area)`` of a row, or None after recording issues."""
     box = row.get("box")
-    if box is not None and all(row.get(name) is None for name, _, _ in FAMILIES[1:]):
+    if (
+        box is not None
+        and row.get("polygon") is None
+        and row.get("polyline") is None
+        and row.get("keypoints") is None
+        and row.get("segmentation") is None
+        and row.get("cuboid") is None
+    ):
         # The hot path of every detection upload: skip the family scan.
         parsed = parse_box(box, path + ".box", issues)
         return None if parsed is None else ("BOX", parsed[0], parsed[1])

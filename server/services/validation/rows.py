@@ -85,21 +85,29 @@ def _common(
     name: str,
     i: int,
 ) -> Row | None:
-    """The fields annotations and predictions share; None when any of them is bad."""
+    """The fields annotations and predictions share; None when any of them is bad.
+
+    Each field is first tested inline for the common well-formed case; only a value that
+    fails goes through the checker that builds the issue path and message.
+    """
     before = len(issues)
-    ref = check_text(
-        raw.get("reference_id"), path + ".referenceId", issues, max_length=REFERENCE_ID_MAX
-    )
-    key = check_text(
-        raw.get("annotation_id"), path + ".annotationId", issues, max_length=REFERENCE_ID_MAX
-    )
-    label = check_text(raw.get("label"), path + ".label", issues, max_length=LABEL_MAX)
-    metadata = check_metadata(raw.get("metadata"), path + ".metadata", issues)
-    classifications = check_classifications(
-        raw.get("classifications"), path + ".classifications", issues
-    )
+    ref = raw.get("reference_id")
+    if not (type(ref) is str and 0 < len(ref) <= REFERENCE_ID_MAX and not ref.isspace()):
+        ref = check_text(ref, path + ".referenceId", issues, max_length=REFERENCE_ID_MAX)
+    key = raw.get("annotation_id")
+    if not (type(key) is str and 0 < len(key) <= REFERENCE_ID_MAX and not key.isspace()):
+        key = check_text(key, path + ".annotationId", issues, max_length=REFERENCE_ID_MAX)
+    label = raw.get("label")
+    if not (type(label) is str and 0 < len(label) <= LABEL_MAX and not label.isspace()):
+        label = check_text(label, path + ".label", issues, max_length=LABEL_MAX)
+    metadata = raw.get("metadata")
+    if metadata is not None:
+        metadata = check_metadata(metadata, path + ".metadata", issues)
+    classifications = raw.get("classifications")
+    if classifications is not None:
+        classifications = check_classifications(classifications, path + ".classifications", issues)
     area_raw = raw.get("area")
-    area = check_area(area_raw, path + ".area", issues)
+    area = None if area_raw is None else check_area(area_raw, path + ".area", issues)
     geometry = parse_geometry(raw, path, issues)
     if ref is not None and key is not None:
         first = seen.setdefault((ref, key), i)
@@ -151,9 +159,15 @@ def validate_predictions(raw_rows: list[Any], issues: Issues) -> list[Row]:
             issues.add(path, "must be an object")
             continue
         before = len(issues)
-        confidence = check_confidence(raw.get("confidence"), path + ".confidence", issues)
-        class_pdf = check_class_pdf(raw.get("class_pdf"), path + ".classPdf", issues)
-        metrics = check_custom_metrics(raw.get("custom_metrics"), path + ".customMetrics", issues)
+        confidence = raw.get("confidence")
+        if not (type(confidence) is float and 0.0 <= confidence <= 1.0) and confidence is not None:
+            confidence = check_confidence(confidence, path + ".confidence", issues)
+        class_pdf = raw.get("class_pdf")
+        if class_pdf is not None:
+            class_pdf = check_class_pdf(class_pdf, path + ".classPdf", issues)
+        metrics = raw.get("custom_metrics")
+        if metrics is not None:
+            metrics = check_custom_metrics(metrics, path + ".customMetrics", issues)
         row = _common(raw, path, issues, seen, "predictions", i)
         if row is not None and len(issues) == before:
             row["confidence"] = confidence
