@@ -88,9 +88,12 @@ def normalise_options(raw: dict[str, Any] | None) -> dict[str, Any]:
     return options
 
 
-def match_options(options: dict[str, Any], label_names: list[str]) -> MatchOptions:
+def match_options(
+    options: dict[str, Any], label_names: list[str], kind: str = "bbox"
+) -> MatchOptions:
     """Engine options for a run; the 0.05 grid below COCO's thresholds is always evaluated so
-    any threshold on it can be queried later."""
+    any threshold on it can be queried later. Keypoints follow COCO: maxDets 20 (unless the
+    user chose another limit) and no "small" area range."""
     index = {name: k for k, name in enumerate(label_names)}
     allowed = tuple(
         (index[gt], index[dt])
@@ -105,6 +108,16 @@ def match_options(options: dict[str, Any], label_names: list[str]) -> MatchOptio
         float(t) for t in LOW_IOU_THRESHOLDS if not np.any(np.abs(np.array(main) - t) < 1e-9)
     )
     m = options["maxDetections"]
+    if kind == "keypoints":
+        return MatchOptions.keypoints(
+            matching=Matching(options["matching"]),
+            class_agnostic=options["classAgnostic"],
+            allowed_label_matches=allowed,
+            iou_thresholds=main,
+            extra_iou_thresholds=extra,
+            max_detections=(20 if m == DEFAULT_OPTIONS["maxDetections"] else m,),
+            empty_classes=EmptyClasses(options["emptyClasses"]),
+        )
     return MatchOptions(
         matching=Matching(options["matching"]),
         class_agnostic=options["classAgnostic"],
@@ -154,7 +167,7 @@ def compute_snapshot(data: RunData, options: dict[str, Any]) -> tuple[bytes, dic
         inputs.similarity,
         n_items=len(inputs.item_ids),
         n_labels=len(inputs.label_names),
-        options=match_options(options, inputs.label_names),
+        options=match_options(options, inputs.label_names, inputs.kind),
     )
     matched = time.perf_counter()
     snapshot = Snapshot(

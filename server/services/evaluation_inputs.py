@@ -3,9 +3,18 @@
 The geometry *family* of a run decides the kernel and the COCO summary flavour:
 
     bbox       axis-aligned boxes                  box IoU (crowd: over the prediction)
+    polygon    polygons and rotated boxes          area IoU of shapely polygons (repaired)
     segm       instance masks (RLE or polygons)    mask IoU on run lengths
+    keypoints  keypoint sets                       COCO's OKS (17 keypoints: COCO's sigmas,
+                                                   other layouts: 0.05 for every keypoint)
+    cuboid     3D cuboids                          3D IoU (bird's-eye overlap x height overlap)
+    polyline   open lines                          IoU of the lines drawn 2 px wide
     category   labels without geometry             every pair in an item has similarity 1,
                                                    so matching reduces to label agreement
+
+Keypoint ground truth has no box of its own here: the extent of its labelled keypoints
+stands in for COCO's ``bbox`` (used when a ground truth has no labelled keypoint) and, when
+no ``area`` was given, for its area.
 
 A run whose objects mix families that cannot be compared fails with a message naming them.
 """
@@ -17,9 +26,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import shapely
 
 from server.evaluation import GroundTruth, Predictions, Similarity, box_similarity
+from server.evaluation.geometry.cuboids import CuboidBatch, cuboid_similarity
 from server.evaluation.geometry.kernel import check_pairs
+from server.evaluation.geometry.keypoints import COCO_KEYPOINT_SIGMAS, KeypointBatch, oks_similarity
+from server.evaluation.geometry.polygons import (
+    geometry_similarity,
+    make_polygons,
+    rotated_box_polygons,
+)
+from server.evaluation.geometry.polylines import polyline_similarity
 from server.evaluation.geometry.rle import RleBatch
 from server.evaluation.geometry.rle_iou import rle_similarity
 from server.evaluation.geometry.rle_polygon import rle_from_polygons
@@ -50,11 +68,17 @@ def _family(types: set[str], geometries: Sequence[Any], indices: Sequence[int]) 
         return "category"
     if types == {"BOX"}:
         rotated = any((geometries[i] or {}).get("rotation", 0.0) for i in indices)
-        if rotated:
-            raise UnsupportedRun("rotated boxes are not evaluated yet; upload them as polygons")
-        return "bbox"
-    if types == {"SEGMENTATION"}:
-        return "segm"
+        return "polygon" if rotated else "bbox"
+    if types <= {"BOX", "POLYGON"}:
+        return "polygon"
+    single = {
+        "SEGMENTATION": "segm",
+        "KEYPOINTS": "keypoints",
+        "CUBOID": "cuboid",
+        "POLYLINE": "polyline",
+    }
+    if len(types) == 1 and next(iter(types)) in single:
+        return single[next(iter(types))]
     raise UnsupportedRun(
         "cannot evaluate these geometry types together: " + ", ".join(sorted(types))
     )
@@ -124,6 +148,61 @@ def _in_order(n: int, batches: list[tuple[list[int], RleBatch]]) -> RleBatch:
     return RleBatch.from_run_lengths(counts, np.r_[0, np.cumsum(lengths)], sizes, validate=False)
 
 
+def _polygons(rows: ObjectRows) -> np.ndarray:
+    """Shapely polygons of boxes (rotation about the centre) and polygons (with holes)."""
+    out = np.empty(len(rows.ids), dtype=object)
+    box_at = [k for k, t in enumerate(rows.types) if t == "BOX"]
+    polygon_at = [k for k, t in enumerate(rows.types) if t == "POLYGON"]
+    if box_at:
+        boxes = [rows.geometries[k] for k in box_at]
+        out[box_at] = rotated_box_polygons(
+            [(g["x"], g["y"], g["width"], g["height"], g.get("rotation") or 0.0) for g in boxes]
+        )
+    if polygon_at:
+        geometries = [rows.geometries[k] for k in polygon_at]
+        out[polygon_at] = make_polygons(
+            [g["vertices"] for g in geometries], [g.get("holes") or [] for g in geometries]
+        )
+    return out
+
+
+def _keypoints(rows: ObjectRows) -> KeypointBatch:
+    return KeypointBatch.from_coco(
+        [[c for point in g["points"] for c in point] for g in rows.geometries]
+    )
+
+
+def _keypoint_sigmas(batch: KeypointBatch) -> np.ndarray:
+    sizes = np.diff(batch.offsets)
+    return np.concatenate(
+        [
+            COCO_KEYPOINT_SIGMAS if n == COCO_KEYPOINT_SIGMAS.shape[0] else np.full(n, 0.05)
+            for n in sizes
+        ]
+        or [np.zeros(0)]
+    )
+
+
+def _keypoint_boxes(batch: KeypointBatch) -> np.ndarray:
+    """Extent [x, y, w, h] of each set's labelled keypoints (zeros when none is labelled)."""
+    out = np.zeros((len(batch.offsets) - 1, 4), dtype=np.float64)
+    for k in range(out.shape[0]):
+        lo, hi = batch.offsets[k], batch.offsets[k + 1]
+        seen = batch.visibility[lo:hi] > 0
+        if seen.any():
+            xs, ys = batch.x[lo:hi][seen], batch.y[lo:hi][seen]
+            out[k] = (xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min())
+    return out
+
+
+def _cuboids(rows: ObjectRows) -> CuboidBatch:
+    return CuboidBatch.from_arrays(
+        [g["position"] for g in rows.geometries] or np.zeros((0, 3)),
+        [g["dimensions"] for g in rows.geometries] or np.zeros((0, 3)),
+        [g["yaw"] for g in rows.geometries],
+    )
+
+
 def _same_item(n_dt: int, n_gt: int) -> Similarity:
     """Category labels: any prediction fully 'overlaps' any ground truth of its item."""
 
@@ -157,6 +236,7 @@ def build_inputs(data: RunData) -> EngineInputs:
         return np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
 
     n_gt, n_dt = len(gt_rows.ids), len(dt_rows.ids)
+    gt_ignore = np.zeros(n_gt, dtype=bool)
     similarity: Similarity
     kind = "bbox"
     if family == "bbox":
@@ -171,6 +251,38 @@ def build_inputs(data: RunData) -> EngineInputs:
         similarity = rle_similarity(dt_masks, gt_masks)
         gt_own_area = gt_masks.area().astype(np.float64)
         dt_area = dt_masks.area().astype(np.float64)
+    elif family == "polygon":
+        gt_shapes, dt_shapes = _polygons(gt_rows), _polygons(dt_rows)
+        similarity = geometry_similarity(dt_shapes, gt_shapes)
+        gt_own_area = np.asarray(shapely.area(gt_shapes), dtype=np.float64)
+        dt_area = np.asarray(shapely.area(dt_shapes), dtype=np.float64)
+    elif family == "keypoints":
+        kind = "keypoints"
+        gt_points, dt_points = _keypoints(gt_rows), _keypoints(dt_rows)
+        gt_boxes = _keypoint_boxes(gt_points)
+        gt_own_area = gt_boxes[:, 2] * gt_boxes[:, 3]
+        dt_boxes = _keypoint_boxes(dt_points)
+        dt_area = dt_boxes[:, 2] * dt_boxes[:, 3]
+        similarity = oks_similarity(
+            dt_points,
+            gt_points,
+            _areas(gt_rows, gt_own_area),
+            gt_boxes,
+            _keypoint_sigmas(gt_points),
+        )
+        # COCO ignores ground truth without labelled keypoints.
+        gt_ignore = gt_points.labelled_count() == 0
+    elif family == "cuboid":
+        gt_cuboids, dt_cuboids = _cuboids(gt_rows), _cuboids(dt_rows)
+        similarity = cuboid_similarity(dt_cuboids, gt_cuboids)
+        gt_own_area = gt_cuboids.dimensions[:, 0] * gt_cuboids.dimensions[:, 1]
+        dt_area = dt_cuboids.dimensions[:, 0] * dt_cuboids.dimensions[:, 1]
+    elif family == "polyline":
+        gt_lines = [np.asarray(g["vertices"], dtype=np.float64) for g in gt_rows.geometries]
+        dt_lines = [np.asarray(g["vertices"], dtype=np.float64) for g in dt_rows.geometries]
+        similarity = polyline_similarity(dt_lines, gt_lines)
+        gt_own_area = np.zeros(n_gt, dtype=np.float64)
+        dt_area = np.zeros(n_dt, dtype=np.float64)
     else:
         similarity = _same_item(n_dt, n_gt)
         gt_own_area = np.zeros(n_gt, dtype=np.float64)
@@ -181,6 +293,7 @@ def build_inputs(data: RunData) -> EngineInputs:
         label=indices(gt_rows.labels, label_index),
         area=_areas(gt_rows, gt_own_area),
         iscrowd=np.array(gt_rows.iscrowd, dtype=bool),
+        ignore=gt_ignore | np.array(gt_rows.iscrowd, dtype=bool),
     )
     scores = np.array([1.0 if c is None else c for c in dt_rows.confidences], dtype=np.float64)
     predictions = Predictions.from_arrays(
