@@ -265,3 +265,87 @@ async def test_empty_batch_changes_nothing(sessions: Sessions) -> None:
     dataset_id = await setup_dataset(sessions, [])
     assert await put_annotations(sessions, dataset_id, []) == UpsertCounts(0, 0, 0)
     assert await dataset_version(sessions) == 0
+
+
+EVERY_FAMILY = [
+    annotation("a", "box", box=box(0.1, 0.2, 0.30000000000000004, 7, rotation=0.25)),
+    annotation(
+        "a",
+        "polygon",
+        polygon={
+            "vertices": pts((0, 0), (10, 0), (10, 10), (0, 10)),
+            "holes": [pts((2, 2), (4, 2), (4, 4))],
+        },
+    ),
+    annotation("a", "polyline", polyline={"vertices": pts((0, 0), (1.5, 2.5))}),
+    annotation(
+        "a",
+        "keypoints",
+        keypoints={
+            "points": [
+                {"x": 1, "y": 2, "visibility": 2, "name": "nose"},
+                {"x": 3, "y": 5, "visibility": 1},
+            ],
+            "skeleton": [[0, 1]],
+        },
+    ),
+    annotation("a", "rle", segmentation={"rle": {"counts": [3, 4, 5], "size": [3, 4]}}),
+    annotation("a", "mask", segmentation={"polygons": [{"vertices": pts((0, 0), (4, 0), (4, 4))}]}),
+    annotation(
+        "a",
+        "cuboid",
+        cuboid={
+            "position": {"x": 1, "y": 2, "z": 3},
+            "dimensions": {"x": 4, "y": 5, "z": 6},
+            "yaw": 0.1,
+        },
+    ),
+    annotation("a", "category", box=None),
+]
+
+
+async def test_every_geometry_round_trips_and_resending_is_ignored(sessions: Sessions) -> None:
+    dataset_id = await setup_dataset(sessions, ["a"])
+    assert await put_annotations(sessions, dataset_id, EVERY_FAMILY) == UpsertCounts(8, 0, 0)
+    stored = {a.annotation_id: a for a in await fetch_all(sessions, Annotation)}
+    assert stored["box"].geometry == {
+        "x": 0.1,
+        "y": 0.2,
+        "width": 0.30000000000000004,
+        "height": 7.0,
+        "rotation": 0.25,
+    }
+    assert stored["polygon"].area == 98.0
+    assert stored["polyline"].geometry == {"vertices": [[0.0, 0.0], [1.5, 2.5]]}
+    assert stored["keypoints"].geometry == {
+        "points": [[1.0, 2.0, 2], [3.0, 5.0, 1]],
+        "names": ["nose", None],
+        "skeleton": [[0, 1]],
+    }
+    assert (
+        stored["rle"].geometry == {"rle": {"counts": "345", "size": [3, 4]}}
+        and stored["rle"].area == 4.0
+    )
+    assert stored["mask"].geometry == {
+        "polygons": [{"vertices": [[0.0, 0.0], [4.0, 0.0], [4.0, 4.0]], "holes": []}]
+    }
+    assert stored["cuboid"].geometry == {
+        "position": [1.0, 2.0, 3.0],
+        "dimensions": [4.0, 5.0, 6.0],
+        "yaw": 0.1,
+    }
+    assert stored["cuboid"].area == 20.0
+    assert (stored["category"].type, stored["category"].geometry) == ("CATEGORY", None)
+    assert {a.type for a in stored.values()} == {
+        "BOX",
+        "POLYGON",
+        "POLYLINE",
+        "KEYPOINTS",
+        "SEGMENTATION",
+        "CUBOID",
+        "CATEGORY",
+    }
+    # What came back from the database compares equal to a fresh validation of the same rows.
+    assert await put_annotations(sessions, dataset_id, EVERY_FAMILY, update=True) == UpsertCounts(
+        0, 0, 8
+    )
