@@ -155,11 +155,20 @@ async def claim_job(
 
 async def settle_lost_jobs(*, session: AsyncSession, now: datetime) -> list[int]:
     """End running jobs whose worker vanished and that must not run again: those asked to
-    cancel become CANCELLED, those with no attempts left become FAILED. Returns their ids."""
+    cancel become CANCELLED, those with no attempts left become FAILED. Returns their ids.
+
+    Rows another transaction has locked are skipped (on PostgreSQL), so two runners settling
+    at once never wait on each other; the next poll catches what was skipped.
+    """
     expired = sa.and_(col(Job.status) == RUNNING, col(Job.lease_until) < now)
+
+    def unlocked(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+        ids = sa.select(col(Job.id)).where(expired, condition).with_for_update(skip_locked=True)
+        return col(Job.id).in_(ids.scalar_subquery())
+
     cancelled = (
         sa.update(Job)
-        .where(expired, col(Job.cancel_requested))
+        .where(unlocked(col(Job.cancel_requested) == sa.true()))
         .values(status=CANCELLED, worker_id=None, lease_until=None, finished_at=now, **_bump())
         .returning(col(Job.id))
         .execution_options(synchronize_session=False)
@@ -167,7 +176,7 @@ async def settle_lost_jobs(*, session: AsyncSession, now: datetime) -> list[int]
     ids: list[int] = [row_id for row_id in (await session.execute(cancelled)).scalars() if row_id]
     exhausted = (
         sa.update(Job)
-        .where(expired, col(Job.attempts) >= col(Job.max_attempts))
+        .where(unlocked(col(Job.attempts) >= col(Job.max_attempts)))
         .values(
             status=FAILED,
             error=sa.literal("worker lost: lease expired during attempt ", sa.String)
