@@ -35,6 +35,7 @@ from server.evaluation.types import (
     MatchOptions,
     Predictions,
 )
+from server.evaluation.voc_metrics import VocResult, voc_ap
 
 __all__ = [
     "COCO_AREA_RANGES",
@@ -58,10 +59,12 @@ __all__ = [
     "Predictions",
     "Similarity",
     "ThresholdMetrics",
+    "VocResult",
     "accumulate",
     "box_areas",
     "box_similarity",
     "coco_summary",
     "evaluate",
     "threshold_metrics",
+    "voc_ap",
 ]

@@ -227,7 +227,7 @@ def _confusion(
     codes.append(table.gt_label[dt_gt[tp_idx]] * size + table.dt_label[tp_idx])
     fp_idx = np.flatnonzero(fp_mask)
     partner = confused[fp_idx]
-    gt_row = np.where(partner >= 0, table.gt_label[np.maximum(partner, 0)], n_labels)
+    gt_row = np.append(table.gt_label, n_labels)[partner]  # partner -1 -> background
     codes.append(gt_row * size + table.dt_label[fp_idx])
 
     explained = np.zeros(table.gt_label.shape[0], dtype=bool)
