@@ -3,7 +3,7 @@
     /tmp/venv/bin/python -m tests.jobs.loop_lag [--seconds 3] [--rounds 2]
 
 For each way of running CPU work - none (baseline), ``asyncio.to_thread``, a
-``ProcessPoolExecutor`` - and each workload (a pure-Python loop, vectorised numpy), it keeps
+``server.jobs.offload.CpuPool`` (what ``run_cpu`` uses) - and each workload (a pure-Python loop, vectorised numpy), it keeps
 the work running back to back for a while and meanwhile measures, in the server's own loop:
 
   * sleep lag: how late ``asyncio.sleep(0.01)`` wakes up (p50 / p99 / max, ms);
@@ -21,13 +21,12 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import text
 
+from server.jobs.offload import CpuPool
 from server.storage.db import create_engine
 
 CHUNK_SECONDS = 0.2
@@ -125,27 +124,24 @@ async def measure(
 
 
 async def main(seconds: float, rounds: int) -> None:
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    loop = asyncio.get_running_loop()
+    pool = CpuPool(max_workers=1)  # what run_cpu uses
     started = time.perf_counter()
-    await loop.run_in_executor(pool, python_work, 0.0)  # start the worker process
+    await pool.run(python_work, 0.0)  # start the worker process
     spawn_ms = (time.perf_counter() - started) * 1000
 
     async def in_thread(fn: Callable[[], int]) -> int:
         return await asyncio.to_thread(fn)
 
     async def in_process(fn: Callable[[], int]) -> int:
-        return await loop.run_in_executor(pool, fn)
+        return await pool.run(fn)
 
-    transfer = {}
     array = np.random.default_rng(0).random(50_000_000 // 8)  # 50 MB each way
-    for mode, runner in (
-        ("thread", asyncio.to_thread),
-        ("process", lambda fn, a: loop.run_in_executor(pool, fn, a)),
-    ):
-        started = time.perf_counter()
-        await runner(np.negative, array)
-        transfer[mode] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    await asyncio.to_thread(np.negative, array)
+    transfer = {"thread": (time.perf_counter() - started) * 1000}
+    started = time.perf_counter()
+    await pool.run(np.negative, array)
+    transfer["process"] = (time.perf_counter() - started) * 1000
     del array
 
     modes: list[tuple[str, Callable[[Callable[[], int]], Awaitable[int]] | None]] = [
@@ -164,7 +160,7 @@ async def main(seconds: float, rounds: int) -> None:
                     results.setdefault((mode, work_name), []).append(
                         await measure(runner, work, seconds, db_url)
                     )
-    pool.shutdown()
+    await pool.close()
 
     print(
         f"process pool start-up (spawn, first call): {spawn_ms:.0f} ms; {seconds:.0f} s x {rounds} rounds each"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete
+from sqlmodel import col
 
 from server.errors import InvalidInput, NotFound
 from server.runtime import Runtime
@@ -17,6 +18,7 @@ async def make_run(runtime: Runtime) -> int:
         dataset, model = Dataset(name="d"), Model(name="m", reference_id="m")
         session.add_all([dataset, model])
         await session.flush()
+        assert dataset.id is not None and model.id is not None
         run = ModelRun(model_id=model.id, dataset_id=dataset.id, name="r")
         session.add(run)
         await session.flush()
@@ -59,7 +61,7 @@ async def test_a_run_lists_its_jobs_newest_first_and_they_go_with_it(runtime: Ru
         found = await get_job(session, job_id=f" {first.id} ")
         assert found is not None and (found.status, found.kind) == ("QUEUED", "evaluate")
     async with transaction(runtime.sessions) as session:
-        await session.execute(delete(ModelRun).where(ModelRun.id == run_id))
+        await session.execute(delete(ModelRun).where(col(ModelRun.id) == run_id))
     async with read_session(runtime.sessions) as session:
         assert await list_jobs_for_run(session, model_run_id=run_id) == []
         assert await get_job(session, job_id=str(first.id)) is None

@@ -24,7 +24,7 @@ def runner_for(runtime: Runtime, handler, **options) -> JobRunner:
 
 
 async def test_a_handler_that_returns_succeeds(runtime: Runtime) -> None:
-    seen: list[tuple[int, dict, int]] = []
+    seen: list[tuple[int, dict[str, object], int]] = []
 
     async def handler(context: JobContext) -> None:
         seen.append((context.job_id, context.payload, context.attempt))
