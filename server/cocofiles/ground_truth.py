@@ -199,9 +199,9 @@ def _image_sizes(images: Records, index: IdIndex, needed: bool) -> tuple[IntArra
     h = images.numbers("height")
     w = images.numbers("width")
     for name, values in (("height", h), ("width", w)):
-        bad = (values < 0) | (values != np.floor(values))
+        bad = (values < 0) | (values != np.floor(values)) | (values >= 2**31)
         if bad.any():
-            images.fail(int(np.argmax(bad)), f"{name} must be a non-negative integer")
+            images.fail(int(np.argmax(bad)), f"{name} must be an integer in [0, 2**31)")
     heights[index.of_record] = h.astype(np.int64)
     widths[index.of_record] = w.astype(np.int64)
     return heights, widths
