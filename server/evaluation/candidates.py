@@ -150,11 +150,26 @@ def build_candidates(
     gt_position = np.empty(len(gt), dtype=np.int64)
     gt_position[gt_order] = np.arange(len(gt), dtype=np.int64)
 
+    # Each prediction pairs with up to two runs of its unit's ground truths: the
+    # whole unit, or - for cross-label pairs only - the unit minus its own label.
     left = np.searchsorted(gt_units_sorted, dt_units_sorted, side="left")
-    counts = np.searchsorted(gt_units_sorted, dt_units_sorted, side="right") - left
+    right = np.searchsorted(gt_units_sorted, dt_units_sorted, side="right")
+    if exclude_same_label and class_agnostic:
+        gt_keys = (gt.item * n_labels + gt.label)[gt_order]
+        dt_keys = dt.item[dt_order] * n_labels + dt.label[dt_order]
+        own_lo = np.searchsorted(gt_keys, dt_keys, side="left")
+        own_hi = np.searchsorted(gt_keys, dt_keys, side="right")
+        run_starts = np.stack([left, own_hi], axis=1)
+        run_counts = np.stack([own_lo - left, right - own_hi], axis=1)
+    else:
+        run_starts, run_counts = left[:, None], (right - left)[:, None]
+    counts = run_counts.sum(axis=1)
 
     crowd = gt.iscrowd
-    check_labels = exclude_same_label or (bool(allowed) and not class_agnostic)
+    if exclude_same_label:  # runs already skip the own label when class-agnostic
+        check_labels = bool(allowed) or not class_agnostic
+    else:
+        check_labels = bool(allowed) and not class_agnostic
     allowed_codes = np.array([g * n_labels + d for g, d in allowed], dtype=np.int64)
     parts_dt: list[IntArray] = []
     parts_gt: list[IntArray] = []
@@ -166,9 +181,8 @@ def build_candidates(
         base = cumulative[start - 1] if start else 0
         stop = int(np.searchsorted(cumulative, base + PAIR_CHUNK, side="right"))
         stop = max(stop, start + 1)
-        chunk_counts = counts[start:stop]
-        pair_pos = np.repeat(np.arange(start, stop, dtype=np.int64), chunk_counts)
-        pair_gt = gt_order[ranges(left[start:stop], chunk_counts)]
+        pair_pos = np.repeat(np.arange(start, stop, dtype=np.int64), counts[start:stop])
+        pair_gt = gt_order[ranges(run_starts[start:stop].ravel(), run_counts[start:stop].ravel())]
         start = stop
         dt_rows = dt_order[pair_pos]
         if check_labels:

@@ -102,7 +102,8 @@ def evaluate(
         n_items: number of items; ``item`` values lie in [0, n_items).
         n_labels: number of labels; ``label`` values lie in [0, n_labels).
         options: matching options (pycocotools' bbox defaults when None).
-        confusion: also run the cross-label pass for confusion matrices.
+        confusion: also run the cross-label pass for confusion matrices (without
+            it, confusion matrices put every miss in the background row/column).
 
     Returns:
         :class:`MatchTable` with R rows, P predictions and G ground truths.
@@ -166,19 +167,21 @@ def evaluate(
         dt_class = np.broadcast_to(dt.label.astype(np.int32), (n_rows, n_dt)).copy()
         dt_class[m_row, m_dt] = gt.label[m_gt]
 
-    dt_confused_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
-    if confusion and n_labels > 1:
-        _confusion_pass(
-            gt,
-            dt,
-            similarity,
-            options,
-            n_labels,
-            row_threshold[all_rows],
-            dt_state[all_rows] == FALSE_POSITIVE,
-            (gt_dt < 0) & ~gt_ignored[all_rows],
-            out=dt_confused_gt,
-        )
+    dt_confused_gt = np.zeros((0, n_dt), dtype=np.int32)
+    if confusion:
+        dt_confused_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
+        if n_labels > 1:
+            _confusion_pass(
+                gt,
+                dt,
+                similarity,
+                options,
+                n_labels,
+                row_threshold[all_rows],
+                dt_state[all_rows] == FALSE_POSITIVE,
+                (gt_dt < 0) & ~gt_ignored[all_rows],
+                out=dt_confused_gt,
+            )
 
     return MatchTable(
         n_items=int(n_items),

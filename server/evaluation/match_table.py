@@ -16,8 +16,9 @@ Shapes: P predictions, G ground truths, R rows, T0 threshold rows.
   IGNORED (2: matched an ignored gt, or unmatched and outside the area range).
 - ``dt_rank`` int64 (P,): rank in its maxDets group, by score.
 - ``dt_gt`` int32 (T0, P): matched gt row or -1. ``dt_iou`` float32 (T0, P).
-- ``dt_confused_gt`` int32 (T0, P): for a false positive, the gt of another
-  label it matches when labels are ignored among left-over objects, else -1.
+- ``dt_confused_gt`` int32 (T0, P) or (0, P) when not computed: for a false
+  positive, the gt of another label it matches when labels are ignored among
+  left-over objects, else -1.
 - ``dt_class`` int32 (R, P) or (0, P): the class a prediction is counted in
   (its matched gt's label) - stored only when labels may cross-match.
 - ``gt_dt`` int32 (T0, G): matching prediction row or -1 (crowd regions: -1).

@@ -221,7 +221,11 @@ def _confusion(
     size = n_labels + 1
     codes: list[IntArray] = []
     dt_gt = table.dt_gt[t0]
-    confused = table.dt_confused_gt[t0]
+    confused = (
+        table.dt_confused_gt[t0]
+        if table.dt_confused_gt.shape[0]
+        else np.full(table.dt_item.shape[0], -1, dtype=np.int32)
+    )
 
     tp_idx = np.flatnonzero(tp_mask)
     codes.append(table.gt_label[dt_gt[tp_idx]] * size + table.dt_label[tp_idx])

@@ -31,6 +31,7 @@ def evaluate_matrix(
     gt_crowd: list[bool] | None = None,
     n_labels: int = 1,
     options: MatchOptions | None = None,
+    confusion: bool = True,
 ) -> MatchTable:
     """Evaluates a case where every object has area 50**2 (medium)."""
     n_gt, n_dt = len(gt_label), len(dt_label)
@@ -45,4 +46,6 @@ def evaluate_matrix(
     )
     n_items = max([*gt_items, *dt_items, 0]) + 1
     matrix = np.array(iou, dtype=np.float64).reshape(n_dt, n_gt)
-    return evaluate(gt, dt, MatrixSimilarity(matrix), n_items, n_labels, options)
+    return evaluate(
+        gt, dt, MatrixSimilarity(matrix), n_items, n_labels, options, confusion=confusion
+    )

@@ -134,6 +134,20 @@ def test_confusion_matrix_rows_ground_truth_columns_prediction() -> None:
     assert metrics.per_label.f1.tolist() == pytest.approx([2 / 3, 0.0])
 
 
+def test_without_the_confusion_pass_misses_go_to_background() -> None:
+    table = evaluate_matrix(
+        CONFUSION_IOU,
+        gt_label=[CAT, DOG, DOG],
+        dt_label=[CAT, DOG, CAT, DOG],
+        dt_score=[0.9, 0.8, 0.7, 0.6],
+        n_labels=2,
+        confusion=False,
+    )
+    assert table.dt_confused_gt.shape == (0, 4)
+    metrics = threshold_metrics(table, iou_threshold=0.5)
+    assert metrics.confusion.tolist() == [[1, 0, 0], [0, 0, 2], [1, 2, 0]]
+
+
 def test_confidence_threshold_drops_low_scores() -> None:
     metrics = threshold_metrics(confusion_case(), iou_threshold=0.5, confidence_threshold=0.65)
     assert metrics.confusion.tolist() == [[1, 0, 0], [1, 0, 1], [0, 1, 0]]
