@@ -20,6 +20,7 @@ from strawberry.extensions import MaskErrors
 
 from server.errors import InvalidInput, LimitExceeded, NotFound
 
+INTERNAL_MESSAGE = "Internal server error."
 LIMIT_RULES = ("exceeds maximum operation depth", "aliases found")
 
 
@@ -45,32 +46,43 @@ def _public(original: BaseException) -> PublicError | None:
     return None
 
 
+def classify(
+    error: GraphQLError, masked_message: str = INTERNAL_MESSAGE
+) -> tuple[str, dict[str, Any]]:
+    """The (message, extensions) a client sees for ``error``; code INTERNAL marks a bug."""
+    original = error.original_error
+    if original is None and error.path is None:
+        # Raised by graphql-core before execution: parsing, validation, the limiter rules.
+        code = (
+            "LIMIT_EXCEEDED"
+            if any(rule in error.message for rule in LIMIT_RULES)
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
+        return error.message, {**(error.extensions or {}), "code": code}
+    if isinstance(original, GraphQLError) and error.path is None:
+        # Variable values that do not fit their declared types.
+        return error.message, {"code": "BAD_USER_INPUT"}
+    public = _public(original) if original is not None else None
+    if public is not None:
+        return public.message, public.extensions
+    return masked_message, {"code": "INTERNAL"}
+
+
+def is_bug(error: GraphQLError) -> bool:
+    return bool(classify(error)[1]["code"] == "INTERNAL")
+
+
 class ErrorCodes(MaskErrors):
     """MaskErrors that keeps expected errors (with their code) and masks the rest as INTERNAL."""
 
     def __init__(self) -> None:
-        super().__init__(error_message="Internal server error.")
+        super().__init__(error_message=INTERNAL_MESSAGE)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._with_code(error) for error in errors]
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None and error.path is None:
-            # Raised by graphql-core before execution: parsing, validation, the limiter rules.
-            limit = any(rule in error.message for rule in LIMIT_RULES)
-            code = "LIMIT_EXCEEDED" if limit else "GRAPHQL_VALIDATION_FAILED"
-            return self._rebuilt(error, error.message, {**(error.extensions or {}), "code": code})
-        if isinstance(original, GraphQLError) and error.path is None:
-            # Variable values that do not fit their declared types.
-            return self._rebuilt(error, error.message, {"code": "BAD_USER_INPUT"})
-        public = _public(original) if original is not None else None
-        if public is not None:
-            return self._rebuilt(error, public.message, public.extensions)
-        return self._rebuilt(error, self.error_message, {"code": "INTERNAL"})
-
-    @staticmethod
-    def _rebuilt(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+        message, extensions = classify(error, self.error_message)
         return GraphQLError(
             message=message,
             nodes=error.nodes,

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
 
-from schema.extensions import ErrorCodes
+from schema.extensions import ErrorCodes, is_bug
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -18,9 +20,17 @@ from server.config import Settings
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
+class SliceboardSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log bugs with their traceback; an expected error is the client's business, not a log line."""
+        super().process_errors([error for error in errors if is_bug(error)], execution_context)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return SliceboardSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from server.storage.db import transaction
@@ -68,7 +69,9 @@ async def test_bad_variables_are_bad_user_input(execute_sqlite: Executor) -> Non
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
 
 
-async def test_a_bug_is_masked_as_internal(execute_sqlite: Executor) -> None:
+async def test_a_bug_is_masked_as_internal(
+    execute_sqlite: Executor, caplog: pytest.LogCaptureFixture
+) -> None:
     dataset_id = await _dataset(execute_sqlite)
     # A row the upload path would never write: its geometry lacks the box fields.
     async with transaction(execute_sqlite.runtime.sessions) as session:
@@ -98,6 +101,8 @@ async def test_a_bug_is_masked_as_internal(execute_sqlite: Executor) -> None:
         }
     ]
     assert "KeyError" not in str(errors) and "Traceback" not in str(errors)
+    # ... while the server log keeps the whole story.
+    assert any(record.exc_info and record.exc_info[0] is KeyError for record in caplog.records)
 
 
 async def test_bad_filter_is_invalid_input_with_issues(execute_sqlite: Executor) -> None:
@@ -138,6 +143,15 @@ async def test_evaluation_fields_say_not_implemented(execute_sqlite: Executor) -
         "__typename": "InvalidInputError",
         "message": "evaluation is not available yet",
     }
+
+
+async def test_expected_errors_are_not_logged(
+    execute_sqlite: Executor, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, errors = await execute_sqlite.run(
+        "{ datasets(first: 1000) { totalCount } a: dataset { id } }"
+    )
+    assert len(errors) == 2 and caplog.records == []
 
 
 async def test_expected_failures_are_payloads(execute_sqlite: Executor) -> None:

@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Sliceboard: build a wheel in one stage, install it into a slim runtime as a non-root user.
+#   docker build -t sliceboard .
+#   docker run -p 8000:8000 -v sliceboard-data:/data sliceboard      # SQLite at /data/sliceboard.db (the working directory)
+#   docker run -e SLICEBOARD_DATABASE_URL=postgresql://user:pass@db/sliceboard sliceboard
+
+FROM python:3.11-slim AS builder
+WORKDIR /src
+RUN pip install --no-cache-dir --upgrade pip build
+COPY pyproject.toml README.md ./
+COPY server ./server
+COPY schema ./schema
+RUN python -m build --wheel --outdir /wheels \
+ && pip wheel --no-cache-dir --wheel-dir /wheels /wheels/sliceboard-*.whl
+
+FROM python:3.11-slim AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN groupadd --system --gid 10001 sliceboard \
+ && useradd --system --uid 10001 --gid sliceboard --home-dir /data --shell /usr/sbin/nologin sliceboard \
+ && mkdir -p /data && chown sliceboard:sliceboard /data
+COPY --from=builder /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links=/wheels sliceboard && rm -rf /wheels
+USER sliceboard
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+# uvicorn drains in-flight requests on SIGTERM (graceful timeout 10 s) and the lifespan stops the job runner.
+STOPSIGNAL SIGTERM
+CMD ["sliceboard", "serve", "--host", "0.0.0.0", "--port", "8000"]
