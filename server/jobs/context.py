@@ -71,7 +71,10 @@ class JobContext:
         return self._lost
 
     async def report(self, progress: float, message: str | None = None) -> None:
-        """Record progress in 0..1 (clamped) with an optional message, in its own transaction."""
+        """Record progress in 0..1 (clamped) with an optional message, in its own transaction.
+
+        Best effort: a failed write is logged, not raised - progress is not worth failing a job.
+        """
         if not math.isfinite(progress):
             raise ValueError(f"progress must be a finite number, got {progress!r}")
         self._pending = (min(max(progress, 0.0), 1.0), message)
@@ -79,7 +82,10 @@ class JobContext:
             return
         delay = self._last_write + self._interval - time.monotonic()
         if delay <= 0:
-            await self._write_pending()
+            try:
+                await self._write_pending()
+            except Exception:
+                logger.exception("job %s: progress write failed", self.job_id)
         else:
             self._flusher = asyncio.create_task(self._flush_after(delay))
 
