@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,7 +12,7 @@ from server.services import catalog, uploads
 from server.services.slices import resolve_item_ids
 from server.storage.db import read_session, transaction
 
-RAIN = {"metadata": {"field": "weather", "op": "EQ", "value": "rain"}}
+RAIN: dict[str, Any] = {"metadata": {"field": "weather", "op": "EQ", "value": "rain"}}
 
 
 async def _dataset(
@@ -54,7 +56,7 @@ async def test_filter_slice_and_both(sessions: async_sessionmaker[AsyncSession])
             session, dataset_id=str(other_id), name="x", filter=RAIN, reference_ids=None
         )
 
-    async def resolve(filter: dict[str, object] | None, slice_id: object | None) -> list[int]:
+    async def resolve(filter: dict[str, Any] | None, slice_id: object | None) -> list[int]:
         async with read_session(sessions) as session:
             return await resolve_item_ids(
                 session,
