@@ -179,9 +179,13 @@ def accumulate(
     npig_all = npig_area[table.row_area[grid_rows]]
 
     varying = table.dt_class.shape[0] > 0 and not pool_classes
-    candidates = np.flatnonzero(dt_sel & (table.dt_rank < int(max_dets.max())))
+    usable = dt_sel & (table.dt_rank < int(max_dets.max()))
     fixed_class = np.zeros_like(table.dt_label) if pool_classes else table.dt_label
-    base = candidates[_sort_key(table, candidates, fixed_class[candidates])]
+    if pool_classes:
+        candidates = np.flatnonzero(usable)
+        base = candidates[_sort_key(table, candidates, fixed_class[candidates])]
+    else:  # the stored order already sorts by (label, -score, item, input order)
+        base = table.dt_metric_order[usable[table.dt_metric_order]]
     rows_per_block = 1 if varying else max(1, _BLOCK // max(1, base.shape[0]))
     for m, max_det in enumerate(max_dets):
         cols = base if max_det >= max_dets.max() else base[table.dt_rank[base] < max_det]

@@ -200,6 +200,7 @@ def evaluate(
         dt_label=dt.label,
         dt_score=dt.score,
         dt_rank=cand.dt_rank,
+        dt_metric_order=MatchTable.metric_order(dt.label, dt.score, dt.item),
         dt_state=dt_state,
         dt_gt=dt_gt,
         dt_iou=dt_iou,

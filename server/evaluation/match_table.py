@@ -15,6 +15,8 @@ Shapes: P predictions, G ground truths, R rows, T0 threshold rows.
 - ``dt_state`` int8 (R, P): NOT_EVALUATED (-1, beyond maxDets), FP (0), TP (1),
   IGNORED (2: matched an ignored gt, or unmatched and outside the area range).
 - ``dt_rank`` int64 (P,): rank in its maxDets group, by score.
+- ``dt_metric_order`` int64 (P,): predictions sorted by (label, -score, item,
+  input order) - pycocotools' accumulate order; a slice filters it.
 - ``dt_gt`` int32 (T0, P): matched gt row or -1. ``dt_iou`` float32 (T0, P).
 - ``dt_confused_gt`` int32 (T0, P) or (0, P) when not computed: for a false
   positive, the gt of another label it matches when labels are ignored among
@@ -62,6 +64,7 @@ class MatchTable:
     dt_label: IntArray
     dt_score: FloatArray
     dt_rank: IntArray
+    dt_metric_order: IntArray
     dt_state: NDArray[np.int8]
     dt_gt: NDArray[np.int32]
     dt_iou: NDArray[np.float32]
@@ -118,6 +121,11 @@ class MatchTable:
             return out
         return self.dt_label
 
+    @staticmethod
+    def metric_order(label: IntArray, score: FloatArray, item: IntArray) -> IntArray:
+        """Order by (label, -score, item, input order): int64 (P,)."""
+        return np.lexsort((item, -score, label)).astype(np.int64)
+
     def item_selection(self, item_mask: BoolArray | None) -> tuple[BoolArray, BoolArray]:
         """(prediction mask (P,), ground-truth mask (G,)) of the selected items."""
         if item_mask is None:
@@ -146,6 +154,13 @@ class MatchTable:
         get = arrays.__getitem__
         values: dict[str, object] = {}
         for f in fields(cls):
+            if f.name == "dt_metric_order" and f.name not in arrays:  # derived; older blobs
+                values[f.name] = cls.metric_order(
+                    np.asarray(get("dt_label")),
+                    np.asarray(get("dt_score")),
+                    np.asarray(get("dt_item")),
+                )
+                continue
             try:
                 value = np.asarray(get(f.name))
             except KeyError as exc:
