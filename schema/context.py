@@ -5,7 +5,7 @@ Loaders are built per request, so their caches never serve one request's rows to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from strawberry.types import Info as StrawberryInfo
@@ -20,7 +20,6 @@ class Context:
     loaders: Loaders
     request: Any = None
     response: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, runtime: Runtime, request: Any = None, response: Any = None) -> Context:

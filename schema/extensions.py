@@ -78,6 +78,7 @@ class ErrorCodes(MaskErrors):
     def __init__(self) -> None:
         super().__init__(error_message=INTERNAL_MESSAGE)
 
+    # MaskErrors' hook for every result (single, streamed, subscription); we rewrite each error.
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._with_code(error) for error in errors]
 

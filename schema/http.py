@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -25,7 +23,7 @@ class SliceboardGraphQL(GraphQL[Context, None]):
         self.runtime = runtime
 
     async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket | Any
+        self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return Context.create(self.runtime, request=request, response=response)
 

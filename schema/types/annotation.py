@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from schema.context import Info
 from schema.fields import field
 from schema.geometry import (
-    Box,
-    Cuboid,
     Geometry,
     GeometryType,
-    Keypoints,
-    Polygon,
-    Polyline,
-    Segmentation,
     geometry_from_json,
 )
 from schema.pagination import Connection
@@ -51,12 +45,6 @@ async def _item(info: Info, item_id: int) -> Item:
     return Item(row=row)
 
 
-def _geometry(
-    kind: str, data: dict[str, Any] | None
-) -> Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid | None:
-    return geometry_from_json(kind, data)
-
-
 @strawberry.type
 class Annotation:
     row: strawberry.Private[tables.Annotation]
@@ -79,7 +67,7 @@ class Annotation:
 
     @field(description="null for a CATEGORY label.")
     def geometry(self) -> Geometry | None:
-        return _geometry(self.row.type, self.row.geometry)
+        return geometry_from_json(self.row.type, self.row.geometry)
 
     @strawberry.field
     def iscrowd(self) -> bool:
@@ -124,7 +112,7 @@ class Prediction:
 
     @strawberry.field
     def geometry(self) -> Geometry | None:
-        return _geometry(self.row.type, self.row.geometry)
+        return geometry_from_json(self.row.type, self.row.geometry)
 
     @strawberry.field
     def confidence(self) -> float | None:

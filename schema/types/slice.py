@@ -13,6 +13,7 @@ from schema.reading import deferred, read
 from schema.scalars import JSON, json_value
 from schema.types.item import Item, ItemConnection
 from server.services import reads
+from server.services.slices import slice_filter
 from server.storage import tables
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Slice:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ItemConnection:
         limit, after_id = page_size(info, first), decode_cursor("Item", after)
-        selection = reads.slice_filter(self.row)
+        selection = slice_filter(self.row)
         dataset_id = self.row.dataset_id
         page = await read(
             info,

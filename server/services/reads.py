@@ -13,13 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
-from server.services.slices import items_clause, slice_filter
+from server.services.slices import items_clause
 from server.storage import reads, tables
 from server.storage.pagination import Page
 
 RowT = TypeVar("RowT", bound=SQLModel)
-
-__all__ = ["Page", "slice_filter"]
 
 
 async def rows_in_key_order(
