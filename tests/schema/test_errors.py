@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from server.config import Settings
+from server.runtime import Runtime
 from server.storage.db import transaction
 from tests.schema.conftest import Executor
 
@@ -174,3 +176,28 @@ async def test_queries_answer_null_for_unknown_ids(execute_sqlite: Executor) -> 
         '{ dataset(id: "42") { id } byName: dataset(name: "x") { id } model(id: "x") { id } modelRun(id: "7") { id } job(id: "1") { id } }'
     )
     assert data == {"dataset": None, "byName": None, "model": None, "modelRun": None, "job": None}
+
+
+async def test_batches_above_max_batch_rows_are_rejected_whole(sqlite_url: str) -> None:
+    runtime = Runtime.create(Settings(database_url=sqlite_url, run_jobs=False, max_batch_rows=3))
+    try:
+        execute = Executor(runtime)
+        dataset_id = await _dataset(execute)
+        upsert = """mutation($d: ID!, $i: [ItemInput!]!) { upsertItems(datasetId: $d, items: $i) {
+          __typename ... on InvalidInputError { message issues { path message } } } }"""
+        rejected = await execute.data(
+            upsert, {"d": dataset_id, "i": [{"referenceId": f"r{i}"} for i in range(4)]}
+        )
+        assert rejected["upsertItems"]["__typename"] == "InvalidInputError"
+        assert rejected["upsertItems"]["issues"][0]["path"] == "items"
+        assert "3" in rejected["upsertItems"]["issues"][0]["message"]
+        count = await execute.data(
+            "query($d: ID) { dataset(id: $d) { items { totalCount } } }", {"d": dataset_id}
+        )
+        assert count["dataset"]["items"]["totalCount"] == 0
+        accepted = await execute.data(
+            upsert, {"d": dataset_id, "i": [{"referenceId": f"r{i}"} for i in range(3)]}
+        )
+        assert accepted["upsertItems"] == {"__typename": "UpsertResult"}
+    finally:
+        await runtime.close()
