@@ -40,11 +40,14 @@ from server.storage.tables import Job, utcnow
 logger = logging.getLogger("sliceboard.jobs")
 
 WRITE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+MAX_ERROR_CHARS = 2000
 
 
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` - what a user sees in ``job.error`` (the traceback goes to the log)."""
     text = str(exc).strip()
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

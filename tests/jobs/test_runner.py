@@ -75,6 +75,7 @@ def test_backoff_doubles_up_to_a_cap() -> None:
     assert [retry_delay(n, base=1.0, cap=5.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
     assert describe_error(KeyError("x")) == "KeyError: 'x'"
     assert describe_error(RuntimeError()) == "RuntimeError"
+    assert len(describe_error(ValueError("x" * 10_000))) < 2100
 
 
 async def test_the_last_failure_is_reported_without_a_traceback(runtime: Runtime) -> None:
