@@ -180,6 +180,7 @@ async def _prediction_items(
         session,
         dataset_id=selection.dataset_id,
         filter=selection.items,
+        path="filter.items",
         model_run_id=selection.model_run_id,
     )
 

@@ -40,14 +40,15 @@ async def items_clause(
     filter: dict[str, Any] | None,
     slice_id: str | None = None,
     model_run_id: int | None = None,
+    path: str = "filter",
 ) -> ColumnElement[bool]:
     """WHERE clause over items of the dataset matching ``filter`` AND the slice ``slice_id``.
 
-    Raises InvalidInput for a bad filter (paths start at ``filter``) and NotFound for a slice
+    Raises InvalidInput for a bad filter (issue paths start at ``path``) and NotFound for a slice
     that is not one of this dataset's.
     """
     if filter:
-        validate_item_filter(filter, "filter")
+        validate_item_filter(filter, path)
     combined: dict[str, Any] | None = filter or None
     if slice_id is not None:
         key = require_id(slice_id, "Slice", "sliceId")

@@ -337,6 +337,11 @@ async def test_filters_slices_and_pages(gql: GraphQLClient) -> None:
     assert predictions["all"]["totalCount"] == 2
     assert [e["node"]["annotationId"] for e in predictions["sure"]["edges"]] == ["p1"]
     assert predictions["trucks"]["totalCount"] == 1
+    body = await gql.post(
+        'query($r: ID!) { modelRun(id: $r) { predictions(filter: {items: {metadata: {field: "a b", op: EXISTS}}}) { totalCount } } }',
+        {"r": ids["run"]},
+    )
+    assert body["errors"][0]["extensions"]["issues"][0]["path"] == "filter.items.metadata.field"
 
 
 async def test_labels_and_delete(gql: GraphQLClient) -> None:
