@@ -28,21 +28,32 @@ def _chain_cumsum(values: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDAr
     """Undoes the delta trick: ``out[m] = values[m] + out[m - 2]`` for local index m > 2.
 
     The odd runs (1, 3, 5, ...) and the even runs from index 2 on form two
-    running sums per string; each is one global cumsum minus its value at the
-    string's start.
+    running sums per string. Each chain is one global cumsum in which the first
+    element of every string carries minus the previous string's chain total,
+    so the sum restarts there.
 
     Args:
         values: int64 (R,), the decoded numbers of all strings concatenated.
         offsets: int64 (n+1,), where each string's numbers start.
     """
-    lengths = np.diff(offsets)
-    local = np.arange(values.shape[0], dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    odd = (local & 1) == 1
+    r = values.shape[0]
+    starts = offsets[:-1][np.diff(offsets) > 0]
+    if r == 0:
+        return values.copy()
+    # parity of the local index = parity of the global index xor of the string start
+    flips = np.zeros(r, dtype=bool)
+    start_parity = (starts & 1).astype(bool)
+    flips[starts] = start_parity ^ np.r_[False, start_parity[:-1]]
+    odd = np.logical_xor.accumulate(flips) ^ ((np.arange(r) & 1) == 1)
+    even = ~odd
+    even[starts] = False
     out = values.copy()
-    for chain in (odd, ~odd & (local >= 2)):
-        csum = np.cumsum(np.where(chain, values, 0))
-        before = np.concatenate([np.zeros(1, np.int64), csum])[offsets[:-1]]
-        out[chain] = (csum - np.repeat(before, lengths))[chain]
+    for chain in (odd, even):
+        part = np.where(chain, values, 0)
+        totals = np.add.reduceat(part, starts)
+        part[starts[1:]] = -totals[:-1]  # index 0 of a string is in neither chain
+        csum = np.cumsum(part)
+        out[chain] = csum[chain]
     return out
 
 
@@ -72,32 +83,44 @@ def decode_strings(
             raise ValueError(f"RLE string {i}: character outside the COCO alphabet") from None
     n = len(raw)
     char_lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=n)
-    buf = np.frombuffer(b"".join(raw), dtype=np.uint8).astype(np.int64) - 48
-    if buf.size == 0:
+    char_bounds = np.r_[0, np.cumsum(char_lengths)]
+    if char_bounds[-1] == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64)
-    owner_char = segment_ids(char_lengths)
-    bad = (buf < 0) | (buf > 63)
+
+    def owner(char: int) -> int:
+        return int(np.searchsorted(char_bounds, char, side="right") - 1)
+
+    digits = np.frombuffer(b"".join(raw), dtype=np.uint8) - np.uint8(48)  # bad chars wrap > 63
+    bad = digits > 63
     if bad.any():
-        i = int(owner_char[np.argmax(bad)])
-        raise ValueError(f"RLE string {i}: character outside the COCO alphabet (ASCII 48..111)")
-    last = np.cumsum(char_lengths) - 1
-    nonempty = char_lengths > 0
-    cut = nonempty & ((buf[np.maximum(last, 0)] & 0x20) != 0)
-    if cut.any():
-        raise ValueError(f"RLE string {int(np.argmax(cut))}: ends inside a number")
-    ends = np.flatnonzero((buf & 0x20) == 0)
+        raise ValueError(
+            f"RLE string {owner(int(np.argmax(bad)))}: character outside the COCO "
+            "alphabet (ASCII 48..111)"
+        )
+    more = (digits & 0x20) != 0
+    last = char_bounds[1:][char_lengths > 0] - 1
+    if more[last].any():
+        raise ValueError(
+            f"RLE string {owner(int(last[np.argmax(more[last])]))}: ends inside a number"
+        )
+    ends = np.flatnonzero(~more)
     token_start = np.r_[0, ends[:-1] + 1]
     token_len = ends - token_start + 1
     if token_len.max() > _MAX_TOKEN_CHARS:
-        i = int(owner_char[token_start[np.argmax(token_len > _MAX_TOKEN_CHARS)]])
-        raise ValueError(f"RLE string {i}: a number longer than {_MAX_TOKEN_CHARS} characters")
-    position = np.arange(buf.shape[0], dtype=np.int64) - np.repeat(token_start, token_len)
-    payload = (buf & 0x1F) << (5 * position)
-    value = np.add.reduceat(payload, token_start)
-    negative = (buf[ends] & 0x10) != 0
-    value -= np.where(negative, np.left_shift(1, 5 * token_len), 0)
-    tokens_per_string = np.bincount(owner_char[ends], minlength=n).astype(np.int64)
-    offsets = np.r_[0, np.cumsum(tokens_per_string)].astype(np.int64)
+        first_long = int(token_start[np.argmax(token_len > _MAX_TOKEN_CHARS)])
+        raise ValueError(
+            f"RLE string {owner(first_long)}: a number longer than {_MAX_TOKEN_CHARS} characters"
+        )
+    low = digits & 0x1F
+    value = low[token_start].astype(np.int64)
+    longer = np.flatnonzero(token_len > 1)  # most numbers are one character
+    for k in range(1, int(token_len.max())):
+        longer = longer[token_len[longer] > k]
+        value[longer] += low[token_start[longer] + k].astype(np.int64) << (5 * k)
+    negative = np.flatnonzero((digits[ends] & 0x10) != 0)
+    value[negative] -= np.left_shift(1, 5 * token_len[negative])
+    offsets: NDArray[np.int64] = np.asarray(np.searchsorted(ends, char_bounds), dtype=np.int64)
+    tokens_per_string = np.diff(offsets)
     counts = _chain_cumsum(value, offsets)
     out_of_range = (counts < 0) | (counts >= _UINT32_LIMIT)
     if out_of_range.any():

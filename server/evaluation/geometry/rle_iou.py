@@ -49,7 +49,6 @@ class _RunIndex:
     end: NDArray[np.int64]  # (F,) global end (exclusive)
     before: NDArray[np.int64]  # (F,) foreground pixels on the line before the run
     base: NDArray[np.int64]  # (n,) global position of each mask's pixel 0
-    fg_count: NDArray[np.int64]  # (n,) foreground runs per mask
     area: NDArray[np.int64]  # (n,)
     x0: NDArray[np.int64]  # (n,) inclusive column/row extents of the foreground
     y0: NDArray[np.int64]
@@ -58,7 +57,6 @@ class _RunIndex:
 
     @classmethod
     def build(cls, batch: RleBatch) -> _RunIndex:
-        n = len(batch)
         owner, local_start, length = batch.foreground_runs
         pixels = batch.heights * batch.widths
         base = np.cumsum(pixels) - pixels
@@ -70,7 +68,6 @@ class _RunIndex:
             end=start + length,
             before=before,
             base=base,
-            fg_count=np.bincount(owner, minlength=n).astype(np.int64),
             area=batch.area(),
             x0=x0,
             y0=y0,
@@ -78,12 +75,40 @@ class _RunIndex:
             y1=y1,
         )
 
-    def foreground_before(self, q: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Foreground pixels on the line strictly before each global position q (Q,)."""
-        i = np.searchsorted(self.start, q, side="right") - 1
+    def window(
+        self, mask: IndexArray, lo: IndexArray, hi: IndexArray
+    ) -> tuple[IndexArray, IndexArray]:
+        """First run index and number of runs of ``mask`` (P,) meeting local [lo, hi) (P,)."""
+        base = self.base[mask]
+        first = np.searchsorted(self.end, base + lo, side="right")
+        last = np.searchsorted(self.start, base + hi, side="left")
+        return first, np.maximum(last - first, 0)
+
+    def _before(self, q: IndexArray, i: IndexArray) -> IndexArray:
+        """Foreground pixels before q, given i = the last run starting at or before q (-1: none)."""
         safe = np.maximum(i, 0)
         inside = np.minimum(q - self.start[safe], self.end[safe] - self.start[safe])
         return np.where(i >= 0, self.before[safe] + inside, 0)
+
+    def covered(self, s: IndexArray, e: IndexArray) -> IndexArray:
+        """Foreground pixels on the line within [s, e) for global positions s <= e (Q,).
+
+        One binary search for s; e's run is then found by stepping forward from
+        s's, which takes a step or two when the intervals are runs of a
+        similar mask (a binary search finishes the rare long walks).
+        """
+        i = np.searchsorted(self.start, s, side="right") - 1
+        j = i.copy()
+        active = np.flatnonzero(j + 1 < self.start.shape[0])
+        for _ in range(4):
+            step = active[self.start[j[active] + 1] <= e[active]]
+            j[step] += 1
+            active = step[j[step] + 1 < self.start.shape[0]]
+            if active.size == 0:
+                break
+        else:
+            j[active] = np.searchsorted(self.start, e[active], side="right") - 1
+        return self._before(e, j) - self._before(s, i)
 
 
 def _intersections(
@@ -101,9 +126,7 @@ def _intersections(
     order = np.argsort(o_mask, kind="stable")
     q_mask, o_mask, lo, hi = q_mask[order], o_mask[order], lo[order], hi[order]
     q_base = query.base[q_mask]
-    first = np.searchsorted(query.end, q_base + lo, side="right")
-    last = np.searchsorted(query.start, q_base + hi, side="left")
-    n_runs = np.maximum(last - first, 0)
+    first, n_runs = query.window(q_mask, lo, hi)
     out = np.zeros(q_mask.shape[0], dtype=np.int64)
     cum = np.cumsum(n_runs)
     chunk_start = 0
@@ -117,7 +140,7 @@ def _intersections(
         shift = (other.base[o_mask[sl]] - q_base[sl])[pair]
         s = np.maximum(query.start[runs], (q_base[sl] + lo[sl])[pair]) + shift
         e = np.minimum(query.end[runs], (q_base[sl] + hi[sl])[pair]) + shift
-        inside = other.foreground_before(e) - other.foreground_before(s)
+        inside = other.covered(s, e)
         out[sl] = np.bincount(pair, weights=inside, minlength=stop - chunk_start).astype(np.int64)
         chunk_start = stop
     result = np.empty_like(out)
@@ -175,7 +198,8 @@ def rle_similarity(dt: RleBatch, gt: RleBatch) -> Similarity:
             h = dt.heights[d[cand]]
             lo, hi = x_lo[cand] * h, (x_hi[cand] + 1) * h
             dc, gc = d[cand], g[cand]
-            from_dt = dti.fg_count[dc] <= gti.fg_count[gc]
+            # walk the runs of whichever mask has fewer inside the shared columns
+            from_dt = dti.window(dc, lo, hi)[1] <= gti.window(gc, lo, hi)[1]
             a = np.flatnonzero(from_dt)
             b = np.flatnonzero(~from_dt)
             inter_c = np.zeros(cand.shape[0], dtype=np.int64)
