@@ -22,6 +22,7 @@ from server.evaluation.geometry.rle_polygon import rle_from_boxes, rle_from_poly
 
 IntArray = NDArray[np.int64]
 _POLYGON, _UNCOMPRESSED, _COMPRESSED = 0, 1, 2
+_CHUNK = 4096
 
 
 def _form(value: object) -> int:
@@ -114,7 +115,14 @@ def _convert(
     widths: IntArray,
 ) -> RleBatch:
     try:
-        return _convert_batch(records, form, rows, values, heights, widths)
+        return RleBatch.concat(
+            [
+                _convert_batch(
+                    records, form, rows[lo:hi], values[lo:hi], heights[lo:hi], widths[lo:hi]
+                )
+                for lo, hi in _chunks(len(values))
+            ]
+        )
     except ValueError:
         pass
     for k, value in enumerate(values):  # slow path: name the first bad object
@@ -127,6 +135,12 @@ def _convert(
             kind = ("polygon", "uncompressed RLE", "RLE")[form]
             records.fail(int(rows[k]), f"malformed {kind} segmentation: {problem}")
     raise AssertionError("a batch failed but none of its objects did")  # pragma: no cover
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """Bounds of the blocks converted at once: the vectorised decoders hold several
+    int64 temporaries per character or run, so 380,000 masks in one call take ~4 GB."""
+    return [(lo, min(n, lo + _CHUNK)) for lo in range(0, n, _CHUNK)] or [(0, 0)]
 
 
 def _convert_batch(
