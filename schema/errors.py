@@ -6,6 +6,8 @@ subset); top-level GraphQL errors are for limits and bugs (see ``schema/extensio
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from server.errors import Conflict, InvalidInput, Issue, LimitExceeded, NotFound, SliceboardError
@@ -52,6 +54,11 @@ class Deleted:
 
 
 ErrorPayload = InvalidInputError | NotFoundError | ConflictError
+
+# Here, not in schema/payloads.py, so modules the object types import (custom metrics) can use it.
+UpsertPayload = Annotated[
+    UpsertResult | InvalidInputError | NotFoundError, strawberry.union("UpsertPayload")
+]
 
 
 def _issues(issues: list[Issue]) -> list[InputIssue]:

@@ -6,15 +6,12 @@ from typing import Annotated
 
 import strawberry
 
-from schema.errors import ConflictError, Deleted, InvalidInputError, NotFoundError, UpsertResult
+from schema.errors import ConflictError, Deleted, InvalidInputError, NotFoundError
 from schema.jobs import Job
 from schema.types.dataset import Dataset
 from schema.types.model import Model, ModelRun
 from schema.types.slice import Slice
 
-UpsertPayload = Annotated[
-    UpsertResult | InvalidInputError | NotFoundError, strawberry.union("UpsertPayload")
-]
 CreateDatasetPayload = Annotated[
     Dataset | InvalidInputError | ConflictError, strawberry.union("CreateDatasetPayload")
 ]
