@@ -1,13 +1,14 @@
 """Run CPU-bound work in a worker process, so the server's event loop stays responsive.
 
 Why a process and not ``asyncio.to_thread``: measured with ``python -m tests.jobs.loop_lag``
-(2 shared cores), a pure-Python loop in a thread holds the GIL and the event loop waits for it
-at every hand-off: ``asyncio.sleep(0.01)`` overshoot p99 38 ms and a ``SELECT 1`` round trip
-p99 61 ms, against 7.6 ms / 6.9 ms with the same work in a process (idle: 6.0 / 6.1 ms).
-Vectorised numpy releases the GIL and is about equal either way. The price of a process:
-start-up on first use (0.5-1.3 s, spawn) and pickling arguments and results (~10 ms per MB
-round trip, vs ~0 in a thread). For evaluation - seconds of mixed numpy/Python work on tens of
-MB - predictable latency is worth that.
+(3 runs, 2 cores shared with other work, load 4-9), a pure-Python loop in a thread holds the
+GIL and the event loop waits for it at every hand-off: ``asyncio.sleep(0.01)`` overshoot
+p50 6-14 ms / p99 29-42 ms and a ``SELECT 1`` round trip p99 42-64 ms, against p50 0.7-1.6 ms /
+p99 8-23 ms / 7-19 ms with the same work in a process (idle: p99 6-10 ms / 3-6 ms); the thread
+also does ~10-20 % less of the work. Vectorised numpy releases the GIL and is about equal
+either way. The price of a process: start-up on first use (0.5-1.4 s, spawn) and pickling
+arguments and results (a 50 MB array there and back: 0.4-1.2 s vs 0.01-0.5 s in a thread). For
+evaluation - seconds of mixed numpy/Python work - predictable latency is worth that.
 
 ``fn`` and its arguments must be picklable: a module-level function and plain data/arrays.
 Cancelling the awaiting task stops the computation (its worker is killed) when it is the only
