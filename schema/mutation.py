@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schema import custom_metrics, evaluation, jobs
 from schema.context import Info
 from schema.convert import to_plain, to_plain_list
-from schema.errors import Deleted, Error, UpsertResult, error_payload, fit_union
+from schema.errors import Deleted, Error, UpsertPayload, UpsertResult, error_payload, fit_union
 from schema.evaluation import EvaluationOptions
 from schema.fields import mutation
 from schema.filters import filter_to_dict
@@ -40,7 +40,6 @@ from schema.payloads import (
     DeletePayload,
     EvaluationJobPayload,
     UpsertLabelsPayload,
-    UpsertPayload,
 )
 from schema.types.dataset import Dataset
 from schema.types.model import Model, ModelRun
