@@ -21,6 +21,7 @@ both ends, which vectorises across units and rows; a few sweeps suffice.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ from server.evaluation.types import BoolArray, FloatArray, IntArray
 
 #: pycocotools caps thresholds so a perfect IoU of 1 still matches at t = 1.
 _IOU_CAP = 1 - 1e-10
+#: Pairs handled at once inside one round.
+_ROUND_CHUNK = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,17 @@ class Matches:
 def effective_thresholds(thresholds: FloatArray) -> FloatArray:
     """``min(t, 1 - 1e-10)`` per row, as pycocotools compares: float64 (R,)."""
     return np.minimum(np.asarray(thresholds, dtype=np.float64), _IOU_CAP)
+
+
+def _round_chunks(round_dt: IntArray, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Splits a round's pairs [lo, hi) at prediction boundaries into runs of
+    about ``_ROUND_CHUNK`` pairs, bounding the (rows x pairs) temporaries."""
+    if hi - lo <= _ROUND_CHUNK:
+        return [(lo, hi)] if hi > lo else []
+    starts = lo + _segment_starts(round_dt[lo:hi])
+    cuts = np.unique(starts[np.searchsorted(starts, np.arange(lo, hi, _ROUND_CHUNK))])
+    edges = [*cuts.tolist(), hi]
+    return list(itertools.pairwise(edges))
 
 
 def _segment_starts(keys: IntArray) -> IntArray:
@@ -117,32 +131,30 @@ def match_by_confidence(
     found_pairs: list[IntArray] = []
 
     for r in range(n_rounds):
-        lo, hi = int(bounds[r]), int(bounds[r + 1])
-        if lo == hi:
-            continue
-        dts = round_dt[lo:hi]
-        gts = round_gt[lo:hi]
-        starts = _segment_starts(dts)
-        local = np.arange(hi - lo, dtype=np.int64)
-        eligible = (round_iou[lo:hi][None, :] >= thr) & ~taken[:, gts]
-        if dt_active is not None:
-            eligible &= dt_active[:, dts]
-        ignored = gt_ignored[:, gts]
-        if no_fallback:
-            best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=1)
-            lengths = np.diff(np.r_[starts, hi - lo])
-            eligible &= ignored | (local[None, :] == np.repeat(best_any, lengths, axis=1))
-        best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=1)
-        fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=1)
-        win = np.where(best >= 0, best, fallback)
-        row_idx, col_idx = np.nonzero(win >= 0)
-        local_win = win[row_idx, col_idx]
-        claimed = gts[local_win]
-        blocks = ~gt_crowd[claimed]
-        taken[row_idx[blocks], claimed[blocks]] = True
-        found_rows.append(row_idx)
-        found_dts.append(dts[starts][col_idx])
-        found_pairs.append(by_round[local_win + lo])
+        for lo, hi in _round_chunks(round_dt, int(bounds[r]), int(bounds[r + 1])):
+            dts = round_dt[lo:hi]
+            gts = round_gt[lo:hi]
+            starts = _segment_starts(dts)
+            local = np.arange(hi - lo, dtype=np.int32)
+            eligible = (round_iou[lo:hi][None, :] >= thr) & ~taken[:, gts]
+            if dt_active is not None:
+                eligible &= dt_active[:, dts]
+            ignored = gt_ignored[:, gts]
+            if no_fallback:
+                best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=1)
+                lengths = np.diff(np.r_[starts, hi - lo])
+                eligible &= ignored | (local[None, :] == np.repeat(best_any, lengths, axis=1))
+            best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=1)
+            fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=1)
+            win = np.where(best >= 0, best, fallback)
+            row_idx, col_idx = np.nonzero(win >= 0)
+            local_win = win[row_idx, col_idx]
+            claimed = gts[local_win]
+            blocks = ~gt_crowd[claimed]
+            taken[row_idx[blocks], claimed[blocks]] = True
+            found_rows.append(row_idx)
+            found_dts.append(dts[starts][col_idx])
+            found_pairs.append(by_round[local_win + lo])
     if not found_rows:
         return Matches(row=empty, dt=empty, pair=empty)
     return Matches(

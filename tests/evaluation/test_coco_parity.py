@@ -92,3 +92,17 @@ def test_subset_of_full_table_equals_pycocotools_on_subset(seed: int) -> None:
     table, _ = run_engine(case)
     summary = coco_summary(table, mask)
     assert_same(run_pycocotools(subset_case(case, keep)), summary)
+
+
+def test_chunked_pair_generation_and_rounds_give_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tiny chunks exercise the splitting of candidate generation and of rounds."""
+    import server.evaluation.candidates as candidates
+    import server.evaluation.matching as matching
+
+    case = make_case(11, n_images=30)
+    monkeypatch.setattr(candidates, "PAIR_CHUNK", 5)
+    monkeypatch.setattr(matching, "_ROUND_CHUNK", 7)
+    _, summary = run_engine(case)
+    assert_same(run_pycocotools(case), summary)
