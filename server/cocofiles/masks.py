@@ -10,6 +10,7 @@ name the first bad object.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,14 @@ def _convert(
     raise AssertionError("a batch failed but none of its objects did")  # pragma: no cover
 
 
+def _all_number_lists(objects: list[list[Any]]) -> bool:
+    """Every object is a list of lists of numbers (one type pass, no per-number call)."""
+    parts = list(chain.from_iterable(objects))
+    if set(map(type, parts)) - {list}:
+        return False
+    return not set(map(type, chain.from_iterable(parts))) - {int, float}
+
+
 def _chunks(n: int) -> list[tuple[int, int]]:
     """Bounds of the blocks converted at once: the vectorised decoders hold several
     int64 temporaries per character or run, so 380,000 masks in one call take ~4 GB."""
@@ -157,11 +166,13 @@ def _convert_batch(
             records.fail(
                 int(rows[k]), "a polygon needs its image's width and height, which are missing"
             )
-        for k, parts in enumerate(values):
-            if not all(type(p) is list and all(is_number(v) for v in p) for p in parts):
-                records.fail(
-                    int(rows[k]), f"polygon parts must be lists of numbers, got {short_repr(parts)}"
-                )
+        if not _all_number_lists(values):
+            for k, parts in enumerate(values):
+                if not all(type(p) is list and all(is_number(v) for v in p) for p in parts):
+                    records.fail(
+                        int(rows[k]),
+                        f"polygon parts must be lists of numbers, got {short_repr(parts)}",
+                    )
         return rle_from_polygons(values, heights, widths)
     sizes = [_size(records, int(rows[k]), v) for k, v in enumerate(values)]
     if form == _UNCOMPRESSED:
