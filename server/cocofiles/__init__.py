@@ -2,7 +2,8 @@
 
     gt = load_ground_truth("instances_val2017.json", "bbox")
     dt = load_results("detections.json", gt)
-    table = evaluate(*engine_inputs(gt, dt), options)
+    x = engine_inputs(gt, dt)
+    table = evaluate(x.gt, x.dt, x.similarity, x.n_items, x.n_labels, x.options)
 
 Every rule that decides parity with pycocotools' ``COCO()``/``loadRes``/``_prepare``
 is applied here (see ground_truth.py and results.py); a file pycocotools would
