@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.errors import InvalidInput, Issue, NotFound
 from server.evaluation.aggregation import (
     Aggregation,
+    BoolArray,
     FloatArray,
     IntArray,
     confusion_scores,
-    rollup,
-    summarize,
+    keyed_reduce,
 )
 from server.services.custom_metrics_cache import (
     CONFIDENCE,
@@ -279,58 +279,64 @@ def _aggregate_of(
     return Aggregate(value=_nan_to_none(values[0, 0]), count=count)
 
 
-def _distinct_counts(
-    codes: list[IntArray], items: list[IntArray], n_codes: int, n_items: int
-) -> IntArray:
-    """Per code, the distinct items holding it in any confidence key."""
-    if not codes:
+def _distinct_counts(codes: IntArray, items: IntArray, n_codes: int) -> IntArray:
+    """Per code, the distinct data rows holding it in any confidence key."""
+    if codes.shape[0] == 0:
         return np.zeros(n_codes, dtype=np.int64)
-    keys = np.unique(np.concatenate(codes) * max(n_items, 1) + np.concatenate(items))
-    return np.bincount(keys // max(n_items, 1), minlength=n_codes).astype(np.int64)
+    span = int(items.max()) + 1
+    keys = np.unique(codes * span + items)
+    return np.bincount(keys // span, minlength=n_codes).astype(np.int64)
+
+
+def _keep(mask: BoolArray | None, item: IntArray) -> slice | BoolArray:
+    return slice(None) if mask is None else mask[item]
+
+
+def _grouped(
+    values: FloatArray,
+    series: IntArray,
+    code: IntArray,
+    n_codes: int,
+    n_series: int,
+    block: MetricBlock,
+) -> tuple[FloatArray, FloatArray]:
+    """(S, K, C) aggregates and (K,) counts (rows over all series, distinct only when S > 1)."""
+    out, counts = keyed_reduce(
+        values, series * n_codes + code, n_series * n_codes, block.aggregation
+    )
+    width = block.row_value.shape[1]
+    return out.reshape(n_series, n_codes, width), counts.reshape(n_series, n_codes).sum(axis=0)
 
 
 def aggregate_block(
-    block: MetricBlock, columns: MetricColumns, mask: np.ndarray[Any, Any] | None
+    block: MetricBlock, columns: MetricColumns, mask: BoolArray | None
 ) -> MetricAggregate:
-    """The slice, per-feature and per-nested-feature aggregates of one metric."""
-    n_features, n_pairs, n_items = len(columns.features), len(columns.pairs), len(columns.item_ids)
-    width = block.values.shape[1]
-    n_series = block.series_starts.shape[0] - 1
-    slice_values = np.full((max(n_series, 1), width), np.nan)
-    feature_values = np.full((max(n_series, 1), n_features, width), np.nan)
-    pair_values = np.full((max(n_series, 1), n_pairs, width), np.nan)
-    rows: list[IntArray] = []
-    f_codes: list[IntArray] = []
-    f_items: list[IntArray] = []
-    p_codes: list[IntArray] = []
-    p_items: list[IntArray] = []
-    for s in range(n_series):
-        lo, hi = int(block.series_starts[s]), int(block.series_starts[s + 1])
-        item, feature, level = block.item[lo:hi], block.feature[lo:hi], block.level[lo:hi]
-        pair, values = block.pair[lo:hi], block.values[lo:hi]
-        if mask is not None:
-            keep = mask[item]
-            item, feature, level, pair, values = (
-                item[keep],
-                feature[keep],
-                level[keep],
-                pair[keep],
-                values[keep],
-            )
-        roll = rollup(item, feature, level, values, block.aggregation)
-        leaf = pair >= 0
-        summary = summarize(roll, pair[leaf], values[leaf], n_features, n_pairs, block.aggregation)
-        slice_values[s] = summary.value
-        feature_values[s] = summary.feature_value
-        pair_values[s] = summary.pair_value
-        rows.append(roll.row_item)
-        f_codes.append(roll.feature_code)
-        f_items.append(roll.feature_item)
-        p_codes.append(pair[leaf])
-        p_items.append(item[leaf])
-    count = int(np.unique(np.concatenate(rows)).shape[0]) if rows else 0
-    feature_count = _distinct_counts(f_codes, f_items, n_features, n_items)
-    pair_count = _distinct_counts(p_codes, p_items, n_pairs, n_items)
+    """The slice, per-feature and per-nested-feature aggregates of one metric.
+
+    ``mask`` (bool over ``columns.item_ids``) selects data rows; None selects all. Rows,
+    features and nested features were rolled up at load time, so this is three masked
+    ``bincount`` reductions.
+    """
+    n_features, n_pairs, s = len(columns.features), len(columns.pairs), block.n_series
+    keep = _keep(mask, block.row_item)
+    row_item = block.row_item[keep]
+    slice_values, _ = _grouped(
+        block.row_value[keep], block.row_series[keep], np.zeros_like(row_item), 1, s, block
+    )
+    count = int(np.unique(row_item).shape[0]) if s > 1 else int(row_item.shape[0])
+    keep = _keep(mask, block.feature_item)
+    f_item, f_code = block.feature_item[keep], block.feature_code[keep]
+    feature_values, feature_count = _grouped(
+        block.feature_value[keep], block.feature_series[keep], f_code, n_features, s, block
+    )
+    keep = _keep(mask, block.leaf_item)
+    p_item, p_code = block.leaf_item[keep], block.leaf_pair[keep]
+    pair_values, pair_count = _grouped(
+        block.leaf_value[keep], block.leaf_series[keep], p_code, n_pairs, s, block
+    )
+    if s > 1:
+        feature_count = _distinct_counts(f_code, f_item, n_features).astype(np.float64)
+        pair_count = _distinct_counts(p_code, p_item, n_pairs).astype(np.float64)
     kind, confidences = block.kind, block.confidences
     subclasses: dict[int, list[SubclassAggregate]] = {}
     for p in np.flatnonzero(pair_count):
@@ -351,6 +357,6 @@ def aggregate_block(
         aggregation=block.aggregation,
         source=block.source,
         kind=kind,
-        aggregate=_aggregate_of(kind, slice_values, count, confidences),
+        aggregate=_aggregate_of(kind, slice_values[:, 0], count, confidences),
         features=features,
     )

@@ -1,19 +1,21 @@
 """A run's custom metrics as numpy columns, cached per process and keyed by version counters.
 
-A slice query then costs a boolean mask and a few segmented reductions, instead of reading and
-grouping rows in SQL. Uploaded metrics bump ``model_run.custom_metrics_version`` and prediction
-changes bump ``data_version``; every query reads both (one cheap SELECT) and reloads on a
-mismatch, so API replicas never serve stale values.
+The roll-up below the slice level does not depend on the slice: a feature's value on a data
+row, and a data row's value, come from that row's entries alone. So the cache rolls every
+metric up once, at load time, and keeps three tables per metric - data-row values, (row,
+feature) values and nested-feature values - and a slice query is a boolean mask over them and
+``np.bincount`` reductions, with no sort and no Python loop per row.
 
-Layout: one :class:`MetricBlock` per (metric name, source); inside a block, entries are sorted
-by (confidence key, item, feature, level, nested feature) once at load time - the order
-:func:`server.evaluation.aggregation.rollup` needs - so queries never sort.
+Uploaded metrics bump ``model_run.custom_metrics_version`` and prediction changes bump
+``data_version``; every query reads both (one small SELECT) and reloads on a mismatch, so API
+replicas never serve stale values.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -21,27 +23,36 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from server.evaluation.aggregation import FEATURE, LEAF, ROW, Aggregation, FloatArray, IntArray
+from server.evaluation.aggregation import (
+    FEATURE,
+    LEAF,
+    ROW,
+    Aggregation,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    rollup,
+)
 from server.storage import custom_metrics as store
 
 #: Where a metric's values come from: uploadCustomMetrics, or PredictionInput.customMetrics.
 RUN, PREDICTION = "RUN", "PREDICTION"
-#: Block kinds: a plain scalar, a scalar per confidence key, or confusion counts.
+#: Metric kinds: a plain scalar, a scalar per confidence key, or confusion counts.
 SCALAR, CONFIDENCE, CONFUSION = "SCALAR", "CONFIDENCE", "CONFUSION"
+#: The pair code of a prediction: a leaf under its label, with no nested-feature name.
+PREDICTION_LEAF = -2
 
 
 @dataclass(frozen=True)
 class MetricBlock:
-    """The entries of one metric name from one source.
+    """One metric name from one source, rolled up; ``*_series`` index ``confidences``.
 
     Attributes:
-        series_starts: int64 (S + 1,) entry offsets of each confidence key (S = 1 unless
-            ``kind`` is CONFIDENCE).
-        item: int64 (N,) index into :attr:`MetricColumns.item_ids`.
-        feature: int64 (N,) feature code (-1 on row entries).
-        level: int64 (N,) ROW, FEATURE or LEAF.
-        pair: int64 (N,) (feature, nested feature) code of uploaded nested-feature entries, else -1.
-        values: float64 (N, C), C = 4 (tp, fp, tn, fn) for CONFUSION, else 1.
+        row_item, row_series: int64 (R,); row_value: float64 (R, C) per data row.
+        feature_item, feature_series, feature_code: int64 (F,); feature_value: float64 (F, C).
+        leaf_item, leaf_series, leaf_pair: int64 (L,); leaf_value: float64 (L, C) per uploaded
+            nested-feature entry (predictions have none).
+        C = 4 (tp, fp, tn, fn) for CONFUSION, else 1; S = len(confidences) or 1.
     """
 
     name: str
@@ -49,12 +60,21 @@ class MetricBlock:
     kind: str
     aggregation: Aggregation
     confidences: tuple[float, ...]
-    series_starts: IntArray
-    item: IntArray
-    feature: IntArray
-    level: IntArray
-    pair: IntArray
-    values: FloatArray
+    row_item: IntArray
+    row_series: IntArray
+    row_value: FloatArray
+    feature_item: IntArray
+    feature_series: IntArray
+    feature_code: IntArray
+    feature_value: FloatArray
+    leaf_item: IntArray
+    leaf_series: IntArray
+    leaf_pair: IntArray
+    leaf_value: FloatArray
+
+    @property
+    def n_series(self) -> int:
+        return max(len(self.confidences), 1)
 
 
 @dataclass(frozen=True)
@@ -65,151 +85,204 @@ class MetricColumns:
     pairs: tuple[tuple[int, str], ...]  # (feature code, nested feature name)
     blocks: tuple[MetricBlock, ...]  # by (name, source)
 
-    def item_mask(self, selected_ids: IntArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    def item_mask(self, selected_ids: IntArray) -> BoolArray:
         """bool (I,): which cached items are among ``selected_ids``."""
-        return np.isin(self.item_ids, selected_ids, assume_unique=False)
+        return np.isin(self.item_ids, selected_ids)
 
 
 class _Codes:
+    """Dense codes for keys in first-seen order; ``""`` (no feature) is -1."""
+
     def __init__(self) -> None:
-        self.index: dict[Any, int] = {}
+        self.index: dict[Any, int] = {"": -1}
 
     def code(self, key: Any) -> int:
         found = self.index.get(key)
         if found is None:
-            found = self.index[key] = len(self.index)
+            found = self.index[key] = len(self.index) - 1
         return found
 
+    def codes(self, keys: Sequence[Any]) -> list[int]:
+        index = self.index
+        return [index[k] if k in index else self.code(k) for k in keys]
+
     def names(self) -> tuple[Any, ...]:
-        return tuple(self.index)
+        return tuple(k for k in self.index if k != "")
 
 
 @dataclass
 class _Entries:
-    """Flat entries while loading, before they are split into blocks."""
+    """Flat entries of every metric while loading, one per (row, confidence key)."""
 
     block: list[int]
     item: list[int]
     feature: list[int]
-    level: list[int]
-    pair: list[int]
+    subclass: list[int]  # pair code; -1 none (row or feature entry), PREDICTION_LEAF
     confidence: list[float]
-    values: tuple[list[float], list[float], list[float], list[float]]  # columns; scalars use [0]
-
-    @classmethod
-    def empty(cls) -> _Entries:
-        return cls([], [], [], [], [], [], ([], [], [], []))
-
-    def add(self, block: int, item: int, feature: int, level: int, pair: int, confidence: float, values: tuple[float, ...]) -> None:  # fmt: skip
-        self.block.append(block)
-        self.item.append(item)
-        self.feature.append(feature)
-        self.level.append(level)
-        self.pair.append(pair)
-        self.confidence.append(confidence)
-        padded = (*values, 0.0, 0.0, 0.0)
-        for column, value in zip(self.values, padded, strict=False):
-            column.append(value)
+    values: list[tuple[float, ...]]  # width 1 or 4
 
 
-def _kind_of(kind: str, value: float | None) -> str:
-    if kind == CONFUSION:
-        return CONFUSION
-    return SCALAR if value is not None else CONFIDENCE
+BlockKey = tuple[str, str, str, Aggregation]  # name, source, kind, aggregation
 
 
 def build_columns(
     versions: tuple[int, int],
-    metrics: store.MetricColumns,
+    scalars: store.ScalarColumns,
+    others: list[store.OtherMetricRow],
     predictions: list[tuple[int, int, str, Any]],
 ) -> MetricColumns:
-    """Codes the stored rows and sorts them into blocks (runs off the event loop)."""
+    """Codes, sorts and rolls up the stored rows (CPU work: runs off the event loop)."""
     features, pairs, blocks = _Codes(), _Codes(), _Codes()
-    shapes: dict[int, tuple[str, str, str, Aggregation]] = {}
-    entries = _Entries.empty()
-    for i in range(len(metrics.item_id)):
-        kind = _kind_of(metrics.kind[i], metrics.value[i])
-        aggregation = Aggregation(metrics.aggregation[i])
-        key = (metrics.name[i], RUN, kind, aggregation)
-        block = blocks.code(key)
-        shapes[block] = key
-        fname, sname = metrics.feature_name[i], metrics.subclass_name[i]
-        feature = features.code(fname) if fname else -1
-        level = ROW if not fname else (FEATURE if not sname else LEAF)
-        pair = pairs.code((feature, sname)) if level == LEAF else -1
-        item = metrics.item_id[i]
-        if kind == SCALAR:
-            entries.add(block, item, feature, level, pair, 0.0, (float(metrics.value[i] or 0.0),))
-        elif kind == CONFUSION:
-            counts = tuple(float(c or 0) for c in metrics.counts[i])
-            entries.add(block, item, feature, level, pair, 0.0, counts)
-        else:
-            for confidence, value in metrics.by_confidence[i] or []:
-                entries.add(block, item, feature, level, pair, float(confidence), (float(value),))
+    by_value = {a.value: a for a in Aggregation}
+    keys = [
+        (n, RUN, SCALAR, by_value[a]) for n, a in zip(scalars.name, scalars.aggregation, strict=True)
+    ]
+    block = blocks.codes(keys)
+    feature = features.codes(scalars.feature_name)
+    pair = pairs.codes(
+        [(f, s) if s else "" for f, s in zip(feature, scalars.subclass_name, strict=True)]
+    )
+    extra = _Entries([], [], [], [], [], [])
+    for row in others:
+        kind = CONFUSION if row.kind == CONFUSION else CONFIDENCE
+        b = blocks.code((row.name, RUN, kind, Aggregation(row.aggregation)))
+        f = features.code(row.feature_name)
+        p = pairs.code((f, row.subclass_name) if row.subclass_name else "")
+        points = (
+            [(0.0, tuple(map(float, row.counts)))]
+            if kind == CONFUSION
+            else [(float(c), (float(v),)) for c, v in row.by_confidence or []]
+        )
+        for confidence, values in points:
+            extra.block.append(b)
+            extra.item.append(row.item_id)
+            extra.feature.append(f)
+            extra.subclass.append(p)
+            extra.confidence.append(confidence)
+            extra.values.append(values)
     for _pid, item, label, custom in predictions:
-        if not isinstance(custom, list):
-            continue
-        feature = features.code(label)
-        for metric in custom:
+        f = features.code(label)
+        for metric in custom if isinstance(custom, list) else []:
             value = metric.get("value") if isinstance(metric, dict) else None
-            if not isinstance(value, int | float) or not np.isfinite(value):
-                continue
-            key = (str(metric.get("name")), PREDICTION, SCALAR, Aggregation.ARITHMETIC_MEAN)
-            block = blocks.code(key)
-            shapes[block] = key
-            entries.add(block, item, feature, LEAF, -1, 0.0, (float(value),))
-    return _sorted_columns(versions, entries, features.names(), pairs.names(), shapes)
+            if isinstance(value, int | float) and np.isfinite(value):
+                key = (str(metric.get("name")), PREDICTION, SCALAR, Aggregation.ARITHMETIC_MEAN)
+                extra.block.append(blocks.code(key))
+                extra.item.append(item)
+                extra.feature.append(f)
+                extra.subclass.append(PREDICTION_LEAF)
+                extra.confidence.append(0.0)
+                extra.values.append((float(value),))
+    n_scalar = len(block)
+    all_items = np.asarray(scalars.item_id + extra.item, dtype=np.int64)
+    item_ids = np.unique(all_items)
+    columns = _Arrays(
+        block=np.asarray(block + extra.block, dtype=np.int64),
+        item=np.searchsorted(item_ids, all_items).astype(np.int64),
+        feature=np.asarray(feature + extra.feature, dtype=np.int64),
+        pair=np.asarray(pair + extra.subclass, dtype=np.int64),
+        confidence=np.asarray([0.0] * n_scalar + extra.confidence, dtype=np.float64),
+        scalar_values=np.asarray(scalars.value, dtype=np.float64),
+        extra_values=extra.values,
+    )
+    shapes: dict[int, BlockKey] = {code: key for key, code in blocks.index.items() if key != ""}
+    return MetricColumns(
+        versions=versions,
+        item_ids=item_ids,
+        features=features.names(),
+        pairs=pairs.names(),
+        blocks=tuple(_blocks(columns, shapes)),
+    )
 
 
-def _sorted_columns(
-    versions: tuple[int, int],
-    entries: _Entries,
-    features: tuple[str, ...],
-    pairs: tuple[tuple[int, str], ...],
-    shapes: dict[int, tuple[str, str, str, Aggregation]],
-) -> MetricColumns:
-    item_raw = np.asarray(entries.item, dtype=np.int64)
-    item_ids = np.unique(item_raw)
-    item = np.searchsorted(item_ids, item_raw).astype(np.int64)
-    block = np.asarray(entries.block, dtype=np.int64)
-    feature = np.asarray(entries.feature, dtype=np.int64)
-    level = np.asarray(entries.level, dtype=np.int64)
-    pair = np.asarray(entries.pair, dtype=np.int64)
-    confidence = np.asarray(entries.confidence, dtype=np.float64)
-    order = np.lexsort((pair, level, feature, item, confidence, block))
-    block, item, feature, level, pair = (a[order] for a in (block, item, feature, level, pair))
-    confidence = confidence[order]
-    columns = np.stack([np.asarray(c, dtype=np.float64) for c in entries.values], axis=1)
-    columns = columns.reshape(-1, 4)[order]
-    out: list[MetricBlock] = []
-    bounds = np.searchsorted(block, np.arange(len(shapes) + 1))
-    for code in sorted(shapes, key=lambda c: (shapes[c][0], shapes[c][1] != RUN, shapes[c][2])):
+@dataclass(frozen=True)
+class _Arrays:
+    block: IntArray
+    item: IntArray
+    feature: IntArray
+    pair: IntArray
+    confidence: FloatArray
+    scalar_values: FloatArray
+    extra_values: list[tuple[float, ...]]
+
+    def values(self, rows: IntArray, width: int) -> FloatArray:
+        """float64 (len(rows), width) for entry rows of one block (all scalar or all extra)."""
+        n_scalar = self.scalar_values.shape[0]
+        if rows.shape[0] and rows[0] < n_scalar:
+            return self.scalar_values[rows].reshape(-1, 1)
+        out = np.asarray([self.extra_values[r - n_scalar] for r in rows], dtype=np.float64)
+        return out.reshape(-1, width)
+
+
+def _blocks(a: _Arrays, shapes: dict[int, BlockKey]) -> list[MetricBlock]:
+    level = np.where(a.feature < 0, ROW, np.where(a.pair == -1, FEATURE, LEAF)).astype(np.int64)
+    order = np.lexsort((level, a.feature, a.item, a.confidence, a.block))
+    bounds = np.searchsorted(a.block[order], np.arange(len(shapes) + 1))
+    out = []
+    for code in sorted(shapes, key=lambda c: (shapes[c][0], shapes[c][1] != RUN)):
         name, source, kind, aggregation = shapes[code]
-        lo, hi = int(bounds[code]), int(bounds[code + 1])
-        width = 4 if kind == CONFUSION else 1
-        values = np.ascontiguousarray(columns[lo:hi, :width])
-        keys, key_starts = np.unique(confidence[lo:hi], return_index=True)
-        starts = np.append(key_starts, hi - lo).astype(np.int64)
-        out.append(
-            MetricBlock(
-                name=name,
-                source=source,
-                kind=kind,
-                aggregation=aggregation,
-                confidences=tuple(float(k) for k in keys) if kind == CONFIDENCE else (),
-                series_starts=starts,
-                item=item[lo:hi],
-                feature=feature[lo:hi],
-                level=level[lo:hi],
-                pair=pair[lo:hi],
-                values=values,
+        rows = order[bounds[code] : bounds[code + 1]]
+        out.append(_rolled_block(a, rows, level[rows], name, source, kind, aggregation))
+    return out
+
+
+def _rolled_block(
+    a: _Arrays,
+    rows: IntArray,
+    level: IntArray,
+    name: str,
+    source: str,
+    kind: str,
+    aggregation: Aggregation,
+) -> MetricBlock:
+    values = a.values(rows, 4 if kind == CONFUSION else 1)
+    item, feature, pair = a.item[rows], a.feature[rows], a.pair[rows]
+    keys, series = np.unique(a.confidence[rows], return_inverse=True)
+    starts = np.searchsorted(series, np.arange(keys.shape[0] + 1))
+    parts: list[tuple[IntArray, ...]] = []
+    fparts: list[tuple[IntArray, ...]] = []
+    rvals: list[FloatArray] = []
+    fvals: list[FloatArray] = []
+    for s in range(keys.shape[0]):
+        lo, hi = int(starts[s]), int(starts[s + 1])
+        roll = rollup(item[lo:hi], feature[lo:hi], level[lo:hi], values[lo:hi], aggregation)
+        parts.append((roll.row_item, np.full(roll.row_item.shape[0], s, dtype=np.int64)))
+        rvals.append(roll.row_value)
+        fparts.append(
+            (
+                roll.feature_item,
+                np.full(roll.feature_item.shape[0], s, dtype=np.int64),
+                roll.feature_code,
             )
         )
-    return MetricColumns(versions, item_ids, features, pairs, tuple(out))
+        fvals.append(roll.feature_value)
+    leaf = pair >= 0
+    width = values.shape[1]
+    return MetricBlock(
+        name=name,
+        source=source,
+        kind=kind,
+        aggregation=aggregation,
+        confidences=tuple(float(k) for k in keys) if kind == CONFIDENCE else (),
+        row_item=_cat([p[0] for p in parts]),
+        row_series=_cat([p[1] for p in parts]),
+        row_value=np.concatenate(rvals) if rvals else np.empty((0, width)),
+        feature_item=_cat([p[0] for p in fparts]),
+        feature_series=_cat([p[1] for p in fparts]),
+        feature_code=_cat([p[2] for p in fparts]),
+        feature_value=np.concatenate(fvals) if fvals else np.empty((0, width)),
+        leaf_item=item[leaf],
+        leaf_series=series.astype(np.int64)[leaf],
+        leaf_pair=pair[leaf],
+        leaf_value=values[leaf],
+    )
+
+
+def _cat(arrays: list[IntArray]) -> IntArray:
+    return np.concatenate(arrays).astype(np.int64) if arrays else np.empty(0, dtype=np.int64)
 
 
 class CustomMetricCache:
-    """Column snapshots of the most recently queried runs (least recently used dropped)."""
+    """Rolled-up columns of the most recently queried runs (least recently used dropped)."""
 
     def __init__(self, max_runs: int = 4) -> None:
         self.max_runs = max_runs
@@ -229,13 +302,18 @@ class CustomMetricCache:
             cached = self._runs.get(model_run_id)
             if cached is None or cached.versions != versions:
                 # Versions were read before the rows: a newer load is at worst reloaded again.
-                metrics = await store.select_metric_columns(
+                scalars = await store.select_scalar_columns(
+                    session=session, model_run_id=model_run_id
+                )
+                others = await store.select_other_metric_rows(
                     session=session, model_run_id=model_run_id
                 )
                 predictions = await store.select_prediction_metrics(
                     session=session, model_run_id=model_run_id
                 )
-                cached = await asyncio.to_thread(build_columns, versions, metrics, predictions)
+                cached = await asyncio.to_thread(
+                    build_columns, versions, scalars, others, predictions
+                )
                 self.loads += 1
                 self._runs[model_run_id] = cached
             self._runs.move_to_end(model_run_id)

@@ -178,22 +178,59 @@ async def bump_custom_metrics_version(*, session: AsyncSession, model_run_id: in
 
 
 @dataclass(frozen=True)
-class MetricColumns:
-    """Every stored custom metric of a run, as parallel lists (one entry per row)."""
+class ScalarColumns:
+    """The run's plain scalar metrics (the bulk of any run), as parallel lists."""
 
     item_id: list[int]
     feature_name: list[str]
     subclass_name: list[str]
     name: list[str]
-    kind: list[str]
     aggregation: list[str]
-    value: list[float | None]
-    by_confidence: list[Any]
-    counts: list[tuple[int | None, int | None, int | None, int | None]]
+    value: list[float]
 
 
-async def select_metric_columns(*, session: AsyncSession, model_run_id: int) -> MetricColumns:
+def _is_plain_scalar() -> sa.ColumnElement[bool]:
+    return sa.and_(METRIC.c.kind == "SCALAR", METRIC.c.value.is_not(None))
+
+
+async def select_scalar_columns(*, session: AsyncSession, model_run_id: int) -> ScalarColumns:
     result = await session.execute(
+        sa.select(
+            METRIC.c.item_id,
+            METRIC.c.feature_name,
+            METRIC.c.subclass_name,
+            METRIC.c.name,
+            METRIC.c.aggregation,
+            METRIC.c.value,
+        ).where(METRIC.c.model_run_id == model_run_id, _is_plain_scalar())
+    )
+    rows = result.all()
+    if not rows:
+        return ScalarColumns([], [], [], [], [], [])
+    cols = list(zip(*rows, strict=True))
+    return ScalarColumns(
+        list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4]), list(cols[5])
+    )
+
+
+@dataclass(frozen=True)
+class OtherMetricRow:
+    """A confusion matrix or a scalar by confidence (rows with more than one number)."""
+
+    item_id: int
+    feature_name: str
+    subclass_name: str
+    name: str
+    kind: str
+    aggregation: str
+    by_confidence: list[list[float]] | None
+    counts: tuple[int, int, int, int]
+
+
+async def select_other_metric_rows(
+    *, session: AsyncSession, model_run_id: int
+) -> list[OtherMetricRow]:
+    rows = await session.execute(
         sa.select(
             METRIC.c.item_id,
             METRIC.c.feature_name,
@@ -201,29 +238,26 @@ async def select_metric_columns(*, session: AsyncSession, model_run_id: int) -> 
             METRIC.c.name,
             METRIC.c.kind,
             METRIC.c.aggregation,
-            METRIC.c.value,
             METRIC.c.by_confidence,
             METRIC.c.tp,
             METRIC.c.fp,
             METRIC.c.tn,
             METRIC.c.fn,
-        ).where(METRIC.c.model_run_id == model_run_id)
+        ).where(METRIC.c.model_run_id == model_run_id, sa.not_(_is_plain_scalar()))
     )
-    rows = result.all()
-    if not rows:
-        return MetricColumns([], [], [], [], [], [], [], [], [])
-    cols = list(zip(*rows, strict=True))
-    return MetricColumns(
-        item_id=list(cols[0]),
-        feature_name=list(cols[1]),
-        subclass_name=list(cols[2]),
-        name=list(cols[3]),
-        kind=list(cols[4]),
-        aggregation=list(cols[5]),
-        value=list(cols[6]),
-        by_confidence=list(cols[7]),
-        counts=list(zip(cols[8], cols[9], cols[10], cols[11], strict=True)),
-    )
+    return [
+        OtherMetricRow(
+            int(r[0]),
+            str(r[1]),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            str(r[5]),
+            r[6],
+            (int(r[7] or 0), int(r[8] or 0), int(r[9] or 0), int(r[10] or 0)),
+        )
+        for r in rows
+    ]
 
 
 async def select_prediction_metrics(

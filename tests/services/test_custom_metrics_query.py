@@ -19,7 +19,8 @@ from server.services.custom_metrics import (
     aggregate_custom_metrics,
 )
 from server.services.custom_metrics_cache import CustomMetricCache
-from server.storage.db import read_session
+from server.services.uploads import upsert_predictions
+from server.storage.db import read_session, transaction
 from tests.services.custom_metrics_setup import Run, add_predictions, make_run, upload
 
 AGGREGATIONS = ["ARITHMETIC_MEAN", "GEOMETRIC_MEAN", "HARMONIC_MEAN", "SUM"]
@@ -420,3 +421,46 @@ async def test_names_select_metrics(sessions: async_sessionmaker[AsyncSession]) 
         "p",
         "r",
     ]
+
+
+async def test_metrics_of_predictions_uploaded_through_the_upload_service(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    run = await make_run(sessions, ["a", "b"])
+    cache = CustomMetricCache()
+    rows = [
+        {
+            "reference_id": "a",
+            "annotation_id": "p1",
+            "label": "cat",
+            "custom_metrics": [{"name": "iou", "value": 0.5}],
+        },
+        {
+            "reference_id": "a",
+            "annotation_id": "p2",
+            "label": "dog",
+            "custom_metrics": [{"name": "iou", "value": 0.9}],
+        },
+        {
+            "reference_id": "b",
+            "annotation_id": "p3",
+            "label": "cat",
+            "custom_metrics": [{"name": "iou", "value": 0.2}],
+        },
+    ]
+    async with transaction(sessions) as session:
+        await upsert_predictions(
+            session, model_run_id=str(run.run_id), predictions=rows, update=False, max_rows=100
+        )
+    [iou] = await query(sessions, run, None, cache)
+    assert (iou.source, iou.aggregate.count) == ("PREDICTION", 2)
+    assert iou.aggregate.value == pytest.approx(
+        statistics.fmean([statistics.fmean([0.5, 0.9]), 0.2])
+    )
+    rows[2] = dict(rows[2], custom_metrics=[{"name": "iou", "value": 0.4}])
+    async with transaction(sessions) as session:
+        await upsert_predictions(
+            session, model_run_id=str(run.run_id), predictions=rows, update=True, max_rows=100
+        )
+    [iou] = await query(sessions, run, None, cache)  # data_version moved: the cache reloads
+    assert iou.aggregate.value == pytest.approx(statistics.fmean([0.7, 0.4])) and cache.loads == 2
