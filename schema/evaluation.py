@@ -1,32 +1,36 @@
-"""Evaluation results in the schema: the contract's names and types, resolved to a clear
-"not available yet" until the evaluation services land (the lead takes this module over and
-points the resolvers at ``server/services/evaluation_queries.py``).
+"""Evaluation in the schema: the mutation that queues one, the visible evaluation of a run,
+metrics over slices, and paging through true/false positives and misses.
 
-Queries answer a top-level error with ``extensions.code = NOT_IMPLEMENTED`` (or null where null
-is already the truthful answer: no evaluation exists before one can be run); the mutation
-answers an ``InvalidInputError``.
+Resolvers are thin: they call ``server.services.evaluation`` (requests) and
+``server.services.evaluation_results`` (answers from the stored match table). Asking for
+metrics before any evaluation completed is a top-level error with code FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from schema.context import Info
-from schema.errors import InputIssue, InvalidInputError
-from schema.extensions import PublicError
-from schema.filters import ItemFilter
+from schema.errors import InvalidInputError, NotFoundError
+from schema.filters import ItemFilter, filter_to_dict
 from schema.jobs import Job, JobStatus
-from schema.scalars import JSON
+from schema.pagination import Edge, PageInfo, page_size
+from schema.reading import read
+from schema.scalars import JSON, json_value
+from server.services import evaluation as evaluation_service
+from server.services import evaluation_results as results
+from server.services.jobs import get_job
 from server.storage import tables
 
 if TYPE_CHECKING:
     from schema.types.annotation import Annotation, AnnotationConnection, PredictionConnection
 
-NOT_AVAILABLE = "evaluation is not available yet"
+MatchKey = tuple[int, int, float]  # (model run id, prediction id, IoU threshold)
 
 
 @strawberry.enum
@@ -157,14 +161,8 @@ class Evaluation:
     job: Job | None
 
 
-def not_implemented() -> PublicError:
-    return PublicError(NOT_AVAILABLE, code="NOT_IMPLEMENTED")
-
-
-def evaluation_unavailable() -> InvalidInputError:
-    return InvalidInputError(
-        message=NOT_AVAILABLE, issues=[InputIssue(path="modelRunId", message=NOT_AVAILABLE)]
-    )
+def _set(value: object) -> bool:
+    return value is not None and value is not strawberry.UNSET
 
 
 def needs_evaluation(
@@ -172,48 +170,268 @@ def needs_evaluation(
 ) -> bool:
     """Whether a ModelRun.predictions query needs match results (outcome, IoU) to answer."""
     if order_by is not None:
-        return True  # IoU order needs matches; confidence order a (confidence, id) cursor: both come with the results
+        return True
     if prediction_filter is None or prediction_filter is strawberry.UNSET:
         return False
-    return prediction_filter.outcome not in (
-        None,
-        strawberry.UNSET,
-    ) or prediction_filter.iou_range not in (None, strawberry.UNSET)
+    return _set(prediction_filter.outcome) or _set(prediction_filter.iou_range)
+
+
+def _cache(info: Info) -> results.SnapshotCache:
+    return results.snapshot_cache_for(info.context.runtime.engine)
+
+
+def options_to_dict(options: EvaluationOptions | None) -> dict[str, Any]:
+    """The service's snake_case option dict (unset options left out)."""
+    if options is None:
+        return {}
+    out: dict[str, Any] = {}
+    if _set(options.matching):
+        out["matching"] = options.matching.value  # type: ignore[union-attr]
+    if _set(options.class_agnostic):
+        out["class_agnostic"] = options.class_agnostic
+    if _set(options.empty_classes):
+        out["empty_classes"] = options.empty_classes.value  # type: ignore[union-attr]
+    if _set(options.max_detections):
+        out["max_detections"] = options.max_detections
+    if _set(options.iou_thresholds):
+        out["iou_thresholds"] = list(options.iou_thresholds or [])
+    if _set(options.allowed_label_matches):
+        out["allowed_label_matches"] = [
+            {
+                "ground_truth_label": m.ground_truth_label,
+                "model_prediction_label": m.model_prediction_label,
+            }
+            for m in options.allowed_label_matches or []
+        ]
+    return out
+
+
+async def calculate_evaluation_metrics(
+    info: Info, model_run_id: strawberry.ID, options: EvaluationOptions | None
+) -> Job | InvalidInputError | NotFoundError:
+    from schema.mutation import write  # the mutation module imports this one
+
+    runtime = info.context.runtime
+
+    async def work(session: AsyncSession) -> tables.Job:
+        return await evaluation_service.request_evaluation(
+            session,
+            model_run_id=str(model_run_id),
+            options=options_to_dict(options),
+            max_attempts=runtime.settings.job_max_attempts,
+        )
+
+    outcome = await write(info, (InvalidInputError, NotFoundError), work)
+    if isinstance(outcome, tables.Job):
+        runtime.wake_jobs()
+        return Job.from_row(outcome)
+    return outcome  # type: ignore[return-value]
+
+
+def _evaluation_status(row: tables.Evaluation, job: tables.Job | None) -> JobStatus:
+    """A version's own status once it ended; before that, its job's (retries, a dead worker)."""
+    if row.status in ("SUCCEEDED", "FAILED", "CANCELLED") or job is None:
+        return JobStatus(row.status)
+    return JobStatus(job.status)
 
 
 async def model_run_evaluation(info: Info, run: tables.ModelRun) -> Evaluation | None:
     if run.current_evaluation_id is None:
         return None
-    raise not_implemented()
+
+    async def work(session: AsyncSession) -> Evaluation | None:
+        row = await session.get(tables.Evaluation, run.current_evaluation_id)
+        dataset = await session.get(tables.Dataset, run.dataset_id)
+        if row is None or dataset is None:
+            return None
+        job = await get_job(session, job_id=str(row.job_id)) if row.job_id else None
+        stale = (
+            row.run_data_version != run.data_version
+            or row.dataset_annotations_version != dataset.annotations_version
+        )
+        return Evaluation(
+            id=strawberry.ID(str(row.id)),
+            version=row.version,
+            status=_evaluation_status(row, job),
+            options=json_value(row.options or {}),
+            is_stale=stale,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            job=Job.from_row(job) if job is not None else None,
+        )
+
+    return await read(info, work)
 
 
-async def model_run_metrics(info: Info, run: tables.ModelRun) -> MetricsReport:
-    raise not_implemented()
+async def model_run_metrics(
+    info: Info,
+    run: tables.ModelRun,
+    *,
+    filter: ItemFilter | None,
+    slice_id: strawberry.ID | None,
+    iou_threshold: float | None,
+    confidence_threshold: float | None,
+    labels: list[str] | None,
+) -> MetricsReport:
+    data = await read(
+        info,
+        lambda session: results.metrics_report(
+            session,
+            _cache(info),
+            run=run,
+            filter=filter_to_dict(filter),
+            slice_id=str(slice_id) if _set(slice_id) else None,
+            iou_threshold=0.5 if iou_threshold is None else iou_threshold,
+            confidence_threshold=0.0 if confidence_threshold is None else confidence_threshold,
+            labels=labels if _set(labels) else None,
+        ),
+    )
+    return MetricsReport(
+        item_count=data.item_count,
+        ground_truth_count=data.ground_truth_count,
+        prediction_count=data.prediction_count,
+        coco=CocoSummary(**data.coco),
+        per_label=[LabelMetrics(**vars(row)) for row in data.per_label],
+        confusion_matrix=ConfusionMatrix(
+            labels=data.confusion_labels, counts=data.confusion_counts
+        ),
+        curves={
+            label: [PrPoint(recall=r, precision=p, confidence=c) for r, p, c in points]
+            for label, points in data.curves.items()
+        },
+    )
+
+
+def _page_info(page: results.Page) -> PageInfo:
+    return PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=page.start_cursor,
+        end_cursor=page.end_cursor,
+    )
+
+
+async def _total(value: int) -> int:
+    return value
 
 
 async def model_run_false_negatives(
-    info: Info, run: tables.ModelRun
+    info: Info,
+    run: tables.ModelRun,
+    *,
+    filter: ItemFilter | None,
+    iou_threshold: float | None,
+    labels: list[str] | None,
+    first: int | None,
+    after: str | None,
 ) -> Annotated[AnnotationConnection, strawberry.lazy("schema.types.annotation")]:
-    raise not_implemented()
+    from schema.types.annotation import Annotation, AnnotationConnection
+
+    limit = page_size(info, first)
+    page = await read(
+        info,
+        lambda session: results.browse_false_negatives(
+            session,
+            _cache(info),
+            run=run,
+            filter=filter_to_dict(filter),
+            labels=labels if _set(labels) else None,
+            iou_threshold=0.5 if iou_threshold is None else iou_threshold,
+            first=limit,
+            after=after,
+        ),
+    )
+    rows = await info.context.loaders.annotation.load_many(page.ids)
+    edges = [
+        Edge(cursor=results.position_cursor(page, k), node=Annotation(row=row))
+        for k, row in enumerate(rows)
+        if row is not None
+    ]
+    return AnnotationConnection(
+        page_info=_page_info(page), edges=edges, count=lambda: _total(page.total)
+    )
 
 
 async def model_run_evaluated_predictions(
-    info: Info, run: tables.ModelRun
+    info: Info,
+    run: tables.ModelRun,
+    *,
+    filter: PredictionFilter | None,
+    order_by: PredictionOrder | None,
+    iou_threshold: float | None,
+    first: int | None,
+    after: str | None,
 ) -> Annotated[PredictionConnection, strawberry.lazy("schema.types.annotation")]:
-    raise not_implemented()
+    from schema.types.annotation import Prediction, PredictionConnection
+
+    threshold = 0.5 if iou_threshold is None else iou_threshold
+    limit = page_size(info, first)
+    plain: dict[str, Any] = {}
+    if filter is not None:
+        if _set(filter.outcome):
+            plain["outcome"] = filter.outcome.value  # type: ignore[union-attr]
+        if _set(filter.labels):
+            plain["labels"] = filter.labels
+        for key, bounds in (
+            ("iou_range", filter.iou_range),
+            ("confidence_range", filter.confidence_range),
+        ):
+            if _set(bounds):
+                plain[key] = {
+                    "min": bounds.min if _set(bounds.min) else None,  # type: ignore[union-attr]
+                    "max": bounds.max if _set(bounds.max) else None,  # type: ignore[union-attr]
+                }
+        if _set(filter.items):
+            plain["items"] = filter_to_dict(filter.items)
+    page = await read(
+        info,
+        lambda session: results.browse_predictions(
+            session,
+            _cache(info),
+            run=run,
+            filter=plain,
+            order_by=order_by.value if order_by is not None else None,
+            iou_threshold=threshold,
+            first=limit,
+            after=after,
+        ),
+    )
+    run_id = int(run.id or 0)
+    for prediction_id in page.ids:
+        info.context.loaders.prediction_match.prime(
+            (run_id, prediction_id, threshold),
+            (page.ious[prediction_id], page.matched[prediction_id]),
+        )
+    rows = await info.context.loaders.prediction.load_many(page.ids)
+    edges = [
+        Edge(
+            cursor=results.position_cursor(page, k),
+            node=Prediction(row=row, iou_threshold=threshold),
+        )
+        for k, row in enumerate(rows)
+        if row is not None
+    ]
+    return PredictionConnection(
+        page_info=_page_info(page), edges=edges, count=lambda: _total(page.total)
+    )
 
 
-async def prediction_iou(info: Info, prediction: tables.Prediction) -> float | None:
-    return None
+async def prediction_iou(
+    info: Info, prediction: tables.Prediction, iou_threshold: float = 0.5
+) -> float | None:
+    key = (prediction.model_run_id, int(prediction.id or 0), iou_threshold)
+    iou, _ = await info.context.loaders.prediction_match.load(key)
+    return iou
 
 
 async def prediction_matched_annotation(
-    info: Info, prediction: tables.Prediction
+    info: Info, prediction: tables.Prediction, iou_threshold: float = 0.5
 ) -> Annotated[Annotation, strawberry.lazy("schema.types.annotation")] | None:
-    return None
+    from schema.types.annotation import Annotation
 
-
-async def calculate_evaluation_metrics(
-    info: Info, model_run_id: strawberry.ID, options: EvaluationOptions | None
-) -> InvalidInputError:
-    return evaluation_unavailable()
+    key = (prediction.model_run_id, int(prediction.id or 0), iou_threshold)
+    _, annotation_id = await info.context.loaders.prediction_match.load(key)
+    if annotation_id is None:
+        return None
+    row = await info.context.loaders.annotation.load(annotation_id)
+    return Annotation(row=row) if row is not None else None

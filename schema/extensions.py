@@ -18,7 +18,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from server.errors import InvalidInput, LimitExceeded, NotFound
+from server.errors import FailedPrecondition, InvalidInput, LimitExceeded, NotFound
 
 INTERNAL_MESSAGE = "Internal server error."
 LIMIT_RULES = ("exceeds maximum operation depth", "aliases found")
@@ -43,6 +43,8 @@ def _public(original: BaseException) -> PublicError | None:
         return PublicError(original.message, code="NOT_FOUND")
     if isinstance(original, LimitExceeded):
         return PublicError(original.message, code="LIMIT_EXCEEDED")
+    if isinstance(original, FailedPrecondition):
+        return PublicError(original.message, code="FAILED_PRECONDITION")
     return None
 
 

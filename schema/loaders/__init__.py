@@ -8,6 +8,7 @@ from schema.loaders.annotations_by_item import AnnotationsByItem
 from schema.loaders.by_id import RowsById
 from schema.loaders.children import ChildrenByParent
 from schema.loaders.labels_by_dataset import LabelsByDataset
+from schema.loaders.prediction_matches import PredictionMatches
 from schema.loaders.predictions_by_item import PredictionsByItem
 from server.runtime import Runtime
 from server.storage import tables
@@ -18,6 +19,8 @@ class Loaders:
     dataset: RowsById[tables.Dataset]
     item: RowsById[tables.Item]
     annotation: RowsById[tables.Annotation]
+    prediction: RowsById[tables.Prediction]
+    prediction_match: PredictionMatches
     model: RowsById[tables.Model]
     model_run: RowsById[tables.ModelRun]
     slice: RowsById[tables.Slice]
@@ -34,6 +37,8 @@ class Loaders:
             dataset=RowsById(runtime, tables.Dataset),
             item=RowsById(runtime, tables.Item),
             annotation=RowsById(runtime, tables.Annotation),
+            prediction=RowsById(runtime, tables.Prediction),
+            prediction_match=PredictionMatches(runtime),
             model=RowsById(runtime, tables.Model),
             model_run=RowsById(runtime, tables.ModelRun),
             slice=RowsById(runtime, tables.Slice),

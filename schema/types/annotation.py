@@ -93,6 +93,8 @@ class Annotation:
 @strawberry.type
 class Prediction:
     row: strawberry.Private[tables.Prediction]
+    # The IoU threshold its iou/matchedAnnotation refer to (set when paged at another one).
+    iou_threshold: strawberry.Private[float] = 0.5
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -149,13 +151,13 @@ class Prediction:
     async def iou(self, info: Info) -> float | None:
         from schema.evaluation import prediction_iou
 
-        return await prediction_iou(info, self.row)
+        return await prediction_iou(info, self.row, self.iou_threshold)
 
     @field(description="The ground truth it matched in the current evaluation.")
     async def matched_annotation(self, info: Info) -> Annotation | None:
         from schema.evaluation import prediction_matched_annotation
 
-        return await prediction_matched_annotation(info, self.row)
+        return await prediction_matched_annotation(info, self.row, self.iou_threshold)
 
 
 @strawberry.type

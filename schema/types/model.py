@@ -105,7 +105,15 @@ class ModelRun:
         confidence_threshold: float | None = 0.0,
         labels: list[str] | None = None,
     ) -> MetricsReport:
-        return await evaluation.model_run_metrics(info, self.row)
+        return await evaluation.model_run_metrics(
+            info,
+            self.row,
+            filter=filter,
+            slice_id=slice_id,
+            iou_threshold=iou_threshold,
+            confidence_threshold=confidence_threshold,
+            labels=labels,
+        )
 
     @field(
         description=(
@@ -123,7 +131,15 @@ class ModelRun:
         after: str | None = None,
     ) -> PredictionConnection:
         if evaluation.needs_evaluation(filter, order_by):
-            return await evaluation.model_run_evaluated_predictions(info, self.row)
+            return await evaluation.model_run_evaluated_predictions(
+                info,
+                self.row,
+                filter=filter,
+                order_by=order_by,
+                iou_threshold=iou_threshold,
+                first=first,
+                after=after,
+            )
         limit, after_id = page_size(info, first), decode_cursor("Prediction", after)
         labels = filter.labels if filter is not None and _set(filter.labels) else None
         confidence = (
@@ -171,7 +187,15 @@ class ModelRun:
         first: int | None = None,
         after: str | None = None,
     ) -> AnnotationConnection:
-        return await evaluation.model_run_false_negatives(info, self.row)
+        return await evaluation.model_run_false_negatives(
+            info,
+            self.row,
+            filter=filter,
+            iou_threshold=iou_threshold,
+            labels=labels,
+            first=first,
+            after=after,
+        )
 
     @field(description="User-uploaded metrics aggregated over the items of a filter and/or slice.")
     async def custom_metrics(

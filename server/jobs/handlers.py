@@ -19,4 +19,6 @@ Handler = Callable[[JobContext], Coroutine[Any, Any, None]]
 
 def default_handlers() -> dict[str, Handler]:
     """The kinds a stock server runs. Each entry calls into a service."""
-    return {}
+    from server.jobs.evaluate import run_evaluation_job  # it imports this module's context
+
+    return {"evaluate": run_evaluation_job}

@@ -113,6 +113,8 @@ class MetricsData:
 
 @dataclass(frozen=True)
 class Page:
+    evaluation_id: int
+    start: int
     ids: list[int]
     total: int
     has_next: bool
@@ -321,6 +323,8 @@ def _page(
     start = _offset(evaluation_id, after)
     chosen = ordered[start : start + first]
     page = Page(
+        evaluation_id=evaluation_id,
+        start=start,
         ids=[int(i) for i in ids[chosen]],
         total=int(ordered.shape[0]),
         has_next=start + first < ordered.shape[0],
@@ -329,6 +333,11 @@ def _page(
         end_cursor=_cursor(evaluation_id, start + chosen.shape[0] - 1) if chosen.size else None,
     )
     return chosen, page
+
+
+def position_cursor(page: Page, k: int) -> str:
+    """The cursor of the ``k``-th row of ``page``."""
+    return _cursor(page.evaluation_id, page.start + k)
 
 
 def _range(values: np.ndarray, bounds: dict[str, Any] | None) -> np.ndarray:

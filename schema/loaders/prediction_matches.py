@@ -1,0 +1,43 @@
+"""(IoU, matched annotation id) of predictions in their run's visible evaluation, batched per
+run: one snapshot lookup answers every prediction of a page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from server.runtime import Runtime
+from server.services.evaluation_results import prediction_matches, snapshot_cache_for
+from server.storage import tables
+from server.storage.db import read_session
+
+MatchKey = tuple[int, int, float]  # (model run id, prediction id, IoU threshold)
+Match = tuple[float | None, int | None]
+
+
+class PredictionMatches(DataLoader[MatchKey, Match]):
+    def __init__(self, runtime: Runtime) -> None:
+        async def load(keys: Sequence[MatchKey]) -> list[Match]:
+            groups: dict[tuple[int, float], list[int]] = defaultdict(list)
+            for run_id, prediction_id, threshold in keys:
+                groups[(run_id, threshold)].append(prediction_id)
+            found: dict[MatchKey, Match] = {}
+            async with read_session(runtime.sessions) as session:
+                for (run_id, threshold), ids in groups.items():
+                    run = await session.get(tables.ModelRun, run_id)
+                    if run is None:
+                        continue
+                    matches = await prediction_matches(
+                        session,
+                        snapshot_cache_for(runtime.engine),
+                        run=run,
+                        prediction_ids=ids,
+                        iou_threshold=threshold,
+                    )
+                    for prediction_id, match in matches.items():
+                        found[(run_id, prediction_id, threshold)] = match
+            return [found.get(key, (None, None)) for key in keys]
+
+        super().__init__(load_fn=load)
