@@ -65,3 +65,32 @@ def ranges(starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> IndexArray:
         return np.zeros(0, dtype=np.int64)
     first = np.cumsum(lengths) - lengths
     return np.repeat(starts - first, lengths) + np.arange(total, dtype=np.int64)
+
+
+CHUNK_ELEMENTS = 1 << 18
+"""Elements per numpy pass in the heavy kernels. Temporaries of a few MB stay in
+cache and are reused by the allocator; arrays of tens of MB are mapped fresh
+from the OS on every operation, which made whole-batch passes several times
+slower."""
+
+
+def chunks(weights: NDArray[np.int64], budget: int | None = None) -> list[tuple[int, int]]:
+    """Splits items (n,) into consecutive ``(start, stop)`` ranges of total weight about ``budget``.
+
+    Every range holds at least one item, so a single heavy item is its own chunk.
+    ``budget`` defaults to ``CHUNK_ELEMENTS``.
+    """
+    budget = CHUNK_ELEMENTS if budget is None else budget
+    n = int(weights.shape[0])
+    if n == 0:
+        return []
+    cum = np.cumsum(weights)
+    out: list[tuple[int, int]] = []
+    start = 0
+    while start < n:
+        done = int(cum[start - 1]) if start else 0
+        stop = int(np.searchsorted(cum, done + budget, side="right"))
+        stop = min(max(stop, start + 1), n)
+        out.append((start, stop))
+        start = stop
+    return out

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry.kernel import ranges, segment_ids
+from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
 from server.evaluation.geometry.rle_codec import decode_strings, encode_counts
 
 _UINT32_WRAP = 1 << 32
@@ -224,21 +224,40 @@ class RleBatch:
         ``start`` is the run's first pixel within its own mask; runs are in mask
         order and, within a mask, in pixel order. Computed once per batch.
         """
-        n_fg = self.run_counts // 2
-        owner = segment_ids(n_fg)
-        index = self.offsets[:-1][owner] + 1 + 2 * ranges(np.zeros_like(n_fg), n_fg)
-        ends = np.cumsum(self.counts, dtype=np.int64)
-        before_mask = np.concatenate([np.zeros(1, np.int64), ends])[self.offsets[:-1]]
-        length = self.counts[index].astype(np.int64)
-        start = ends[index] - length - before_mask[owner]
-        keep = length > 0
-        return owner[keep], start[keep], length[keep]
+        owners, starts, lengths = [], [], []
+        for first, stop in chunks(self.run_counts):
+            off = self.offsets[first : stop + 1]
+            counts = self.counts[off[0] : off[-1]]
+            n_fg = np.diff(off) // 2
+            owner = segment_ids(n_fg)
+            index = (off[:-1] - off[0])[owner] + 1 + 2 * ranges(np.zeros_like(n_fg), n_fg)
+            ends = np.cumsum(counts, dtype=np.int64)
+            before_mask = np.concatenate([np.zeros(1, np.int64), ends])[off[:-1] - off[0]]
+            length = counts[index].astype(np.int64)
+            start = ends[index] - length - before_mask[owner]
+            keep = length > 0
+            owners.append(owner[keep] + first)
+            starts.append(start[keep])
+            lengths.append(length[keep])
+        if not owners:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        return np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths)
+
+    @cached_property
+    def foreground_offsets(self) -> NDArray[np.int64]:
+        """int64 (n+1,): mask i owns ``foreground_runs[k][off[i]:off[i+1]]``."""
+        owner = self.foreground_runs[0]
+        return np.searchsorted(owner, np.arange(len(self) + 1)).astype(np.int64)
 
     def area(self) -> NDArray[np.int64]:
         """int64 (n,) foreground pixel counts (``mask.area``)."""
+        return self._area.copy()
+
+    @cached_property
+    def _area(self) -> NDArray[np.int64]:
         owner, _, length = self.foreground_runs
-        zeros = np.zeros(len(self), np.int64)
-        return _segment_reduce(np.add, length, owner, zeros)
+        return _segment_reduce(np.add, length, owner, np.zeros(len(self), np.int64))
 
     def extents(
         self,
@@ -249,16 +268,28 @@ class RleBatch:
         height, as in pycocotools. Masks without foreground get x0 = w, y0 = h,
         x1 = y1 = 0 (pycocotools' initial values).
         """
-        own, start, length = self.foreground_runs
-        h = self.heights[own]
-        x_start, y_start = np.divmod(start, h)
-        x_end, y_end = np.divmod(start + length - 1, h)
-        spans = x_start < x_end
-        zeros = np.zeros(len(self), np.int64)
-        x0 = _segment_reduce(np.minimum, x_start, own, self.widths)
-        x1 = _segment_reduce(np.maximum, x_end, own, zeros)
-        y0 = _segment_reduce(np.minimum, np.where(spans, 0, y_start), own, self.heights)
-        y1 = _segment_reduce(np.maximum, np.where(spans, h - 1, y_end), own, zeros)
+        x0, y0, x1, y1 = self._extents
+        return x0.copy(), y0.copy(), x1.copy(), y1.copy()
+
+    @cached_property
+    def _extents(
+        self,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        own_all, start_all, length_all = self.foreground_runs
+        fg_off = self.foreground_offsets
+        x0, y0 = self.widths.copy(), self.heights.copy()
+        x1, y1 = np.zeros(len(self), np.int64), np.zeros(len(self), np.int64)
+        for first, stop in chunks(np.diff(fg_off)):
+            sl = slice(fg_off[first], fg_off[stop])
+            own, start, length = own_all[sl], start_all[sl], length_all[sl]
+            h = self.heights[own]
+            x_start, y_start = np.divmod(start, h)
+            x_end, y_end = np.divmod(start + length - 1, h)
+            spans = x_start < x_end
+            x0 = _segment_reduce(np.minimum, x_start, own, x0)
+            x1 = _segment_reduce(np.maximum, x_end, own, x1)
+            y0 = _segment_reduce(np.minimum, np.where(spans, 0, y_start), own, y0)
+            y1 = _segment_reduce(np.maximum, np.where(spans, h - 1, y_end), own, y1)
         return x0, y0, x1, y1
 
     def bbox(self) -> NDArray[np.float64]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry.kernel import segment_ids
+from server.evaluation.geometry.kernel import chunks, segment_ids
 
 _MAX_TOKEN_CHARS = 7  # 35 bits: any uint32 run length or delta fits
 _UINT32_LIMIT = 1 << 32
@@ -81,8 +81,33 @@ def decode_strings(
             raw.append(s.encode("ascii") if isinstance(s, str) else bytes(s))
         except UnicodeEncodeError:
             raise ValueError(f"RLE string {i}: character outside the COCO alphabet") from None
+    char_lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=len(raw))
+    counts: list[NDArray[np.int64]] = []
+    offsets: list[NDArray[np.int64]] = [np.zeros(1, np.int64)]
+    for first, stop in chunks(char_lengths):
+        try:
+            c, off = _decode(raw[first:stop], char_lengths[first:stop])
+        except _BadString as bad:
+            raise ValueError(f"RLE string {first + bad.index}: {bad.reason}") from None
+        offsets.append(off[1:] + offsets[-1][-1])
+        counts.append(c)
+    return (
+        np.concatenate(counts) if counts else np.zeros(0, np.int64),
+        np.concatenate(offsets),
+    )
+
+
+class _BadString(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index, self.reason = index, reason
+
+
+def _decode(
+    raw: list[bytes], char_lengths: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``decode_strings`` for one chunk; raises _BadString with the chunk-local index."""
     n = len(raw)
-    char_lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=n)
     char_bounds = np.r_[0, np.cumsum(char_lengths)]
     if char_bounds[-1] == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64)
@@ -93,24 +118,19 @@ def decode_strings(
     digits = np.frombuffer(b"".join(raw), dtype=np.uint8) - np.uint8(48)  # bad chars wrap > 63
     bad = digits > 63
     if bad.any():
-        raise ValueError(
-            f"RLE string {owner(int(np.argmax(bad)))}: character outside the COCO "
-            "alphabet (ASCII 48..111)"
+        raise _BadString(
+            owner(int(np.argmax(bad))), "character outside the COCO alphabet (ASCII 48..111)"
         )
     more = (digits & 0x20) != 0
     last = char_bounds[1:][char_lengths > 0] - 1
     if more[last].any():
-        raise ValueError(
-            f"RLE string {owner(int(last[np.argmax(more[last])]))}: ends inside a number"
-        )
+        raise _BadString(owner(int(last[np.argmax(more[last])])), "ends inside a number")
     ends = np.flatnonzero(~more)
     token_start = np.r_[0, ends[:-1] + 1]
     token_len = ends - token_start + 1
     if token_len.max() > _MAX_TOKEN_CHARS:
         first_long = int(token_start[np.argmax(token_len > _MAX_TOKEN_CHARS)])
-        raise ValueError(
-            f"RLE string {owner(first_long)}: a number longer than {_MAX_TOKEN_CHARS} characters"
-        )
+        raise _BadString(owner(first_long), f"a number longer than {_MAX_TOKEN_CHARS} characters")
     low = digits & 0x1F
     value = low[token_start].astype(np.int64)
     longer = np.flatnonzero(token_len > 1)  # most numbers are one character
@@ -125,7 +145,7 @@ def decode_strings(
     out_of_range = (counts < 0) | (counts >= _UINT32_LIMIT)
     if out_of_range.any():
         i = int(segment_ids(tokens_per_string)[np.argmax(out_of_range)])
-        raise ValueError(f"RLE string {i}: a run length outside [0, 2**32)")
+        raise _BadString(i, "a run length outside [0, 2**32)")
     return counts, offsets
 
 

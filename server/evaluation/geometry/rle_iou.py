@@ -33,12 +33,11 @@ from server.evaluation.geometry.kernel import (
     IndexArray,
     Similarity,
     check_pairs,
+    chunks,
     ranges,
     segment_ids,
 )
 from server.evaluation.geometry.rle import RleBatch
-
-_CHUNK_RUNS = 1 << 21  # run evaluations per numpy pass (~100 MB of temporaries)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,21 +127,15 @@ def _intersections(
     q_base = query.base[q_mask]
     first, n_runs = query.window(q_mask, lo, hi)
     out = np.zeros(q_mask.shape[0], dtype=np.int64)
-    cum = np.cumsum(n_runs)
-    chunk_start = 0
-    while chunk_start < q_mask.shape[0]:
-        done = cum[chunk_start - 1] if chunk_start else 0
-        stop = int(np.searchsorted(cum, done + _CHUNK_RUNS, side="right"))
-        stop = max(stop, chunk_start + 1)
-        sl = slice(chunk_start, stop)
+    for start, stop in chunks(n_runs):
+        sl = slice(start, stop)
         runs = ranges(first[sl], n_runs[sl])
         pair = segment_ids(n_runs[sl])
         shift = (other.base[o_mask[sl]] - q_base[sl])[pair]
         s = np.maximum(query.start[runs], (q_base[sl] + lo[sl])[pair]) + shift
         e = np.minimum(query.end[runs], (q_base[sl] + hi[sl])[pair]) + shift
         inside = other.covered(s, e)
-        out[sl] = np.bincount(pair, weights=inside, minlength=stop - chunk_start).astype(np.int64)
-        chunk_start = stop
+        out[sl] = np.bincount(pair, weights=inside, minlength=stop - start).astype(np.int64)
     result = np.empty_like(out)
     result[order] = out
     return result

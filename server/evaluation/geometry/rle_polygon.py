@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry.kernel import ranges, segment_ids
+from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
 from server.evaluation.geometry.rle import RleBatch
 
 _SCALE = 5.0
@@ -265,11 +265,26 @@ def rle_from_polygons(
         parts_per_object[i] = len(parts)
     vertex_counts = np.fromiter((r.shape[0] // 2 for r in rings), np.int64, count=len(rings))
     vertices = np.concatenate(rings).reshape(-1, 2) if rings else np.zeros((0, 2))
+    vertex_off = np.r_[0, np.cumsum(vertex_counts)]
+    part_off = np.r_[0, np.cumsum(parts_per_object)]
     owner = segment_ids(parts_per_object)
-    rasterized = rasterize_polygons(
-        vertices, np.r_[0, np.cumsum(vertex_counts)], h_obj[owner], w_obj[owner]
-    )
-    return union_groups(rasterized, np.r_[0, np.cumsum(parts_per_object)])
+    # Work per object ~ its column crossings ~ the x distance its edges travel.
+    with np.errstate(invalid="ignore"):
+        travel = np.nan_to_num(np.abs(np.diff(vertices[:, 0], append=0.0)), posinf=0.0)
+    per_part = np.add.reduceat(np.r_[travel, 0.0], vertex_off[:-1]) if len(rings) else travel
+    per_object = np.add.reduceat(np.r_[per_part, 0.0], part_off[:-1]) if n else per_part
+    weight = np.minimum(per_object, 1e12).astype(np.int64) + 1
+    batches = []
+    for first, stop in chunks(weight):
+        p0, p1 = part_off[first], part_off[stop]
+        v0, v1 = vertex_off[p0], vertex_off[p1]
+        rasterized = rasterize_polygons(
+            vertices[v0:v1], vertex_off[p0 : p1 + 1] - v0, h_obj[owner[p0:p1]], w_obj[owner[p0:p1]]
+        )
+        batches.append(union_groups(rasterized, part_off[first : stop + 1] - p0))
+    if len(batches) == 1:
+        return batches[0]
+    return RleBatch.concat(batches)
 
 
 def rle_from_boxes(boxes: ArrayLike, heights: ArrayLike, widths: ArrayLike) -> RleBatch:

@@ -178,3 +178,22 @@ def test_iou_with_no_pairs_is_empty() -> None:
     a = RleBatch.from_masks(np.ones((2, 3), bool))
     out = rle_iou(a, a, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
     assert out.shape == (0,) and out.dtype == np.float64
+
+
+def test_small_chunks_give_the_same_results_and_error_positions(monkeypatch) -> None:
+    from server.evaluation.geometry import kernel
+
+    rng = np.random.default_rng(6)
+    refs = _coco([_random_mask(rng, 9, 13) for _ in range(60)])
+    whole = _batch(refs)
+    d, g = _all_pairs(60, 60)
+    expected = rle_iou(whole, whole, d, g, g % 3 == 0)
+    monkeypatch.setattr(kernel, "CHUNK_ELEMENTS", 7)
+    chunked = _batch(refs)
+    assert np.array_equal(chunked.counts, whole.counts)
+    assert np.array_equal(chunked.bbox(), whole.bbox())
+    assert np.array_equal(rle_iou(chunked, chunked, d, g, g % 3 == 0), expected)
+    strings: list[bytes] = [r["counts"] for r in refs]
+    strings[41] = b"0a"
+    with pytest.raises(ValueError, match="RLE string 41: ends inside a number"):
+        RleBatch.from_strings(strings, [r["size"] for r in refs])

@@ -128,3 +128,14 @@ def test_union_of_overlapping_and_touching_masks_matches_merge() -> None:
 def test_rasterize_rejects_rings_without_vertices() -> None:
     with pytest.raises(ValueError, match="at least one vertex"):
         rasterize_polygons(np.zeros((0, 2)), [0, 0], [5], [5])
+
+
+def test_small_chunks_rasterise_the_same(monkeypatch) -> None:
+    from server.evaluation.geometry import kernel
+
+    rng = np.random.default_rng(12)
+    objects = [[_random_part(rng, 30, 40) for _ in range(2)] for _ in range(50)]
+    whole = rle_from_polygons(objects, 30, 40).to_strings()
+    monkeypatch.setattr(kernel, "CHUNK_ELEMENTS", 5)
+    assert rle_from_polygons(objects, 30, 40).to_strings() == whole
+    assert whole == [_reference(o, 30, 40) for o in objects]
