@@ -1,13 +1,19 @@
 """Polygons rasterised to COCO RLE exactly as pycocotools' ``rleFrPoly``, vectorised.
 
 pycocotools scales the vertices by 5 and rounds them, walks every edge with a
-DDA line on that fine grid, keeps the points where the fine x coordinate
+DDA line on that fine grid, keeps the steps where the fine x coordinate
 crosses the centre of a pixel column, maps each back to the first pixel row
-below the boundary, and turns the sorted crossing positions into runs. Here
-the same steps run on the points of all polygons at once; only the final
-"sort and pair up crossings" differs in form: pycocotools sums consecutive
-differences and folds zeros into the previous run, which is the same as
-keeping the crossing positions that occur an odd number of times.
+below the boundary, and turns the sorted crossing positions into runs.
+
+Here only those crossings are generated, for all edges of all polygons at
+once: along an x-major edge the crossing with fine column u' = 5 * col + 2 is
+at DDA step u' - xs, and its rows are the DDA's rounding there; along a
+y-major edge the step is estimated analytically and then confirmed (or moved
+by one) with the DDA's own rounding, so every crossing and row is the one
+pycocotools computes, with a fifth or less of its points. The final "sort and
+pair up" differs only in form: pycocotools sums consecutive differences and
+folds zeros into the previous run, which equals keeping the crossing positions
+that occur an odd number of times.
 
 Multi-part objects are the union of their parts (``mask.merge``). Every part
 is a polygon: pycocotools 2.0.11 would route a part list whose first part has
@@ -103,7 +109,7 @@ def rasterize_polygons(
         vertices: float64 (V, 2) x, y of every vertex of all rings concatenated
             (pixel coordinates, pixel (0, 0) covers [0, 1) x [0, 1)).
         vertex_offsets: int64 (n+1,) ring i owns ``vertices[off[i]:off[i+1]]``;
-            every ring needs at least one vertex.
+            every ring needs at least one vertex; all coordinates finite.
         heights: int64 (n,) image heights.
         widths: int64 (n,) image widths.
 
@@ -120,6 +126,8 @@ def rasterize_polygons(
         raise ValueError("every polygon needs at least one vertex")
     if np.any(h_all < 0) or np.any(w_all < 0):
         raise ValueError("image sizes must not be negative")
+    if not np.isfinite(xy).all():
+        raise ValueError("polygon coordinates must be finite")
     # Fine-grid vertices and the edge j -> j+1 (closing edge back to vertex 0),
     # oriented as pycocotools orients it before walking it.
     x = _round_half_up_trunc(_SCALE * xy[:, 0])

@@ -125,9 +125,22 @@ def test_union_of_overlapping_and_touching_masks_matches_merge() -> None:
         assert got == coco_mask.merge(refs)["counts"].decode()
 
 
-def test_rasterize_rejects_rings_without_vertices() -> None:
+def test_rasterize_rejects_rings_without_vertices_or_finite_coordinates() -> None:
     with pytest.raises(ValueError, match="at least one vertex"):
         rasterize_polygons(np.zeros((0, 2)), [0, 0], [5], [5])
+    with pytest.raises(ValueError, match="finite"):
+        rle_from_polygons([[[0.0, 0.0, float("nan"), 1.0, 2.0, 2.0]]], 5, 5)
+
+
+def test_far_outside_and_huge_polygons_match_pycocotools() -> None:
+    cases = [
+        [1e5, 1e5, 2e5, 1e5, 2e5, 3e5],  # far outside
+        [-1e5, -3.0, 1e5, 4.0, 0.0, 1e5],  # huge, crossing the image
+        [-50.0, 10.0, 60.0, -40.0, 30.0, 90.0],
+        [3.0, -1e4, 3.5, 1e4, 4.0, -1e4],  # very steep, thin
+    ]
+    for part in cases:
+        assert rle_from_polygons([[part]], 20, 30).to_strings() == [_reference([part], 20, 30)]
 
 
 def test_small_chunks_rasterise_the_same(monkeypatch) -> None:
