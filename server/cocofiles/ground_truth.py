@@ -15,6 +15,7 @@ not declared, such a file is rejected: it is broken and the numbers would mislea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,7 +77,7 @@ class CocoGroundTruth:
         return int(self.item.shape[0])
 
 
-def _where(kind: str, items: list[Any]) -> Any:
+def _where(kind: str, items: list[Any]) -> Callable[[int], str]:
     def where(i: int) -> str:
         obj = items[i] if isinstance(items, list) and i < len(items) else None
         if not isinstance(obj, dict):

@@ -17,6 +17,7 @@ drops it as pycocotools silently does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ class CocoResults:
         return int(self.item.shape[0])
 
 
-def _where(items: list[Any]) -> Any:
+def _where(items: list[Any]) -> Callable[[int], str]:
     def where(i: int) -> str:
         obj = items[i] if isinstance(items, list) and i < len(items) else None
         if isinstance(obj, dict) and "image_id" in obj:
