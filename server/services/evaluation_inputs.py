@@ -61,14 +61,12 @@ class EngineInputs:
     dt_ids: np.ndarray
 
 
-def _family(types: set[str], geometries: Sequence[Any], indices: Sequence[int]) -> str:
-    if not types:
-        return "category"
-    if types == {"CATEGORY"}:
+def _family(gt: ObjectRows, dt: ObjectRows) -> str:
+    types = set(gt.types) | set(dt.types)
+    if not types or types == {"CATEGORY"}:
         return "category"
     if types == {"BOX"}:
-        rotated = any((geometries[i] or {}).get("rotation", 0.0) for i in indices)
-        return "polygon" if rotated else "bbox"
+        return "polygon" if _rotated(gt) or _rotated(dt) else "bbox"
     if types <= {"BOX", "POLYGON"}:
         return "polygon"
     single = {
@@ -84,11 +82,28 @@ def _family(types: set[str], geometries: Sequence[Any], indices: Sequence[int]) 
     )
 
 
-def _boxes(geometries: Sequence[Any]) -> np.ndarray:
-    if not geometries:
-        return np.zeros((0, 4), dtype=np.float64)
+def _rotated(rows: ObjectRows) -> bool:
+    if rows.boxes is not None:
+        return bool(np.any(rows.boxes[:, 4] != 0))
+    return any(
+        (g or {}).get("rotation")
+        for g, t in zip(rows.geometries, rows.types, strict=True)
+        if t == "BOX"
+    )
+
+
+def _boxes(rows: ObjectRows) -> np.ndarray:
+    """float64 (n, 5) [x, y, width, height, rotation] of rows that are all boxes."""
+    if rows.boxes is not None:
+        return rows.boxes
+    if not rows.geometries:
+        return np.zeros((0, 5), dtype=np.float64)
     return np.array(
-        [(g["x"], g["y"], g["width"], g["height"]) for g in geometries], dtype=np.float64
+        [
+            (g["x"], g["y"], g["width"], g["height"], g.get("rotation") or 0.0)
+            for g in rows.geometries
+        ],
+        dtype=np.float64,
     )
 
 
@@ -154,10 +169,13 @@ def _polygons(rows: ObjectRows) -> np.ndarray:
     box_at = [k for k, t in enumerate(rows.types) if t == "BOX"]
     polygon_at = [k for k, t in enumerate(rows.types) if t == "POLYGON"]
     if box_at:
-        boxes = [rows.geometries[k] for k in box_at]
-        out[box_at] = rotated_box_polygons(
-            [(g["x"], g["y"], g["width"], g["height"], g.get("rotation") or 0.0) for g in boxes]
-        )
+        if rows.boxes is not None:
+            out[box_at] = rotated_box_polygons(rows.boxes[box_at])
+        else:
+            boxes = [rows.geometries[k] for k in box_at]
+            out[box_at] = rotated_box_polygons(
+                [(g["x"], g["y"], g["width"], g["height"], g.get("rotation") or 0.0) for g in boxes]
+            )
     if polygon_at:
         geometries = [rows.geometries[k] for k in polygon_at]
         out[polygon_at] = make_polygons(
@@ -223,9 +241,7 @@ def build_inputs(data: RunData) -> EngineInputs:
     gt_rows, dt_rows = data.ground_truth, data.predictions
     if not dt_rows.ids:
         raise UnsupportedRun("the model run has no predictions to evaluate")
-    types = set(gt_rows.types) | set(dt_rows.types)
-    geometries = [*gt_rows.geometries, *dt_rows.geometries]
-    family = _family(types, geometries, range(len(geometries)))
+    family = _family(gt_rows, dt_rows)
 
     item_ids = np.asarray(data.item_ids, dtype=np.int64)
     item_index = {item_id: k for k, item_id in enumerate(data.item_ids)}
@@ -240,7 +256,7 @@ def build_inputs(data: RunData) -> EngineInputs:
     similarity: Similarity
     kind = "bbox"
     if family == "bbox":
-        gt_boxes, dt_boxes = _boxes(gt_rows.geometries), _boxes(dt_rows.geometries)
+        gt_boxes, dt_boxes = _boxes(gt_rows)[:, :4], _boxes(dt_rows)[:, :4]
         similarity = box_similarity(dt_boxes, gt_boxes)
         gt_own_area = gt_boxes[:, 2] * gt_boxes[:, 3]
         dt_area = dt_boxes[:, 2] * dt_boxes[:, 3]

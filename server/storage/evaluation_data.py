@@ -1,16 +1,18 @@
 """Reads a model run's ground truth and predictions as columns, in the order the engine needs.
 
 Items are ordered by row id (upload order), predictions by row id (upload order: COCO breaks
-score ties by it), ground truth by row id. Geometry stays as the stored JSON; turning it into
-kernel inputs is the evaluation service's job.
+score ties by it), ground truth by row id. When every object is a box, the box coordinates
+are extracted by the database (``geometry -> 'x'`` as a float) instead of decoding one JSON
+document per row in Python, which is most of the load time of a large run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,11 +22,16 @@ ITEM = core(Item)
 ANNOTATION = core(Annotation)
 PREDICTION = core(Prediction)
 RUN_LABEL = core(ModelRunLabel)
+BOX_FIELDS = ("x", "y", "width", "height", "rotation")
 
 
 @dataclass(frozen=True)
 class ObjectRows:
-    """Parallel lists, one entry per annotation or prediction."""
+    """Parallel lists, one entry per annotation or prediction.
+
+    ``boxes`` float64 (n, 5) [x, y, width, height, rotation] replaces ``geometries`` (then
+    empty) when every object of the run is a box.
+    """
 
     ids: list[int]
     item_ids: list[int]
@@ -34,6 +41,7 @@ class ObjectRows:
     areas: list[float | None]
     iscrowd: list[bool]
     confidences: list[float | None]
+    boxes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -44,29 +52,39 @@ class RunData:
     predictions: ObjectRows
 
 
-def _rows(result: Iterable[Sequence[Any]], *, with_confidence: bool) -> ObjectRows:
-    ids: list[int] = []
-    item_ids: list[int] = []
-    labels: list[str] = []
-    types: list[str] = []
+def _columns(table: sa.Table, *, boxes: bool, last: str) -> list[Any]:
+    shape: list[Any]
+    if boxes:
+        shape = [table.c.geometry[name].as_float() for name in BOX_FIELDS]
+    else:
+        shape = [table.c.geometry]
+    return [
+        table.c.id, table.c.item_id, table.c.label, table.c.type, table.c.area, table.c[last], *shape,
+    ]  # fmt: skip
+
+
+def _rows(rows: Sequence[Sequence[Any]], *, boxes: bool, crowd: bool) -> ObjectRows:
+    n = len(rows)
+    columns = list(zip(*rows, strict=True)) if n else [()] * (6 + (len(BOX_FIELDS) if boxes else 1))
+    last = list(columns[5])
+    box_array = None
     geometries: list[Any] = []
-    areas: list[float | None] = []
-    iscrowd: list[bool] = []
-    confidences: list[float | None] = []
-    for row in result:
-        ids.append(row[0])
-        item_ids.append(row[1])
-        labels.append(row[2])
-        types.append(row[3])
-        geometries.append(row[4])
-        areas.append(row[5])
-        if with_confidence:
-            confidences.append(row[6])
-            iscrowd.append(False)
-        else:
-            iscrowd.append(bool(row[6]))
-            confidences.append(None)
-    return ObjectRows(ids, item_ids, labels, types, geometries, areas, iscrowd, confidences)
+    if boxes:
+        box_array = np.array(columns[6:], dtype=np.float64).T.reshape(n, len(BOX_FIELDS))
+        box_array[:, 4] = np.nan_to_num(box_array[:, 4])  # a missing rotation is 0
+    else:
+        geometries = list(columns[6])
+    return ObjectRows(
+        ids=list(columns[0]),
+        item_ids=list(columns[1]),
+        labels=list(columns[2]),
+        types=list(columns[3]),
+        geometries=geometries,
+        areas=list(columns[4]),
+        iscrowd=[bool(v) for v in last] if crowd else [False] * n,
+        confidences=[None] * n if crowd else last,
+        boxes=box_array,
+    )
 
 
 async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
@@ -77,45 +95,42 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
             .order_by(ITEM.c.id)
         )
     ).all()
-    gt_query = (
-        sa.select(
-            ANNOTATION.c.id,
-            ANNOTATION.c.item_id,
-            ANNOTATION.c.label,
-            ANNOTATION.c.type,
-            ANNOTATION.c.geometry,
-            ANNOTATION.c.area,
-            ANNOTATION.c.iscrowd,
-        )
-        .where(ANNOTATION.c.dataset_id == run.dataset_id)
-        .order_by(ANNOTATION.c.id)
-    )
+    gt_where: list[Any] = [ANNOTATION.c.dataset_id == run.dataset_id]
     if not run.labels_all:
-        gt_query = gt_query.where(
+        gt_where.append(
             ANNOTATION.c.id.in_(
                 sa.select(RUN_LABEL.c.annotation_pk).where(RUN_LABEL.c.model_run_id == run.id)
             )
         )
-    ground_truth = _rows(await session.execute(gt_query), with_confidence=False)
-    predictions = _rows(
-        await session.execute(
-            sa.select(
-                PREDICTION.c.id,
-                PREDICTION.c.item_id,
-                PREDICTION.c.label,
-                PREDICTION.c.type,
-                PREDICTION.c.geometry,
-                PREDICTION.c.area,
-                PREDICTION.c.confidence,
-            )
-            .where(PREDICTION.c.model_run_id == run.id)
-            .order_by(PREDICTION.c.id)
-        ),
-        with_confidence=True,
+    dt_where = [PREDICTION.c.model_run_id == run.id]
+    gt_types = (
+        (await session.execute(sa.select(ANNOTATION.c.type).where(*gt_where).distinct()))
+        .scalars()
+        .all()
     )
+    dt_types = (
+        (await session.execute(sa.select(PREDICTION.c.type).where(*dt_where).distinct()))
+        .scalars()
+        .all()
+    )
+    boxes = set(gt_types) | set(dt_types) == {"BOX"}
+    gt_rows = (
+        await session.execute(
+            sa.select(*_columns(ANNOTATION, boxes=boxes, last="iscrowd"))
+            .where(*gt_where)
+            .order_by(ANNOTATION.c.id)
+        )
+    ).all()
+    dt_rows = (
+        await session.execute(
+            sa.select(*_columns(PREDICTION, boxes=boxes, last="confidence"))
+            .where(*dt_where)
+            .order_by(PREDICTION.c.id)
+        )
+    ).all()
     return RunData(
         item_ids=[row[0] for row in items],
         item_sizes={row[0]: (row[1], row[2]) for row in items},
-        ground_truth=ground_truth,
-        predictions=predictions,
+        ground_truth=_rows(gt_rows, boxes=boxes, crowd=True),
+        predictions=_rows(dt_rows, boxes=boxes, crowd=False),
     )
