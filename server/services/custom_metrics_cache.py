@@ -125,6 +125,36 @@ class _Entries:
 BlockKey = tuple[str, str, str, Aggregation]  # name, source, kind, aggregation
 
 
+def _code_scalars(
+    scalars: store.ScalarColumns, features: _Codes, pairs: _Codes, blocks: _Codes
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Block, feature and pair codes of the plain scalars, int64 (N,) each.
+
+    Strings are coded one column at a time (a dict look-up per value), and combinations in
+    numpy: hashing a tuple per row would dominate the load of a million values.
+    """
+    names, aggregations, subclasses = _Codes(), _Codes(), _Codes()
+    name = np.asarray(names.codes(scalars.name), dtype=np.int64)
+    aggregation = np.asarray(aggregations.codes(scalars.aggregation), dtype=np.int64)
+    combined, block = np.unique(name * 8 + aggregation, return_inverse=True)
+    name_list, aggregation_list = names.names(), aggregations.names()
+    for key in combined.tolist():
+        blocks.code((name_list[key // 8], RUN, SCALAR, Aggregation(aggregation_list[key % 8])))
+    feature = np.asarray(features.codes(scalars.feature_name), dtype=np.int64)
+    subclass = np.asarray(subclasses.codes(scalars.subclass_name), dtype=np.int64)
+    nested = subclass >= 0
+    span = max(len(subclasses.index), 1)
+    pair_keys, pair_of_nested = np.unique(
+        feature[nested] * span + subclass[nested], return_inverse=True
+    )
+    subclass_list = subclasses.names()
+    for key in pair_keys.tolist():
+        pairs.code((key // span, subclass_list[key % span]))
+    pair = np.full(feature.shape[0], -1, dtype=np.int64)
+    pair[nested] = pair_of_nested
+    return block.astype(np.int64), feature, pair
+
+
 def build_columns(
     versions: tuple[int, int],
     scalars: store.ScalarColumns,
@@ -133,15 +163,7 @@ def build_columns(
 ) -> MetricColumns:
     """Codes, sorts and rolls up the stored rows (CPU work: runs off the event loop)."""
     features, pairs, blocks = _Codes(), _Codes(), _Codes()
-    by_value = {a.value: a for a in Aggregation}
-    keys = [
-        (n, RUN, SCALAR, by_value[a]) for n, a in zip(scalars.name, scalars.aggregation, strict=True)
-    ]
-    block = blocks.codes(keys)
-    feature = features.codes(scalars.feature_name)
-    pair = pairs.codes(
-        [(f, s) if s else "" for f, s in zip(feature, scalars.subclass_name, strict=True)]
-    )
+    block, feature, pair = _code_scalars(scalars, features, pairs, blocks)
     extra = _Entries([], [], [], [], [], [])
     for row in others:
         kind = CONFUSION if row.kind == CONFUSION else CONFIDENCE
@@ -172,15 +194,17 @@ def build_columns(
                 extra.subclass.append(PREDICTION_LEAF)
                 extra.confidence.append(0.0)
                 extra.values.append((float(value),))
-    n_scalar = len(block)
+    n_scalar = block.shape[0]
     all_items = np.asarray(scalars.item_id + extra.item, dtype=np.int64)
     item_ids = np.unique(all_items)
     columns = _Arrays(
-        block=np.asarray(block + extra.block, dtype=np.int64),
+        block=np.concatenate([block, np.asarray(extra.block, dtype=np.int64)]),
         item=np.searchsorted(item_ids, all_items).astype(np.int64),
-        feature=np.asarray(feature + extra.feature, dtype=np.int64),
-        pair=np.asarray(pair + extra.subclass, dtype=np.int64),
-        confidence=np.asarray([0.0] * n_scalar + extra.confidence, dtype=np.float64),
+        feature=np.concatenate([feature, np.asarray(extra.feature, dtype=np.int64)]),
+        pair=np.concatenate([pair, np.asarray(extra.subclass, dtype=np.int64)]),
+        confidence=np.concatenate(
+            [np.zeros(n_scalar), np.asarray(extra.confidence, dtype=np.float64)]
+        ),
         scalar_values=np.asarray(scalars.value, dtype=np.float64),
         extra_values=extra.values,
     )

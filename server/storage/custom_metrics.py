@@ -193,8 +193,34 @@ def _is_plain_scalar() -> sa.ColumnElement[bool]:
     return sa.and_(METRIC.c.kind == "SCALAR", METRIC.c.value.is_not(None))
 
 
+async def _fetch_tuples(
+    session: AsyncSession, statement: sa.Select[Any]
+) -> Sequence[Sequence[Any]]:
+    """All rows, straight from the driver (aiosqlite or asyncpg), in the session's transaction.
+
+    For a million rows SQLAlchemy's per-row adaptation costs more than the query itself; the
+    statement is still built and compiled by SQLAlchemy, with bound parameters.
+    """
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    compiled = statement.compile(dialect=connection.dialect)
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    if connection.dialect.driver == "aiosqlite" and driver is not None:
+        cursor = await driver.execute(str(compiled), params)
+        try:
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+        finally:
+            await cursor.close()
+        return rows
+    if connection.dialect.driver == "asyncpg" and driver is not None:
+        records: Sequence[Sequence[Any]] = await driver.fetch(str(compiled), *params)
+        return records
+    return list((await connection.execute(statement)).tuples())
+
+
 async def select_scalar_columns(*, session: AsyncSession, model_run_id: int) -> ScalarColumns:
-    result = await session.execute(
+    rows = await _fetch_tuples(
+        session,
         sa.select(
             METRIC.c.item_id,
             METRIC.c.feature_name,
@@ -202,9 +228,8 @@ async def select_scalar_columns(*, session: AsyncSession, model_run_id: int) -> 
             METRIC.c.name,
             METRIC.c.aggregation,
             METRIC.c.value,
-        ).where(METRIC.c.model_run_id == model_run_id, _is_plain_scalar())
+        ).where(METRIC.c.model_run_id == model_run_id, _is_plain_scalar()),
     )
-    rows = result.all()
     if not rows:
         return ScalarColumns([], [], [], [], [], [])
     cols = list(zip(*rows, strict=True))
