@@ -11,7 +11,7 @@ Every value matches pycocotools.mask (``area``, ``toBbox``, ``encode``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -217,14 +217,10 @@ class RleBatch:
             )
         ]
 
-    @cached_property
-    def foreground_runs(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-        """The non-empty foreground runs: ``(owner, start, length)``, each int64 (F,).
-
-        ``start`` is the run's first pixel within its own mask; runs are in mask
-        order and, within a mask, in pixel order. Computed once per batch.
-        """
-        owners, starts, lengths = [], [], []
+    def foreground_runs_by_chunk(
+        self,
+    ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]]:
+        """``foreground_runs`` a few masks at a time, to bound the memory of temporaries."""
         for first, stop in chunks(self.run_counts):
             off = self.offsets[first : stop + 1]
             counts = self.counts[off[0] : off[-1]]
@@ -236,19 +232,20 @@ class RleBatch:
             length = counts[index].astype(np.int64)
             start = ends[index] - length - before_mask[owner]
             keep = length > 0
-            owners.append(owner[keep] + first)
-            starts.append(start[keep])
-            lengths.append(length[keep])
-        if not owners:
+            yield owner[keep] + first, start[keep], length[keep]
+
+    def foreground_runs(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """The non-empty foreground runs: ``(owner, start, length)``, each int64 (F,).
+
+        ``start`` is the run's first pixel within its own mask; runs are in mask
+        order and, within a mask, in pixel order.
+        """
+        parts = list(self.foreground_runs_by_chunk())
+        if not parts:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty
-        return np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths)
-
-    @cached_property
-    def foreground_offsets(self) -> NDArray[np.int64]:
-        """int64 (n+1,): mask i owns ``foreground_runs[k][off[i]:off[i+1]]``."""
-        owner = self.foreground_runs[0]
-        return np.searchsorted(owner, np.arange(len(self) + 1)).astype(np.int64)
+        owner, start, length = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return owner, start, length
 
     def area(self) -> NDArray[np.int64]:
         """int64 (n,) foreground pixel counts (``mask.area``)."""
@@ -256,8 +253,10 @@ class RleBatch:
 
     @cached_property
     def _area(self) -> NDArray[np.int64]:
-        owner, _, length = self.foreground_runs
-        return _segment_reduce(np.add, length, owner, np.zeros(len(self), np.int64))
+        area = np.zeros(len(self), np.int64)
+        for owner, _, length in self.foreground_runs_by_chunk():
+            area = _segment_reduce(np.add, length, owner, area)
+        return area
 
     def extents(
         self,
@@ -275,13 +274,9 @@ class RleBatch:
     def _extents(
         self,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-        own_all, start_all, length_all = self.foreground_runs
-        fg_off = self.foreground_offsets
         x0, y0 = self.widths.copy(), self.heights.copy()
         x1, y1 = np.zeros(len(self), np.int64), np.zeros(len(self), np.int64)
-        for first, stop in chunks(np.diff(fg_off)):
-            sl = slice(fg_off[first], fg_off[stop])
-            own, start, length = own_all[sl], start_all[sl], length_all[sl]
+        for own, start, length in self.foreground_runs_by_chunk():
             h = self.heights[own]
             x_start, y_start = np.divmod(start, h)
             x_end, y_end = np.divmod(start + length - 1, h)

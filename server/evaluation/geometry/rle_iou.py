@@ -56,16 +56,23 @@ class _RunIndex:
 
     @classmethod
     def build(cls, batch: RleBatch) -> _RunIndex:
-        owner, local_start, length = batch.foreground_runs
         pixels = batch.heights * batch.widths
         base = np.cumsum(pixels) - pixels
-        start = local_start + base[owner]
-        before = np.cumsum(length) - length
+        starts, ends, befores = [], [], []
+        total = 0
+        for owner, local_start, length in batch.foreground_runs_by_chunk():
+            start = local_start + base[owner]
+            starts.append(start)
+            ends.append(start + length)
+            csum = np.cumsum(length)
+            befores.append(csum - length + total)
+            total += int(csum[-1]) if csum.size else 0
         x0, y0, x1, y1 = batch.extents()
+        empty = np.zeros(0, np.int64)
         return cls(
-            start=start,
-            end=start + length,
-            before=before,
+            start=np.concatenate(starts) if starts else empty,
+            end=np.concatenate(ends) if ends else empty,
+            before=np.concatenate(befores) if befores else empty,
             base=base,
             area=batch.area(),
             x0=x0,
