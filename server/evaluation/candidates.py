@@ -33,7 +33,7 @@ from server.evaluation.types import (
 )
 
 #: Pairs generated (and scored) per chunk, bounding peak memory.
-PAIR_CHUNK = 1 << 19
+PAIR_CHUNK = 1 << 18
 
 
 @dataclass(frozen=True)

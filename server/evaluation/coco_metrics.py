@@ -118,9 +118,11 @@ def _curves(
     seg_len = np.diff(at_bounds, axis=1).reshape(-1)
 
     tp_row, tp_col = np.nonzero(state == TRUE_POSITIVE)
-    tp_cls = cls[tp_col]
+    tp_cls = np.take(cls, tp_col)
     seg = tp_row * n_classes + tp_cls
-    position = before[tp_row, tp_col] - at_bounds[tp_row, tp_cls]  # counted entries before
+    position = np.take(before, tp_row * (n + 1) + tp_col) - np.take(  # counted entries before
+        at_bounds, tp_row * (n_classes + 1) + tp_cls
+    )
     tp_count = _group_rank(seg) + 1
     tp = tp_count.astype(np.float64)
     fp = (position + 1 - tp_count).astype(np.float64)
@@ -189,14 +191,15 @@ def accumulate(
     rows_per_block = 1 if varying else max(1, _BLOCK // max(1, base.shape[0]))
     for m, max_det in enumerate(max_dets):
         cols = base if max_det >= max_dets.max() else base[table.dt_rank[base] < max_det]
+        cols_class = fixed_class[cols]
         for lo in range(0, grid_rows.shape[0], rows_per_block):
-            block = grid_rows[lo : lo + rows_per_block]
+            block = grid_rows[lo : lo + rows_per_block]  # consecutive row indices
             n_block = block.shape[0]
             if varying:
                 state, cls = _row_sorted(table, int(block[0]), cols)
             else:
-                state = np.take(table.dt_state[block], cols, axis=1)
-                cls = fixed_class[cols]
+                state = np.take(table.dt_state[block[0] : block[-1] + 1], cols, axis=1)
+                cls = cols_class
             npig = npig_all[lo : lo + n_block].reshape(-1)
             q, rec, seg_len = _curves(state, cls, npig, n_classes)
             undefined = npig == 0

@@ -137,35 +137,45 @@ def evaluate(
     gt_ignored = gt_ignored_rows(gt, low[row_area], high[row_area])
     matches = _match(cand, options, row_threshold, gt_ignored, gt.iscrowd)
 
-    n_rows, n_dt = row_threshold.shape[0], len(dt)
-    m_row, m_dt, m_pair = matches.row, cand.dt_order[matches.dt], matches.pair
-    m_gt = cand.pair_gt[m_pair]
+    n_rows, n_dt, n_gt = row_threshold.shape[0], len(dt), len(gt)
+    # Flat indices with np.take/np.put: several times faster than 2-D fancy indexing.
+    m_row = matches.row.astype(np.int64)
+    m_dt = np.take(cand.dt_order, matches.dt)
+    m_pair = matches.pair
+    m_gt = np.take(cand.pair_gt, m_pair)
 
     outside = (dt.area[None, :] < low[:, None]) | (dt.area[None, :] > high[:, None])
-    state_by_area = np.where(outside, IGNORED, FALSE_POSITIVE).astype(np.int8)
+    state_by_area = np.where(outside, np.int8(IGNORED), np.int8(FALSE_POSITIVE))
     evaluated = np.zeros(n_dt, dtype=bool)
     evaluated[cand.dt_order] = True
     state_by_area[:, ~evaluated] = NOT_EVALUATED
     dt_state = state_by_area[row_area]
-    dt_state[m_row, m_dt] = np.where(gt_ignored[m_row, m_gt], IGNORED, TRUE_POSITIVE)
+    matched_ignored = np.take(gt_ignored, m_row * n_gt + m_gt)
+    np.put(
+        dt_state,
+        m_row * n_dt + m_dt,
+        np.where(matched_ignored, np.int8(IGNORED), np.int8(TRUE_POSITIVE)),
+    )
 
     all_rows = np.flatnonzero(row_area == 0)
     all_position = np.full(n_rows, -1, dtype=np.int64)
     all_position[all_rows] = np.arange(all_rows.shape[0])
-    in_all = all_position[m_row] >= 0
-    t, a_dt, a_gt = all_position[m_row[in_all]], m_dt[in_all], m_gt[in_all]
+    t_all = np.take(all_position, m_row)
+    in_all = t_all >= 0
+    t, a_dt, a_gt = t_all[in_all], m_dt[in_all], m_gt[in_all]
+    flat = t * n_dt + a_dt
     dt_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
-    dt_gt[t, a_dt] = a_gt
+    np.put(dt_gt, flat, a_gt)
     dt_iou = np.zeros((all_rows.shape[0], n_dt), dtype=np.float32)
-    dt_iou[t, a_dt] = cand.pair_iou[m_pair[in_all]]
-    gt_dt = np.full((all_rows.shape[0], len(gt)), -1, dtype=np.int32)
+    np.put(dt_iou, flat, np.take(cand.pair_iou, m_pair[in_all]))
+    gt_dt = np.full((all_rows.shape[0], n_gt), -1, dtype=np.int32)
     regular = ~gt.iscrowd[a_gt]
-    gt_dt[t[regular], a_gt[regular]] = a_dt[regular]
+    np.put(gt_dt, t[regular] * n_gt + a_gt[regular], a_dt[regular])
 
     dt_class = np.zeros((0, n_dt), dtype=np.int32)
     if cross_label:
         dt_class = np.broadcast_to(dt.label.astype(np.int32), (n_rows, n_dt)).copy()
-        dt_class[m_row, m_dt] = gt.label[m_gt]
+        np.put(dt_class, m_row * n_dt + m_dt, np.take(gt.label, m_gt))
 
     dt_confused_gt = np.zeros((0, n_dt), dtype=np.int32)
     if confusion:

@@ -25,6 +25,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from server.evaluation.candidates import Candidates
 from server.evaluation.types import BoolArray, FloatArray, IntArray
@@ -40,20 +41,22 @@ class Matches:
     """Sparse matching result: one entry per (row, prediction) that matched.
 
     Attributes:
-        row: int64 (M,) row index.
-        dt: int64 (M,) position in ``Candidates.dt_order``.
-        pair: int64 (M,) winning pair index into ``Candidates.pair_*``.
+        row: int32 (M,) row index.
+        dt: int32 (M,) position in ``Candidates.dt_order``.
+        pair: int32 (M,) winning pair index into ``Candidates.pair_*``.
     """
 
-    row: IntArray
-    dt: IntArray
-    pair: IntArray
+    row: NDArray[np.int32]
+    dt: NDArray[np.int32]
+    pair: NDArray[np.int32]
 
     @classmethod
     def from_dense(cls, winners: IntArray) -> Matches:
         """From int64 (R, E) winning pair indices (-1: unmatched)."""
         row, dt = np.nonzero(winners >= 0)
-        return cls(row=row, dt=dt, pair=winners[row, dt])
+        return cls(
+            row=row.astype(np.int32), dt=dt.astype(np.int32), pair=winners[row, dt].astype(np.int32)
+        )
 
     def dense(self, n_rows: int, n_eval: int) -> IntArray:
         """int64 (R, E) winning pair indices, -1 where unmatched."""
@@ -109,10 +112,11 @@ def match_by_confidence(
         :class:`Matches`.
     """
     n_rows = thresholds.shape[0]
-    empty = np.zeros(0, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
     if cand.pair_dt.shape[0] == 0 or n_rows == 0:
         return Matches(row=empty, dt=empty, pair=empty)
     thr = effective_thresholds(thresholds)[:, None]
+    n_gt = gt_ignored.shape[1]
     taken = (
         np.zeros(gt_ignored.shape, dtype=bool)
         if gt_taken is None
@@ -136,10 +140,10 @@ def match_by_confidence(
             gts = round_gt[lo:hi]
             starts = _segment_starts(dts)
             local = np.arange(hi - lo, dtype=np.int32)
-            eligible = (round_iou[lo:hi][None, :] >= thr) & ~taken[:, gts]
+            eligible = (round_iou[lo:hi][None, :] >= thr) & ~np.take(taken, gts, axis=1)
             if dt_active is not None:
-                eligible &= dt_active[:, dts]
-            ignored = gt_ignored[:, gts]
+                eligible &= np.take(dt_active, dts, axis=1)
+            ignored = np.take(gt_ignored, gts, axis=1)
             if no_fallback:
                 best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=1)
                 lengths = np.diff(np.r_[starts, hi - lo])
@@ -151,10 +155,10 @@ def match_by_confidence(
             local_win = win[row_idx, col_idx]
             claimed = gts[local_win]
             blocks = ~gt_crowd[claimed]
-            taken[row_idx[blocks], claimed[blocks]] = True
-            found_rows.append(row_idx)
-            found_dts.append(dts[starts][col_idx])
-            found_pairs.append(by_round[local_win + lo])
+            np.put(taken, row_idx[blocks] * n_gt + claimed[blocks], True)
+            found_rows.append(row_idx.astype(np.int32))
+            found_dts.append(dts[starts][col_idx].astype(np.int32))
+            found_pairs.append(by_round[local_win + lo].astype(np.int32))
     if not found_rows:
         return Matches(row=empty, dt=empty, pair=empty)
     return Matches(
