@@ -22,7 +22,7 @@ from server.storage.db import read_session, transaction
 from server.storage.tables import ModelRun
 from tests.evaluation.coco_cases import CocoCase, make_case
 
-MAX_ROWS = 10_000
+MAX_ROWS = 1_000_000
 
 
 def pycocotools_stats(case: CocoCase, image_ids: list[int] | None = None) -> np.ndarray:
