@@ -111,7 +111,7 @@ def _curves(
     n_block, n = state.shape
     n_seg = n_block * n_classes
     counted = state.view(np.uint8) <= TRUE_POSITIVE  # FP (0) or TP (1); -1 wraps to 255
-    before = np.zeros((n_block, n + 1), dtype=np.int64)
+    before = np.zeros((n_block, n + 1), dtype=np.int32)
     np.cumsum(counted, axis=1, out=before[:, 1:])
     class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
     at_bounds = before[:, class_bounds]  # (B, K+1) counted entries before each class
