@@ -20,6 +20,7 @@ from schema.custom_metrics import (
 )
 from schema.extensions import ErrorCodes
 from schema.filters import ItemFilter
+from schema.schema import build_schema
 from server.runtime import Runtime
 from server.storage.db import transaction
 from server.storage.tables import Slice
@@ -195,3 +196,35 @@ async def test_unknown_slice_is_a_not_found_error(runtime: Runtime) -> None:
         context_value=Context.create(runtime),
     )
     assert result.errors is not None and result.errors[0].extensions == {"code": "NOT_FOUND"}
+
+
+async def test_served_schema_wires_upload_and_model_run_field(runtime: Runtime) -> None:
+    served = build_schema(runtime.settings)
+    run = await make_run(runtime.sessions, ["a", "b"])
+    upload = await served.execute(
+        UPLOAD,
+        variable_values={
+            "run": str(run.run_id),
+            "metrics": [
+                {"name": "m", "referenceId": "a", "value": 1.0, "aggregation": "HARMONIC_MEAN"},
+                {"name": "m", "referenceId": "b", "value": 3.0, "aggregation": "HARMONIC_MEAN"},
+            ],
+        },
+        context_value=Context.create(runtime),
+    )
+    assert upload.errors is None and upload.data is not None
+    assert upload.data["uploadCustomMetrics"]["new"] == 2
+    result = await served.execute(
+        'query($id: ID!) { modelRun(id: $id) { customMetrics(names: ["m"]) { name aggregation value count } } }',
+        variable_values={"id": str(run.run_id)},
+        context_value=Context.create(runtime),
+    )
+    assert result.errors is None and result.data is not None
+    assert result.data["modelRun"]["customMetrics"] == [
+        {
+            "name": "m",
+            "aggregation": "HARMONIC_MEAN",
+            "value": statistics.harmonic_mean([1.0, 3.0]),
+            "count": 2,
+        }
+    ]

@@ -27,6 +27,7 @@ async def make_run(
         model = Model(name="m", reference_id=f"model-{name}")
         session.add_all([dataset, model])
         await session.flush()
+        assert dataset.id is not None and model.id is not None
         items = [Item(dataset_id=dataset.id, reference_id=ref) for ref in reference_ids]
         run = ModelRun(model_id=model.id, dataset_id=dataset.id, name=name)
         session.add_all([*items, run])

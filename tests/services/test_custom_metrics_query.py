@@ -117,6 +117,10 @@ def random_metrics(
     return out
 
 
+def by_feature(metric: MetricAggregate) -> dict[str, object]:
+    return {f.feature_name: (f.aggregate.value, f.aggregate.count) for f in metric.features}
+
+
 async def query(sessions: async_sessionmaker[AsyncSession], run: Run, refs: list[str] | None, cache: CustomMetricCache | None = None, names: list[str] | None = None) -> list[MetricAggregate]:  # fmt: skip
     async with read_session(sessions) as session:
         ids = None if refs is None else [run.item_ids[r] for r in refs]
@@ -143,7 +147,7 @@ async def test_hierarchy_matches_statistics(
         assert got.aggregation.value == aggregation and got.source == "RUN"
         assert got.aggregate.count == count
         assert got.aggregate.value == pytest.approx(value, rel=1e-9)
-        assert {f.feature_name: (f.aggregate.value, f.aggregate.count) for f in got.features} == {
+        assert by_feature(got) == {
             f: (pytest.approx(v, rel=1e-9), n) for f, (v, n) in features.items()
         }
 
@@ -180,7 +184,9 @@ async def test_by_subclass_aggregates_nested_values_across_rows(
     )
     [got] = await query(sessions, run, ["a", "b"])
     [cat] = got.features
-    subs = {s.subclass_name: (s.aggregate.value, s.aggregate.count) for s in cat.subclasses}
+    subs: dict[str, object] = {
+        s.subclass_name: (s.aggregate.value, s.aggregate.count) for s in cat.subclasses
+    }
     assert subs == {
         "black": (pytest.approx(1.0), 1),
         "orange": (pytest.approx(statistics.geometric_mean([2.0, 8.0])), 2),
@@ -239,7 +245,8 @@ async def test_single_value_is_itself(
         [{"name": "x", "reference_id": "a", "value": 0.37, "aggregation": aggregation}],
     )
     [got] = await query(sessions, run, None)
-    assert (got.aggregate.value, got.aggregate.count) == (pytest.approx(0.37, rel=1e-12), 1)
+    assert got.aggregate.count == 1
+    assert got.aggregate.value == pytest.approx(0.37, rel=1e-12)
 
 
 async def test_zero_in_geometric_mean_and_overflowing_product(
@@ -382,7 +389,7 @@ async def test_prediction_metrics_roll_up_by_label(
         iou.aggregate.value == pytest.approx(statistics.fmean([row_a, 0.2]))
         and iou.aggregate.count == 2
     )
-    assert {f.feature_name: (f.aggregate.value, f.aggregate.count) for f in iou.features} == {
+    assert by_feature(iou) == {
         "cat": (pytest.approx(0.6), 1),
         "dog": (pytest.approx(statistics.fmean([0.9, 0.2])), 2),
     }

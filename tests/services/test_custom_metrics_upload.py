@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.errors import InvalidInput, NotFound
 from server.services.custom_metrics import UploadCounts, upload_custom_metrics
 from server.storage.db import read_session, transaction
-from server.storage.tables import CustomMetric, ModelRun
+from server.storage.tables import CustomMetric, ModelRun, core
 from tests.services.custom_metrics_setup import Run, make_run, upload
+
+METRIC, RUN = core(CustomMetric), core(ModelRun)
 
 
 async def stored(
@@ -22,20 +24,20 @@ async def stored(
         rows = (
             await session.execute(
                 sa.select(
-                    CustomMetric.name,
-                    CustomMetric.feature_name,
-                    CustomMetric.subclass_name,
-                    CustomMetric.value,
-                    CustomMetric.aggregation,
-                    CustomMetric.kind,
-                    CustomMetric.by_confidence,
-                    CustomMetric.tp,
-                ).order_by(CustomMetric.name, CustomMetric.feature_name, CustomMetric.subclass_name)
+                    METRIC.c.name,
+                    METRIC.c.feature_name,
+                    METRIC.c.subclass_name,
+                    METRIC.c.value,
+                    METRIC.c.aggregation,
+                    METRIC.c.kind,
+                    METRIC.c.by_confidence,
+                    METRIC.c.tp,
+                ).order_by(METRIC.c.name, METRIC.c.feature_name, METRIC.c.subclass_name)
             )
         ).all()
         version = (
             await session.execute(
-                sa.select(ModelRun.custom_metrics_version).where(ModelRun.id == run.run_id)
+                sa.select(RUN.c.custom_metrics_version).where(RUN.c.id == run.run_id)
             )
         ).scalar_one()
     return [tuple(r) for r in rows], version
