@@ -219,6 +219,10 @@ def upload_phase(
     return rows, seconds
 
 
+def _line(phase: str, rows: int, seconds: float) -> str:
+    return f"{phase:<12} {rows:>9,} rows in {seconds:7.2f} s = {rows / seconds:>9,.0f} rows/s"
+
+
 def run_backend(
     name: str, database_url: str, sizes: Sizes, batch: int, workdir: Path
 ) -> dict[str, Any]:
@@ -231,26 +235,28 @@ def run_backend(
             run_id = _created(
                 gql(client, CREATE_RUN, {"m": model_id, "d": dataset_id}), "createModelRun"
             )
-            phases = {
-                "items": upload_phase(
-                    client, "items", dataset_id, item_batches(sizes.items, batch)
-                ),
-                "annotations": upload_phase(
-                    client,
+            work = {
+                "items": ("items", dataset_id, item_batches(sizes.items, batch)),
+                "annotations": (
                     "annotations",
                     dataset_id,
                     object_batches(
                         sizes.annotations, sizes.items, batch, predictions=False, seed=1
                     ),
                 ),
-                "predictions": upload_phase(
-                    client,
+                "predictions": (
                     "predictions",
                     run_id,
                     object_batches(sizes.predictions, sizes.items, batch, predictions=True, seed=2),
                 ),
             }
+            phases: dict[str, tuple[int, float]] = {}
+            for phase, (kind, target, batches) in work.items():
+                phases[phase] = upload_phase(client, kind, target, batches)
+                rows, seconds = phases[phase]
+                print(f"[{name}] {_line(phase, rows, seconds)}", flush=True)
             rss = peak_rss_mb(server.proc.pid)
+            print(f"[{name}] server peak RSS {rss:.0f} MB", flush=True)
     finally:
         server.stop()
     return {"backend": name, "phases": phases, "peak_rss_mb": rss}
@@ -350,7 +356,8 @@ def main() -> int:
     if args.quick:
         sizes = Sizes(2_000, 15_000, 100_000)
     print(
-        f"sizes: {sizes.items} items, {sizes.annotations} annotations, {sizes.predictions} predictions; batch {args.batch}"
+        f"sizes: {sizes.items} items, {sizes.annotations} annotations, {sizes.predictions} predictions; batch {args.batch}",
+        flush=True,
     )
     results = []
     with tempfile.TemporaryDirectory(prefix="sliceboard-bench-") as tmp:
@@ -378,9 +385,7 @@ def main() -> int:
     for result in results:
         print(f"\n[{result['backend']}] server peak RSS {result['peak_rss_mb']:.0f} MB")
         for phase, (rows, seconds) in result["phases"].items():
-            print(
-                f"  {phase:<12} {rows:>9,} rows in {seconds:7.2f} s = {rows / seconds:>9,.0f} rows/s"
-            )
+            print(f"  {_line(phase, rows, seconds)}")
     if peer is not None:
         rows, seconds = peer
         direct = rows / seconds
