@@ -67,7 +67,7 @@ async def upload_custom_metrics(
 ) -> UploadCounts:
     """Validates and upserts one batch; raises NotFound / InvalidInput and then writes nothing."""
     run_id = require_id(model_run_id, "ModelRun", "modelRunId")
-    run = await store.select_run_versions(session=session, model_run_id=run_id)
+    run = await store.select_run_versions(session=session, model_run_id=run_id, lock=True)
     if run is None:
         raise NotFound("ModelRun", model_run_id, "modelRunId")
     if len(metrics) > max_rows:

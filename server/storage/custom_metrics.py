@@ -38,14 +38,17 @@ class RunVersions:
     data_version: int
 
 
-async def select_run_versions(*, session: AsyncSession, model_run_id: int) -> RunVersions | None:
-    row = (
-        await session.execute(
-            sa.select(RUN.c.dataset_id, RUN.c.custom_metrics_version, RUN.c.data_version).where(
-                RUN.c.id == model_run_id
-            )
-        )
-    ).first()
+async def select_run_versions(
+    *, session: AsyncSession, model_run_id: int, lock: bool = False
+) -> RunVersions | None:
+    """``lock``: hold the run row (PostgreSQL FOR UPDATE) so concurrent uploads to one run
+    serialise and the one-shape-per-name check cannot race; SQLite writers already do."""
+    statement = sa.select(RUN.c.dataset_id, RUN.c.custom_metrics_version, RUN.c.data_version).where(
+        RUN.c.id == model_run_id
+    )
+    if lock:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).first()
     return None if row is None else RunVersions(int(row[0]), int(row[1]), int(row[2]))
 
 
