@@ -10,7 +10,6 @@ confusion matrix. See :mod:`server.evaluation.match_table` for the output.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from server.evaluation.candidates import Candidates, build_candidates, gt_ignored_rows
 from server.evaluation.geometry.kernel import Similarity
@@ -27,6 +26,7 @@ from server.evaluation.matching import (
     match_by_confidence,
     match_by_iou,
 )
+from server.evaluation.sparse_rows import SparseRows
 from server.evaluation.types import (
     BoolArray,
     EvaluationInputError,
@@ -163,11 +163,11 @@ def evaluate(
     t_all = np.take(all_position, m_row)
     in_all = t_all >= 0
     t, a_dt, a_gt = t_all[in_all], m_dt[in_all], m_gt[in_all]
-    flat = t * n_dt + a_dt
-    dt_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
-    np.put(dt_gt, flat, a_gt)
-    dt_iou = np.zeros((all_rows.shape[0], n_dt), dtype=np.float32)
-    np.put(dt_iou, flat, np.take(cand.pair_iou, m_pair[in_all]))
+    detail_shape = (int(all_rows.shape[0]), n_dt)
+    dt_gt = SparseRows.from_entries(t, a_dt, a_gt.astype(np.int32), detail_shape, -1)
+    dt_iou = SparseRows.from_entries(
+        t, a_dt, np.take(cand.pair_iou, m_pair[in_all]).astype(np.float32), detail_shape, 0.0
+    )
     gt_dt = np.full((all_rows.shape[0], n_gt), -1, dtype=np.int32)
     regular = ~gt.iscrowd[a_gt]
     np.put(gt_dt, t[regular] * n_gt + a_gt[regular], a_dt[regular])
@@ -177,21 +177,21 @@ def evaluate(
         dt_class = np.broadcast_to(dt.label.astype(np.int32), (n_rows, n_dt)).copy()
         np.put(dt_class, m_row * n_dt + m_dt, np.take(gt.label, m_gt))
 
-    dt_confused_gt = np.zeros((0, n_dt), dtype=np.int32)
+    no_entries = np.zeros(0, dtype=np.int64)
+    dt_confused_gt = SparseRows.from_entries(
+        no_entries, no_entries, no_entries.astype(np.int32), (0, n_dt), -1
+    )
     if confusion:
-        dt_confused_gt = np.full((all_rows.shape[0], n_dt), -1, dtype=np.int32)
-        if n_labels > 1:
-            _confusion_pass(
-                gt,
-                dt,
-                similarity,
-                options,
-                n_labels,
-                row_threshold[all_rows],
-                dt_state[all_rows] == FALSE_POSITIVE,
-                (gt_dt < 0) & ~gt_ignored[all_rows],
-                out=dt_confused_gt,
-            )
+        dt_confused_gt = _confusion_pass(
+            gt,
+            dt,
+            similarity,
+            options,
+            n_labels,
+            row_threshold[all_rows],
+            dt_state[all_rows] == FALSE_POSITIVE,
+            (gt_dt < 0) & ~gt_ignored[all_rows],
+        )
 
     return MatchTable(
         n_items=int(n_items),
@@ -234,16 +234,16 @@ def _confusion_pass(
     thresholds: FloatArray,
     false_positive: BoolArray,
     missed: BoolArray,
-    *,
-    out: NDArray[np.int32],
-) -> None:
-    """Cross-label matching of false positives (T0, P) and missed gts (T0, G) into out."""
+) -> SparseRows:
+    """Cross-label matching of false positives (T0, P) and missed gts (T0, G): (T0, P)."""
+    shape = (int(thresholds.shape[0]), len(dt))
+    none = np.zeros(0, dtype=np.int64)
     gt_rows = np.flatnonzero(missed.any(axis=0))
     item_has_miss = np.zeros(int(max(dt.item.max(initial=0), gt.item.max(initial=0))) + 1, bool)
     item_has_miss[gt.item[gt_rows]] = True
     dt_rows = np.flatnonzero(false_positive.any(axis=0) & item_has_miss[dt.item])
-    if dt_rows.shape[0] == 0 or gt_rows.shape[0] == 0:
-        return
+    if dt_rows.shape[0] == 0 or gt_rows.shape[0] == 0 or n_labels < 2:
+        return SparseRows.from_entries(none, none, none.astype(np.int32), shape, -1)
     sub_gt = GroundTruth(
         item=gt.item[gt_rows],
         label=gt.label[gt_rows],
@@ -281,4 +281,10 @@ def _confusion_pass(
         dt_active=false_positive[:, dt_rows][:, cand.dt_order],
         gt_taken=~missed[:, gt_rows],
     )
-    out[matches.row, dt_rows[cand.dt_order[matches.dt]]] = gt_rows[cand.pair_gt[matches.pair]]
+    return SparseRows.from_entries(
+        matches.row,
+        dt_rows[cand.dt_order[matches.dt]],
+        gt_rows[cand.pair_gt[matches.pair]].astype(np.int32),
+        shape,
+        -1,
+    )

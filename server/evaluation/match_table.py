@@ -17,10 +17,12 @@ Shapes: P predictions, G ground truths, R rows, T0 threshold rows.
 - ``dt_rank`` int64 (P,): rank in its maxDets group, by score.
 - ``dt_metric_order`` int64 (P,): predictions sorted by (label, -score, item,
   input order) - pycocotools' accumulate order; a slice filters it.
-- ``dt_gt`` int32 (T0, P): matched gt row or -1. ``dt_iou`` float32 (T0, P).
-- ``dt_confused_gt`` int32 (T0, P) or (0, P) when not computed: for a false
+- ``dt_gt`` (T0, P) int32: matched gt row or -1. ``dt_iou`` (T0, P) float32.
+- ``dt_confused_gt`` (T0, P) int32, or (0, P) when not computed: for a false
   positive, the gt of another label it matches when labels are ignored among
   left-over objects, else -1.
+  These three are :class:`SparseRows` (most entries are -1 / 0): ``m[t0]``
+  gives a dense (P,) row, ``m[t0, p]`` one value.
 - ``dt_class`` int32 (R, P) or (0, P): the class a prediction is counted in
   (its matched gt's label) - stored only when labels may cross-match.
 - ``gt_dt`` int32 (T0, G): matching prediction row or -1 (crowd regions: -1).
@@ -34,6 +36,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
+from server.evaluation.sparse_rows import SparseRows
 from server.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
 
 NOT_EVALUATED = -1
@@ -41,6 +44,7 @@ FALSE_POSITIVE = 0
 TRUE_POSITIVE = 1
 IGNORED = 2
 
+_SPARSE = {"dt_gt": -1, "dt_iou": 0.0, "dt_confused_gt": -1}
 _SCALARS = ("n_items", "n_labels", "n_grid", "class_agnostic", "matching", "empty_classes")
 
 
@@ -66,9 +70,9 @@ class MatchTable:
     dt_rank: IntArray
     dt_metric_order: IntArray
     dt_state: NDArray[np.int8]
-    dt_gt: NDArray[np.int32]
-    dt_iou: NDArray[np.float32]
-    dt_confused_gt: NDArray[np.int32]
+    dt_gt: SparseRows
+    dt_iou: SparseRows
+    dt_confused_gt: SparseRows
     dt_class: NDArray[np.int32]
     gt_item: IntArray
     gt_label: IntArray
@@ -145,7 +149,10 @@ class MatchTable:
         out: dict[str, NDArray[np.generic]] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = np.asarray(value)
+            if isinstance(value, SparseRows):
+                out.update(value.to_arrays(f.name))
+            else:
+                out[f.name] = np.asarray(value)
         return out
 
     @classmethod
@@ -153,21 +160,25 @@ class MatchTable:
         """Inverse of :meth:`to_arrays` (accepts a dict or an ``np.load`` result)."""
         get = arrays.__getitem__
         values: dict[str, object] = {}
-        for f in fields(cls):
-            if f.name == "dt_metric_order" and f.name not in arrays:  # derived; older blobs
-                values[f.name] = cls.metric_order(
-                    np.asarray(get("dt_label")),
-                    np.asarray(get("dt_score")),
-                    np.asarray(get("dt_item")),
-                )
-                continue
-            try:
-                value = np.asarray(get(f.name))
-            except KeyError as exc:
-                raise EvaluationInputError(f"match table is missing array {f.name!r}") from exc
-            if f.name in _SCALARS:
-                scalar = value.item()
-                values[f.name] = bool(scalar) if f.name == "class_agnostic" else scalar
-            else:
-                values[f.name] = value
+        try:
+            for f in fields(cls):
+                if f.name == "dt_metric_order" and f.name not in arrays:  # derived
+                    values[f.name] = cls.metric_order(
+                        np.asarray(get("dt_label")),
+                        np.asarray(get("dt_score")),
+                        np.asarray(get("dt_item")),
+                    )
+                elif f.name in _SPARSE:
+                    values[f.name] = (
+                        SparseRows.from_dense(np.asarray(get(f.name)), _SPARSE[f.name])
+                        if f.name in arrays  # a dense matrix from an older blob
+                        else SparseRows.from_arrays(get, f.name)
+                    )
+                elif f.name in _SCALARS:
+                    scalar = np.asarray(get(f.name)).item()
+                    values[f.name] = bool(scalar) if f.name == "class_agnostic" else scalar
+                else:
+                    values[f.name] = np.asarray(get(f.name))
+        except KeyError as exc:
+            raise EvaluationInputError(f"match table is missing array {exc}") from exc
         return cls(**values)  # type: ignore[arg-type]

@@ -220,9 +220,9 @@ def _confusion(
     n_labels = table.n_labels
     size = n_labels + 1
     codes: list[IntArray] = []
-    dt_gt = table.dt_gt[t0]
+    dt_gt = table.dt_gt.row(t0)
     confused = (
-        table.dt_confused_gt[t0]
+        table.dt_confused_gt.row(t0)
         if table.dt_confused_gt.shape[0]
         else np.full(table.dt_item.shape[0], -1, dtype=np.int32)
     )

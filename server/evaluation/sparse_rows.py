@@ -1,0 +1,108 @@
+"""Compressed sparse rows for per-threshold prediction detail (matched gt, IoU).
+
+Most predictions match nothing at most thresholds, so a dense (T0, P) matrix
+is mostly fill value: at 50,000 images two of them took 570 MB. This keeps
+only the set entries in CSR form and reads whole rows back as dense arrays,
+so ``m[t]`` (a (P,) row) and ``m[t, p]`` (one value) work as on a matrix.
+
+Shapes: ``row_start`` int64 (R+1,), ``col`` int64 (M,), ``value`` (M,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True, eq=False)
+class SparseRows:
+    """An (R, N) matrix of ``fill`` except at M stored entries, grouped by row."""
+
+    shape: tuple[int, int]
+    fill: Any
+    row_start: NDArray[np.int64]
+    col: NDArray[np.int64]
+    value: NDArray[Any]
+
+    @classmethod
+    def from_entries(
+        cls,
+        rows: NDArray[np.integer],
+        cols: NDArray[np.integer],
+        values: NDArray[Any],
+        shape: tuple[int, int],
+        fill: Any,
+    ) -> SparseRows:
+        """From (row, col, value) entries (M,) with distinct (row, col)."""
+        n_rows = int(shape[0])
+        rows64 = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows64, kind="stable")
+        counts = np.bincount(rows64, minlength=n_rows)
+        return cls(
+            shape=(n_rows, int(shape[1])),
+            fill=fill,
+            row_start=np.r_[0, np.cumsum(counts)].astype(np.int64),
+            col=np.asarray(cols, dtype=np.int64)[order],
+            value=np.asarray(values)[order],
+        )
+
+    @classmethod
+    def from_dense(cls, dense: NDArray[Any], fill: Any) -> SparseRows:
+        """Keeps the entries of ``dense`` (R, N) that differ from ``fill``."""
+        rows, cols = np.nonzero(dense != fill)
+        return cls.from_entries(rows, cols, dense[rows, cols], dense.shape, fill)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.value.dtype
+
+    def row(self, r: int) -> NDArray[Any]:
+        """Row ``r`` as a dense (N,) array."""
+        if not -self.shape[0] <= r < self.shape[0]:
+            raise IndexError(f"row {r} out of range for {self.shape[0]} rows")
+        r %= self.shape[0]
+        out = np.full(self.shape[1], self.fill, dtype=self.value.dtype)
+        lo, hi = int(self.row_start[r]), int(self.row_start[r + 1])
+        out[self.col[lo:hi]] = self.value[lo:hi]
+        return out
+
+    def __getitem__(self, key: int | tuple[int, int]) -> Any:
+        if isinstance(key, tuple):
+            r, c = (int(k) for k in key)
+            r %= max(self.shape[0], 1)
+            lo, hi = int(self.row_start[r]), int(self.row_start[r + 1])
+            hit = np.flatnonzero(self.col[lo:hi] == c % self.shape[1])
+            return self.value[lo + hit[0]] if hit.shape[0] else self.value.dtype.type(self.fill)
+        return self.row(int(key))
+
+    def to_dense(self) -> NDArray[Any]:
+        """The whole (R, N) matrix."""
+        out = np.full(self.shape, self.fill, dtype=self.value.dtype)
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.row_start))
+        out[rows, self.col] = self.value
+        return out
+
+    def to_arrays(self, prefix: str) -> dict[str, NDArray[Any]]:
+        """Arrays named ``{prefix}.shape`` etc., for an npz blob."""
+        return {
+            f"{prefix}.shape": np.array(self.shape, dtype=np.int64),
+            f"{prefix}.fill": np.array(self.fill, dtype=self.value.dtype),
+            f"{prefix}.row_start": self.row_start,
+            f"{prefix}.col": self.col,
+            f"{prefix}.value": self.value,
+        }
+
+    @classmethod
+    def from_arrays(cls, get: Any, prefix: str) -> SparseRows:
+        """Inverse of :meth:`to_arrays`; ``get`` maps a name to an array."""
+        shape = np.asarray(get(f"{prefix}.shape"))
+        return cls(
+            shape=(int(shape[0]), int(shape[1])),
+            fill=np.asarray(get(f"{prefix}.fill")).item(),
+            row_start=np.asarray(get(f"{prefix}.row_start"), dtype=np.int64),
+            col=np.asarray(get(f"{prefix}.col"), dtype=np.int64),
+            value=np.asarray(get(f"{prefix}.value")),
+        )
