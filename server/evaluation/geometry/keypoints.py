@@ -30,6 +30,7 @@ from server.evaluation.geometry.kernel import (
     IndexArray,
     Similarity,
     check_pairs,
+    chunks,
     segment_ids,
 )
 
@@ -162,6 +163,28 @@ def oks_similarity(
     y1 = bbox[:, 1] + bbox[:, 3] * 2
     scale = area + np.spacing(1)
 
+    def pair_oks(ds: IndexArray, gs: IndexArray, k: int) -> FloatArray:
+        di = dt.offsets[ds, None] + np.arange(k)
+        gi = gt.offsets[gs, None] + np.arange(k)
+        xd, yd = dt.x[di], dt.y[di]
+        visible = gt.visibility[gi] > 0
+        any_visible = (labelled[gs] > 0)[:, None]
+        dx = np.where(
+            any_visible,
+            xd - gt.x[gi],
+            np.maximum(0.0, x0[gs, None] - xd) + np.maximum(0.0, xd - x1[gs, None]),
+        )
+        dy = np.where(
+            any_visible,
+            yd - gt.y[gi],
+            np.maximum(0.0, y0[gs, None] - yd) + np.maximum(0.0, yd - y1[gs, None]),
+        )
+        e = (dx**2 + dy**2) / variances[gi] / scale[gs, None] / 2
+        counted = visible | ~any_visible
+        total = np.where(counted, np.exp(-e), 0.0).sum(axis=1)
+        mean: FloatArray = total / counted.sum(axis=1)
+        return mean
+
     def kernel(dt_index: IndexArray, gt_index: IndexArray, gt_crowd: BoolArray) -> FloatArray:
         d, g, _ = check_pairs(dt_index, gt_index, gt_crowd, len(dt), len(gt))
         k_d, k_g = dt.sizes[d], gt.sizes[g]
@@ -175,27 +198,10 @@ def oks_similarity(
         for k in np.unique(k_g).tolist():
             if k == 0:
                 continue
-            sel = np.flatnonzero(k_g == k)
-            gs = g[sel]
-            di = dt.offsets[d[sel], None] + np.arange(k)
-            gi = gt.offsets[gs, None] + np.arange(k)
-            xd, yd = dt.x[di], dt.y[di]
-            visible = gt.visibility[gi] > 0
-            any_visible = (labelled[gs] > 0)[:, None]
-            dx = np.where(
-                any_visible,
-                xd - gt.x[gi],
-                np.maximum(0.0, x0[gs, None] - xd) + np.maximum(0.0, xd - x1[gs, None]),
-            )
-            dy = np.where(
-                any_visible,
-                yd - gt.y[gi],
-                np.maximum(0.0, y0[gs, None] - yd) + np.maximum(0.0, yd - y1[gs, None]),
-            )
-            e = (dx**2 + dy**2) / variances[gi] / scale[gs, None] / 2
-            counted = visible | ~any_visible
-            total = np.where(counted, np.exp(-e), 0.0).sum(axis=1)
-            out[sel] = total / counted.sum(axis=1)
+            same_k = np.flatnonzero(k_g == k)
+            for first, stop in chunks(np.full(same_k.shape[0], k, dtype=np.int64)):
+                sel = same_k[first:stop]
+                out[sel] = pair_oks(d[sel], g[sel], k)
         return out
 
     return kernel
