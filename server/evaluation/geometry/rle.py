@@ -249,14 +249,7 @@ class RleBatch:
 
     def area(self) -> NDArray[np.int64]:
         """int64 (n,) foreground pixel counts (``mask.area``)."""
-        return self._area.copy()
-
-    @cached_property
-    def _area(self) -> NDArray[np.int64]:
-        area = np.zeros(len(self), np.int64)
-        for owner, _, length in self.foreground_runs_by_chunk():
-            area = _segment_reduce(np.add, length, owner, area)
-        return area
+        return self._summary[0].copy()
 
     def extents(
         self,
@@ -267,13 +260,21 @@ class RleBatch:
         height, as in pycocotools. Masks without foreground get x0 = w, y0 = h,
         x1 = y1 = 0 (pycocotools' initial values).
         """
-        x0, y0, x1, y1 = self._extents
+        _, x0, y0, x1, y1 = self._summary
         return x0.copy(), y0.copy(), x1.copy(), y1.copy()
 
     @cached_property
-    def _extents(
+    def _summary(
         self,
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+    ]:
+        """Area and extents of every mask, from one pass over the foreground runs."""
+        area = np.zeros(len(self), np.int64)
         x0, y0 = self.widths.copy(), self.heights.copy()
         x1, y1 = np.zeros(len(self), np.int64), np.zeros(len(self), np.int64)
         for own, start, length in self.foreground_runs_by_chunk():
@@ -281,11 +282,12 @@ class RleBatch:
             x_start, y_start = np.divmod(start, h)
             x_end, y_end = np.divmod(start + length - 1, h)
             spans = x_start < x_end
+            area = _segment_reduce(np.add, length, own, area)
             x0 = _segment_reduce(np.minimum, x_start, own, x0)
             x1 = _segment_reduce(np.maximum, x_end, own, x1)
             y0 = _segment_reduce(np.minimum, np.where(spans, 0, y_start), own, y0)
             y1 = _segment_reduce(np.maximum, np.where(spans, h - 1, y_end), own, y1)
-        return x0, y0, x1, y1
+        return area, x0, y0, x1, y1
 
     def bbox(self) -> NDArray[np.float64]:
         """float64 (n, 4) boxes [x, y, width, height], exactly ``mask.toBbox``.

@@ -59,21 +59,22 @@ class _RunIndex:
     def build(cls, batch: RleBatch) -> _RunIndex:
         pixels = batch.heights * batch.widths
         base = np.cumsum(pixels) - pixels
-        starts, ends, befores = [], [], []
-        total = 0
+        bound = int((batch.run_counts // 2).sum())  # foreground runs, empty ones included
+        start, end, before = (np.empty(bound, np.int64) for _ in range(3))
+        filled = total = 0
         for owner, local_start, length in batch.foreground_runs_by_chunk():
-            start = local_start + base[owner]
-            starts.append(start)
-            ends.append(start + length)
-            csum = np.cumsum(length)
-            befores.append(csum - length + total)
-            total += int(csum[-1]) if csum.size else 0
+            sl = slice(filled, filled + length.shape[0])
+            np.add(local_start, base[owner], out=start[sl])
+            np.add(start[sl], length, out=end[sl])
+            np.cumsum(length, out=before[sl])
+            before[sl] += total - length
+            total += int(length.sum())
+            filled = sl.stop
         x0, y0, x1, y1 = batch.extents()
-        empty = np.zeros(0, np.int64)
         return cls(
-            start=np.concatenate(starts) if starts else empty,
-            end=np.concatenate(ends) if ends else empty,
-            before=np.concatenate(befores) if befores else empty,
+            start=start[:filled],
+            end=end[:filled],
+            before=before[:filled],
             base=base,
             area=batch.area(),
             x0=x0,
