@@ -41,7 +41,8 @@ class Candidates:
     """Evaluation order and scored candidate pairs.
 
     Attributes:
-        dt_order: int64 (E,) prediction rows in matching order (evaluated only).
+        dt_order: int64 (E,) prediction rows in matching order (evaluated only):
+            sorted by item first, input order breaking ties.
         dt_rank: int64 (P,) rank of every prediction in its maxDets group.
         dt_round: int64 (E,) position of ``dt_order[e]`` inside its unit.
         gt_position: int64 (G,) order of each ground truth inside its unit.
@@ -143,7 +144,8 @@ def build_candidates(
 
     dt_order = order[dt_rank[order] < max_dets]
     dt_units_sorted = dt_unit[dt_order]
-    dt_round = _group_rank(dt_units_sorted)
+    # When the maxDets group is the unit, a prediction's round is its rank.
+    dt_round = dt_rank[dt_order] if rank_order is order else _group_rank(dt_units_sorted)
 
     gt_order = np.lexsort((np.arange(len(gt), dtype=np.int64), gt.label, gt_unit))
     gt_units_sorted = gt_unit[gt_order]

@@ -139,10 +139,8 @@ def evaluate(
 
     n_rows, n_dt, n_gt = row_threshold.shape[0], len(dt), len(gt)
     # Flat indices with np.take/np.put: several times faster than 2-D fancy indexing.
-    m_row = matches.row.astype(np.int64)
-    m_dt = np.take(cand.dt_order, matches.dt)
-    m_pair = matches.pair
-    m_gt = np.take(cand.pair_gt, m_pair)
+    m_flat = np.multiply(matches.row, n_dt, dtype=np.int64)
+    m_flat += matches.dt_row
 
     outside = (dt.area[None, :] < low[:, None]) | (dt.area[None, :] > high[:, None])
     state_by_area = np.where(outside, np.int8(IGNORED), np.int8(FALSE_POSITIVE))
@@ -150,32 +148,27 @@ def evaluate(
     evaluated[cand.dt_order] = True
     state_by_area[:, ~evaluated] = NOT_EVALUATED
     dt_state = state_by_area[row_area]
-    matched_ignored = np.take(gt_ignored, m_row * n_gt + m_gt)
-    np.put(
-        dt_state,
-        m_row * n_dt + m_dt,
-        np.where(matched_ignored, np.int8(IGNORED), np.int8(TRUE_POSITIVE)),
-    )
+    np.put(dt_state, m_flat, np.where(matches.to_ignored, np.int8(IGNORED), np.int8(TRUE_POSITIVE)))
 
     all_rows = np.flatnonzero(row_area == 0)
-    all_position = np.full(n_rows, -1, dtype=np.int64)
+    all_position = np.full(n_rows, -1, dtype=np.int32)
     all_position[all_rows] = np.arange(all_rows.shape[0])
-    t_all = np.take(all_position, m_row)
+    t_all = np.take(all_position, matches.row)
     in_all = t_all >= 0
-    t, a_dt, a_gt = t_all[in_all], m_dt[in_all], m_gt[in_all]
+    t, a_dt, a_gt = t_all[in_all], matches.dt_row[in_all], matches.gt_row[in_all]
     detail_shape = (int(all_rows.shape[0]), n_dt)
-    dt_gt = SparseRows.from_entries(t, a_dt, a_gt.astype(np.int32), detail_shape, -1)
+    dt_gt = SparseRows.from_entries(t, a_dt, a_gt, detail_shape, -1)
     dt_iou = SparseRows.from_entries(
-        t, a_dt, np.take(cand.pair_iou, m_pair[in_all]).astype(np.float32), detail_shape, 0.0
+        t, a_dt, np.take(cand.pair_iou, matches.pair[in_all]).astype(np.float32), detail_shape, 0.0
     )
     gt_dt = np.full((all_rows.shape[0], n_gt), -1, dtype=np.int32)
     regular = ~gt.iscrowd[a_gt]
-    np.put(gt_dt, t[regular] * n_gt + a_gt[regular], a_dt[regular])
+    np.put(gt_dt, np.multiply(t[regular], n_gt, dtype=np.int64) + a_gt[regular], a_dt[regular])
 
     dt_class = np.zeros((0, n_dt), dtype=np.int32)
     if cross_label:
         dt_class = np.broadcast_to(dt.label.astype(np.int32), (n_rows, n_dt)).copy()
-        np.put(dt_class, m_row * n_dt + m_dt, np.take(gt.label, m_gt))
+        np.put(dt_class, m_flat, np.take(gt.label, matches.gt_row))
 
     no_entries = np.zeros(0, dtype=np.int64)
     dt_confused_gt = SparseRows.from_entries(
@@ -210,7 +203,7 @@ def evaluate(
         dt_label=dt.label,
         dt_score=dt.score,
         dt_rank=cand.dt_rank,
-        dt_metric_order=MatchTable.metric_order(dt.label, dt.score, dt.item),
+        dt_metric_order=MatchTable.metric_order_from(cand.dt_order, dt.label, dt.score),
         dt_state=dt_state,
         dt_gt=dt_gt,
         dt_iou=dt_iou,
@@ -283,8 +276,8 @@ def _confusion_pass(
     )
     return SparseRows.from_entries(
         matches.row,
-        dt_rows[cand.dt_order[matches.dt]],
-        gt_rows[cand.pair_gt[matches.pair]].astype(np.int32),
+        dt_rows[matches.dt_row],
+        gt_rows[matches.gt_row].astype(np.int32),
         shape,
         -1,
     )

@@ -15,8 +15,9 @@ Shapes: P predictions, G ground truths, R rows, T0 threshold rows.
 - ``dt_state`` int8 (R, P): NOT_EVALUATED (-1, beyond maxDets), FP (0), TP (1),
   IGNORED (2: matched an ignored gt, or unmatched and outside the area range).
 - ``dt_rank`` int64 (P,): rank in its maxDets group, by score.
-- ``dt_metric_order`` int64 (P,): predictions sorted by (label, -score, item,
-  input order) - pycocotools' accumulate order; a slice filters it.
+- ``dt_metric_order`` int64 (E,): the evaluated predictions (within maxDets)
+  sorted by (label, -score, item, input order) - pycocotools' accumulate
+  order; a slice filters it.
 - ``dt_gt`` (T0, P) int32: matched gt row or -1. ``dt_iou`` (T0, P) float32.
 - ``dt_confused_gt`` (T0, P) int32, or (0, P) when not computed: for a false
   positive, the gt of another label it matches when labels are ignored among
@@ -129,6 +130,16 @@ class MatchTable:
     def metric_order(label: IntArray, score: FloatArray, item: IntArray) -> IntArray:
         """Order by (label, -score, item, input order): int64 (P,)."""
         return np.lexsort((item, -score, label)).astype(np.int64)
+
+    @staticmethod
+    def metric_order_from(item_order: IntArray, label: IntArray, score: FloatArray) -> IntArray:
+        """:meth:`metric_order` of the rows in ``item_order``, which must already be
+        sorted by item with input order breaking ties among equal (label, score):
+        two stable sorts instead of a three-key lexsort."""
+        by_score = item_order[np.argsort(-score[item_order], kind="stable")]
+        labels = label[by_score]
+        small = labels.astype(np.int16) if labels.size and labels.max() < 2**15 else labels
+        return by_score[np.argsort(small, kind="stable")].astype(np.int64)
 
     def item_selection(self, item_mask: BoolArray | None) -> tuple[BoolArray, BoolArray]:
         """(prediction mask (P,), ground-truth mask (G,)) of the selected items."""

@@ -42,27 +42,36 @@ class Matches:
 
     Attributes:
         row: int32 (M,) row index.
-        dt: int32 (M,) position in ``Candidates.dt_order``.
+        dt_row: int32 (M,) prediction row (index into the inputs).
+        gt_row: int32 (M,) matched ground-truth row.
         pair: int32 (M,) winning pair index into ``Candidates.pair_*``.
+        to_ignored: bool (M,) the ground truth is ignored on that row.
     """
 
     row: NDArray[np.int32]
-    dt: NDArray[np.int32]
+    dt_row: NDArray[np.int32]
+    gt_row: NDArray[np.int32]
     pair: NDArray[np.int32]
+    to_ignored: BoolArray
 
     @classmethod
-    def from_dense(cls, winners: IntArray) -> Matches:
-        """From int64 (R, E) winning pair indices (-1: unmatched)."""
-        row, dt = np.nonzero(winners >= 0)
-        return cls(
-            row=row.astype(np.int32), dt=dt.astype(np.int32), pair=winners[row, dt].astype(np.int32)
-        )
+    def empty(cls) -> Matches:
+        none = np.zeros(0, dtype=np.int32)
+        return cls(none, none, none, none, np.zeros(0, dtype=bool))
 
-    def dense(self, n_rows: int, n_eval: int) -> IntArray:
-        """int64 (R, E) winning pair indices, -1 where unmatched."""
-        out = np.full((n_rows, n_eval), -1, dtype=np.int64)
-        out[self.row, self.dt] = self.pair
-        return out
+    @classmethod
+    def from_dense(cls, cand: Candidates, winners: IntArray, gt_ignored: BoolArray) -> Matches:
+        """From int64 (R, E) winning pair indices (-1: unmatched)."""
+        row, pos = np.nonzero(winners >= 0)
+        pair = winners[row, pos]
+        gt_row = cand.pair_gt[pair]
+        return cls(
+            row=row.astype(np.int32),
+            dt_row=cand.dt_order[pos].astype(np.int32),
+            gt_row=gt_row.astype(np.int32),
+            pair=pair.astype(np.int32),
+            to_ignored=gt_ignored[row, gt_row],
+        )
 
 
 def effective_thresholds(thresholds: FloatArray) -> FloatArray:
@@ -112,9 +121,8 @@ def match_by_confidence(
         :class:`Matches`.
     """
     n_rows = thresholds.shape[0]
-    empty = np.zeros(0, dtype=np.int32)
     if cand.pair_dt.shape[0] == 0 or n_rows == 0:
-        return Matches(row=empty, dt=empty, pair=empty)
+        return Matches.empty()
     thr = effective_thresholds(thresholds)[:, None]
     n_gt = gt_ignored.shape[1]
     taken = (
@@ -130,9 +138,7 @@ def match_by_confidence(
     round_iou = cand.pair_iou[by_round]
     n_rounds = int(pair_round.max()) + 1
     bounds = np.searchsorted(pair_round[by_round], np.arange(n_rounds + 1))
-    found_rows: list[IntArray] = []
-    found_dts: list[IntArray] = []
-    found_pairs: list[IntArray] = []
+    found: list[tuple[IntArray, IntArray, IntArray, IntArray, BoolArray]] = []
 
     for r in range(n_rounds):
         for lo, hi in _round_chunks(round_dt, int(bounds[r]), int(bounds[r + 1])):
@@ -156,16 +162,18 @@ def match_by_confidence(
             claimed = gts[local_win]
             blocks = ~gt_crowd[claimed]
             np.put(taken, row_idx[blocks] * n_gt + claimed[blocks], True)
-            found_rows.append(row_idx.astype(np.int32))
-            found_dts.append(dts[starts][col_idx].astype(np.int32))
-            found_pairs.append(by_round[local_win + lo].astype(np.int32))
-    if not found_rows:
-        return Matches(row=empty, dt=empty, pair=empty)
-    return Matches(
-        row=np.concatenate(found_rows),
-        dt=np.concatenate(found_dts),
-        pair=np.concatenate(found_pairs),
-    )
+            found.append(
+                (
+                    row_idx.astype(np.int32),
+                    cand.dt_order[dts[starts]][col_idx].astype(np.int32),
+                    claimed.astype(np.int32),
+                    by_round[local_win + lo].astype(np.int32),
+                    ignored[row_idx, local_win],
+                )
+            )
+    if not found:
+        return Matches.empty()
+    return Matches(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
 def _first_of_each(keys: IntArray) -> BoolArray:
@@ -233,7 +241,7 @@ def match_by_iou(
     n_gt = gt_ignored.shape[1]
     winners = np.full((n_rows, cand.dt_order.shape[0]), -1, dtype=np.int64)
     if cand.pair_dt.shape[0] == 0:
-        return Matches.from_dense(winners)
+        return Matches.empty()
     thr = effective_thresholds(thresholds)
     priority = np.lexsort((cand.gt_position[cand.pair_gt], cand.pair_dt, -cand.pair_iou))
     iou = cand.pair_iou[priority]
@@ -256,4 +264,4 @@ def match_by_iou(
         _dominant_sweeps(
             np.concatenate(rows), np.concatenate(pairs), cand, gt_crowd, winners, n_gt=n_gt
         )
-    return Matches.from_dense(winners)
+    return Matches.from_dense(cand, winners, gt_ignored)

@@ -38,15 +38,17 @@ class SparseRows:
     ) -> SparseRows:
         """From (row, col, value) entries (M,) with distinct (row, col)."""
         n_rows = int(shape[0])
-        rows64 = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows64, kind="stable")
-        counts = np.bincount(rows64, minlength=n_rows)
+        keys = np.asarray(rows)
+        if n_rows < 2**15:  # numpy radix-sorts 16-bit keys
+            keys = keys.astype(np.int16)
+        order = np.argsort(keys, kind="stable")
+        counts = np.bincount(rows, minlength=n_rows)
         return cls(
             shape=(n_rows, int(shape[1])),
             fill=fill,
             row_start=np.r_[0, np.cumsum(counts)].astype(np.int64),
-            col=np.asarray(cols, dtype=np.int64)[order],
-            value=np.asarray(values)[order],
+            col=np.take(cols, order).astype(np.int64),
+            value=np.take(values, order),
         )
 
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation import MatchOptions, coco_summary
+from server.evaluation import MatchOptions, MatchTable, coco_summary
 from tests.evaluation.coco_cases import (
     make_case,
     run_engine,
@@ -106,3 +106,20 @@ def test_chunked_pair_generation_and_rounds_give_the_same_result(
     monkeypatch.setattr(matching, "_ROUND_CHUNK", 7)
     _, summary = run_engine(case)
     assert_same(run_pycocotools(case), summary)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        MatchOptions(),
+        MatchOptions(class_agnostic=True),
+        MatchOptions(allowed_label_matches=((0, 1),)),
+    ],
+)
+def test_stored_accumulate_order_is_label_score_item_input(options: MatchOptions) -> None:
+    table, _ = run_engine(make_case(5), options)
+    evaluated = np.flatnonzero(table.dt_rank < table.max_detections.max())
+    expected = MatchTable.metric_order(
+        table.dt_label[evaluated], table.dt_score[evaluated], table.dt_item[evaluated]
+    )
+    np.testing.assert_array_equal(table.dt_metric_order, evaluated[expected])
