@@ -104,9 +104,12 @@ def main(n_images: int = 5000, repeats: int = 3) -> None:
         for i in range(0, len(ref_dt), 200):
             coco_mask.area(ref_dt[i : i + 200])
 
+    built = rle_similarity(dt, gt)
+
     cases = [
         ("polygons -> RLE (frPyObjects+merge)", ref_poly, lambda: rle_from_polygons(dt_objs, H, W)),
         ("IoU, all pairs (mask.iou per image)", ref_pairs, our_pairs),
+        ("  of which the kernel call (index built)", ref_pairs, lambda: built(d_idx, g_idx, crowd)),
         (
             "parse compressed strings (mask.area)",
             ref_parse,
