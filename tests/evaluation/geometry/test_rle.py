@@ -197,3 +197,14 @@ def test_small_chunks_give_the_same_results_and_error_positions(monkeypatch) -> 
     strings[41] = b"0a"
     with pytest.raises(ValueError, match="RLE string 41: ends inside a number"):
         RleBatch.from_strings(strings, [r["size"] for r in refs])
+
+
+def test_empty_batches_and_zero_pixel_masks() -> None:
+    empty = RleBatch.concat([])
+    assert len(empty) == 0 and empty.bbox().shape == (0, 4) and empty.to_strings() == []
+    assert len(RleBatch.from_strings([], np.zeros((0, 2)))) == 0
+    one = RleBatch.from_masks(np.ones((2, 3), bool))
+    none = np.zeros(0, np.int64)
+    assert rle_similarity(empty, one)(none, none, np.zeros(0, bool)).shape == (0,)
+    flat = RleBatch.from_counts([[0]], [(0, 5)])
+    assert flat.area().tolist() == [0] and flat.to_strings() == ["0"]
