@@ -183,9 +183,11 @@ def accumulate(
     varying = table.dt_class.shape[0] > 0 and not pool_classes
     usable = dt_sel & (table.dt_rank < int(max_dets.max()))
     fixed_class = np.zeros_like(table.dt_label) if pool_classes else table.dt_label
-    if pool_classes:
+    if pool_classes or varying:
+        # By (-score, item, label, input order); with classes varying per row,
+        # a stable per-row sort on the class then gives (class, -score, ...).
         candidates = np.flatnonzero(usable)
-        base = candidates[_sort_key(table, candidates, fixed_class[candidates])]
+        base = candidates[_sort_key(table, candidates, np.zeros_like(candidates))]
     else:  # the stored order already sorts by (label, -score, item, input order)
         base = table.dt_metric_order[usable[table.dt_metric_order]]
     rows_per_block = 1 if varying else max(1, _BLOCK // max(1, base.shape[0]))
@@ -222,9 +224,14 @@ def _sort_key(table: MatchTable, rows: IntArray, cls: IntArray) -> IntArray:
 
 
 def _row_sorted(table: MatchTable, row: int, cols: IntArray) -> tuple[NDArray[np.int8], IntArray]:
-    """States (1, N) and classes (N,) sorted for one row where classes vary by row."""
+    """States (1, N) and classes (N,) of one row where classes vary by row.
+
+    ``cols`` is in (-score, item, label, input) order; a stable sort on the
+    row's classes (radix for 16-bit keys) yields pycocotools' order per class.
+    """
     cls = table.dt_class_row(row)[cols]
-    order = _sort_key(table, cols, cls)
+    keys = cls.astype(np.int16) if table.n_labels < 2**15 else cls
+    order = np.argsort(keys, kind="stable")
     return table.dt_state[row, cols[order]][None, :], cls[order]
 
 
