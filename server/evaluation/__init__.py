@@ -1,8 +1,24 @@
 """Sliceboard's evaluation engine: pure numpy functions of flat arrays.
 
-Pipeline: ``evaluate`` (candidate pairs, matching on every (area range, IoU
-threshold) row) -> :class:`MatchTable` -> ``coco_summary`` /
-``threshold_metrics`` over any subset of items, without re-matching.
+Pipeline::
+
+    gt = GroundTruth.from_arrays(item, label, area, iscrowd, ignore)      # (G,) each
+    dt = Predictions.from_arrays(item, label, score, area)                # (P,) each
+    table = evaluate(gt, dt, box_similarity(dt_xywh, gt_xywh), n_items, n_labels, MatchOptions())
+    coco_summary(table, item_mask, "bbox")       # 12 numbers, per-class AP/AR, precision/recall
+    threshold_metrics(table, item_mask, 0.5, 0.3)  # P/R/F1/TP/FP/FN, PR curves, confusion
+    voc_ap(table, item_mask, 0.5)                # VOC all-point AP
+
+``evaluate`` matches once, on every (area range, IoU threshold) row, into a
+:class:`MatchTable`; any slice (``item_mask``: bool (n_items,)) is then an
+aggregation over its rows - no re-matching. ``table.to_arrays()`` /
+``MatchTable.from_arrays()`` store it as an npz blob. The similarity is a
+pluggable kernel (``geometry.kernel.Similarity``): boxes here, masks,
+keypoints, polygons and cuboids in ``geometry``.
+
+Conventions: thresholds are COCO's linspace values plus 0.05..0.45 (a query
+for 0.9 finds 0.8999999999999999); -1 marks undefined metrics; confusion
+matrices have ground truth in rows, predictions in columns, background last.
 """
 
 from server.evaluation.coco_metrics import CocoSummary, accumulate, coco_summary

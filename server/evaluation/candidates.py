@@ -202,6 +202,10 @@ def build_candidates(
                 dt_rows[compatible],
             )
         iou = np.asarray(similarity(dt_rows, pair_gt, crowd[pair_gt]), dtype=np.float64)
+        if iou.shape != pair_gt.shape:
+            raise EvaluationInputError(
+                f"similarity returned shape {iou.shape} for {pair_gt.shape[0]} pairs"
+            )
         keep = iou >= min_iou
         parts_dt.append(pair_pos[keep])
         parts_gt.append(pair_gt[keep])

@@ -166,7 +166,8 @@ class MatchOptions:
         extra_iou_thresholds: thresholds evaluated on the first ("all") area range only.
         max_detections: maxDets; matching keeps the top ``max(max_detections)``
             predictions per (item, label) (per item when class-agnostic).
-        area_ranges: (name, low, high) on gt ``area``; the first must be "all".
+        area_ranges: (name, low, high) on gt ``area``; the first is the one
+            threshold metrics, PR curves and confusion matrices use ("all").
         empty_classes: see :class:`EmptyClasses`.
     """
 
@@ -203,3 +204,8 @@ class MatchOptions:
         for name, low, high in self.area_ranges:
             if low > high:
                 raise EvaluationInputError(f"area range {name!r} has low > high")
+        names = [r[0] for r in self.area_ranges]
+        if len(set(names)) != len(names):
+            raise EvaluationInputError(f"area range names must be unique: {names}")
+        if len(set(self.iou_thresholds)) != len(self.iou_thresholds):
+            raise EvaluationInputError("iou_thresholds must be distinct")

@@ -12,10 +12,13 @@ from server.evaluation import (
     IGNORED,
     TRUE_POSITIVE,
     EvaluationInputError,
+    GroundTruth,
     Matching,
     MatchOptions,
     MatchTable,
+    Predictions,
     ThresholdMetrics,
+    evaluate,
     threshold_metrics,
 )
 from tests.evaluation.golden import evaluate_matrix
@@ -223,3 +226,28 @@ def test_bad_indices_raise_typed_errors() -> None:
         evaluate_matrix([[0.5]], gt_label=[3], dt_label=[0], dt_score=[0.5])
     with pytest.raises(EvaluationInputError):
         threshold_metrics(confusion_case(), item_mask=np.ones(5, dtype=bool))
+
+
+def test_invalid_options_and_kernels_raise_typed_errors() -> None:
+    bad_options = [
+        MatchOptions(iou_thresholds=()),
+        MatchOptions(iou_thresholds=(0.5, 1.5)),
+        MatchOptions(iou_thresholds=(0.5, 0.5)),
+        MatchOptions(max_detections=(0,)),
+        MatchOptions(area_ranges=(("all", 10.0, 1.0),)),
+        MatchOptions(area_ranges=(("all", 0.0, 1.0), ("all", 0.0, 2.0))),
+        MatchOptions(allowed_label_matches=((0, 7),)),
+    ]
+    for options in bad_options:
+        with pytest.raises(EvaluationInputError):
+            evaluate_matrix([[0.5]], gt_label=[0], dt_label=[0], dt_score=[0.5], options=options)
+
+    def short_kernel(
+        dt_index: np.ndarray, gt_index: np.ndarray, gt_crowd: np.ndarray
+    ) -> np.ndarray:
+        return np.zeros(dt_index.shape[0] + 1)
+
+    gt = GroundTruth.from_arrays(item=[0], label=[0], area=[1.0])
+    dt = Predictions.from_arrays(item=[0], label=[0], score=[0.5], area=[1.0])
+    with pytest.raises(EvaluationInputError, match="similarity returned"):
+        evaluate(gt, dt, short_kernel, 1, 1)
