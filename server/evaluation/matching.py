@@ -123,13 +123,16 @@ def match_by_confidence(
     n_rows = thresholds.shape[0]
     if cand.pair_dt.shape[0] == 0 or n_rows == 0:
         return Matches.empty()
-    thr = effective_thresholds(thresholds)[:, None]
-    n_gt = gt_ignored.shape[1]
+    # Work in (object, row) layout: gathering a few objects' rows then reads
+    # contiguous bytes instead of one cache line per (row, object).
+    thr = effective_thresholds(thresholds)[None, :]
+    ignored_by_gt = np.ascontiguousarray(gt_ignored.T)
     taken = (
-        np.zeros(gt_ignored.shape, dtype=bool)
+        np.zeros(ignored_by_gt.shape, dtype=bool)
         if gt_taken is None
-        else np.array(gt_taken, dtype=bool)
+        else np.ascontiguousarray(np.asarray(gt_taken, dtype=bool).T)
     )
+    active_by_dt = None if dt_active is None else np.ascontiguousarray(dt_active.T)
 
     pair_round = cand.dt_round[cand.pair_dt]
     by_round = np.argsort(pair_round, kind="stable")
@@ -145,30 +148,30 @@ def match_by_confidence(
             dts = round_dt[lo:hi]
             gts = round_gt[lo:hi]
             starts = _segment_starts(dts)
-            local = np.arange(hi - lo, dtype=np.int32)
-            eligible = (round_iou[lo:hi][None, :] >= thr) & ~np.take(taken, gts, axis=1)
-            if dt_active is not None:
-                eligible &= np.take(dt_active, dts, axis=1)
-            ignored = np.take(gt_ignored, gts, axis=1)
+            local = np.arange(hi - lo, dtype=np.int32)[:, None]
+            eligible = (round_iou[lo:hi][:, None] >= thr) & ~np.take(taken, gts, axis=0)
+            if active_by_dt is not None:
+                eligible &= np.take(active_by_dt, dts, axis=0)
+            ignored = np.take(ignored_by_gt, gts, axis=0)  # (pairs, R)
             if no_fallback:
-                best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=1)
+                best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=0)
                 lengths = np.diff(np.r_[starts, hi - lo])
-                eligible &= ignored | (local[None, :] == np.repeat(best_any, lengths, axis=1))
-            best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=1)
-            fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=1)
-            win = np.where(best >= 0, best, fallback)
-            row_idx, col_idx = np.nonzero(win >= 0)
-            local_win = win[row_idx, col_idx]
+                eligible &= ignored | (local == np.repeat(best_any, lengths, axis=0))
+            best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=0)
+            fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=0)
+            win = np.where(best >= 0, best, fallback)  # (predictions, R)
+            dt_idx, row_idx = np.nonzero(win >= 0)
+            local_win = win[dt_idx, row_idx]
             claimed = gts[local_win]
             blocks = ~gt_crowd[claimed]
-            np.put(taken, row_idx[blocks] * n_gt + claimed[blocks], True)
+            taken[claimed[blocks], row_idx[blocks]] = True
             found.append(
                 (
                     row_idx.astype(np.int32),
-                    cand.dt_order[dts[starts]][col_idx].astype(np.int32),
+                    cand.dt_order[dts[starts]][dt_idx].astype(np.int32),
                     claimed.astype(np.int32),
                     by_round[local_win + lo].astype(np.int32),
-                    ignored[row_idx, local_win],
+                    ignored[local_win, row_idx],
                 )
             )
     if not found:
