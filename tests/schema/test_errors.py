@@ -121,7 +121,9 @@ async def test_bad_filter_is_invalid_input_with_issues(execute_sqlite: Executor)
     }
 
 
-async def test_evaluation_fields_say_not_implemented(execute_sqlite: Executor) -> None:
+async def test_metrics_before_any_evaluation_is_a_failed_precondition(
+    execute_sqlite: Executor,
+) -> None:
     dataset_id = await _dataset(execute_sqlite)
     model = await execute_sqlite.data(
         'mutation { createModel(input: {name: "m", referenceId: "m"}) { ... on Model { id } } }'
@@ -136,14 +138,20 @@ async def test_evaluation_fields_say_not_implemented(execute_sqlite: Executor) -
         {"id": run_id},
     )
     assert data is None or data["modelRun"] is None
-    assert [e["extensions"]["code"] for e in errors] == ["NOT_IMPLEMENTED"]
+    assert [e["extensions"]["code"] for e in errors] == ["FAILED_PRECONDITION"]
+    assert "calculateEvaluationMetrics" in errors[0]["message"]
+    evaluation = await execute_sqlite.data(
+        "query($id: ID!) { modelRun(id: $id) { evaluation { id } } }", {"id": run_id}
+    )
+    assert evaluation["modelRun"]["evaluation"] is None
     payload = await execute_sqlite.data(
-        "mutation($id: ID!) { calculateEvaluationMetrics(modelRunId: $id) { __typename ... on Error { message } } }",
+        "mutation($id: ID!) { calculateEvaluationMetrics(modelRunId: $id) { __typename ... on Job { status kind } } }",
         {"id": run_id},
     )
     assert payload["calculateEvaluationMetrics"] == {
-        "__typename": "InvalidInputError",
-        "message": "evaluation is not available yet",
+        "__typename": "Job",
+        "status": "QUEUED",
+        "kind": "evaluate",
     }
 
 
