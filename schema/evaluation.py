@@ -142,11 +142,13 @@ class MetricsReport:
     coco: CocoSummary
     per_label: list[LabelMetrics]
     confusion_matrix: ConfusionMatrix
-    curves: strawberry.Private[dict[str, list[PrPoint]]]
+    curves: strawberry.Private[results.Curves]
 
     @strawberry.field
     def precision_recall_curve(self, label: str | None = None) -> list[PrPoint]:
-        return self.curves.get(label or "", [])
+        return [
+            PrPoint(recall=r, precision=p, confidence=c) for r, p, c in self.curves.points(label)
+        ]
 
 
 @strawberry.type
@@ -295,10 +297,7 @@ async def model_run_metrics(
         confusion_matrix=ConfusionMatrix(
             labels=data.confusion_labels, counts=data.confusion_counts
         ),
-        curves={
-            label: [PrPoint(recall=r, precision=p, confidence=c) for r, p, c in points]
-            for label, points in data.curves.items()
-        },
+        curves=data.curves,
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -35,6 +36,8 @@ from server.services.slices import resolve_item_ids
 from server.storage.tables import Evaluation, ModelRun, core
 
 EVALUATION = core(Evaluation)
+K = TypeVar("K")
+V = TypeVar("V")
 COCO_FIELDS = (
     "ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large",
     "ar1", "ar10", "ar100", "ar_small", "ar_medium", "ar_large",
@@ -44,13 +47,33 @@ KEYPOINT_FIELDS = (
 )  # fmt: skip
 
 
-class SnapshotCache:
-    """Loaded snapshots by evaluation id (immutable, so never stale); least recently used out."""
+class _Lru(Generic[K, V]):
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
 
-    def __init__(self, capacity: int = 4) -> None:
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+
+class SnapshotCache:
+    """Loaded snapshots by evaluation id (immutable, so never stale), and reports computed from
+    them; least recently used out."""
+
+    def __init__(self, capacity: int = 4, reports: int = 256) -> None:
         self.capacity = capacity
         self._items: OrderedDict[int, Snapshot] = OrderedDict()
         self._lock = asyncio.Lock()
+        self.reports: _Lru[tuple[Any, ...], MetricsData] = _Lru(reports)
 
     async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
         async with self._lock:
@@ -97,6 +120,41 @@ class LabelRow:
     false_negatives: int
 
 
+class Curves:
+    """PR curves of one report, turned into points only for the label a client asks for."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        mask: np.ndarray | None,
+        label_mask: np.ndarray | None,
+        iou_threshold: float,
+        per_label: Any,
+    ) -> None:
+        self._snapshot = snapshot
+        self._mask = mask
+        self._label_mask = label_mask
+        self._iou_threshold = iou_threshold
+        self._per_label = per_label
+
+    def points(self, label: str | None) -> list[tuple[float, float, float]]:
+        """(recall, precision, confidence) by descending confidence; all labels pooled when
+        ``label`` is None, nothing for a label the report does not cover."""
+        if label is None:
+            recall, precision, confidence = pooled_pr_curve(
+                self._snapshot.table, self._mask, self._iou_threshold, self._label_mask
+            )
+        else:
+            names = self._snapshot.label_names
+            if label not in names:
+                return []
+            at = self._per_label.label == names.index(label)
+            recall = self._per_label.recall[at]
+            precision = self._per_label.precision[at]
+            confidence = self._per_label.confidence[at]
+        return list(zip(recall.tolist(), precision.tolist(), confidence.tolist(), strict=True))
+
+
 @dataclass(frozen=True)
 class MetricsData:
     item_count: int
@@ -104,9 +162,7 @@ class MetricsData:
     prediction_count: int
     coco: dict[str, float]
     per_label: list[LabelRow]
-    curves: dict[
-        str, list[tuple[float, float, float]]
-    ]  # label ("" = all) -> (recall, precision, confidence)
+    curves: Curves
     confusion_labels: list[str]
     confusion_counts: list[list[int]]
 
@@ -226,16 +282,31 @@ async def metrics_report(
     confidence_threshold: float,
     labels: list[str] | None,
 ) -> MetricsData:
-    """Metrics of the items a filter/slice selects, from the run's visible evaluation."""
-    _, snapshot = await _visible(session, cache, run)
+    """Metrics of the items a filter/slice selects, from the run's visible evaluation.
+
+    Reports are kept per (evaluation, selected items, thresholds, labels): an evaluation never
+    changes, so a dashboard asking again for the same slice is answered from memory.
+    """
+    evaluation_id, snapshot = await _visible(session, cache, run)
     _check_threshold(snapshot, iou_threshold, "iouThreshold")
     if not math.isfinite(confidence_threshold):
         raise InvalidInput([Issue("confidenceThreshold", "must be a finite number")])
     mask = await _item_mask(session, snapshot, run, filter, slice_id)
     label_mask = _label_mask(snapshot, labels)
-    return await asyncio.to_thread(
-        _report, snapshot, mask, label_mask, iou_threshold, confidence_threshold
+    key = (
+        evaluation_id,
+        None if mask is None else hashlib.blake2b(np.packbits(mask).tobytes()).hexdigest(),
+        iou_threshold,
+        confidence_threshold,
+        None if labels is None else tuple(sorted(set(labels))),
     )
+    cached = cache.reports.get(key)
+    if cached is None:
+        cached = await asyncio.to_thread(
+            _report, snapshot, mask, label_mask, iou_threshold, confidence_threshold
+        )
+        cache.reports.put(key, cached)
+    return cached
 
 
 def _report(
@@ -272,27 +343,13 @@ def _report(
                 false_negatives=int(tm.per_label.fn[j]),
             )
         )
-    curves: dict[str, list[tuple[float, float, float]]] = {}
-    curve = tm.pr_curve
-    for k in np.unique(curve.label):
-        at = curve.label == k
-        curves[names[int(k)]] = list(
-            zip(
-                curve.recall[at].tolist(),
-                curve.precision[at].tolist(),
-                curve.confidence[at].tolist(),
-                strict=True,
-            )
-        )
-    recall, precision, confidence = pooled_pr_curve(table, mask, iou_threshold, label_mask)
-    curves[""] = list(zip(recall.tolist(), precision.tolist(), confidence.tolist(), strict=True))
     return MetricsData(
         item_count=int(table.n_items if mask is None else mask.sum()),
         ground_truth_count=int(gt_sel.sum()),
         prediction_count=int(dt_sel.sum()),
         coco=coco,
         per_label=rows,
-        curves=curves,
+        curves=Curves(snapshot, mask, label_mask, iou_threshold, tm.pr_curve),
         confusion_labels=list(names),
         confusion_counts=tm.confusion.astype(int).tolist(),
     )
