@@ -117,7 +117,8 @@ def _curves(
     at_bounds = before[:, class_bounds]  # (B, K+1) counted entries before each class
     seg_len = np.diff(at_bounds, axis=1).reshape(-1)
 
-    tp_row, tp_col = np.nonzero(state == TRUE_POSITIVE)
+    tp_flat = np.flatnonzero(state == TRUE_POSITIVE)  # one index array: faster than nonzero
+    tp_row, tp_col = np.divmod(tp_flat, n)
     tp_cls = np.take(cls, tp_col)
     seg = tp_row * n_classes + tp_cls
     position = np.take(before, tp_row * (n + 1) + tp_col) - np.take(  # counted entries before
