@@ -60,8 +60,10 @@ class Matches:
         return cls(none, none, none, none, np.zeros(0, dtype=bool))
 
     @classmethod
-    def from_dense(cls, cand: Candidates, winners: IntArray, gt_ignored: BoolArray) -> Matches:
-        """From int64 (R, E) winning pair indices (-1: unmatched)."""
+    def from_dense(
+        cls, cand: Candidates, winners: NDArray[np.int32], gt_ignored: BoolArray
+    ) -> Matches:
+        """From int32 (R, E) winning pair indices (-1: unmatched)."""
         row, pos = np.nonzero(winners >= 0)
         pair = winners[row, pos]
         gt_row = cand.pair_gt[pair]
@@ -179,12 +181,13 @@ def match_by_confidence(
     return Matches(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
-def _first_of_each(keys: IntArray) -> BoolArray:
-    """True where keys[i] occurs for the first time."""
-    first = np.zeros(keys.shape[0], dtype=bool)
-    if keys.shape[0]:
-        first[np.unique(keys, return_index=True)[1]] = True
-    return first
+def _first_of_each(ids: IntArray, n_ids: int) -> BoolArray:
+    """True where ``ids[i]`` (compact, 0..n_ids-1) occurs for the first time."""
+    position = np.arange(ids.shape[0], dtype=np.int64)
+    first = np.full(n_ids, ids.shape[0], dtype=np.int64)
+    np.minimum.at(first, ids, position)  # O(n); np.unique would sort
+    is_first: BoolArray = first[ids] == position
+    return is_first
 
 
 def _dominant_sweeps(
@@ -192,26 +195,30 @@ def _dominant_sweeps(
     inst_pair: IntArray,
     cand: Candidates,
     gt_crowd: BoolArray,
-    winners: IntArray,
+    winners: NDArray[np.int32],
     *,
     n_gt: int,
 ) -> None:
-    """Greedy matching of priority-ordered instances; writes into winners (R, E)."""
+    """Greedy matching of priority-ordered instances; writes into winners int32 (R, E)."""
     n_eval = cand.dt_order.shape[0]
     dt_node = inst_row * n_eval + cand.pair_dt[inst_pair]
     gt_node = inst_row * n_gt + cand.pair_gt[inst_pair]
     crowd = gt_crowd[cand.pair_gt[inst_pair]]
-    n_rows = winners.shape[0]
-    dt_done = np.zeros(n_rows * n_eval, dtype=bool)
-    gt_done = np.zeros(n_rows * n_gt, dtype=bool)
+    # Compact node ids so per-sweep scratch arrays stay the size of the instances.
+    dt_nodes, dt_id = np.unique(dt_node, return_inverse=True)
+    gt_nodes, gt_id = np.unique(gt_node, return_inverse=True)
+    dt_done = np.zeros(dt_nodes.shape[0], dtype=bool)
+    gt_done = np.zeros(gt_nodes.shape[0], dtype=bool)
+    flat_winners = winners.reshape(-1)
     while inst_pair.shape[0]:
-        take = _first_of_each(dt_node) & (crowd | _first_of_each(gt_node))
-        winners.reshape(-1)[dt_node[take]] = inst_pair[take]
-        dt_done[dt_node[take]] = True
-        gt_done[gt_node[take & ~crowd]] = True
-        keep = ~dt_done[dt_node] & ~gt_done[gt_node]
-        inst_row, inst_pair = inst_row[keep], inst_pair[keep]
-        dt_node, gt_node, crowd = dt_node[keep], gt_node[keep], crowd[keep]
+        take = _first_of_each(dt_id, dt_nodes.shape[0]) & (
+            crowd | _first_of_each(gt_id, gt_nodes.shape[0])
+        )
+        flat_winners[dt_nodes[dt_id[take]]] = inst_pair[take]
+        dt_done[dt_id[take]] = True
+        gt_done[gt_id[take & ~crowd]] = True
+        keep = ~dt_done[dt_id] & ~gt_done[gt_id]
+        inst_pair, dt_id, gt_id, crowd = inst_pair[keep], dt_id[keep], gt_id[keep], crowd[keep]
 
 
 def match_by_iou(
@@ -242,7 +249,7 @@ def match_by_iou(
     """
     n_rows = thresholds.shape[0]
     n_gt = gt_ignored.shape[1]
-    winners = np.full((n_rows, cand.dt_order.shape[0]), -1, dtype=np.int64)
+    winners = np.full((n_rows, cand.dt_order.shape[0]), -1, dtype=np.int32)
     if cand.pair_dt.shape[0] == 0:
         return Matches.empty()
     thr = effective_thresholds(thresholds)
