@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from server.evaluation.geometry.kernel import Similarity, ranges
 from server.evaluation.types import (
@@ -49,6 +50,8 @@ class Candidates:
         pair_dt: int64 (K,) position in ``dt_order`` (0..E-1).
         pair_gt: int64 (K,) ground-truth row.
         pair_iou: float64 (K,) similarity.
+        metric_order: int64 (E,) evaluated predictions by (label, -score, item,
+            input order), when the sort produced it (class-sensitive), else None.
     """
 
     dt_order: IntArray
@@ -58,6 +61,7 @@ class Candidates:
     pair_dt: IntArray
     pair_gt: IntArray
     pair_iou: FloatArray
+    metric_order: IntArray | None = None
 
 
 def label_components(n_labels: int, allowed: tuple[tuple[int, int], ...]) -> IntArray:
@@ -78,6 +82,13 @@ def label_components(n_labels: int, allowed: tuple[tuple[int, int], ...]) -> Int
         if a != b:
             parent[max(a, b)] = min(a, b)
     return np.array([find(i) for i in range(n_labels)], dtype=np.int64)
+
+
+def _small_keys(keys: IntArray) -> NDArray[np.integer]:
+    """The keys as 16-bit integers when they fit, so numpy radix-sorts them."""
+    if keys.size == 0 or (keys.min() >= 0 and keys.max() < 2**16):
+        return keys.astype(np.uint16)
+    return keys
 
 
 def _group_rank(keys_sorted: IntArray) -> IntArray:
@@ -126,13 +137,19 @@ def build_candidates(
         dt_unit = dt.item * n_labels + component[dt.label]
         gt_unit = gt.item * n_labels + component[gt.label]
 
-    # lexsort is stable: equal keys keep input order, as pycocotools' mergesort.
+    # Stable sorts throughout: equal keys keep input order, as pycocotools' mergesort.
     neg_score = -dt.score
     cross_label = class_agnostic or bool(allowed)
+    metric_order: IntArray | None = None
     if cross_label:
         order = np.lexsort((dt.label, neg_score, dt_unit))
     else:
-        order = np.lexsort((neg_score, dt_unit))
+        # One float sort serves both orders: (label, -score, item) for accumulate
+        # and (item, label, -score) for matching; the rest are radix sorts.
+        by_item = np.argsort(_small_keys(dt.item), kind="stable")
+        by_score = by_item[np.argsort(neg_score[by_item], kind="stable")]
+        metric_order = by_score[np.argsort(_small_keys(dt.label[by_score]), kind="stable")]
+        order = metric_order[np.argsort(_small_keys(dt.item[metric_order]), kind="stable")]
     if allowed and not class_agnostic:
         rank_key_all = dt.item * n_labels + dt.label
         rank_order = np.lexsort((neg_score, rank_key_all))
@@ -143,6 +160,8 @@ def build_candidates(
     dt_rank[rank_order] = _group_rank(rank_key)
 
     dt_order = order[dt_rank[order] < max_dets]
+    if metric_order is not None:
+        metric_order = metric_order[dt_rank[metric_order] < max_dets]
     dt_units_sorted = dt_unit[dt_order]
     # When the maxDets group is the unit, a prediction's round is its rank.
     dt_round = dt_rank[dt_order] if rank_order is order else _group_rank(dt_units_sorted)
@@ -225,6 +244,7 @@ def build_candidates(
         pair_dt=pair_dt[sort],
         pair_gt=pair_gt_all[sort],
         pair_iou=pair_iou[sort],
+        metric_order=metric_order,
     )
 
 

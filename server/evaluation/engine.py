@@ -203,7 +203,11 @@ def evaluate(
         dt_label=dt.label,
         dt_score=dt.score,
         dt_rank=cand.dt_rank,
-        dt_metric_order=MatchTable.metric_order_from(cand.dt_order, dt.label, dt.score),
+        dt_metric_order=(
+            cand.metric_order
+            if cand.metric_order is not None
+            else MatchTable.metric_order_from(cand.dt_order, dt.label, dt.score)
+        ),
         dt_state=dt_state,
         dt_gt=dt_gt,
         dt_iou=dt_iou,
