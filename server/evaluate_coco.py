@@ -64,12 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sliceboard evaluate-coco",
         description="Evaluate COCO detections against COCO ground truth (pycocotools' numbers).",
+        epilog="Exit codes: 0 evaluated, 2 a file cannot be evaluated (one line on stderr "
+        "names the file and the object).",
     )
     parser.add_argument("ground_truth", metavar="GT.json", help="COCO ground-truth file")
     parser.add_argument(
         "detections", metavar="DETECTIONS.json", help="COCO results file (a JSON array)"
     )
-    parser.add_argument("--iou-type", choices=("bbox", "segm", "keypoints"), default="bbox")
+    parser.add_argument(
+        "--iou-type",
+        choices=("bbox", "segm", "keypoints"),
+        default="bbox",
+        help="box IoU, mask IoU or keypoint OKS (default: bbox)",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print stats and per-category AP as JSON"
     )
