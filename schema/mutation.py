@@ -44,6 +44,7 @@ from schema.payloads import (
 from schema.types.dataset import Dataset
 from schema.types.model import Model, ModelRun
 from schema.types.slice import Slice
+from schema.uploads import upload_rows
 from server.errors import SliceboardError
 from server.services import catalog, uploads
 from server.storage.db import transaction
@@ -101,20 +102,13 @@ class Mutation:
         items: list[ItemInput],
         update: bool | None = False,
     ) -> UpsertPayload:
-        max_rows = info.context.runtime.settings.max_batch_rows
-
-        async def work(session: AsyncSession) -> UpsertResult:
-            return _counts(
-                await uploads.upsert_items(
-                    session,
-                    dataset_id=dataset_id,
-                    items=to_plain_list(items),
-                    update=bool(update),
-                    max_rows=max_rows,
-                )
-            )
-
-        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+        return await upload_rows(  # type: ignore[no-any-return]
+            info.context,
+            "items",
+            target_id=str(dataset_id),
+            rows=to_plain_list(items),
+            update=bool(update),
+        )
 
     @mutation(description="Ground truth keyed by (referenceId, annotationId).")
     async def upsert_annotations(
@@ -124,20 +118,13 @@ class Mutation:
         annotations: list[AnnotationInput],
         update: bool | None = False,
     ) -> UpsertPayload:
-        max_rows = info.context.runtime.settings.max_batch_rows
-
-        async def work(session: AsyncSession) -> UpsertResult:
-            return _counts(
-                await uploads.upsert_annotations(
-                    session,
-                    dataset_id=dataset_id,
-                    annotations=to_plain_list(annotations),
-                    update=bool(update),
-                    max_rows=max_rows,
-                )
-            )
-
-        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+        return await upload_rows(  # type: ignore[no-any-return]
+            info.context,
+            "annotations",
+            target_id=str(dataset_id),
+            rows=to_plain_list(annotations),
+            update=bool(update),
+        )
 
     @strawberry.mutation
     async def create_model(self, info: Info, input: CreateModelInput) -> CreateModelPayload:
@@ -172,20 +159,13 @@ class Mutation:
         predictions: list[PredictionInput],
         update: bool | None = False,
     ) -> UpsertPayload:
-        max_rows = info.context.runtime.settings.max_batch_rows
-
-        async def work(session: AsyncSession) -> UpsertResult:
-            return _counts(
-                await uploads.upsert_predictions(
-                    session,
-                    model_run_id=model_run_id,
-                    predictions=to_plain_list(predictions),
-                    update=bool(update),
-                    max_rows=max_rows,
-                )
-            )
-
-        return await write(info, UPSERT_ERRORS, work)  # type: ignore[return-value]
+        return await upload_rows(  # type: ignore[no-any-return]
+            info.context,
+            "predictions",
+            target_id=str(model_run_id),
+            rows=to_plain_list(predictions),
+            update=bool(update),
+        )
 
     @mutation(
         description="Choose the ground truth the run is judged against: all, or these annotationIds."

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
+from schema import raw_uploads
 from schema.extensions import ErrorCodes, is_bug
 from schema.mutation import Mutation
 from schema.query import Query
@@ -30,7 +31,7 @@ class SliceboardSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return SliceboardSchema(
+    built = SliceboardSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -41,6 +42,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ErrorCodes,
         ],
     )
+    raw_uploads.install(built)
+    return built
 
 
 def sdl() -> str:
