@@ -67,4 +67,4 @@ def _classification(name: str, value: str) -> Any:
 def _rle_segmentation() -> Any:
     from schema.inputs import RleInput, SegmentationInput
 
-    return SegmentationInput(rle=RleInput(counts="PZ`0", size=[4, 5]))  # type: ignore[call-arg]
+    return SegmentationInput(rle=RleInput(counts="PZ`0", size=[4, 5]))  # type: ignore[call-arg,arg-type]
