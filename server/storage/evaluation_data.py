@@ -8,7 +8,6 @@ document per row in Python, which is most of the load time of a large run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,24 +62,36 @@ def _columns(table: sa.Table, *, boxes: bool, last: str) -> list[Any]:
     ]  # fmt: skip
 
 
-def _rows(rows: Sequence[Sequence[Any]], *, boxes: bool, crowd: bool) -> ObjectRows:
-    n = len(rows)
-    columns = list(zip(*rows, strict=True)) if n else [()] * (6 + (len(BOX_FIELDS) if boxes else 1))
-    last = list(columns[5])
+PARTITION = 5_000
+
+
+async def _stream_rows(
+    session: AsyncSession, query: sa.Select[Any], *, boxes: bool, crowd: bool
+) -> ObjectRows:
+    """Reads ``query`` in partitions, transposing each as it arrives: the event loop gets a turn
+    between partitions, so a large run does not stall other requests while it loads."""
+    width = 6 + (len(BOX_FIELDS) if boxes else 1)
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    result = await session.stream(query)
+    async for partition in result.partitions(PARTITION):
+        for column, values in zip(columns, zip(*partition, strict=True), strict=True):
+            column.extend(values)
+    n = len(columns[0])
+    last = columns[5]
     box_array = None
     geometries: list[Any] = []
     if boxes:
         box_array = np.array(columns[6:], dtype=np.float64).T.reshape(n, len(BOX_FIELDS))
         box_array[:, 4] = np.nan_to_num(box_array[:, 4])  # a missing rotation is 0
     else:
-        geometries = list(columns[6])
+        geometries = columns[6]
     return ObjectRows(
-        ids=list(columns[0]),
-        item_ids=list(columns[1]),
-        labels=list(columns[2]),
-        types=list(columns[3]),
+        ids=columns[0],
+        item_ids=columns[1],
+        labels=columns[2],
+        types=columns[3],
         geometries=geometries,
-        areas=list(columns[4]),
+        areas=columns[4],
         iscrowd=[bool(v) for v in last] if crowd else [False] * n,
         confidences=[None] * n if crowd else last,
         boxes=box_array,
@@ -114,23 +125,25 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
         .all()
     )
     boxes = set(gt_types) | set(dt_types) == {"BOX"}
-    gt_rows = (
-        await session.execute(
-            sa.select(*_columns(ANNOTATION, boxes=boxes, last="iscrowd"))
-            .where(*gt_where)
-            .order_by(ANNOTATION.c.id)
-        )
-    ).all()
-    dt_rows = (
-        await session.execute(
-            sa.select(*_columns(PREDICTION, boxes=boxes, last="confidence"))
-            .where(*dt_where)
-            .order_by(PREDICTION.c.id)
-        )
-    ).all()
+    ground_truth = await _stream_rows(
+        session,
+        sa.select(*_columns(ANNOTATION, boxes=boxes, last="iscrowd"))
+        .where(*gt_where)
+        .order_by(ANNOTATION.c.id),
+        boxes=boxes,
+        crowd=True,
+    )
+    predictions = await _stream_rows(
+        session,
+        sa.select(*_columns(PREDICTION, boxes=boxes, last="confidence"))
+        .where(*dt_where)
+        .order_by(PREDICTION.c.id),
+        boxes=boxes,
+        crowd=False,
+    )
     return RunData(
         item_ids=[row[0] for row in items],
         item_sizes={row[0]: (row[1], row[2]) for row in items},
-        ground_truth=_rows(gt_rows, boxes=boxes, crowd=True),
-        predictions=_rows(dt_rows, boxes=boxes, crowd=False),
+        ground_truth=ground_truth,
+        predictions=predictions,
     )
