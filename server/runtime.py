@@ -25,6 +25,7 @@ class Notifier:
 
     def __init__(self) -> None:
         self._events: dict[object, asyncio.Event] = {}
+        self._waiters: dict[object, int] = {}
 
     def notify(self, key: object) -> None:
         event = self._events.pop(key, None)
@@ -33,10 +34,21 @@ class Notifier:
 
     async def wait(self, key: object, timeout: float) -> bool:
         event = self._events.setdefault(key, asyncio.Event())
+        self._waiters[key] = self._waiters.get(key, 0) + 1
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except TimeoutError:
             return False
+        finally:
+            # The last waiter on a key takes its event away, so keys nobody waits on any more
+            # do not pile up.
+            remaining = self._waiters[key] - 1
+            if remaining:
+                self._waiters[key] = remaining
+            else:
+                del self._waiters[key]
+                if self._events.get(key) is event:
+                    del self._events[key]
         return True
 
 
