@@ -44,11 +44,20 @@ def read_json(path: str) -> Any:
     NaN and Infinity are not JSON, but Python's ``json.dump`` writes them: such a
     file is parsed anyway so that validation can name the object holding them.
     """
+    return parse_json(path, read_bytes(path))
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes; an unreadable file raises CocoFileError."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as exc:
         raise CocoFileError(path, "", f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def parse_json(path: str, data: bytes) -> Any:
+    """``data`` (the bytes of ``path``) parsed as :func:`read_json` parses them."""
     with paused_gc():
         try:
             return orjson.loads(data)

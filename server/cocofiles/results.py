@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import Records, read_json
+from server.cocofiles.box_results import streamed_boxes
+from server.cocofiles.columns import Records, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
 from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth
 from server.cocofiles.masks import boxes_as_masks, masks_of
+from server.cocofiles.slices import NotStreamable
 from server.evaluation.geometry.rle import RleBatch
 
 IntArray = NDArray[np.int64]
@@ -83,7 +85,18 @@ def load_results(
     Raises:
         CocoFileError: naming the first result that pycocotools could not use.
     """
-    data = read_json(path)
+    raw = read_bytes(path)
+    if gt.iou_type == "bbox":
+        try:
+            item, label, score, bbox = streamed_boxes(raw, gt)
+        except NotStreamable:
+            pass
+        else:
+            rows = np.arange(item.shape[0], dtype=np.int64)
+            area = bbox[:, 2] * bbox[:, 3]
+            return CocoResults(path, rows, item, label, score, area, bbox, None, None, 0)
+    data = parse_json(path, raw)
+    del raw
     if type(data) is not list:
         raise CocoFileError(path, "", "results must be a JSON array of detections")
     anns = Records(path, data, "annotation", _where(data))
