@@ -22,6 +22,7 @@ import orjson
 _BETWEEN_OBJECTS = re.compile(rb"\}\s*,\s*\{")
 _WHITESPACE = b" \t\r\n"
 SLICE_BYTES = 128 << 10
+_RETRIES = 8
 
 
 class NotStreamable(Exception):
@@ -39,18 +40,32 @@ def array_slices(data: bytes, slice_bytes: int = SLICE_BYTES) -> Iterator[list[A
     if end <= start or data[start] != ord("[") or data[end] != ord("]"):
         raise NotStreamable
     position = start + 1
-    while True:
-        cut = (
-            _BETWEEN_OBJECTS.search(data, position + slice_bytes, end)
-            if position + slice_bytes < end
-            else None
-        )
-        stop = cut.start() + 1 if cut is not None else end
-        try:
-            items = orjson.loads(b"[" + data[position:stop] + b"]")
-        except orjson.JSONDecodeError:
-            raise NotStreamable from None
+    while position < end:
+        items, position = _next_slice(data, position, end, slice_bytes)
         yield items
+
+
+def _next_slice(data: bytes, position: int, end: int, slice_bytes: int) -> tuple[list[Any], int]:
+    """The elements from ``position`` on up to a cut, and where the next slice starts.
+
+    A cut that does not parse was inside a string or a nested value: the slice grows
+    to the next candidate, a few times, then to the end of the array.
+    """
+    search_from = position + slice_bytes
+    for _ in range(_RETRIES):
+        cut = _BETWEEN_OBJECTS.search(data, search_from, end) if search_from < end else None
         if cut is None:
-            return
-        position = cut.end() - 1
+            break
+        try:
+            return _parse(data, position, cut.start() + 1), cut.end() - 1
+        except NotStreamable:
+            search_from = cut.start() + 1
+    return _parse(data, position, end), end
+
+
+def _parse(data: bytes, start: int, stop: int) -> list[Any]:
+    try:
+        items: list[Any] = orjson.loads(b"[" + data[start:stop] + b"]")
+    except orjson.JSONDecodeError:
+        raise NotStreamable from None
+    return items
