@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
-from server.evaluation.geometry.rle_codec import decode_strings, encode_counts
+from server.evaluation.geometry.rle_codec import decode_strings_uint32, encode_counts
 
 _UINT32_WRAP = 1 << 32
 
@@ -82,25 +82,31 @@ class RleBatch:
             ValueError: with ``validate``, when a mask's runs are negative, at least
                 2**32, or do not sum to h * w; the message names the mask index.
         """
-        c64 = np.asarray(counts, dtype=np.int64).reshape(-1)
+        arr = np.asarray(counts).reshape(-1)
         off = np.asarray(offsets, dtype=np.int64).reshape(-1)
         n = off.shape[0] - 1
-        if n < 0 or off[0] != 0 or off[-1] != c64.shape[0] or np.any(np.diff(off) < 0):
+        if n < 0 or off[0] != 0 or off[-1] != arr.shape[0] or np.any(np.diff(off) < 0):
             raise ValueError("offsets must rise from 0 to the number of runs")
         heights, widths = _sizes(sizes, n)
-        if validate:
-            if c64.size and (c64.min() < 0 or c64.max() >= _UINT32_WRAP):
+        if arr.dtype != np.uint32:  # uint32 runs are in range by their type
+            c64 = arr.astype(np.int64, copy=False)
+            if validate and c64.size and (c64.min() < 0 or c64.max() >= _UINT32_WRAP):
                 owner = segment_ids(np.diff(off))
                 bad = int(owner[np.argmax((c64 < 0) | (c64 >= _UINT32_WRAP))])
                 raise ValueError(f"mask {bad}: run lengths must lie in [0, 2**32)")
-            sums = np.add.reduceat(c64, off[:-1]) if c64.size else np.zeros(n, np.int64)
-            sums = np.where(np.diff(off) > 0, sums, 0)
+            arr = c64.astype(np.uint32)
+        if validate:
+            nonempty = np.diff(off) > 0
+            sums = np.zeros(n, np.int64)
+            if arr.size:  # the non-empty masks' starts rise strictly and stay below R
+                sums[nonempty] = np.add.reduceat(arr, off[:-1][nonempty], dtype=np.int64)
             wrong = (sums != heights * widths) | (heights < 0) | (widths < 0)
             if wrong.any():
                 i = int(np.argmax(wrong))
-                problem = rle_problem(c64[off[i] : off[i + 1]], int(heights[i]), int(widths[i]))
+                runs = arr[off[i] : off[i + 1]].astype(np.int64)
+                problem = rle_problem(runs, int(heights[i]), int(widths[i]))
                 raise ValueError(f"mask {i}: {problem}")
-        return cls(c64.astype(np.uint32), off, heights, widths)
+        return cls(arr, off, heights, widths)
 
     @classmethod
     def from_counts(
@@ -125,7 +131,7 @@ class RleBatch:
         Raises:
             ValueError: a malformed string or runs that do not fill the size.
         """
-        counts, offsets = decode_strings(strings)
+        counts, offsets = decode_strings_uint32(strings)
         return cls.from_run_lengths(counts, offsets, sizes, validate=validate)
 
     @classmethod

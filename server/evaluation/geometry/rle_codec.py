@@ -24,37 +24,43 @@ _MAX_TOKEN_CHARS = 7  # 35 bits: any uint32 run length or delta fits
 _UINT32_LIMIT = 1 << 32
 
 
-def _chain_cumsum(values: NDArray[np.int64], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Undoes the delta trick: ``out[m] = values[m] + out[m - 2]`` for local index m > 2.
+def _undo_deltas(values: NDArray[np.int64], offsets: NDArray[np.int64]) -> None:
+    """Undoes the delta trick in place: ``v[m] += v[m - 2]`` for local index m > 2.
 
-    The odd runs (1, 3, 5, ...) and the even runs from index 2 on form two
-    running sums per string. Each chain is one global cumsum in which the first
-    element of every string carries minus the previous string's chain total,
-    so the sum restarts there.
+    Per string the runs at local indices 1, 3, 5, ... and 2, 4, 6, ... are two
+    running sums. On the whole array, the elements of one global parity are a
+    strided view, and each string's chains are contiguous stretches of it; one
+    in-place cumsum per view does every chain of every string, once the first
+    element of each chain has been lowered by the sum of the view before it
+    (``add.reduceat`` over the stretches between chain starts). Local index 0
+    belongs to no chain: it is saved and written back.
 
     Args:
         values: int64 (R,), the decoded numbers of all strings concatenated.
         offsets: int64 (n+1,), where each string's numbers start.
     """
-    r = values.shape[0]
-    starts = offsets[:-1][np.diff(offsets) > 0]
-    if r == 0:
-        return values.copy()
-    # parity of the local index = parity of the global index xor of the string start
-    flips = np.zeros(r, dtype=bool)
-    start_parity = (starts & 1).astype(bool)
-    flips[starts] = start_parity ^ np.r_[False, start_parity[:-1]]
-    odd = np.logical_xor.accumulate(flips) ^ ((np.arange(r) & 1) == 1)
-    even = ~odd
-    even[starts] = False
-    out = values.copy()
-    for chain in (odd, even):
-        part = np.where(chain, values, 0)
-        totals = np.add.reduceat(part, starts)
-        part[starts[1:]] = -totals[:-1]  # index 0 of a string is in neither chain
-        csum = np.cumsum(part)
-        out[chain] = csum[chain]
-    return out
+    lengths = np.diff(offsets)
+    first = offsets[:-1][lengths > 0]
+    if first.size == 0:
+        return
+    saved = values[first]
+    chain_starts = np.concatenate([offsets[:-1][lengths > 1] + 1, offsets[:-1][lengths > 2] + 2])
+    for parity in (0, 1):
+        view = values[parity::2]
+        at = np.sort(chain_starts[(chain_starts & 1) == parity]) >> 1
+        if at.size == 0:
+            continue
+        totals = np.add.reduceat(view, at)[:-1]  # each chain's stretch up to the next start
+        head = int(view[: at[0]].sum())
+        view[at[1:]] -= totals
+        view[at[0]] -= head
+        np.cumsum(view, out=view)
+    values[first] = saved
+
+
+# Value of a number's last character as a signed 5-bit digit (bit 0x10 is the sign),
+# indexed by the character minus 48.
+_SIGNED_DIGIT = np.where(np.arange(64) & 0x10, (np.arange(64) & 0x1F) - 32, np.arange(64) & 0x1F)
 
 
 def decode_strings(
@@ -75,26 +81,60 @@ def decode_strings(
             number, a number longer than 7 characters, or a run length outside
             [0, 2**32). The message names the string's index.
     """
+    counts, offsets = decode_strings_uint32(strings)
+    return counts.astype(np.int64), offsets
+
+
+def decode_strings_uint32(
+    strings: Sequence[str | bytes],
+) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """``decode_strings`` with uint32 run lengths, the dtype ``RleBatch`` stores.
+
+    The output is allocated once at its exact size (one character in 48..79
+    ends each number) and filled chunk by chunk, so the int64 temporaries stay
+    O(chunk) and no list of parts is concatenated.
+    """
+    joined, char_lengths = _join(strings)
+    n = char_lengths.shape[0]
+    raw = np.frombuffer(joined, dtype=np.uint8)
+    counts = np.empty(int(np.count_nonzero(raw < 80)), dtype=np.uint32)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    char_bounds = np.cumsum(char_lengths)
+    filled = 0
+    for first, stop in chunks(char_lengths):
+        lo = int(char_bounds[first - 1]) if first else 0
+        try:
+            c, off = _decode(raw[lo : int(char_bounds[stop - 1])], char_lengths[first:stop])
+        except _BadString as bad:
+            raise ValueError(f"RLE string {first + bad.index}: {bad.reason}") from None
+        counts[filled : filled + c.shape[0]] = c
+        offsets[first + 1 : stop + 1] = off[1:] + filled
+        filled += c.shape[0]
+    return counts[:filled], offsets
+
+
+def _join(strings: Sequence[str | bytes]) -> tuple[bytes, NDArray[np.int64]]:
+    """All strings as one ASCII byte string, and each one's length in characters (n,).
+
+    One ``join`` and one ``encode`` for the common all-``str`` input; a string
+    that is not ASCII is found from the encoder's error position.
+    """
+    n = len(strings)
+    char_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+    if all(type(s) is str for s in strings):
+        text = "".join(strings)  # type: ignore[arg-type]
+        try:
+            return text.encode("ascii"), char_lengths
+        except UnicodeEncodeError as err:
+            i = int(np.searchsorted(np.cumsum(char_lengths), err.start, side="right"))
+            raise ValueError(f"RLE string {i}: character outside the COCO alphabet") from None
     raw: list[bytes] = []
     for i, s in enumerate(strings):
         try:
             raw.append(s.encode("ascii") if isinstance(s, str) else bytes(s))
         except UnicodeEncodeError:
             raise ValueError(f"RLE string {i}: character outside the COCO alphabet") from None
-    char_lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=len(raw))
-    counts: list[NDArray[np.int64]] = []
-    offsets: list[NDArray[np.int64]] = [np.zeros(1, np.int64)]
-    for first, stop in chunks(char_lengths):
-        try:
-            c, off = _decode(raw[first:stop], char_lengths[first:stop])
-        except _BadString as bad:
-            raise ValueError(f"RLE string {first + bad.index}: {bad.reason}") from None
-        offsets.append(off[1:] + offsets[-1][-1])
-        counts.append(c)
-    return (
-        np.concatenate(counts) if counts else np.zeros(0, np.int64),
-        np.concatenate(offsets),
-    )
+    return b"".join(raw), np.fromiter(map(len, raw), dtype=np.int64, count=n)
 
 
 class _BadString(Exception):
@@ -104,10 +144,10 @@ class _BadString(Exception):
 
 
 def _decode(
-    raw: list[bytes], char_lengths: NDArray[np.int64]
+    raw: NDArray[np.uint8], char_lengths: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """``decode_strings`` for one chunk; raises _BadString with the chunk-local index."""
-    n = len(raw)
+    n = char_lengths.shape[0]
     char_bounds = np.r_[0, np.cumsum(char_lengths)]
     if char_bounds[-1] == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(n + 1, dtype=np.int64)
@@ -115,38 +155,42 @@ def _decode(
     def owner(char: int) -> int:
         return int(np.searchsorted(char_bounds, char, side="right") - 1)
 
-    digits = np.frombuffer(b"".join(raw), dtype=np.uint8) - np.uint8(48)  # bad chars wrap > 63
-    bad = digits > 63
-    if bad.any():
-        raise _BadString(
-            owner(int(np.argmax(bad))), "character outside the COCO alphabet (ASCII 48..111)"
-        )
-    more = (digits & 0x20) != 0
+    if raw.min() < 48 or raw.max() > 111:
+        bad = int(np.argmax((raw < 48) | (raw > 111)))
+        raise _BadString(owner(bad), "character outside the COCO alphabet (ASCII 48..111)")
+    digits = raw - np.uint8(48)
+    more = digits >= 0x20  # the continuation bit
     last = char_bounds[1:][char_lengths > 0] - 1
     if more[last].any():
         raise _BadString(owner(int(last[np.argmax(more[last])])), "ends inside a number")
+    # Numbers are read from their last character (signed) towards their first,
+    # value = value * 32 + digit; only the few multi-character numbers loop.
     ends = np.flatnonzero(~more)
-    token_start = np.r_[0, ends[:-1] + 1]
-    token_len = ends - token_start + 1
-    if token_len.max() > _MAX_TOKEN_CHARS:
-        first_long = int(token_start[np.argmax(token_len > _MAX_TOKEN_CHARS)])
-        raise _BadString(owner(first_long), f"a number longer than {_MAX_TOKEN_CHARS} characters")
-    low = digits & 0x1F
-    value = low[token_start].astype(np.int64)
-    longer = np.flatnonzero(token_len > 1)  # most numbers are one character
-    for k in range(1, int(token_len.max())):
-        longer = longer[token_len[longer] > k]
-        value[longer] += low[token_start[longer] + k].astype(np.int64) << (5 * k)
-    negative = np.flatnonzero((digits[ends] & 0x10) != 0)
-    value[negative] -= np.left_shift(1, 5 * token_len[negative])
+    value = _SIGNED_DIGIT[digits[ends]]
+    cont = np.flatnonzero(more)  # continuation characters, ~5% of all
+    if cont.size:
+        token = cont - np.arange(cont.shape[0])  # numbers ending before a character
+        new = np.r_[True, token[1:] != token[:-1]]
+        run_start = np.flatnonzero(new)
+        run_len = np.diff(np.r_[run_start, cont.shape[0]])
+        if run_len.max() >= _MAX_TOKEN_CHARS:
+            at = int(cont[run_start[np.argmax(run_len >= _MAX_TOKEN_CHARS)]])
+            raise _BadString(owner(at), f"a number longer than {_MAX_TOKEN_CHARS} characters")
+        tokens = token[run_start]
+        low = (digits[cont] & np.uint8(0x1F)).astype(np.int64)
+        back = run_start + run_len  # walks from each number's last continuation character
+        for _ in range(int(run_len.max())):
+            back -= 1
+            keep = back >= run_start
+            tokens, back, run_start = tokens[keep], back[keep], run_start[keep]
+            value[tokens] = value[tokens] * 32 + low[back]
     offsets: NDArray[np.int64] = np.asarray(np.searchsorted(ends, char_bounds), dtype=np.int64)
-    tokens_per_string = np.diff(offsets)
-    counts = _chain_cumsum(value, offsets)
-    out_of_range = (counts < 0) | (counts >= _UINT32_LIMIT)
-    if out_of_range.any():
-        i = int(segment_ids(tokens_per_string)[np.argmax(out_of_range)])
+    _undo_deltas(value, offsets)
+    if value.min() < 0 or value.max() >= _UINT32_LIMIT:
+        out_of_range = (value < 0) | (value >= _UINT32_LIMIT)
+        i = int(segment_ids(np.diff(offsets))[np.argmax(out_of_range)])
         raise _BadString(i, "a run length outside [0, 2**32)")
-    return counts, offsets
+    return value, offsets
 
 
 def encode_counts(counts: NDArray[np.integer], offsets: NDArray[np.int64]) -> list[str]:

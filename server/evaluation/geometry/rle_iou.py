@@ -43,45 +43,47 @@ from server.evaluation.geometry.rle import RleBatch
 
 @dataclass(frozen=True, eq=False)
 class _RunIndex:
-    """Foreground runs of a batch on the shared pixel line (F = run count of the batch)."""
+    """Foreground runs of some masks of a batch, laid end to end on one pixel line.
 
-    start: NDArray[np.int64]  # (F,) global start of each foreground run, increasing
-    end: NDArray[np.int64]  # (F,) global end (exclusive)
+    Built per chunk of pairs for just the masks the chunk names, so its size
+    (24 bytes per run) is bounded by the chunk, not by the batch.
+    """
+
+    start: NDArray[np.int64]  # (F,) line position of each foreground run, non-decreasing
+    end: NDArray[np.int64]  # (F,) end (exclusive)
     before: NDArray[np.int64]  # (F,) foreground pixels on the line before the run
-    base: NDArray[np.int64]  # (n,) global position of each mask's pixel 0
-    area: NDArray[np.int64]  # (n,)
-    x0: NDArray[np.int64]  # (n,) inclusive column/row extents of the foreground
-    y0: NDArray[np.int64]
-    x1: NDArray[np.int64]
-    y1: NDArray[np.int64]
+    base: NDArray[np.int64]  # (m,) line position of each mask's pixel 0
+    area: NDArray[np.int64]  # (m,)
+    x0: NDArray[np.int64]  # (m,) columns of the first and last foreground run (a superset
+    x1: NDArray[np.int64]  # of the true column extent when those runs are empty)
 
     @classmethod
-    def build(cls, batch: RleBatch) -> _RunIndex:
-        pixels = batch.heights * batch.widths
-        base = np.cumsum(pixels) - pixels
-        bound = int((batch.run_counts // 2).sum())  # foreground runs, empty ones included
-        start, end, before = (np.empty(bound, np.int64) for _ in range(3))
-        filled = total = 0
-        for owner, local_start, length in batch.foreground_runs_by_chunk():
-            sl = slice(filled, filled + length.shape[0])
-            np.add(local_start, base[owner], out=start[sl])
-            np.add(start[sl], length, out=end[sl])
-            np.cumsum(length, out=before[sl])
-            before[sl] += total - length
-            total += int(length.sum())
-            filled = sl.stop
-        x0, y0, x1, y1 = batch.extents()
-        return cls(
-            start=start[:filled],
-            end=end[:filled],
-            before=before[:filled],
-            base=base,
-            area=batch.area(),
-            x0=x0,
-            y0=y0,
-            x1=x1,
-            y1=y1,
-        )
+    def build(cls, batch: RleBatch, masks: IndexArray) -> _RunIndex:
+        """The index of ``batch``'s masks ``masks`` (m,), in that order."""
+        n_runs = batch.offsets[masks + 1] - batch.offsets[masks]
+        counts = batch.counts[ranges(batch.offsets[masks], n_runs)].astype(np.int64)
+        line_end = np.cumsum(counts)
+        run_off = np.cumsum(n_runs) - n_runs
+        base = np.r_[np.int64(0), line_end][run_off]
+        n_fg = n_runs // 2
+        total_fg = int(n_fg.sum())
+        fg_off = np.cumsum(n_fg) - n_fg
+        # run index of foreground run f of mask k: run_off[k] + 1 + 2 * (f - fg_off[k])
+        fg = np.repeat(run_off + 1 - 2 * fg_off, n_fg) + 2 * np.arange(total_fg, dtype=np.int64)
+        end = line_end[fg]
+        length = counts[fg]
+        start = end - length
+        before = np.cumsum(length)
+        total = np.r_[np.int64(0), before]
+        before -= length
+        area = total[fg_off + n_fg] - total[fg_off]
+        heights = batch.heights[masks]
+        has = np.flatnonzero(n_fg > 0)
+        x0 = np.zeros(masks.shape[0], np.int64)
+        x1 = np.zeros(masks.shape[0], np.int64)
+        x0[has] = (start[fg_off[has]] - base[has]) // heights[has]
+        x1[has] = (end[fg_off[has] + n_fg[has] - 1] - 1 - base[has]) // heights[has]
+        return cls(start=start, end=end, before=before, base=base, area=area, x0=x0, x1=x1)
 
     def window(
         self, mask: IndexArray, lo: IndexArray, hi: IndexArray
@@ -173,8 +175,12 @@ def rle_iou(
 
 
 def rle_similarity(dt: RleBatch, gt: RleBatch) -> Similarity:
-    """Builds the mask IoU kernel over batches dt (D,) and gt (G,); see ``rle_iou``."""
-    dti, gti = _RunIndex.build(dt), _RunIndex.build(gt)
+    """Builds the mask IoU kernel over batches dt (D,) and gt (G,); see ``rle_iou``.
+
+    Nothing is precomputed: each call indexes, chunk by chunk of its pairs, only
+    the masks those pairs name, so memory stays O(chunk) for any batch size.
+    """
+    dt_runs, gt_runs = dt.run_counts, gt.run_counts
 
     def kernel(dt_index: IndexArray, gt_index: IndexArray, gt_crowd: BoolArray) -> FloatArray:
         d, g, crowd = check_pairs(dt_index, gt_index, gt_crowd, len(dt), len(gt))
@@ -186,32 +192,44 @@ def rle_similarity(dt: RleBatch, gt: RleBatch) -> Similarity:
                 f"{int(dt.heights[d[p]])}x{int(dt.widths[d[p]])}, ground truth {int(g[p])} is "
                 f"{int(gt.heights[g[p]])}x{int(gt.widths[g[p]])}"
             )
-        x_lo = np.maximum(dti.x0[d], gti.x0[g])
-        x_hi = np.minimum(dti.x1[d], gti.x1[g])
-        overlap = (
-            (dti.area[d] > 0)
-            & (gti.area[g] > 0)
-            & (x_lo <= x_hi)
-            & (np.maximum(dti.y0[d], gti.y0[g]) <= np.minimum(dti.y1[d], gti.y1[g]))
-        )
-        inter = np.zeros(d.shape[0], dtype=np.int64)
-        cand = np.flatnonzero(overlap)
-        if cand.size:
-            h = dt.heights[d[cand]]
-            lo, hi = x_lo[cand] * h, (x_hi[cand] + 1) * h
-            dc, gc = d[cand], g[cand]
-            # walk the runs of whichever mask has fewer inside the shared columns
-            from_dt = dti.window(dc, lo, hi)[1] <= gti.window(gc, lo, hi)[1]
-            a = np.flatnonzero(from_dt)
-            b = np.flatnonzero(~from_dt)
-            inter_c = np.zeros(cand.shape[0], dtype=np.int64)
-            inter_c[a] = _intersections(dti, gti, dc[a], gc[a], lo[a], hi[a])
-            inter_c[b] = _intersections(gti, dti, gc[b], dc[b], lo[b], hi[b])
-            inter[cand] = inter_c
-        union = np.where(crowd, dti.area[d], dti.area[d] + gti.area[g] - inter)
         iou = np.zeros(d.shape[0], dtype=np.float64)
-        hit = inter > 0
-        iou[hit] = inter[hit].astype(np.float64) / union[hit].astype(np.float64)
+        for first, stop in chunks(dt_runs[d] + gt_runs[g], _PAIR_RUNS):
+            iou[first:stop] = _chunk_iou(dt, gt, d[first:stop], g[first:stop], crowd[first:stop])
         return iou
 
     return kernel
+
+
+_PAIR_RUNS = 1 << 21
+"""Runs (prediction's plus ground truth's, per pair) per chunk of pairs. Pairs
+come grouped by prediction, so a chunk indexes far fewer distinct runs."""
+
+
+def _chunk_iou(
+    dt: RleBatch, gt: RleBatch, d: IndexArray, g: IndexArray, crowd: BoolArray
+) -> FloatArray:
+    """IoU of pairs (P,) of one chunk, from indices of just the masks they name."""
+    d_masks, d = np.unique(d, return_inverse=True)
+    g_masks, g = np.unique(g, return_inverse=True)
+    dti, gti = _RunIndex.build(dt, d_masks), _RunIndex.build(gt, g_masks)
+    x_lo = np.maximum(dti.x0[d], gti.x0[g])
+    x_hi = np.minimum(dti.x1[d], gti.x1[g])
+    inter = np.zeros(d.shape[0], dtype=np.int64)
+    cand = np.flatnonzero((dti.area[d] > 0) & (gti.area[g] > 0) & (x_lo <= x_hi))
+    if cand.size:
+        h = dt.heights[d_masks[d[cand]]]
+        lo, hi = x_lo[cand] * h, (x_hi[cand] + 1) * h
+        dc, gc = d[cand], g[cand]
+        # walk the runs of whichever mask has fewer inside the shared columns
+        from_dt = dti.window(dc, lo, hi)[1] <= gti.window(gc, lo, hi)[1]
+        a = np.flatnonzero(from_dt)
+        b = np.flatnonzero(~from_dt)
+        inter_c = np.zeros(cand.shape[0], dtype=np.int64)
+        inter_c[a] = _intersections(dti, gti, dc[a], gc[a], lo[a], hi[a])
+        inter_c[b] = _intersections(gti, dti, gc[b], dc[b], lo[b], hi[b])
+        inter[cand] = inter_c
+    union = np.where(crowd, dti.area[d], dti.area[d] + gti.area[g] - inter)
+    iou = np.zeros(d.shape[0], dtype=np.float64)
+    hit = inter > 0
+    iou[hit] = inter[hit].astype(np.float64) / union[hit].astype(np.float64)
+    return iou
