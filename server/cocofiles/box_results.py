@@ -5,15 +5,14 @@ For ``--iou-type bbox`` with every detection a plain ``{"image_id", "category_id
 four columns and ``area = w * h``. Each slice of the array (see slices.py) becomes
 numpy columns at once and is freed, so peak memory is the file's bytes plus the
 columns instead of millions of dicts. Validation is by whole-slice checks (the
-set of types of a column, of box lengths); anything that is not the clean case
-- a bad or missing field, an unknown image or category, NaN - declines with
-:class:`NotStreamable`, and the full reader in results.py handles the file and
-names the object.
+set of types of a column; the dtype and shape of the boxes' array, as the full
+reader checks them). Anything that is not the clean case - a bad or missing
+field, an unknown image or category, NaN - declines with :class:`NotStreamable`,
+and the full reader in results.py reads the file and names the object.
 """
 
 from __future__ import annotations
 
-from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,16 +68,18 @@ def _slice_columns(items: list[Any], gt: CocoGroundTruth) -> BoxColumns:
     except KeyError:
         raise NotStreamable from None
     del items
-    if (
-        not set(map(type, scores)) <= _NUMBERS
-        or set(map(type, boxes)) != {list}
-        or set(map(len, boxes)) != {4}
-        or not set(map(type, chain.from_iterable(boxes))) <= _NUMBERS
-    ):
+    if not set(map(type, scores)) <= _NUMBERS:
         raise NotStreamable
-    try:
+    try:  # numeric as the full reader requires it: no strings, no ragged or nested lists
         score = np.fromiter(scores, dtype=np.float64, count=n)
-        bbox = np.array(boxes, dtype=np.float64)
-    except OverflowError:  # an integer beyond float range
+        bbox = np.array(boxes)
+    except (ValueError, TypeError, OverflowError):
         raise NotStreamable from None
-    return BoxColumns(gt.images.lookup(image_ids), gt.categories.lookup(category_ids), score, bbox)
+    if bbox.shape != (n, 4) or bbox.dtype.kind not in "iuf":
+        raise NotStreamable
+    return BoxColumns(
+        gt.images.lookup(image_ids),
+        gt.categories.lookup(category_ids),
+        score,
+        bbox.astype(np.float64, copy=False),
+    )

@@ -42,7 +42,7 @@ class IdIndex:
             except OverflowError:
                 i = next(i for i, v in enumerate(values) if not -(2**63) <= v < 2**63)
                 records.fail(i, f"{key} {values[i]!r} is out of the 64-bit integer range")
-            self._sorted: IntArray = np.unique(array)
+            self._sorted: IntArray = _distinct_sorted(array)
             self.ids: list[CocoId] = self._sorted.tolist()
         else:
             self.ids = sorted(set(values))
@@ -74,3 +74,11 @@ class IdIndex:
                 [rank.get(v, -1) if isinstance(v, int | str | float) else -1 for v in values],
                 dtype=np.int64,
             ).reshape(len(values))
+
+
+def _distinct_sorted(array: IntArray) -> IntArray:
+    """``np.unique`` without its import of ``numpy.ma`` (20 ms of a 1 s command)."""
+    ordered = np.sort(array)
+    keep = np.ones(ordered.shape[0], dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]

@@ -78,6 +78,8 @@ def test_streamed_boxes_equal_the_full_reader(tmp_path: Path) -> None:
         {"image_id": -5},
         {"category_id": 999},
         {"score": None},
+        {"score": 10**400},
+        {"score": float("nan")},
     ],
 )
 def test_streamed_boxes_decline_anything_unusual(change: dict[str, Any], tmp_path: Path) -> None:
