@@ -161,6 +161,10 @@ class Evaluation:
     created_at: datetime
     completed_at: datetime | None
     job: Job | None
+    timings: JSON | None = strawberry.field(
+        description="Seconds spent loading, matching and storing (loadSeconds, matchSeconds, ...)."
+    )
+    error: str | None = strawberry.field(description="Why this version failed, if it did.")
 
 
 def _set(value: object) -> bool:
@@ -260,6 +264,8 @@ async def model_run_evaluation(info: Info, run: tables.ModelRun) -> Evaluation |
             created_at=row.created_at,
             completed_at=row.completed_at,
             job=Job.from_row(job) if job is not None else None,
+            timings=json_value(row.timings) if row.timings is not None else None,
+            error=row.error,
         )
 
     return await read(info, work)

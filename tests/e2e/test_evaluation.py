@@ -112,12 +112,13 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
 
     assert (await evaluate(gql, run_id))["status"] == "SUCCEEDED"
     evaluation = (await gql.data(
-        f'query {{ modelRun(id: "{run_id}") {{ evaluation {{ version status isStale options job {{ status }} }} jobs {{ status }} }} }}'
+        f'query {{ modelRun(id: "{run_id}") {{ evaluation {{ version status isStale options timings job {{ status }} }} jobs {{ status }} }} }}'
     ))["modelRun"]  # fmt: skip
     assert evaluation["evaluation"]["version"] == 1
     assert evaluation["evaluation"]["status"] == "SUCCEEDED"
     assert evaluation["evaluation"]["isStale"] is False
     assert evaluation["evaluation"]["options"]["matching"] == "CONFIDENCE"
+    assert evaluation["evaluation"]["timings"]["matchSeconds"] >= 0
 
     query = f"""query($slice: ID) {{ modelRun(id: "{run_id}") {{ metrics(sliceId: $slice) {{
         itemCount groundTruthCount predictionCount coco {{ {COCO} }}
