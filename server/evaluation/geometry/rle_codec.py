@@ -58,11 +58,6 @@ def _undo_deltas(values: NDArray[np.int64], offsets: NDArray[np.int64]) -> None:
     values[first] = saved
 
 
-# Value of a number's last character as a signed 5-bit digit (bit 0x10 is the sign),
-# indexed by the character minus 48.
-_SIGNED_DIGIT = np.where(np.arange(64) & 0x10, (np.arange(64) & 0x1F) - 32, np.arange(64) & 0x1F)
-
-
 def decode_strings(
     strings: Sequence[str | bytes],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -166,7 +161,9 @@ def _decode(
     # Numbers are read from their last character (signed) towards their first,
     # value = value * 32 + digit; only the few multi-character numbers loop.
     ends = np.flatnonzero(~more)
-    value = _SIGNED_DIGIT[digits[ends]]
+    # the last character is a signed 5-bit digit: (d ^ 16) - 16 sign-extends bit 0x10
+    value = (digits[ends] ^ np.uint8(0x10)).astype(np.int64)
+    value -= 0x10
     cont = np.flatnonzero(more)  # continuation characters, ~5% of all
     if cont.size:
         token = cont - np.arange(cont.shape[0])  # numbers ending before a character

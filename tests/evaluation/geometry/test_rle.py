@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from server.evaluation.geometry.rle import RleBatch
 from server.evaluation.geometry.rle_codec import decode_strings, encode_counts
+from server.evaluation.geometry import rle_iou as rle_iou_module
 from server.evaluation.geometry.rle_iou import rle_iou, rle_similarity
 
 
@@ -73,6 +74,42 @@ def test_codec_round_trips_any_uint32_runs(counts: list[int]) -> None:
     decoded, offsets = decode_strings(strings)
     assert decoded.tolist() == counts
     assert offsets.tolist() == [0, len(counts)]
+
+
+@pytest.mark.parametrize("budget", [1, 5, 64, 1 << 18])
+def test_many_strings_decode_in_one_call_across_chunks(monkeypatch, budget: int) -> None:
+    """Chunk edges must not break the delta rule, the offsets or multi-character numbers."""
+    from server.evaluation.geometry import kernel
+
+    monkeypatch.setattr(kernel, "CHUNK_ELEMENTS", budget)
+    rng = np.random.default_rng(7)
+    runs = [
+        rng.integers(0, 2 ** int(rng.integers(1, 33)), int(rng.integers(0, 9)), dtype=np.int64)
+        for _ in range(400)
+    ]
+    lengths = np.array([r.shape[0] for r in runs])
+    flat = np.concatenate(runs)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    strings: list[str | bytes] = list(encode_counts(flat, offsets))
+    strings[::3] = [s.encode() for s in strings[::3]]  # str and bytes mixed
+    decoded, got_offsets = decode_strings(strings)
+    assert decoded.dtype == np.int64 and decoded.tolist() == flat.tolist()
+    assert got_offsets.tolist() == offsets.tolist()
+    strings[377] = "P" * 7 + "0"  # a number of 8 characters
+    with pytest.raises(ValueError, match="RLE string 377: a number longer than 7"):
+        decode_strings(strings)
+    strings[377] = "0é"
+    with pytest.raises(ValueError, match="RLE string 377: character outside"):
+        decode_strings(strings)
+
+
+def test_pycocotools_strings_decode_to_its_areas() -> None:
+    rng = np.random.default_rng(8)
+    refs = _coco([_random_mask(rng, 64, 48) for _ in range(200)])
+    batch = RleBatch.from_strings([r["counts"].decode() for r in refs], [r["size"] for r in refs])
+    assert batch.counts.dtype == np.uint32
+    assert batch.area().tolist() == coco_mask.area(refs).tolist()
+    assert batch.to_strings() == [r["counts"].decode() for r in refs]
 
 
 @settings(max_examples=100, deadline=None)
@@ -189,10 +226,14 @@ def test_small_chunks_give_the_same_results_and_error_positions(monkeypatch) -> 
     d, g = _all_pairs(60, 60)
     expected = rle_iou(whole, whole, d, g, g % 3 == 0)
     monkeypatch.setattr(kernel, "CHUNK_ELEMENTS", 7)
+    monkeypatch.setattr(rle_iou_module, "_PAIR_RUNS", 40)
     chunked = _batch(refs)
     assert np.array_equal(chunked.counts, whole.counts)
     assert np.array_equal(chunked.bbox(), whole.bbox())
     assert np.array_equal(rle_iou(chunked, chunked, d, g, g % 3 == 0), expected)
+    shuffle = rng.permutation(d.shape[0])  # masks recur in many chunks of pairs
+    d, g = d[shuffle], g[shuffle]
+    assert np.array_equal(rle_iou(chunked, chunked, d, g, g % 3 == 0), expected[shuffle])
     strings: list[bytes] = [r["counts"] for r in refs]
     strings[41] = b"0a"
     with pytest.raises(ValueError, match="RLE string 41: ends inside a number"):
