@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from server.evaluation.geometry import rle_iou as rle_iou_module
 from server.evaluation.geometry.rle import RleBatch
 from server.evaluation.geometry.rle_codec import decode_strings, encode_counts
-from server.evaluation.geometry import rle_iou as rle_iou_module
 from server.evaluation.geometry.rle_iou import rle_iou, rle_similarity
 
 
