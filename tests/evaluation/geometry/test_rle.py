@@ -90,8 +90,8 @@ def test_many_strings_decode_in_one_call_across_chunks(monkeypatch, budget: int)
     lengths = np.array([r.shape[0] for r in runs])
     flat = np.concatenate(runs)
     offsets = np.r_[0, np.cumsum(lengths)]
-    strings: list[str | bytes] = list(encode_counts(flat, offsets))
-    strings[::3] = [s.encode() for s in strings[::3]]  # str and bytes mixed
+    text = encode_counts(flat, offsets)
+    strings: list[str | bytes] = [s.encode() if i % 3 == 0 else s for i, s in enumerate(text)]
     decoded, got_offsets = decode_strings(strings)
     assert decoded.dtype == np.int64 and decoded.tolist() == flat.tolist()
     assert got_offsets.tolist() == offsets.tolist()
