@@ -17,6 +17,7 @@ imported: no web stack.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -171,4 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The output is written: skip tearing down the interpreter and its arrays (~0.1 s).
+    os._exit(code)
