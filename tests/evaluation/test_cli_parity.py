@@ -190,7 +190,8 @@ def test_command_runs_without_the_web_stack(
     gt_path = write_json(tmp_path / "gt.json", small_gt)
     dt_path = write_json(tmp_path / "dt.json", make_detections(small_gt, seed=14))
     probe = (
-        "import sys, runpy\n"
+        "import os, sys, runpy\n"
+        "os._exit = sys.exit  # python -m skips teardown; the probe still looks at sys.modules\n"
         f"sys.argv = ['x', {str(gt_path)!r}, {str(dt_path)!r}, '--iou-type', 'bbox', '--json']\n"
         "try:\n"
         f"    {entry}\n"
