@@ -6,12 +6,12 @@ about 60% of the server's CPU (py-spy during ``bench/upload.py``). graphql-core 
 validated and coerced the arguments into plain dicts, so the three upload fields get a resolver
 that only renames their keys to the services' snake_case names, with a converter built once per
 input type from the schema itself. JSON scalars (metadata, classPdf, RLE counts) pass through
-untouched, as they do through strawberry.
+untouched, as they do through strawberry. A batch that ``schema/upload_executor.py`` coerced
+itself arrives already renamed (a ``SnakeRows``) and is handed on as it is.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +24,7 @@ from graphql import (
     GraphQLResolveInfo,
 )
 
+from schema.input_coercion import SnakeRows, snake_case
 from schema.uploads import upload_rows
 
 Convert = Callable[[Any], Any]
@@ -33,10 +34,6 @@ UPLOAD_FIELDS = {
     "upsertAnnotations": ("datasetId", "annotations"),
     "upsertPredictions": ("modelRunId", "predictions"),
 }
-
-
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def converter(type_: GraphQLInputType, _seen: dict[str, Convert] | None = None) -> Convert | None:
@@ -86,7 +83,7 @@ def _resolver(id_argument: str, rows_argument: str, convert: Convert) -> Callabl
             info.context,
             rows_argument,
             target_id=str(arguments[id_argument]),
-            rows=convert(arguments[rows_argument]),
+            rows=rows if type(rows := arguments[rows_argument]) is SnakeRows else convert(rows),
             update=bool(arguments.get("update")),
         )
 

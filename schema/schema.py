@@ -16,6 +16,7 @@ from schema.extensions import ErrorCodes, is_bug
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
+from schema.upload_executor import UploadExecutionContext
 from server.config import Settings
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -41,6 +42,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             ErrorCodes,
         ],
+        # Coerces upload batches in one pass; see schema/upload_executor.py.
+        execution_context_class=UploadExecutionContext,
     )
     raw_uploads.install(built)
     return built
