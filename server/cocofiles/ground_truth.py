@@ -22,10 +22,11 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import Records, read_json
+from server.cocofiles.columns import Records, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
 from server.cocofiles.ids import CocoId, IdIndex
 from server.cocofiles.masks import masks_of
+from server.cocofiles.slices import MemberSlices, NotStreamable
 from server.evaluation.geometry.rle import RleBatch
 
 IouType = Literal["bbox", "segm", "keypoints"]
@@ -80,13 +81,18 @@ class CocoGroundTruth:
 def _where(kind: str, items: list[Any]) -> Callable[[int], str]:
     def where(i: int) -> str:
         obj = items[i] if isinstance(items, list) and i < len(items) else None
-        if not isinstance(obj, dict):
-            return f"{kind} {i}"
-        keys = [k for k in ("id", "image_id") if k in obj]
-        details = ", ".join(f"{k} {short_repr(obj[k], 30)}" for k in keys)
-        return f"{kind} {i} ({details})" if details else f"{kind} {i}"
+        return _describe(kind, i, obj)
 
     return where
+
+
+def _describe(kind: str, i: int, obj: object) -> str:
+    """``annotation 17 (id 5, image_id 42)``: object ``i`` of a list, for a message."""
+    if not isinstance(obj, dict):
+        return f"{kind} {i}"
+    keys = [k for k in ("id", "image_id") if k in obj]
+    details = ", ".join(f"{k} {short_repr(obj[k], 30)}" for k in keys)
+    return f"{kind} {i} ({details})" if details else f"{kind} {i}"
 
 
 def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
@@ -96,7 +102,14 @@ def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
         CocoFileError: the file is unreadable, not JSON, or an object in it is not
             what pycocotools needs for ``iou_type`` (the message names it).
     """
-    data = read_json(path)
+    raw = read_bytes(path)
+    if iou_type == "bbox":
+        try:
+            return _streamed_boxes(path, raw)
+        except NotStreamable:
+            pass
+    data = parse_json(path, raw)
+    del raw
     if type(data) is not dict:
         raise CocoFileError(
             path, "", "ground truth must be a JSON object with images, annotations, categories"
@@ -156,18 +169,89 @@ def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
     )
 
 
+def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
+    """The bbox ground truth with its annotations read slice by slice (see slices.py).
+
+    Each slice goes through the same Records checks as the whole list would; any
+    problem (or an unusual layout) declines with NotStreamable, and the full
+    reader names it.
+    """
+    member = MemberSlices(raw, "annotations")
+    image_ids: list[Any] = []
+    category_ids: list[Any] = []
+    parts: list[tuple[FloatArray, BoolArray, FloatArray]] = []
+    zero_id: str | None = None
+    try:
+        for items in member:
+            anns = Records(path, items, "annotations", _where("annotation", items))
+            image_ids += anns.column("image_id")
+            category_ids += anns.column("category_id")
+            parts.append(
+                (
+                    anns.numbers("area"),
+                    _flags(anns, "iscrowd"),
+                    anns.vectors("bbox", anns.column("bbox"), 4),
+                )
+            )
+            ids = anns.column_or("id", None)
+            if zero_id is None and 0 in ids:
+                i = ids.index(0)
+                zero_id = _describe("annotation", len(image_ids) - len(ids) + i, items[i])
+        if not parts:
+            raise NotStreamable  # no annotations: the full reader's defaults apply
+        data = member.rest()
+        if "images" not in data or "categories" not in data:
+            raise NotStreamable
+        images = Records(path, data["images"], "images", _where("image", data["images"]))
+        cats = Records(
+            path, data["categories"], "categories", _where("category", data["categories"])
+        )
+        image_index = IdIndex(images)
+        category_index = IdIndex(cats)
+        heights, widths = _image_sizes(images, image_index, False)
+    except CocoFileError:
+        raise NotStreamable from None
+    item = image_index.lookup(image_ids)
+    label = category_index.lookup(category_ids)
+    if (item < 0).any() or (label < 0).any():
+        raise NotStreamable
+    area, iscrowd, bbox = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return CocoGroundTruth(
+        path=path,
+        iou_type="bbox",
+        image_ids=image_index.ids,
+        image_heights=heights,
+        image_widths=widths,
+        category_ids=category_index.ids,
+        images=image_index,
+        categories=category_index,
+        item=item,
+        label=label,
+        area=area,
+        iscrowd=iscrowd,
+        ignore=iscrowd.copy(),
+        bbox=bbox,
+        masks=None,
+        keypoints=None,
+        warnings=() if zero_id is None else (_zero_id_text(path, zero_id),),
+    )
+
+
 def _id_zero_warning(anns: Records) -> tuple[str, ...]:
+    ids = anns.column_or("id", None)
+    if 0 not in ids:
+        return ()
+    return (_zero_id_text(anns.file, anns.where(ids.index(0))),)
+
+
+def _zero_id_text(file: str, where: str) -> str:
     """pycocotools stores matched gt ids with 0 meaning "unmatched", so a prediction that
     matches the gt with id 0 counts as a false positive there; here it is a true positive
     (as in hotcoco). Files numbered from 0 (e.g. some exporters') are common enough to say so.
     """
-    ids = anns.column_or("id", None)
-    if 0 not in ids:
-        return ()
-    i = ids.index(0)
     return (
-        f"{anns.file}: {anns.where(i)}: annotation id 0 - pycocotools counts a detection "
-        "matching it as a false positive; this evaluation counts it as a true positive",
+        f"{file}: {where}: annotation id 0 - pycocotools counts a detection "
+        "matching it as a false positive; this evaluation counts it as a true positive"
     )
 
 

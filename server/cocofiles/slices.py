@@ -1,71 +1,140 @@
-"""Parsing a big top-level JSON array slice by slice.
+"""Parsing a big JSON array of objects slice by slice.
 
 Parsing a 300 MB results file in one ``orjson.loads`` holds millions of dicts at
 once (about six times the file's size) and runs at half the speed of parsing it
 in slices of ~100 KB, whose objects stay in the CPU cache and whose memory is
-reused by the next slice. A slice ends at a ``}`` followed by ``,`` and ``{``;
-such a cut may fall inside a string or a nested array, but then the slice,
-wrapped in brackets, is not valid JSON: since every slice starts where an
-element starts, a slice parses if and only if its cut was between two elements.
-Anything unexpected raises :class:`NotStreamable`; the caller then reads the
-file the ordinary way, which also names any error.
+reused by the next slice. A slice ends at a ``}`` followed by ``,{`` (more
+elements) or by ``]`` (the array's end). Such a cut may fall inside a string or
+a nested value, but then the slice, wrapped in brackets, is not valid JSON:
+since every slice starts where an element starts, a slice parses if and only if
+its cut was between two elements (or after the last). A slice that does not
+parse grows to the next cut, a few times; a file that still does not slice
+raises :class:`NotStreamable`, and the caller reads it the ordinary way, which
+also names any error.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-_BETWEEN_OBJECTS = re.compile(rb"\}\s*,\s*\{")
+_BETWEEN = re.compile(rb"\}\s*,\s*\{")
+_LAST = re.compile(rb"\}\s*\]")
 _WHITESPACE = b" \t\r\n"
 SLICE_BYTES = 128 << 10
 _RETRIES = 8
 
 
 class NotStreamable(Exception):
-    """The file is not a plain array of objects sliceable here; read it whole instead."""
+    """The file is not sliceable here; read it whole instead."""
 
 
-def array_slices(data: bytes, slice_bytes: int = SLICE_BYTES) -> Iterator[list[Any]]:
-    """The elements of ``data`` (a JSON array), as consecutive lists of about ``slice_bytes``.
+def array_slices(data: bytes, slice_bytes: int | None = None) -> Iterator[list[Any]]:
+    """The elements of ``data`` (a JSON array of objects), as consecutive lists.
 
     Raises:
-        NotStreamable: ``data`` is not one JSON array, or is not valid JSON.
+        NotStreamable: ``data`` is not one valid JSON array of objects.
     """
     start = len(data) - len(data.lstrip(_WHITESPACE))
-    end = len(data.rstrip(_WHITESPACE)) - 1
-    if end <= start or data[start] != ord("[") or data[end] != ord("]"):
+    if data[start : start + 1] != b"[":
         raise NotStreamable
-    position = start + 1
-    while position < end:
-        items, position = _next_slice(data, position, end, slice_bytes)
-        yield items
+    array = _Array(data, start, slice_bytes)
+    yield from array
+    if data[array.close + 1 :].strip(_WHITESPACE):
+        raise NotStreamable  # something after the array
 
 
-def _next_slice(data: bytes, position: int, end: int, slice_bytes: int) -> tuple[list[Any], int]:
-    """The elements from ``position`` on up to a cut, and where the next slice starts.
+class MemberSlices:
+    """One array member of a top-level JSON object (``annotations``), slice by slice.
 
-    A cut that does not parse was inside a string or a nested value: the slice grows
-    to the next candidate, a few times, then to the end of the array.
+    Iterate for the array's elements; then :meth:`rest` parses the object without
+    that member (images, categories, ...). The member is found by its key's text,
+    which cannot occur inside a string (a quote there is escaped); :meth:`rest`
+    verifies that it was a member of the top-level object.
     """
-    search_from = position + slice_bytes
-    for _ in range(_RETRIES):
-        cut = _BETWEEN_OBJECTS.search(data, search_from, end) if search_from < end else None
-        if cut is None:
-            break
+
+    def __init__(self, data: bytes, key: str, slice_bytes: int | None = None) -> None:
+        found = re.search(b'"' + re.escape(key.encode()) + rb'"\s*:\s*\[', data)
+        if found is None:
+            raise NotStreamable
+        self._data = data
+        self._key = key
+        self._key_start = found.start()
+        self._array = _Array(data, found.end() - 1, slice_bytes)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self._array)
+
+    def rest(self) -> dict[str, Any]:
+        """The top-level object without the member (call after iterating)."""
+        marker = secrets.token_hex(16)
+        text = (
+            self._data[: self._key_start]
+            + orjson.dumps({self._key: marker})[1:-1]
+            + self._data[self._array.close + 1 :]
+        )
         try:
-            return _parse(data, position, cut.start() + 1), cut.end() - 1
-        except NotStreamable:
-            search_from = cut.start() + 1
-    return _parse(data, position, end), end
+            rest = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise NotStreamable from None
+        if type(rest) is not dict or rest.get(self._key) != marker:
+            raise NotStreamable  # the key was inside another value, or repeated
+        del rest[self._key]
+        return rest
 
 
-def _parse(data: bytes, start: int, stop: int) -> list[Any]:
-    try:
-        items: list[Any] = orjson.loads(b"[" + data[start:stop] + b"]")
-    except orjson.JSONDecodeError:
-        raise NotStreamable from None
-    return items
+class _Array:
+    """Slices of the array whose ``[`` is at ``data[start]``; ``close`` is its ``]``."""
+
+    def __init__(self, data: bytes, start: int, slice_bytes: int | None) -> None:
+        self.data = data
+        self.start = start
+        self.slice_bytes = SLICE_BYTES if slice_bytes is None else slice_bytes
+        self.close = -1
+        self._last: re.Match[bytes] | None = None
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        data = self.data
+        position = self.start + 1
+        while data[position : position + 1] in (b" ", b"\t", b"\r", b"\n"):
+            position += 1
+        if data[position : position + 1] == b"]":
+            self.close = position
+            return
+        while self.close < 0:
+            items, position = self._next_slice(position)
+            yield items
+
+    def _next_slice(self, position: int) -> tuple[list[Any], int]:
+        """The elements from ``position`` to the first cut that parses; where the next start."""
+        data = self.data
+        between_from = position + self.slice_bytes
+        last_from = position
+        for _ in range(_RETRIES):
+            last = self._last_candidate(last_from)
+            if last is None:
+                break
+            between = _BETWEEN.search(data, between_from, last.start())
+            cut = between if between is not None else last
+            try:
+                items: list[Any] = orjson.loads(b"[" + data[position : cut.start() + 1] + b"]")
+            except orjson.JSONDecodeError:
+                if between is not None:
+                    between_from = between.start() + 1
+                else:
+                    last_from = last.start() + 1
+                continue
+            if between is None:
+                self.close = last.end() - 1
+            return items, cut.end() - 1
+        raise NotStreamable
+
+    def _last_candidate(self, start: int) -> re.Match[bytes] | None:
+        """The first ``}]`` at or after ``start`` (searched again only once passed)."""
+        if self._last is None or self._last.start() < start:
+            self._last = _LAST.search(self.data, start)
+        return self._last

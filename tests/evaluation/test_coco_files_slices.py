@@ -11,9 +11,9 @@ import orjson
 import pytest
 
 from bench.cocogen import make_detections, make_ground_truth
-from server.cocofiles import load_ground_truth, load_results
+from server.cocofiles import ground_truth, load_ground_truth, load_results, results, slices
 from server.cocofiles.box_results import streamed_boxes
-from server.cocofiles.slices import NotStreamable, array_slices
+from server.cocofiles.slices import MemberSlices, NotStreamable, array_slices
 from tests.evaluation.data.pycoco import write_json
 
 TRICKY = [
@@ -90,3 +90,71 @@ def test_streamed_boxes_decline_anything_unusual(change: dict[str, Any], tmp_pat
     text = json.dumps(dets).encode()  # stdlib: big integers and tuples as JSON
     with pytest.raises(NotStreamable):
         streamed_boxes(text, gt)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"info": {"x": "}]"}, "annotations": [{"a": "},{"}, {"b": [{}]}, {}], "images": []}',
+        b'{"annotations":[ ],"images":[{"id":1}]}',
+        b'{"annotations": [{"a": 1}]}',
+    ],
+)
+def test_member_slices_and_the_rest_equal_one_parse(text: bytes) -> None:
+    whole = orjson.loads(text)
+    member = MemberSlices(text, "annotations", 1)
+    assert [item for part in member for item in part] == whole.pop("annotations")
+    assert member.rest() == whole
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"info": {"annotations": [{}]}, "images": []}',  # not a top-level member
+        b'{"info": {"annotations": [{}]}, "annotations": [{}, {}]}',
+        b'{"annotations": [{}], "annotations": [{}, {}]}',  # repeated
+        b'{"annotations": [{"a": 1}, {"a": NaN}]}',
+        b'{"annotations": [{"a": 1}]',
+        b'{"images": []}',
+    ],
+)
+def test_member_slices_refuse_an_unusual_layout(text: bytes) -> None:
+    with pytest.raises(NotStreamable):
+        member = MemberSlices(text, "annotations", 1)
+        for _ in member:
+            pass
+        member.rest()
+
+
+def test_sliced_readers_equal_the_full_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict = make_ground_truth(20, seed=9)
+    gt_dict["annotations"][5]["id"] = 0
+    gt_dict["annotations"][6]["bbox"] = [1, 2, 3, 4]
+    gt_dict["annotations"][7]["extra"] = [{"note": "}],{"}]
+    gt_dict["info"] = {"annotations": "no"}
+    dets = make_detections(gt_dict, seed=10)
+    gt_path = write_json(tmp_path / "gt.json", gt_dict)
+    dt_path = write_json(tmp_path / "dt.json", dets)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 3000)
+    sliced_gt = load_ground_truth(str(gt_path), "bbox")
+    sliced_dt = load_results(str(dt_path), sliced_gt)
+    # both files take the sliced path (these raise NotStreamable if they decline)
+    ground_truth._streamed_boxes(str(gt_path), gt_path.read_bytes())
+    streamed_boxes(dt_path.read_bytes(), sliced_gt)
+
+    def decline(*args: Any) -> Any:
+        raise NotStreamable
+
+    monkeypatch.setattr(ground_truth, "_streamed_boxes", decline)
+    monkeypatch.setattr(results, "streamed_boxes", decline)
+    full_gt = load_ground_truth(str(gt_path), "bbox")
+    full_dt = load_results(str(dt_path), full_gt)
+    assert full_gt.warnings == sliced_gt.warnings and len(full_gt.warnings) == 1
+    assert full_gt.image_ids == sliced_gt.image_ids
+    assert full_gt.category_ids == sliced_gt.category_ids
+    for name in ("item", "label", "area", "iscrowd", "ignore", "bbox", "image_heights"):
+        assert np.array_equal(getattr(full_gt, name), getattr(sliced_gt, name)), name
+    for name in ("row", "item", "label", "score", "area", "bbox"):
+        assert np.array_equal(getattr(full_dt, name), getattr(sliced_dt, name)), name
