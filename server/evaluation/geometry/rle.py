@@ -42,6 +42,20 @@ def _segment_reduce(
     return out
 
 
+def _run_sums(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
+    """int64 (n,) sum of each mask's runs, a chunk of masks at a time (a reduceat to
+    int64 casts its whole input first, which for all masks at once is 8 bytes per run)."""
+    lengths = np.diff(offsets)
+    sums = np.zeros(lengths.shape[0], np.int64)
+    for first, stop in chunks(lengths):
+        off = offsets[first : stop + 1]
+        part = counts[off[0] : off[-1]].astype(np.int64)
+        nonempty = np.flatnonzero(lengths[first:stop] > 0)
+        if nonempty.size:  # the non-empty masks' starts rise strictly and stay below the end
+            sums[first + nonempty] = np.add.reduceat(part, off[:-1][nonempty] - off[0])
+    return sums
+
+
 def rle_problem(counts: NDArray[np.int64], height: int, width: int) -> str | None:
     """Why run lengths ``counts`` (m,) do not describe an h x w mask, or None when they do."""
     if height < 0 or width < 0:
@@ -96,10 +110,7 @@ class RleBatch:
                 raise ValueError(f"mask {bad}: run lengths must lie in [0, 2**32)")
             arr = c64.astype(np.uint32)
         if validate:
-            nonempty = np.diff(off) > 0
-            sums = np.zeros(n, np.int64)
-            if arr.size:  # the non-empty masks' starts rise strictly and stay below R
-                sums[nonempty] = np.add.reduceat(arr, off[:-1][nonempty], dtype=np.int64)
+            sums = _run_sums(arr, off)
             wrong = (sums != heights * widths) | (heights < 0) | (widths < 0)
             if wrong.any():
                 i = int(np.argmax(wrong))

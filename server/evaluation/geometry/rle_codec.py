@@ -92,14 +92,18 @@ def decode_strings_uint32(
     joined, char_lengths = _join(strings)
     n = char_lengths.shape[0]
     raw = np.frombuffer(joined, dtype=np.uint8)
-    counts = np.empty(int(np.count_nonzero(raw < 80)), dtype=np.uint32)
-    offsets = np.zeros(n + 1, dtype=np.int64)
     char_bounds = np.cumsum(char_lengths)
+    parts = chunks(char_lengths)
+    bounds = [
+        (int(char_bounds[first - 1]) if first else 0, int(char_bounds[stop - 1]))
+        for first, stop in parts
+    ]
+    counts = np.empty(sum(int(np.count_nonzero(raw[lo:hi] < 80)) for lo, hi in bounds), np.uint32)
+    offsets = np.zeros(n + 1, dtype=np.int64)
     filled = 0
-    for first, stop in chunks(char_lengths):
-        lo = int(char_bounds[first - 1]) if first else 0
+    for (first, stop), (lo, hi) in zip(parts, bounds, strict=True):
         try:
-            c, off = _decode(raw[lo : int(char_bounds[stop - 1])], char_lengths[first:stop])
+            c, off = _decode(raw[lo:hi], char_lengths[first:stop])
         except _BadString as bad:
             raise ValueError(f"RLE string {first + bad.index}: {bad.reason}") from None
         counts[filled : filled + c.shape[0]] = c
@@ -115,9 +119,12 @@ def _join(strings: Sequence[str | bytes]) -> tuple[bytes, NDArray[np.int64]]:
     that is not ASCII is found from the encoder's error position.
     """
     n = len(strings)
-    char_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
-    if all(type(s) is str for s in strings):
-        text = "".join(strings)  # type: ignore[arg-type]
+    try:
+        text = "".join(strings)  # type: ignore[arg-type]  # TypeError if any is bytes
+    except TypeError:
+        pass
+    else:
+        char_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
         try:
             return text.encode("ascii"), char_lengths
         except UnicodeEncodeError as err:

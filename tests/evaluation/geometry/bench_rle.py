@@ -109,7 +109,7 @@ def main(n_images: int = 5000, repeats: int = 3) -> None:
     cases = [
         ("polygons -> RLE (frPyObjects+merge)", ref_poly, lambda: rle_from_polygons(dt_objs, H, W)),
         ("IoU, all pairs (mask.iou per image)", ref_pairs, our_pairs),
-        ("  of which the kernel call (index built)", ref_pairs, lambda: built(d_idx, g_idx, crowd)),
+        ("  second call on the same kernel", ref_pairs, lambda: built(d_idx, g_idx, crowd)),
         (
             "parse compressed strings (mask.area)",
             ref_parse,
