@@ -34,6 +34,8 @@ from server.evaluation.types import (
 
 #: Entries (rows x predictions) handled per vectorised block.
 _BLOCK = 1 << 22
+#: Largest slice (rows x predictions) read at once from ``MatchTable.metric_state``.
+_TRANSPOSED_LIMIT = 1 << 26
 _N_RECALL = RECALL_THRESHOLDS.shape[0]
 
 Kind = Literal["bbox", "segm", "keypoints"]
@@ -89,6 +91,41 @@ def _group_rank(keys: IntArray) -> IntArray:
     return np.arange(n, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, n]))
 
 
+class _CountedPrefix:
+    """Counts of set entries before any (row, column) of a bool (B, N) matrix.
+
+    A cumulative sum would write B*N integers; the bits packed 64 to a word
+    and a running popcount per word answer the few queries (true positives,
+    class bounds) from 1/64 of that.
+    """
+
+    def __init__(self, flags: BoolArray) -> None:
+        n_block, n = flags.shape
+        n_words = n // 64 + 1  # one spare word: column n is a valid query
+        packed = np.zeros((n_block, n_words * 8), dtype=np.uint8)
+        packed[:, : (n + 7) // 8] = np.packbits(flags, axis=1, bitorder="little")
+        self.words = packed.view(np.dtype("<u8"))
+        self.prefix = np.zeros((n_block, n_words + 1), dtype=np.int64)
+        np.cumsum(np.bitwise_count(self.words), axis=1, out=self.prefix[:, 1:])
+
+    def before(self, row: IntArray, col: IntArray) -> IntArray:
+        """Set entries of ``row`` in columns < ``col`` (int64, elementwise)."""
+        word = col >> 6
+        below = np.left_shift(np.uint64(1), (col & 63).astype(np.uint64)) - np.uint64(1)
+        partial = np.bitwise_count(self.words[row, word] & below).astype(np.int64)
+        out: IntArray = self.prefix[row, word] + partial
+        return out
+
+
+def _true_positives(state: NDArray[np.int8]) -> tuple[IntArray, IntArray]:
+    """(row, column) of every TP of a (B, N) block, sorted by row then column."""
+    n_block, n = state.shape
+    flat = np.flatnonzero(state == TRUE_POSITIVE)  # one index array: faster than nonzero
+    per_row = np.diff(np.searchsorted(flat, np.arange(n_block + 1) * n))
+    row = np.repeat(np.arange(n_block, dtype=np.int64), per_row)
+    return row, flat - row * n
+
+
 def _curves(
     state: NDArray[np.int8], cls: IntArray, npig: FloatArray, n_classes: int
 ) -> tuple[FloatArray, FloatArray, IntArray]:
@@ -108,20 +145,20 @@ def _curves(
     Returns:
         (q float64 (B*K, 101), recall float64 (B*K,), counted entries int64 (B*K,)).
     """
-    n_block, n = state.shape
+    n_block = state.shape[0]
     n_seg = n_block * n_classes
-    counted = state.view(np.uint8) <= TRUE_POSITIVE  # FP (0) or TP (1); -1 wraps to 255
-    before = np.zeros((n_block, n + 1), dtype=np.int32)
-    np.cumsum(counted, axis=1, out=before[:, 1:])
+    counted = _CountedPrefix(state.view(np.uint8) <= TRUE_POSITIVE)  # -1 wraps to 255
     class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
-    at_bounds = before[:, class_bounds]  # (B, K+1) counted entries before each class
+    bound_rows = np.repeat(np.arange(n_block), n_classes + 1)
+    at_bounds = counted.before(bound_rows, np.tile(class_bounds, n_block)).reshape(
+        n_block, n_classes + 1
+    )  # counted entries before each class
     seg_len = np.diff(at_bounds, axis=1).reshape(-1)
 
-    tp_flat = np.flatnonzero(state == TRUE_POSITIVE)  # one index array: faster than nonzero
-    tp_row, tp_col = np.divmod(tp_flat, n)
+    tp_row, tp_col = _true_positives(state)
     tp_cls = np.take(cls, tp_col)
     seg = tp_row * n_classes + tp_cls
-    position = np.take(before, tp_row * (n + 1) + tp_col) - np.take(  # counted entries before
+    position = counted.before(tp_row, tp_col) - np.take(  # counted entries before, in class
         at_bounds, tp_row * (n_classes + 1) + tp_cls
     )
     tp_count = _group_rank(seg) + 1
@@ -132,19 +169,20 @@ def _curves(
     pr = tp / (fp + tp + np.spacing(1))
 
     n_tp = np.bincount(seg, minlength=n_seg)
-    tp_start = np.cumsum(n_tp) - n_tp
-    # Recall point r is first reached at the c-th TP of a segment, c = #TPs with rc < r.
+    # A TP reaches the recall points r < ``reached``; precision at point r is the
+    # largest precision of the TPs reaching past r (pycocotools' envelope). TPs
+    # sharing (segment, reached) form one run, as seg and rc never decrease.
     reached = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
-    hist = np.bincount(seg * (_N_RECALL + 1) + reached, minlength=n_seg * (_N_RECALL + 1))
-    below = np.cumsum(hist.reshape(n_seg, _N_RECALL + 1), axis=1)[:, :_N_RECALL]
-    valid = below < n_tp[:, None]
-    bounds = tp_start[:, None] + below
-    ends = np.concatenate([bounds[:, 1:], (tp_start + n_tp)[:, None]], axis=1)
-    padded = np.append(pr, -1.0)
-    chunk_max = np.maximum.reduceat(padded, bounds.reshape(-1)).reshape(n_seg, _N_RECALL)
-    chunk_max = np.where(ends > bounds, chunk_max, -1.0)
-    envelope = np.maximum.accumulate(chunk_max[:, ::-1], axis=1)[:, ::-1]
-    q = np.where(valid, envelope, 0.0)
+    active = np.flatnonzero(n_tp)  # segments with a TP, ascending like seg
+    slot = np.zeros(n_seg, dtype=np.int64)
+    slot[active] = np.arange(active.shape[0])
+    code = slot[seg] * (_N_RECALL + 1) + reached
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if code.size else code
+    best = np.full((active.shape[0], _N_RECALL + 1), -1.0)
+    best.reshape(-1)[code[starts]] = np.maximum.reduceat(pr, starts) if code.size else pr
+    envelope = np.maximum.accumulate(best[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    q = np.zeros((n_seg, _N_RECALL))
+    q[active] = np.maximum(envelope, 0.0)  # -1: the point is never reached
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = n_tp.astype(np.float64) / npig
     return q, recall, seg_len
@@ -163,7 +201,7 @@ def accumulate(
     Returns:
         (precision float64 (T, 101, K, A, M), recall float64 (T, K, A, M)).
     """
-    dt_sel, gt_sel = table.item_selection(item_mask)
+    dt_rows, gt_rows = table.item_rows(item_mask)
     n_grid = table.n_grid
     n_areas = table.area_names.shape[0]
     max_dets = table.max_detections
@@ -173,45 +211,78 @@ def accumulate(
     grid_rows = (np.arange(n_areas)[:, None] * n_grid + np.arange(n_grid)[None, :]).reshape(-1)
     include_empty = table.empty_classes == EmptyClasses.INCLUDE.value
 
-    gt_class = np.zeros_like(table.gt_label) if pool_classes else table.gt_label
-    gt_base = gt_sel & ~(table.gt_iscrowd | table.gt_ignore)
+    counted_gt = gt_rows[~(table.gt_iscrowd[gt_rows] | table.gt_ignore[gt_rows])]
+    gt_class = np.zeros_like(counted_gt) if pool_classes else table.gt_label[counted_gt]
+    gt_area = table.gt_area[counted_gt]
     npig_area = np.zeros((n_areas, n_classes))
     for a in range(n_areas):
-        inside = (table.gt_area >= table.area_low[a]) & (table.gt_area <= table.area_high[a])
-        npig_area[a] = np.bincount(gt_class[gt_base & inside], minlength=n_classes)
+        inside = (gt_area >= table.area_low[a]) & (gt_area <= table.area_high[a])
+        npig_area[a] = np.bincount(gt_class[inside], minlength=n_classes)
     npig_all = npig_area[table.row_area[grid_rows]]
 
     varying = table.dt_class.shape[0] > 0 and not pool_classes
-    usable = dt_sel & (table.dt_rank < int(max_dets.max()))
-    fixed_class = np.zeros_like(table.dt_label) if pool_classes else table.dt_label
+    # ``local``: indices into dt_rows of the usable predictions in accumulate order.
     if pool_classes or varying:
         # By (-score, item, label, input order); with classes varying per row,
         # a stable per-row sort on the class then gives (class, -score, ...).
-        candidates = np.flatnonzero(usable)
-        base = candidates[_sort_key(table, candidates, np.zeros_like(candidates))]
+        local = np.flatnonzero(table.dt_rank[dt_rows] < int(max_dets.max()))
+        local = local[_sort_key(table, dt_rows[local], np.zeros_like(local))]
     else:  # the stored order already sorts by (label, -score, item, input order)
-        base = table.dt_metric_order[usable[table.dt_metric_order]]
-    rows_per_block = 1 if varying else max(1, _BLOCK // max(1, base.shape[0]))
-    for m, max_det in enumerate(max_dets):
-        cols = base if max_det >= max_dets.max() else base[table.dt_rank[base] < max_det]
-        cols_class = fixed_class[cols]
-        for lo in range(0, grid_rows.shape[0], rows_per_block):
-            block = grid_rows[lo : lo + rows_per_block]  # consecutive row indices
-            n_block = block.shape[0]
-            if varying:
-                state, cls = _row_sorted(table, int(block[0]), cols)
-            else:
-                state = np.take(table.dt_state[block[0] : block[-1] + 1], cols, axis=1)
-                cls = cols_class
-            npig = npig_all[lo : lo + n_block].reshape(-1)
-            q, rec, seg_len = _curves(state, cls, npig, n_classes)
-            undefined = npig == 0
-            q[undefined] = -1.0
-            rec[undefined] = -1.0
-            if include_empty:
-                empty_with_dets = undefined & (seg_len > 0)
-                q[empty_with_dets] = 0.0
-                rec[empty_with_dets] = 0.0
+        local = table.in_metric_order(dt_rows)
+        local = local[table.dt_rank[dt_rows[local]] < int(max_dets.max())]
+    base = dt_rows[local]
+    base_rank = table.dt_rank[base]
+    fixed_class = np.zeros_like(base) if pool_classes else table.dt_label[base]
+    # Columns of each maxDets; a limit no prediction reaches keeps them all.
+    keep = [
+        None if max_det > base_rank.max(initial=-1) else np.flatnonzero(base_rank < max_det)
+        for max_det in max_dets
+    ]
+    # A slice (not the whole table) reads whole rows of the transposed states.
+    transposed = (
+        not (pool_classes or varying)
+        and base.shape[0] < table.dt_item.shape[0] // 2
+        and base.shape[0] * grid_rows.shape[0] <= _TRANSPOSED_LIMIT
+    )
+    if varying:
+        rows_per_block = 1
+    elif transposed:
+        rows_per_block = grid_rows.shape[0]
+    else:
+        rows_per_block = max(1, _BLOCK // max(1, base.shape[0]))
+    for lo in range(0, grid_rows.shape[0], rows_per_block):
+        block = grid_rows[lo : lo + rows_per_block]  # consecutive row indices
+        n_block = block.shape[0]
+        block_state: NDArray[np.int8] = np.zeros((0, 0), dtype=np.int8)
+        if transposed:  # positions ascend: the gather streams whole rows
+            picked = np.take(table.metric_state, table.dt_metric_position[base], axis=0)
+            block_state = np.ascontiguousarray(picked.T)
+        elif not varying:
+            block_state = np.take(table.dt_state[block[0] : block[-1] + 1], base, axis=1)
+        npig = npig_all[lo : lo + n_block].reshape(-1)
+        done: dict[int, tuple[FloatArray, FloatArray]] = {}
+        for m in range(max_dets.shape[0]):
+            cols = keep[m]
+            n_cols = base.shape[0] if cols is None else cols.shape[0]
+            if n_cols not in done:  # nested column sets of one size are the same set
+                if varying:
+                    state, cls = _row_sorted(
+                        table, int(block[0]), base if cols is None else base[cols]
+                    )
+                elif cols is None:
+                    state, cls = block_state, fixed_class
+                else:
+                    state, cls = np.take(block_state, cols, axis=1), fixed_class[cols]
+                q, rec, seg_len = _curves(state, cls, npig, n_classes)
+                undefined = npig == 0
+                q[undefined] = -1.0
+                rec[undefined] = -1.0
+                if include_empty:
+                    empty_with_dets = undefined & (seg_len > 0)
+                    q[empty_with_dets] = 0.0
+                    rec[empty_with_dets] = 0.0
+                done[n_cols] = (q, rec)
+            q, rec = done[n_cols]
             areas, thresholds = np.divmod(block, n_grid)
             q3 = q.reshape(n_block, n_classes, _N_RECALL)
             precision[thresholds, :, :, areas, m] = q3.transpose(0, 2, 1)
@@ -230,7 +301,7 @@ def _row_sorted(table: MatchTable, row: int, cols: IntArray) -> tuple[NDArray[np
     ``cols`` is in (-score, item, label, input) order; a stable sort on the
     row's classes (radix for 16-bit keys) yields pycocotools' order per class.
     """
-    cls = table.dt_class_row(row)[cols]
+    cls = table.dt_class[row, cols].astype(np.int64)
     keys = cls.astype(np.int16) if table.n_labels < 2**15 else cls
     order = np.argsort(keys, kind="stable")
     return table.dt_state[row, cols[order]][None, :], cls[order]

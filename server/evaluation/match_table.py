@@ -33,10 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
+from server.evaluation.item_index import ItemIndex, inverse_order
 from server.evaluation.sparse_rows import SparseRows
 from server.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
 
@@ -148,12 +150,74 @@ class MatchTable:
                 np.ones(self.dt_item.shape[0], dtype=bool),
                 np.ones(self.gt_item.shape[0], dtype=bool),
             )
+        mask = self._checked_mask(item_mask)
+        return mask[self.dt_item], mask[self.gt_item]
+
+    @cached_property
+    def dt_index(self) -> ItemIndex:
+        """Predictions of each item (built on first use; the table never changes)."""
+        return ItemIndex.build(self.dt_item, self.n_items)
+
+    @cached_property
+    def gt_index(self) -> ItemIndex:
+        """Ground truths of each item (built on first use)."""
+        return ItemIndex.build(self.gt_item, self.n_items)
+
+    @cached_property
+    def dt_metric_position(self) -> IntArray:
+        """Position of each prediction in ``dt_metric_order`` (P if absent): (P,)."""
+        return inverse_order(self.dt_metric_order, self.dt_item.shape[0])
+
+    @cached_property
+    def metric_state(self) -> NDArray[np.int8]:
+        """``dt_state`` of the COCO grid rows, transposed and in ``dt_metric_order``:
+        int8 (E, A * n_grid), C order (built on first use).
+
+        A slice's states are then a gather of whole, ascending rows
+        (``metric_state[sorted positions]``) instead of one scattered gather
+        per row of the table; it costs a second copy of the grid's states.
+        """
+        n_rows = self.area_names.shape[0] * self.n_grid
+        order = self.dt_metric_order
+        out = np.empty((order.shape[0], n_rows), dtype=np.int8)
+        step = 1 << 18  # bounded temporaries
+        for lo in range(0, order.shape[0], step):
+            out[lo : lo + step] = np.take(self.dt_state[:n_rows], order[lo : lo + step], axis=1).T
+        return out
+
+    def item_rows(self, item_mask: BoolArray | None) -> tuple[IntArray, IntArray]:
+        """(prediction rows, ground-truth rows) of the selected items, int64.
+
+        Costs the selected rows, not the table: rows come from the item
+        indexes, grouped by item (ascending when the table is item-sorted).
+        """
+        if item_mask is None:
+            return (
+                np.arange(self.dt_item.shape[0], dtype=np.int64),
+                np.arange(self.gt_item.shape[0], dtype=np.int64),
+            )
+        items = np.flatnonzero(self._checked_mask(item_mask))
+        return self.dt_index.rows(items), self.gt_index.rows(items)
+
+    def in_metric_order(self, rows: IntArray) -> IntArray:
+        """Indices into ``rows`` of its evaluated predictions, sorted like
+        ``dt_metric_order``: ``rows[result]`` is the slice's accumulate order."""
+        n = self.dt_item.shape[0]
+        if rows.shape[0] == n and np.array_equal(rows, np.arange(n)):
+            return self.dt_metric_order  # every prediction: already sorted
+        pos = self.dt_metric_position[rows]
+        order = np.argsort(pos)
+        kept = int(np.searchsorted(pos[order], self.dt_item.shape[0]))
+        out: IntArray = order[:kept].astype(np.int64, copy=False)
+        return out
+
+    def _checked_mask(self, item_mask: BoolArray) -> BoolArray:
         mask = np.asarray(item_mask, dtype=bool).reshape(-1)
         if mask.shape[0] != self.n_items:
             raise EvaluationInputError(
                 f"item_mask has {mask.shape[0]} entries, the table has {self.n_items} items"
             )
-        return mask[self.dt_item], mask[self.gt_item]
+        return mask
 
     def to_arrays(self) -> dict[str, NDArray[np.generic]]:
         """All fields as numpy arrays (scalars 0-d), e.g. for ``np.savez``."""
