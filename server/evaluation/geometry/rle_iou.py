@@ -54,8 +54,10 @@ class _RunIndex:
     before: NDArray[np.int64]  # (F,) foreground pixels on the line before the run
     base: NDArray[np.int64]  # (m,) line position of each mask's pixel 0
     area: NDArray[np.int64]  # (m,)
-    x0: NDArray[np.int64]  # (m,) columns of the first and last foreground run (a superset
-    x1: NDArray[np.int64]  # of the true column extent when those runs are empty)
+    x0: NDArray[np.int64]  # (m,) inclusive column/row extents of the foreground runs
+    y0: NDArray[np.int64]  # (a superset of the true extents when some runs are empty,
+    x1: NDArray[np.int64]  # which only makes the bounding-box test skip fewer pairs)
+    y1: NDArray[np.int64]
 
     @classmethod
     def build(cls, batch: RleBatch, masks: IndexArray) -> _RunIndex:
@@ -77,13 +79,23 @@ class _RunIndex:
         total = np.r_[np.int64(0), before]
         before -= length
         area = total[fg_off + n_fg] - total[fg_off]
-        heights = batch.heights[masks]
+        # column and row of each run's first and last pixel, as pycocotools' toBbox
+        # finds the extents (a run crossing a column widens the rows to the full height)
+        heights = np.repeat(batch.heights[masks], n_fg)
+        run_base = np.repeat(base, n_fg)
+        col_first, row_first = np.divmod(start - run_base, heights)
+        col_last, row_last = np.divmod(end - 1 - run_base, heights)
+        spans = np.flatnonzero(col_first < col_last)
+        row_first[spans] = 0
+        row_last[spans] = heights[spans] - 1
         has = np.flatnonzero(n_fg > 0)
-        x0 = np.zeros(masks.shape[0], np.int64)
-        x1 = np.zeros(masks.shape[0], np.int64)
-        x0[has] = (start[fg_off[has]] - base[has]) // heights[has]
-        x1[has] = (end[fg_off[has] + n_fg[has] - 1] - 1 - base[has]) // heights[has]
-        return cls(start=start, end=end, before=before, base=base, area=area, x0=x0, x1=x1)
+        m = masks.shape[0]
+        x0, x1, y0, y1 = (np.zeros(m, np.int64) for _ in range(4))
+        x0[has] = col_first[fg_off[has]]
+        x1[has] = col_last[fg_off[has] + n_fg[has] - 1]
+        y0[has] = np.minimum.reduceat(row_first, fg_off[has])
+        y1[has] = np.maximum.reduceat(row_last, fg_off[has])
+        return cls(start, end, before, base, area, x0, y0, x1, y1)
 
     def window(
         self, mask: IndexArray, lo: IndexArray, hi: IndexArray
@@ -128,15 +140,16 @@ def _intersections(
     o_mask: IndexArray,
     lo: IndexArray,
     hi: IndexArray,
+    window: tuple[IndexArray, IndexArray],
 ) -> NDArray[np.int64]:
     """Pixels shared by mask q_mask[p] of ``query`` and o_mask[p] of ``other`` within
-    local positions [lo[p], hi[p]); int64 (P,)."""
+    local positions [lo[p], hi[p]); int64 (P,). ``window`` is ``query.window(q_mask, lo, hi)``."""
     # Visiting pairs in the order of the other mask makes the positions looked
     # up in it ascend, which lets searchsorted reuse its previous bounds.
     order = np.argsort(o_mask, kind="stable")
     q_mask, o_mask, lo, hi = q_mask[order], o_mask[order], lo[order], hi[order]
+    first, n_runs = window[0][order], window[1][order]
     q_base = query.base[q_mask]
-    first, n_runs = query.window(q_mask, lo, hi)
     out = np.zeros(q_mask.shape[0], dtype=np.int64)
     for start, stop in chunks(n_runs):
         sl = slice(start, stop)
@@ -215,18 +228,22 @@ def _chunk_iou(
     x_lo = np.maximum(dti.x0[d], gti.x0[g])
     x_hi = np.minimum(dti.x1[d], gti.x1[g])
     inter = np.zeros(d.shape[0], dtype=np.int64)
-    cand = np.flatnonzero((dti.area[d] > 0) & (gti.area[g] > 0) & (x_lo <= x_hi))
+    overlap = (dti.area[d] > 0) & (gti.area[g] > 0) & (x_lo <= x_hi)
+    overlap &= np.maximum(dti.y0[d], gti.y0[g]) <= np.minimum(dti.y1[d], gti.y1[g])
+    cand = np.flatnonzero(overlap)
     if cand.size:
         h = dt.heights[d_masks[d[cand]]]
         lo, hi = x_lo[cand] * h, (x_hi[cand] + 1) * h
         dc, gc = d[cand], g[cand]
         # walk the runs of whichever mask has fewer inside the shared columns
-        from_dt = dti.window(dc, lo, hi)[1] <= gti.window(gc, lo, hi)[1]
+        d_first, d_runs = dti.window(dc, lo, hi)
+        g_first, g_runs = gti.window(gc, lo, hi)
+        from_dt = d_runs <= g_runs
         a = np.flatnonzero(from_dt)
         b = np.flatnonzero(~from_dt)
         inter_c = np.zeros(cand.shape[0], dtype=np.int64)
-        inter_c[a] = _intersections(dti, gti, dc[a], gc[a], lo[a], hi[a])
-        inter_c[b] = _intersections(gti, dti, gc[b], dc[b], lo[b], hi[b])
+        inter_c[a] = _intersections(dti, gti, dc[a], gc[a], lo[a], hi[a], (d_first[a], d_runs[a]))
+        inter_c[b] = _intersections(gti, dti, gc[b], dc[b], lo[b], hi[b], (g_first[b], g_runs[b]))
         inter[cand] = inter_c
     union = np.where(crowd, dti.area[d], dti.area[d] + gti.area[g] - inter)
     iou = np.zeros(d.shape[0], dtype=np.float64)
