@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.match_table import TRUE_POSITIVE, MatchTable
+from server.evaluation.match_table import IGNORED, TRUE_POSITIVE, MatchTable
 from server.evaluation.types import (
     RECALL_THRESHOLDS,
     BoolArray,
@@ -82,52 +82,50 @@ def _mean_defined(values: FloatArray, axis: tuple[int, ...] | None = None) -> Fl
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
-def _group_rank(keys: IntArray) -> IntArray:
-    """0-based position of each element in its run of equal (sorted) keys."""
-    n = keys.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return np.arange(n, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, n]))
+def _padded_width(n: int) -> int:
+    """Row length of a block of N predictions: whole 64-bit words, and column N exists."""
+    return (n // 64 + 1) * 64
 
 
-class _CountedPrefix:
-    """Counts of set entries before any (row, column) of a bool (B, N) matrix.
+class _Block:
+    """States of B rows of one slice's predictions, as flat bit words.
 
-    A cumulative sum would write B*N integers; the bits packed 64 to a word
-    and a running popcount per word answer the few queries (true positives,
-    class bounds) from 1/64 of that.
+    Rows are padded to whole 64-bit words with IGNORED (never counted), so a
+    flat index ``row * width + column`` addresses both the states and the
+    bits. A cumulative sum of counted entries would write B*N integers; a
+    running popcount per word answers the few queries (true positives, class
+    bounds) from 1/64 of that, and a maxDets limit is one AND per word.
     """
 
-    def __init__(self, flags: BoolArray) -> None:
-        n_block, n = flags.shape
-        n_words = n // 64 + 1  # one spare word: column n is a valid query
-        packed = np.zeros((n_block, n_words * 8), dtype=np.uint8)
-        packed[:, : (n + 7) // 8] = np.packbits(flags, axis=1, bitorder="little")
-        self.words = packed.view(np.dtype("<u8"))
-        self.prefix = np.zeros((n_block, n_words + 1), dtype=np.int64)
-        np.cumsum(np.bitwise_count(self.words), axis=1, out=self.prefix[:, 1:])
+    def __init__(self, state: NDArray[np.int8]) -> None:
+        """``state``: int8 (B, width) sorted by (class, -score, ...), IGNORED padding."""
+        self.n_block, self.width = state.shape
+        flat = state.reshape(-1)
+        counted = flat.view(np.uint8) <= TRUE_POSITIVE  # FP (0) or TP (1); -1 wraps to 255
+        self.words = np.packbits(counted, bitorder="little").view(np.dtype("<u8"))
+        self.tp = np.flatnonzero(flat == TRUE_POSITIVE)  # flat indices, ascending
 
-    def before(self, row: IntArray, col: IntArray) -> IntArray:
-        """Set entries of ``row`` in columns < ``col`` (int64, elementwise)."""
-        word = col >> 6
-        below = np.left_shift(np.uint64(1), (col & 63).astype(np.uint64)) - np.uint64(1)
-        partial = np.bitwise_count(self.words[row, word] & below).astype(np.int64)
-        out: IntArray = self.prefix[row, word] + partial
-        return out
+    def limited(self, keep: BoolArray | None) -> tuple[NDArray[np.uint64], IntArray]:
+        """(counted words, TP flat indices) of the columns ``keep`` (width,); all if None."""
+        if keep is None:
+            return self.words, self.tp
+        keep_words = np.packbits(keep, bitorder="little").view(np.dtype("<u8"))
+        words = (self.words.reshape(self.n_block, -1) & keep_words).reshape(-1)
+        tp = self.tp[keep[self.tp % self.width]]
+        return words, tp
 
 
-def _true_positives(state: NDArray[np.int8]) -> tuple[IntArray, IntArray]:
-    """(row, column) of every TP of a (B, N) block, sorted by row then column."""
-    n_block, n = state.shape
-    flat = np.flatnonzero(state == TRUE_POSITIVE)  # one index array: faster than nonzero
-    per_row = np.diff(np.searchsorted(flat, np.arange(n_block + 1) * n))
-    row = np.repeat(np.arange(n_block, dtype=np.int64), per_row)
-    return row, flat - row * n
+def _counted_before(words: NDArray[np.uint64], prefix: IntArray, flat: IntArray) -> IntArray:
+    """Counted entries before each flat index (across rows; differences cancel rows)."""
+    word = flat >> 6
+    below = np.left_shift(np.uint64(1), (flat & 63).astype(np.uint64)) - np.uint64(1)
+    partial = np.bitwise_count(np.take(words, word) & below).astype(np.int64)
+    out: IntArray = np.take(prefix, word) + partial
+    return out
 
 
 def _curves(
-    state: NDArray[np.int8], cls: IntArray, npig: FloatArray, n_classes: int
+    block: _Block, keep: BoolArray | None, cls: IntArray, npig: FloatArray, n_classes: int
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Precision at the recall points and final recall, from true positives only.
 
@@ -137,7 +135,8 @@ def _curves(
     come from its position among the counted (TP or FP) entries.
 
     Args:
-        state: int8 (B, N) states of predictions sorted by (class, -score, ...).
+        block: B rows of states of predictions sorted by (class, -score, ...).
+        keep: bool (width,) the columns within the maxDets limit, or None (all).
         cls: int64 (N,) non-decreasing class of each column.
         npig: float64 (B * K,) non-ignored ground truths per (row, class).
         n_classes: K.
@@ -145,30 +144,31 @@ def _curves(
     Returns:
         (q float64 (B*K, 101), recall float64 (B*K,), counted entries int64 (B*K,)).
     """
-    n_block = state.shape[0]
+    n_block, width = block.n_block, block.width
     n_seg = n_block * n_classes
-    counted = _CountedPrefix(state.view(np.uint8) <= TRUE_POSITIVE)  # -1 wraps to 255
+    words, tp_flat = block.limited(keep)
+    prefix = np.zeros(words.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bitwise_count(words), out=prefix[1:])
     class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
-    bound_rows = np.repeat(np.arange(n_block), n_classes + 1)
-    at_bounds = counted.before(bound_rows, np.tile(class_bounds, n_block)).reshape(
-        n_block, n_classes + 1
-    )  # counted entries before each class
+    bound_flat = (np.arange(n_block)[:, None] * width + class_bounds[None, :]).reshape(-1)
+    at_bounds = _counted_before(words, prefix, bound_flat).reshape(n_block, n_classes + 1)
     seg_len = np.diff(at_bounds, axis=1).reshape(-1)
 
-    tp_row, tp_col = _true_positives(state)
-    tp_cls = np.take(cls, tp_col)
+    per_row = np.diff(np.searchsorted(tp_flat, np.arange(n_block + 1) * width))
+    tp_row = np.repeat(np.arange(n_block, dtype=np.int64), per_row)
+    tp_cls = np.take(cls, tp_flat - tp_row * width)
     seg = tp_row * n_classes + tp_cls
-    position = counted.before(tp_row, tp_col) - np.take(  # counted entries before, in class
+    position = _counted_before(words, prefix, tp_flat) - np.take(  # counted before, in class
         at_bounds, tp_row * (n_classes + 1) + tp_cls
     )
-    tp_count = _group_rank(seg) + 1
+    n_tp = np.bincount(seg, minlength=n_seg)
+    tp_count = np.arange(1, seg.shape[0] + 1) - np.take(np.cumsum(n_tp) - n_tp, seg)
     tp = tp_count.astype(np.float64)
     fp = (position + 1 - tp_count).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         rc = tp / npig[seg]
     pr = tp / (fp + tp + np.spacing(1))
 
-    n_tp = np.bincount(seg, minlength=n_seg)
     # A TP reaches the recall points r < ``reached``; precision at point r is the
     # largest precision of the TPs reaching past r (pycocotools' envelope). TPs
     # sharing (segment, reached) form one run, as seg and rc never decrease.
@@ -234,46 +234,55 @@ def accumulate(
     base_rank = table.dt_rank[base]
     fixed_class = np.zeros_like(base) if pool_classes else table.dt_label[base]
     # Columns of each maxDets; a limit no prediction reaches keeps them all.
-    keep = [
-        None if max_det > base_rank.max(initial=-1) else np.flatnonzero(base_rank < max_det)
-        for max_det in max_dets
-    ]
+    n_base = base.shape[0]
+    width = _padded_width(n_base)
+    keep: list[BoolArray | None] = []
+    for max_det in max_dets:
+        if max_det > base_rank.max(initial=-1):
+            keep.append(None)
+        else:
+            mask = np.zeros(width, dtype=bool)
+            mask[:n_base] = base_rank < max_det
+            keep.append(mask)
     # A slice (not the whole table) reads whole rows of the transposed states.
     transposed = (
         not (pool_classes or varying)
-        and base.shape[0] < table.dt_item.shape[0] // 2
-        and base.shape[0] * grid_rows.shape[0] <= _TRANSPOSED_LIMIT
+        and n_base < table.dt_item.shape[0] // 2
+        and n_base * grid_rows.shape[0] <= _TRANSPOSED_LIMIT
     )
     if varying:
         rows_per_block = 1
     elif transposed:
         rows_per_block = grid_rows.shape[0]
     else:
-        rows_per_block = max(1, _BLOCK // max(1, base.shape[0]))
+        rows_per_block = max(1, _BLOCK // max(1, n_base))
     for lo in range(0, grid_rows.shape[0], rows_per_block):
         block = grid_rows[lo : lo + rows_per_block]  # consecutive row indices
         n_block = block.shape[0]
-        block_state: NDArray[np.int8] = np.zeros((0, 0), dtype=np.int8)
-        if transposed:  # positions ascend: the gather streams whole rows
-            picked = np.take(table.metric_state, table.dt_metric_position[base], axis=0)
-            block_state = np.ascontiguousarray(picked.T)
-        elif not varying:
-            block_state = np.take(table.dt_state[block[0] : block[-1] + 1], base, axis=1)
         npig = npig_all[lo : lo + n_block].reshape(-1)
+        state = np.full((n_block, width), IGNORED, dtype=np.int8)
+        bits: _Block | None = None
+        if transposed:  # positions ascend: the gather streams whole rows
+            state[:, :n_base] = np.take(
+                table.metric_state, table.dt_metric_position[base], axis=0
+            ).T
+            bits = _Block(state)
+        elif not varying:
+            state[:, :n_base] = np.take(table.dt_state[block[0] : block[-1] + 1], base, axis=1)
+            bits = _Block(state)
         done: dict[int, tuple[FloatArray, FloatArray]] = {}
         for m in range(max_dets.shape[0]):
-            cols = keep[m]
-            n_cols = base.shape[0] if cols is None else cols.shape[0]
+            limit = keep[m]
+            n_cols = n_base if limit is None else int(np.count_nonzero(limit))
             if n_cols not in done:  # nested column sets of one size are the same set
-                if varying:
-                    state, cls = _row_sorted(
-                        table, int(block[0]), base if cols is None else base[cols]
-                    )
-                elif cols is None:
-                    state, cls = block_state, fixed_class
+                if bits is None:  # classes vary by row: sort this row's columns by class
+                    cols = base if limit is None else base[limit[:n_base]]
+                    row_state, cls = _row_sorted(table, int(block[0]), cols)
+                    state = np.full((1, _padded_width(cols.shape[0])), IGNORED, dtype=np.int8)
+                    state[0, : cols.shape[0]] = row_state
+                    q, rec, seg_len = _curves(_Block(state), None, cls, npig, n_classes)
                 else:
-                    state, cls = np.take(block_state, cols, axis=1), fixed_class[cols]
-                q, rec, seg_len = _curves(state, cls, npig, n_classes)
+                    q, rec, seg_len = _curves(bits, limit, fixed_class, npig, n_classes)
                 undefined = npig == 0
                 q[undefined] = -1.0
                 rec[undefined] = -1.0
@@ -296,7 +305,7 @@ def _sort_key(table: MatchTable, rows: IntArray, cls: IntArray) -> IntArray:
 
 
 def _row_sorted(table: MatchTable, row: int, cols: IntArray) -> tuple[NDArray[np.int8], IntArray]:
-    """States (1, N) and classes (N,) of one row where classes vary by row.
+    """States (N,) and classes (N,) of one row where classes vary by row.
 
     ``cols`` is in (-score, item, label, input) order; a stable sort on the
     row's classes (radix for 16-bit keys) yields pycocotools' order per class.
@@ -304,7 +313,7 @@ def _row_sorted(table: MatchTable, row: int, cols: IntArray) -> tuple[NDArray[np
     cls = table.dt_class[row, cols].astype(np.int64)
     keys = cls.astype(np.int16) if table.n_labels < 2**15 else cls
     order = np.argsort(keys, kind="stable")
-    return table.dt_state[row, cols[order]][None, :], cls[order]
+    return table.dt_state[row, cols[order]], cls[order]
 
 
 def coco_summary(
