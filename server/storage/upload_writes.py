@@ -8,11 +8,17 @@ databases' bound-parameter limits.
 Writes go through copies of the tables whose JSON columns take JSON *text*: the batch is
 serialised here with orjson (SQLAlchemy's JSON type would call ``json.dumps`` per value, the
 largest single cost of a batch insert), and a Python None is stored as SQL NULL.
+
+The batch itself is handed to the driver as positional tuples with ``exec_driver_sql``: each
+statement is compiled once per dialect and column set, and only the columns whose type has a
+bind processor (SQLite's DATETIME and FLOAT) are touched per row. SQLAlchemy's own executemany
+rebuilt a parameter dict per row (``construct_params``), about a fifth of a batch's CPU.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -62,10 +68,6 @@ _WRITE_TABLES = {
 }
 
 
-def _dump(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
 # Columns an upsert may replace, i.e. everything but keys, ids and created_at.
 ITEM_VALUES = ("url", "width", "height", "metadata")
 ANNOTATION_VALUES = ("label", "type", "geometry", "area", "iscrowd", "metadata", "classifications")
@@ -94,6 +96,74 @@ def _insert(dialect: str, table: sa.Table) -> Any:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
+Processor = Callable[[Any], Any]
+
+
+# (driver SQL, its parameters' column names in order, (position, bind processor) pairs)
+Compiled = tuple[str, tuple[str, ...], list[tuple[int, Processor]]]
+# By dialect *name*: every engine of a dialect compiles these statements alike.
+_COMPILED: dict[tuple[str, str, tuple[str, ...], tuple[str, ...] | None], Compiled] = {}
+
+
+def _compiled_upsert(
+    dialect: sa.Dialect,
+    table_name: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    values: tuple[str, ...] | None,
+) -> Compiled:
+    """The upsert of rows carrying ``columns``, compiled for the driver.
+
+    ``values`` None means DO NOTHING on conflict, else the columns DO UPDATE replaces.
+    """
+    cache_key = (dialect.name, table_name, columns, values)
+    compiled = _COMPILED.get(cache_key)
+    if compiled is None:
+        compiled = _COMPILED[cache_key] = _compile_upsert(
+            dialect, table_name, columns, keys, values
+        )
+    return compiled
+
+
+def _compile_upsert(
+    dialect: sa.Dialect,
+    table_name: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    values: tuple[str, ...] | None,
+) -> Compiled:
+    table, _ = _WRITE_TABLES[(dialect.name, table_name)]
+    statement = _insert(dialect.name, table)
+    if values is None:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    else:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: statement.excluded[name] for name in values}
+        )
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns), for_executemany=True)
+    order = tuple(compiled.positiontup or ())
+    if sorted(order) != sorted(columns):  # a key that is no column of the table
+        raise ValueError(f"{table_name} rows carry {sorted(columns)}, not columns {sorted(order)}")
+    processors: list[tuple[int, Processor]] = []
+    for position, name in enumerate(order):
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors.append((position, processor))
+    return compiled.string, order, processors
+
+
+def _memoised(processor: Processor) -> Processor:
+    """A batch shares one created_at (and often one value of other columns): process it once."""
+    last: list[Any] = [object(), None]
+
+    def process(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, processor(value)
+        return last[1]
+
+    return process
+
+
 async def _upsert(
     session: AsyncSession,
     table: sa.Table,
@@ -105,20 +175,29 @@ async def _upsert(
 ) -> None:
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    table, json_columns = _WRITE_TABLES[(dialect, table.name)]
+    dialect = session.get_bind().dialect
+    _, json_columns = _WRITE_TABLES[(dialect.name, table.name)]
+    columns = tuple(rows[0])
+    sql, order, processors = _compiled_upsert(
+        dialect, table.name, columns, tuple(keys), tuple(values) if update else None
+    )
+    dumps = [order.index(name) for name in json_columns if name in order]
+    process = [(position, _memoised(processor)) for position, processor in processors]
+    pick = itemgetter(*order)
+    params = []
     for row in rows:
-        for name in json_columns:
-            if name in row:
-                row[name] = _dump(row[name])
-    statement = _insert(dialect, table)
-    if update:
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={name: statement.excluded[name] for name in values}
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    await session.execute(statement, rows)
+        if len(row) != len(columns):
+            raise ValueError(f"rows of one batch must carry the same columns: {sorted(row)}")
+        values_ = list(pick(row))
+        for position in dumps:
+            value = values_[position]
+            if value is not None:
+                values_[position] = orjson.dumps(value).decode()
+        for position, processor in process:
+            values_[position] = processor(values_[position])
+        params.append(tuple(values_))
+    connection = await session.connection()
+    await connection.exec_driver_sql(sql, params)
 
 
 async def lock_dataset(*, session: AsyncSession, dataset_id: int) -> Dataset | None:
