@@ -175,9 +175,11 @@ class RleBatch:
 
     @classmethod
     def concat(cls, batches: Sequence[RleBatch]) -> RleBatch:
-        """Joins batches in order."""
+        """Joins batches in order; one batch is returned as it is, not copied."""
         if not batches:
             return cls.from_run_lengths(np.zeros(0), np.zeros(1), np.zeros((0, 2)))
+        if len(batches) == 1:
+            return batches[0]
         shifts = np.cumsum([0] + [b.counts.shape[0] for b in batches[:-1]])
         offsets = np.concatenate(
             [np.zeros(1, np.int64)]

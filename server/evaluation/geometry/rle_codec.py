@@ -85,58 +85,55 @@ def decode_strings_uint32(
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
     """``decode_strings`` with uint32 run lengths, the dtype ``RleBatch`` stores.
 
-    The output is allocated once at its exact size (one character in 48..79
-    ends each number) and filled chunk by chunk, so the int64 temporaries stay
-    O(chunk) and no list of parts is concatenated.
+    Strings are joined, encoded and decoded a chunk at a time into one output
+    allocated for the worst case (a number per character) and shrunk in place
+    at the end, so besides the output only O(chunk) memory is used: no copy of
+    all the text, no list of parts to concatenate.
     """
-    joined, char_lengths = _join(strings)
-    n = char_lengths.shape[0]
-    raw = np.frombuffer(joined, dtype=np.uint8)
-    char_bounds = np.cumsum(char_lengths)
-    parts = chunks(char_lengths)
-    bounds = [
-        (int(char_bounds[first - 1]) if first else 0, int(char_bounds[stop - 1]))
-        for first, stop in parts
-    ]
-    counts = np.empty(sum(int(np.count_nonzero(raw[lo:hi] < 80)) for lo, hi in bounds), np.uint32)
+    n = len(strings)
+    char_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+    counts = np.empty(int(char_lengths.sum()), dtype=np.uint32)
     offsets = np.zeros(n + 1, dtype=np.int64)
     filled = 0
-    for (first, stop), (lo, hi) in zip(parts, bounds, strict=True):
+    for first, stop in chunks(char_lengths):
+        raw = np.frombuffer(_ascii(strings[first:stop], first), dtype=np.uint8)
         try:
-            c, off = _decode(raw[lo:hi], char_lengths[first:stop])
+            c, off = _decode(raw, char_lengths[first:stop])
         except _BadString as bad:
             raise ValueError(f"RLE string {first + bad.index}: {bad.reason}") from None
         counts[filled : filled + c.shape[0]] = c
         offsets[first + 1 : stop + 1] = off[1:] + filled
         filled += c.shape[0]
-    return counts[:filled], offsets
+    counts.resize(filled, refcheck=False)  # no views of it exist; realloc frees the tail
+    return counts, offsets
 
 
-def _join(strings: Sequence[str | bytes]) -> tuple[bytes, NDArray[np.int64]]:
-    """All strings as one ASCII byte string, and each one's length in characters (n,).
+def _ascii(strings: Sequence[str | bytes], first: int) -> bytes:
+    """The strings (numbered from ``first`` in errors) joined as ASCII bytes.
 
-    One ``join`` and one ``encode`` for the common all-``str`` input; a string
-    that is not ASCII is found from the encoder's error position.
+    One ``join`` and one ``encode`` when all are ``str``; a string that is not
+    ASCII is found from the encoder's error position.
     """
-    n = len(strings)
     try:
         text = "".join(strings)  # type: ignore[arg-type]  # TypeError if any is bytes
     except TypeError:
         pass
     else:
-        char_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
         try:
-            return text.encode("ascii"), char_lengths
+            return text.encode("ascii")
         except UnicodeEncodeError as err:
-            i = int(np.searchsorted(np.cumsum(char_lengths), err.start, side="right"))
+            ends = np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)))
+            i = first + int(np.searchsorted(ends, err.start, side="right"))
             raise ValueError(f"RLE string {i}: character outside the COCO alphabet") from None
     raw: list[bytes] = []
     for i, s in enumerate(strings):
         try:
             raw.append(s.encode("ascii") if isinstance(s, str) else bytes(s))
         except UnicodeEncodeError:
-            raise ValueError(f"RLE string {i}: character outside the COCO alphabet") from None
-    return b"".join(raw), np.fromiter(map(len, raw), dtype=np.int64, count=n)
+            raise ValueError(
+                f"RLE string {first + i}: character outside the COCO alphabet"
+            ) from None
+    return b"".join(raw)
 
 
 class _BadString(Exception):
