@@ -11,6 +11,7 @@ Shapes: ``row_start`` int64 (R+1,), ``col`` int64 (M,), ``value`` (M,).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,40 @@ class SparseRows:
         out = np.full(self.shape[1], self.fill, dtype=self.value.dtype)
         lo, hi = int(self.row_start[r]), int(self.row_start[r + 1])
         out[self.col[lo:hi]] = self.value[lo:hi]
+        return out
+
+    @cached_property
+    def _sorted(self) -> tuple[NDArray[np.int64], NDArray[Any]]:
+        """(col, value) with columns ascending within each row (built on first use)."""
+        col = self.col
+        if col.shape[0] < 2:
+            return col, self.value
+        step = np.diff(col)
+        row_first = self.row_start[1:-1]
+        step[row_first[(row_first > 0) & (row_first < col.shape[0])] - 1] = 1
+        if bool(np.all(step > 0)):
+            return col, self.value
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.row_start))
+        order = np.lexsort((col, rows))
+        return col[order], self.value[order]
+
+    def take(self, r: int, cols: NDArray[np.integer]) -> NDArray[Any]:
+        """Values of row ``r`` at columns ``cols`` (n,): ``m[r][cols]`` without the dense row.
+
+        Costs O(n log M_r): a slice reads its own entries, not all N columns.
+        """
+        if not -self.shape[0] <= r < self.shape[0]:
+            raise IndexError(f"row {r} out of range for {self.shape[0]} rows")
+        r %= self.shape[0]
+        col, value = self._sorted
+        lo, hi = int(self.row_start[r]), int(self.row_start[r + 1])
+        out = np.full(cols.shape[0], self.fill, dtype=self.value.dtype)
+        if hi == lo or cols.shape[0] == 0:
+            return out
+        at = np.searchsorted(col[lo:hi], cols)
+        found = np.minimum(at, hi - lo - 1) + lo
+        hit = col[found] == cols
+        out[hit] = value[found[hit]]
         return out
 
     def __getitem__(self, key: int | tuple[int, int]) -> Any:

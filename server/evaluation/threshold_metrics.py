@@ -116,9 +116,14 @@ def _pr_curve(
 ) -> PRCurve:
     sel = keep_label[cls]
     chosen, is_tp, cls = chosen[sel], is_tp[sel], cls[sel]
+    # Any order by (class, -score) gives the same points: each point is the end
+    # of a (class, score) run, whose counts do not depend on the order inside it.
+    if table.dt_class.shape[0] == 0:  # classes are labels: the stored order sorts them
+        order = np.argsort(table.dt_metric_position[chosen])
+    else:
+        order = np.lexsort((-table.dt_score[chosen], cls))
+    chosen, is_tp, cls = chosen[order], is_tp[order], cls[order]
     score = table.dt_score[chosen]
-    order = np.lexsort((chosen, table.dt_item[chosen], -score, cls))
-    chosen, is_tp, cls, score = chosen[order], is_tp[order], cls[order], score[order]
     n = chosen.shape[0]
     tp_cum = np.cumsum(is_tp, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]]) if n else np.zeros(0, np.int64)
@@ -164,7 +169,6 @@ def threshold_metrics(
     """
     row = table.row_index(iou_threshold, 0)
     t0 = int(np.searchsorted(table.all_rows, row))
-    dt_sel, gt_sel = table.item_selection(item_mask)
     n_labels = table.n_labels
     label_list = (
         np.arange(n_labels, dtype=np.int64)
@@ -176,32 +180,37 @@ def threshold_metrics(
     keep_label = np.zeros(n_labels, dtype=bool)
     keep_label[label_list] = True
 
-    state = table.dt_state[row]
-    counted = dt_sel & ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE))
-    cls = table.dt_class_row(row)
-    gt_ignored = (
-        table.gt_iscrowd
-        | table.gt_ignore
-        | (table.gt_area < table.area_low[0])
-        | (table.gt_area > table.area_high[0])
+    dt_rows, gt_rows = table.item_rows(item_mask)
+    state = table.dt_state[row, dt_rows]
+    counted = (state == TRUE_POSITIVE) | (state == FALSE_POSITIVE)
+    chosen = dt_rows[counted]
+    is_tp = state[counted] == TRUE_POSITIVE
+    cls = (
+        table.dt_class[row, chosen].astype(np.int64)
+        if table.dt_class.shape[0]
+        else table.dt_label[chosen]
     )
-    gt_counted = gt_sel & ~gt_ignored
+    gt_ignored = (
+        table.gt_iscrowd[gt_rows]
+        | table.gt_ignore[gt_rows]
+        | (table.gt_area[gt_rows] < table.area_low[0])
+        | (table.gt_area[gt_rows] > table.area_high[0])
+    )
+    gt_counted = gt_rows[~gt_ignored]
     npig = np.bincount(table.gt_label[gt_counted], minlength=n_labels)
 
-    chosen = np.flatnonzero(counted)
-    is_tp = state[chosen] == TRUE_POSITIVE
-    curve = _pr_curve(table, chosen, is_tp, cls[chosen], npig, keep_label)
+    curve = _pr_curve(table, chosen, is_tp, cls, npig, keep_label)
 
-    above = counted & (table.dt_score >= confidence_threshold)
-    tp_mask = above & (state == TRUE_POSITIVE)
-    fp_mask = above & (state == FALSE_POSITIVE)
-    tp = np.bincount(cls[tp_mask], minlength=n_labels)
-    fp = np.bincount(cls[fp_mask], minlength=n_labels)
+    above = table.dt_score[chosen] >= confidence_threshold
+    tp_sel = above & is_tp
+    fp_sel = above & ~is_tp
+    tp = np.bincount(cls[tp_sel], minlength=n_labels)
+    fp = np.bincount(cls[fp_sel], minlength=n_labels)
     fn = npig - tp
     per_label = counts(tp[label_list], fp[label_list], fn[label_list])
     overall = counts(tp[label_list].sum(), fp[label_list].sum(), fn[label_list].sum())
 
-    confusion = _confusion(table, t0, tp_mask, fp_mask, gt_counted)
+    confusion = _confusion(table, t0, chosen[tp_sel], chosen[fp_sel], gt_counted)
     return ThresholdMetrics(
         iou_threshold=float(table.row_threshold[row]),
         confidence_threshold=float(confidence_threshold),
@@ -214,30 +223,30 @@ def threshold_metrics(
 
 
 def _confusion(
-    table: MatchTable, t0: int, tp_mask: BoolArray, fp_mask: BoolArray, gt_counted: BoolArray
+    table: MatchTable, t0: int, tp_idx: IntArray, fp_idx: IntArray, gt_counted: IntArray
 ) -> IntArray:
-    """(L+1, L+1) counts: rows ground truth, columns prediction, index L background."""
+    """(L+1, L+1) counts: rows ground truth, columns prediction, index L background.
+
+    ``tp_idx``/``fp_idx``: counted TPs/FPs above the confidence threshold;
+    ``gt_counted``: the non-ignored ground truths of the slice.
+    """
     n_labels = table.n_labels
     size = n_labels + 1
     codes: list[IntArray] = []
-    dt_gt = table.dt_gt.row(t0)
-    confused = (
-        table.dt_confused_gt.row(t0)
+    matched = table.dt_gt.take(t0, tp_idx)
+    codes.append(table.gt_label[matched] * size + table.dt_label[tp_idx])
+    partner = (
+        table.dt_confused_gt.take(t0, fp_idx)
         if table.dt_confused_gt.shape[0]
-        else np.full(table.dt_item.shape[0], -1, dtype=np.int32)
+        else np.full(fp_idx.shape[0], -1, dtype=np.int32)
     )
-
-    tp_idx = np.flatnonzero(tp_mask)
-    codes.append(table.gt_label[dt_gt[tp_idx]] * size + table.dt_label[tp_idx])
-    fp_idx = np.flatnonzero(fp_mask)
-    partner = confused[fp_idx]
     gt_row = np.append(table.gt_label, n_labels)[partner]  # partner -1 -> background
     codes.append(gt_row * size + table.dt_label[fp_idx])
 
     explained = np.zeros(table.gt_label.shape[0], dtype=bool)
-    explained[dt_gt[tp_idx]] = True
+    explained[matched] = True
     explained[partner[partner >= 0]] = True
-    missed = np.flatnonzero(gt_counted & ~explained)
+    missed = gt_counted[~explained[gt_counted]]
     codes.append(table.gt_label[missed] * size + n_labels)
     matrix = np.bincount(np.concatenate(codes), minlength=size * size)
     return matrix.astype(np.int64).reshape(size, size)

@@ -52,3 +52,21 @@ def test_match_table_reads_blobs_with_dense_detail_matrices() -> None:
         np.testing.assert_array_equal(
             getattr(restored, name).to_dense(), getattr(table, name).to_dense()
         )
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_take_reads_columns_of_a_row_like_the_dense_matrix(shuffle: bool) -> None:
+    rng = np.random.default_rng(3)
+    dense = np.where(rng.random((4, 50)) < 0.3, rng.integers(0, 9, (4, 50)), -1)
+    rows, cols = np.nonzero(dense != -1)
+    if shuffle:  # entries of a row in any column order, as the engine may add them
+        order = rng.permutation(rows.shape[0])
+        rows, cols = rows[order], cols[order]
+    sparse = SparseRows.from_entries(rows, cols, dense[rows, cols], dense.shape, -1)
+    for r in (0, 1, 2, 3, -1):
+        picks = rng.integers(0, 50, 30)
+        np.testing.assert_array_equal(sparse.take(r, picks), dense[r][picks])
+    empty = SparseRows.from_entries(rows[:0], cols[:0], dense[rows[:0], cols[:0]], dense.shape, -1)
+    assert empty.take(1, np.array([0, 5])).tolist() == [-1, -1]
+    with pytest.raises(IndexError):
+        sparse.take(4, np.array([0]))
