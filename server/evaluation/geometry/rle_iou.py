@@ -1,10 +1,11 @@
 """Mask IoU on run-length form for many (prediction, ground truth) pairs at once.
 
-pycocotools' ``rleIou`` merges the two run lists of every pair in C. Here each
-batch lays its masks end to end on one long pixel line (mask i starts at the
-sum of the earlier masks' h*w) and keeps, for its foreground runs, the start
-positions and the foreground count before each run. The number of foreground
-pixels of a mask before any position q is then one ``searchsorted`` away:
+pycocotools' ``rleIou`` merges the two run lists of every pair in C. Here the
+pairs are taken a chunk at a time; for each chunk, the masks it names (each
+side separately) are laid end to end on one pixel line, keeping for their
+foreground runs the start positions and the foreground count before each run.
+The number of foreground pixels of a mask before any position q is then one
+``searchsorted`` away:
 
     F(q) = C[i] + min(q - S[i], L[i]),   i = last run with S[i] <= q
 
@@ -12,9 +13,9 @@ so the intersection of a pair is the sum, over the foreground runs [s, e) of
 one mask, of F(e) - F(s) evaluated in the other mask. Only the columns where
 both masks' bounding boxes overlap are visited, runs are taken from the mask
 with fewer runs there, and pairs whose boxes do not overlap are 0 without any
-run work, as in pycocotools. All pairs of all items go through the same numpy
-passes, in chunks of bounded memory; the index costs 24 bytes per foreground
-run of each batch.
+run work, as in pycocotools. Nothing is indexed for the whole batch: memory
+is O(chunk) (24 bytes per foreground run of the chunk's masks), and a mask no
+pair names costs nothing.
 
 The values are pycocotools' to the bit: intersection and union are exact
 integers and the IoU is one float64 division of them. With ``gt_crowd`` the
