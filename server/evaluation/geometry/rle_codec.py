@@ -157,16 +157,17 @@ def _decode(
     if raw.min() < 48 or raw.max() > 111:
         bad = int(np.argmax((raw < 48) | (raw > 111)))
         raise _BadString(owner(bad), "character outside the COCO alphabet (ASCII 48..111)")
-    digits = raw - np.uint8(48)
-    more = digits >= 0x20  # the continuation bit
+    more = raw >= 80  # the continuation bit 0x20 of the character minus 48
     last = char_bounds[1:][char_lengths > 0] - 1
     if more[last].any():
         raise _BadString(owner(int(last[np.argmax(more[last])])), "ends inside a number")
     # Numbers are read from their last character (signed) towards their first,
     # value = value * 32 + digit; only the few multi-character numbers loop.
     ends = np.flatnonzero(~more)
-    # the last character is a signed 5-bit digit: (d ^ 16) - 16 sign-extends bit 0x10
-    value = (digits[ends] ^ np.uint8(0x10)).astype(np.int64)
+    # the last character is a signed 5-bit digit d: (d ^ 16) - 16 sign-extends bit 0x10
+    last_digit = raw[ends] - np.uint8(48)
+    last_digit ^= np.uint8(0x10)
+    value = last_digit.astype(np.int64)
     value -= 0x10
     cont = np.flatnonzero(more)  # continuation characters, ~5% of all
     if cont.size:
@@ -178,7 +179,7 @@ def _decode(
             at = int(cont[run_start[np.argmax(run_len >= _MAX_TOKEN_CHARS)]])
             raise _BadString(owner(at), f"a number longer than {_MAX_TOKEN_CHARS} characters")
         tokens = token[run_start]
-        low = (digits[cont] & np.uint8(0x1F)).astype(np.int64)
+        low = (raw[cont] - np.uint8(80)).astype(np.int64)  # the 5 payload bits
         back = run_start + run_len  # walks from each number's last continuation character
         for _ in range(int(run_len.max())):
             back -= 1
