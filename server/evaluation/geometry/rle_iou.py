@@ -82,18 +82,18 @@ class _RunIndex:
         area = total[fg_off + n_fg] - total[fg_off]
         # column and row of each run's first and last pixel, as pycocotools' toBbox
         # finds the extents (a run crossing a column widens the rows to the full height)
-        heights = np.repeat(batch.heights[masks], n_fg)
-        run_base = np.repeat(base, n_fg)
-        col_first, row_first = np.divmod(start - run_base, heights)
-        col_last, row_last = np.divmod(end - 1 - run_base, heights)
-        spans = np.flatnonzero(col_first < col_last)
+        mask_h = np.maximum(batch.heights[masks], 1)  # a 0-pixel mask has no foreground
+        heights = np.repeat(mask_h, n_fg)
+        col_first, row_first = np.divmod(start - np.repeat(base, n_fg), heights)
+        row_last = row_first + length - 1
+        spans = np.flatnonzero(row_last >= heights)
         row_first[spans] = 0
         row_last[spans] = heights[spans] - 1
         has = np.flatnonzero(n_fg > 0)
         m = masks.shape[0]
         x0, x1, y0, y1 = (np.zeros(m, np.int64) for _ in range(4))
         x0[has] = col_first[fg_off[has]]
-        x1[has] = col_last[fg_off[has] + n_fg[has] - 1]
+        x1[has] = (end[fg_off[has] + n_fg[has] - 1] - 1 - base[has]) // mask_h[has]
         y0[has] = np.minimum.reduceat(row_first, fg_off[has])
         y1[has] = np.maximum.reduceat(row_last, fg_off[has])
         return cls(start, end, before, base, area, x0, y0, x1, y1)

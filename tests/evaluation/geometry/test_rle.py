@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -249,3 +250,9 @@ def test_empty_batches_and_zero_pixel_masks() -> None:
     assert rle_similarity(empty, one)(none, none, np.zeros(0, bool)).shape == (0,)
     flat = RleBatch.from_counts([[0]], [(0, 5)])
     assert flat.area().tolist() == [0] and flat.to_strings() == ["0"]
+    zero = RleBatch.from_counts([[0, 0], [0, 0, 0]], [(0, 5), (5, 0)])  # a foreground run each
+    pairs = np.array([0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero height
+        iou = rle_iou(zero, zero, pairs, pairs, np.array([False, True]))
+    assert iou.tolist() == [0.0, 0.0]
