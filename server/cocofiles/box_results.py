@@ -18,12 +18,15 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.ground_truth import CocoGroundTruth
 from server.cocofiles.slices import NotStreamable, array_slices
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 _NUMBERS = frozenset((int, float))
+#: no detection is shorter: ``{"image_id":1,"category_id":1,"score":1,"bbox":[1,1,1,1]}``
+_MIN_OBJECT_BYTES = 32
 
 
 class BoxColumns(NamedTuple):
@@ -39,10 +42,18 @@ def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
     Raises:
         NotStreamable: not the clean case; read the file with the full reader.
     """
-    parts = [_slice_columns(items, gt) for items in array_slices(data)]
-    if not parts or not sum(len(part.item) for part in parts):
+    capacity = len(data) // _MIN_OBJECT_BYTES + 1
+    item, label = GrowingColumn(capacity, np.int64), GrowingColumn(capacity, np.int64)
+    score, bbox = GrowingColumn(capacity, np.float64), GrowingColumn(capacity, np.float64, 4)
+    for items in array_slices(data):
+        part = _slice_columns(items, gt)
+        item.extend(part.item)
+        label.extend(part.label)
+        score.extend(part.score)
+        bbox.extend(part.bbox)
+    if item.size == 0:
         raise NotStreamable  # no detections: the full reader's branch rules apply
-    columns = BoxColumns(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+    columns = BoxColumns(item.array(), label.array(), score.array(), bbox.array())
     if (
         (columns.item < 0).any()
         or (columns.label < 0).any()

@@ -163,3 +163,31 @@ def _numeric(values: list[Any]) -> NDArray[Any] | None:
     if array.dtype.kind not in "iuf":
         return None
     return array
+
+
+class GrowingColumn:
+    """An array filled slice by slice in place.
+
+    Keeping one small array per slice and concatenating at the end would leave a
+    numpy object alive in each slice's memory, pinning the parser's arenas (RSS and
+    parse time then grow with the file). ``capacity`` may be generous: pages that
+    are never written are never resident.
+    """
+
+    def __init__(self, capacity: int, dtype: type[np.generic], width: int = 0) -> None:
+        shape = (capacity, width) if width else (capacity,)
+        self._buffer: NDArray[Any] = np.empty(shape, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: NDArray[Any]) -> None:
+        end = self.size + values.shape[0]
+        if end > self._buffer.shape[0]:
+            shape = (max(end, 2 * self._buffer.shape[0]), *self._buffer.shape[1:])
+            grown = np.empty(shape, dtype=self._buffer.dtype)
+            grown[: self.size] = self._buffer[: self.size]
+            self._buffer = grown
+        self._buffer[self.size : end] = values
+        self.size = end
+
+    def array(self) -> NDArray[Any]:
+        return self._buffer[: self.size]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import Records, parse_json, read_bytes
+from server.cocofiles.columns import GrowingColumn, Records, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
 from server.cocofiles.ids import CocoId, IdIndex
 from server.cocofiles.masks import masks_of
@@ -177,27 +177,28 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
     reader names it.
     """
     member = MemberSlices(raw, "annotations")
-    image_ids: list[Any] = []
-    category_ids: list[Any] = []
-    parts: list[tuple[FloatArray, BoolArray, FloatArray]] = []
+    # Each slice is copied into whole-file columns: keeping per-slice objects alive
+    # would pin the parser's memory arenas (see GrowingColumn).
+    capacity = len(raw) // 32 + 1
+    image_ids, category_ids = GrowingColumn(capacity, np.int64), GrowingColumn(capacity, np.int64)
+    area, iscrowd = GrowingColumn(capacity, np.float64), GrowingColumn(capacity, np.bool_)
+    bbox = GrowingColumn(capacity, np.float64, 4)
+    seen = 0
     zero_id: str | None = None
     try:
         for items in member:
             anns = Records(path, items, "annotations", _where("annotation", items))
-            image_ids += anns.column("image_id")
-            category_ids += anns.column("category_id")
-            parts.append(
-                (
-                    anns.numbers("area"),
-                    _flags(anns, "iscrowd"),
-                    anns.vectors("bbox", anns.column("bbox"), 4),
-                )
-            )
+            image_ids.extend(_integer_ids(anns.column("image_id")))
+            category_ids.extend(_integer_ids(anns.column("category_id")))
+            area.extend(anns.numbers("area"))
+            iscrowd.extend(_flags(anns, "iscrowd"))
+            bbox.extend(anns.vectors("bbox", anns.column("bbox"), 4))
             ids = anns.column_or("id", None)
             if zero_id is None and 0 in ids:
                 i = ids.index(0)
-                zero_id = _describe("annotation", len(image_ids) - len(ids) + i, items[i])
-        if not parts:
+                zero_id = _describe("annotation", seen + i, items[i])
+            seen += len(items)
+        if not seen:
             raise NotStreamable  # no annotations: the full reader's defaults apply
         data = member.rest()
         if "images" not in data or "categories" not in data:
@@ -211,11 +212,10 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
         heights, widths = _image_sizes(images, image_index, False)
     except CocoFileError:
         raise NotStreamable from None
-    item = image_index.lookup(image_ids)
-    label = category_index.lookup(category_ids)
+    item = image_index.lookup_integers(image_ids.array())
+    label = category_index.lookup_integers(category_ids.array())
     if (item < 0).any() or (label < 0).any():
         raise NotStreamable
-    area, iscrowd, bbox = (np.concatenate(column) for column in zip(*parts, strict=True))
     return CocoGroundTruth(
         path=path,
         iou_type="bbox",
@@ -227,14 +227,25 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
         categories=category_index,
         item=item,
         label=label,
-        area=area,
-        iscrowd=iscrowd,
-        ignore=iscrowd.copy(),
-        bbox=bbox,
+        area=area.array(),
+        iscrowd=iscrowd.array(),
+        ignore=iscrowd.array().copy(),
+        bbox=bbox.array(),
         masks=None,
         keypoints=None,
         warnings=() if zero_id is None else (_zero_id_text(path, zero_id),),
     )
+
+
+def _integer_ids(values: list[Any]) -> NDArray[Any]:
+    """Integer ids as an array (as IdIndex.lookup reads them); others are for the full reader."""
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError, OverflowError):
+        raise NotStreamable from None
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        raise NotStreamable
+    return array
 
 
 def _id_zero_warning(anns: Records) -> tuple[str, ...]:

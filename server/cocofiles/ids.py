@@ -61,11 +61,7 @@ class IdIndex:
             except (ValueError, TypeError, OverflowError):
                 array = None
             if array is not None and array.ndim == 1 and array.dtype.kind in "iu":
-                pos = np.searchsorted(self._sorted, array)
-                inside = pos < self._sorted.shape[0]
-                found = np.zeros(array.shape[0], dtype=bool)
-                found[inside] = self._sorted[pos[inside]] == array[inside]
-                return np.where(found, pos, -1).astype(np.int64)
+                return self.lookup_integers(array)
         rank = self._rank
         try:
             return np.array([rank.get(v, -1) for v in values], dtype=np.int64).reshape(len(values))
@@ -74,6 +70,16 @@ class IdIndex:
                 [rank.get(v, -1) if isinstance(v, int | str | float) else -1 for v in values],
                 dtype=np.int64,
             ).reshape(len(values))
+
+    def lookup_integers(self, array: NDArray[Any]) -> IntArray:
+        """``lookup`` of integer ids already in an integer array (n,)."""
+        if not self.numeric:
+            return np.full(array.shape[0], -1, dtype=np.int64)
+        pos = np.searchsorted(self._sorted, array)
+        inside = pos < self._sorted.shape[0]
+        found = np.zeros(array.shape[0], dtype=bool)
+        found[inside] = self._sorted[pos[inside]] == array[inside]
+        return np.where(found, pos, -1).astype(np.int64)
 
 
 def _distinct_sorted(array: IntArray) -> IntArray:
