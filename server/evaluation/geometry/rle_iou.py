@@ -47,12 +47,15 @@ class _RunIndex:
     """Foreground runs of some masks of a batch, laid end to end on one pixel line.
 
     Built per chunk of pairs for just the masks the chunk names, so its size
-    (24 bytes per run) is bounded by the chunk, not by the batch.
+    (24 bytes per run) is bounded by the chunk, not by the batch. Run 0 is a
+    sentinel before the line (start = end = -1, nothing before it), so the last
+    run starting at or before any position q >= 0 always exists, and the
+    foreground pixels before q are ``shift[i] + min(q, end[i])`` for that run i.
     """
 
-    start: NDArray[np.int64]  # (F,) line position of each foreground run, non-decreasing
-    end: NDArray[np.int64]  # (F,) end (exclusive)
-    before: NDArray[np.int64]  # (F,) foreground pixels on the line before the run
+    start: NDArray[np.int64]  # (F+1,) line position of each foreground run, non-decreasing
+    end: NDArray[np.int64]  # (F+1,) end (exclusive)
+    shift: NDArray[np.int64]  # (F+1,) foreground pixels on the line before the run, minus start
     base: NDArray[np.int64]  # (m,) line position of each mask's pixel 0
     area: NDArray[np.int64]  # (m,)
     x0: NDArray[np.int64]  # (m,) inclusive column/row extents of the foreground runs
@@ -76,10 +79,9 @@ class _RunIndex:
         end = line_end[fg]
         length = counts[fg]
         start = end - length
-        before = np.cumsum(length)
-        total = np.r_[np.int64(0), before]
-        before -= length
+        total = np.r_[np.int64(0), np.cumsum(length)]
         area = total[fg_off + n_fg] - total[fg_off]
+        shift = np.r_[np.int64(1), total[:-1] - start]
         # column and row of each run's first and last pixel, as pycocotools' toBbox
         # finds the extents (a run crossing a column widens the rows to the full height)
         mask_h = np.maximum(batch.heights[masks], 1)  # a 0-pixel mask has no foreground
@@ -96,7 +98,8 @@ class _RunIndex:
         x1[has] = (end[fg_off[has] + n_fg[has] - 1] - 1 - base[has]) // mask_h[has]
         y0[has] = np.minimum.reduceat(row_first, fg_off[has])
         y1[has] = np.maximum.reduceat(row_last, fg_off[has])
-        return cls(start, end, before, base, area, x0, y0, x1, y1)
+        start, end = np.r_[np.int64(-1), start], np.r_[np.int64(-1), end]
+        return cls(start, end, shift, base, area, x0, y0, x1, y1)
 
     def window(
         self, mask: IndexArray, lo: IndexArray, hi: IndexArray
@@ -108,10 +111,8 @@ class _RunIndex:
         return first, np.maximum(last - first, 0)
 
     def _before(self, q: IndexArray, i: IndexArray) -> IndexArray:
-        """Foreground pixels before q, given i = the last run starting at or before q (-1: none)."""
-        safe = np.maximum(i, 0)
-        inside = np.minimum(q - self.start[safe], self.end[safe] - self.start[safe])
-        return np.where(i >= 0, self.before[safe] + inside, 0)
+        """Foreground pixels before q, given i = the last run starting at or before q."""
+        return self.shift[i] + np.minimum(q, self.end[i])
 
     def covered(self, s: IndexArray, e: IndexArray) -> IndexArray:
         """Foreground pixels on the line within [s, e) for global positions s <= e (Q,).
