@@ -275,7 +275,7 @@ async def _pg_admin(statement: str) -> None:
 
 
 def _snake(row: dict[str, Any]) -> dict[str, Any]:
-    """What schema/convert.py hands the service for one PredictionInput."""
+    """What schema/input_coercion.py hands the service for one PredictionInput (rotation defaulted)."""
     return {
         "reference_id": row["referenceId"],
         "annotation_id": row["annotationId"],
