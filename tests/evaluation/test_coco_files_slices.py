@@ -13,6 +13,7 @@ import pytest
 from bench.cocogen import make_detections, make_ground_truth
 from server.cocofiles import ground_truth, load_ground_truth, load_results, results, slices
 from server.cocofiles.box_results import streamed_boxes
+from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.slices import MemberSlices, NotStreamable, array_slices
 from tests.evaluation.data.pycoco import write_json
 
@@ -158,3 +159,14 @@ def test_sliced_readers_equal_the_full_readers(
         assert np.array_equal(getattr(full_gt, name), getattr(sliced_gt, name)), name
     for name in ("row", "item", "label", "score", "area", "bbox"):
         assert np.array_equal(getattr(full_dt, name), getattr(sliced_dt, name)), name
+
+
+def test_growing_column_keeps_every_slice_in_order_past_its_capacity() -> None:
+    boxes = GrowingColumn(2, np.float64, 4)
+    ids = GrowingColumn(1, np.int64)
+    rows = np.arange(28, dtype=np.float64).reshape(7, 4)
+    for start, stop in ((0, 0), (0, 3), (3, 4), (4, 7)):
+        boxes.extend(rows[start:stop])
+        ids.extend(np.arange(start, stop))
+    assert boxes.array().tolist() == rows.tolist()
+    assert ids.array().tolist() == list(range(7))
