@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -54,6 +55,22 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
     return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _measure(times: dict[str, list[float]], key: str, fn: Callable[[], Any]) -> Any:
+    """Runs ``fn``, appending its wall and CPU seconds under ``key``."""
+    result, wall, cpu = _timed(fn)
+    times.setdefault(f"{key} wall", []).append(wall)
+    times.setdefault(f"{key} cpu", []).append(cpu)
+    return result
+
+
+def _baseline_run(baseline: ModuleType, table: MatchTable, mask: np.ndarray) -> tuple[Any, Any]:
+    old_threshold = sys.modules[f"{baseline.__name__}.threshold_metrics"]
+    return (
+        baseline.coco_metrics.coco_summary(table, mask, "bbox"),
+        old_threshold.threshold_metrics(table, mask, _IOU, _CONFIDENCE),
+    )
 
 
 def _stored_table(paths: dict[str, Path], confusion: bool) -> tuple[MatchTable, list[Any], str]:
@@ -141,30 +158,21 @@ def run_case(
     diffs: list[float] = []
     mismatches = 0
     for mask in masks[1:]:
-        for key, fn in (
-            ("coco_summary", lambda: coco_summary(table, mask, "bbox")),
-            ("threshold_metrics", lambda: threshold_metrics(table, mask, _IOU, _CONFIDENCE)),
-        ):
-            _, wall, cpu = _timed(fn)
-            times.setdefault(f"{key} wall", []).append(wall)
-            times.setdefault(f"{key} cpu", []).append(cpu)
+        _measure(times, "coco_summary", partial(coco_summary, table, mask, "bbox"))
+        _measure(
+            times, "threshold_metrics", partial(threshold_metrics, table, mask, _IOU, _CONFIDENCE)
+        )
         if baseline is not None:
-            old = baseline.coco_metrics
-            old_t = sys.modules["baseline_eval.threshold_metrics"]
-            before, wall, cpu = _timed(
-                lambda: (old.coco_summary(table, mask, "bbox"),
-                         old_t.threshold_metrics(table, mask, _IOU, _CONFIDENCE))  # fmt: skip
-            )
-            times.setdefault("baseline wall", []).append(wall)
-            times.setdefault("baseline cpu", []).append(cpu)
+            before = _measure(times, "baseline", partial(_baseline_run, baseline, table, mask))
             mismatches += not _same(ours(mask), before)
         if hot is not None:
             ids = [image_ids[i] for i in np.flatnonzero(mask).tolist()]
             with contextlib.redirect_stdout(io.StringIO()):
-                sliced, wall, _ = _timed(lambda: hot.slice_by({"slice": ids})["slice"])
-            times.setdefault("hotcoco wall", []).append(wall)
+                sliced = _measure(times, "hotcoco", partial(hot.slice_by, {"slice": ids}))
             stats = coco_summary(table, mask, "bbox").stats
-            diffs.append(max(abs(stats[i] - sliced[n]) for i, n in enumerate(_HOTCOCO_NAMES)))
+            diffs.append(
+                max(abs(stats[i] - sliced["slice"][n]) for i, n in enumerate(_HOTCOCO_NAMES))
+            )
     ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
     wall = ms["coco_summary wall"] + ms["threshold_metrics wall"]
     cpu = ms["coco_summary cpu"] + ms["threshold_metrics cpu"]

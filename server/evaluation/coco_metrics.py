@@ -17,7 +17,7 @@ predictions there).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,7 +125,11 @@ def _counted_before(words: NDArray[np.uint64], prefix: IntArray, flat: IntArray)
 
 
 def _curves(
-    block: _Block, keep: BoolArray | None, cls: IntArray, npig: FloatArray, n_classes: int
+    block: _Block,
+    keep: BoolArray | None,
+    cls: NDArray[np.integer[Any]],
+    npig: FloatArray,
+    n_classes: int,
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Precision at the recall points and final recall, from true positives only.
 
@@ -221,18 +225,21 @@ def accumulate(
     npig_all = npig_area[table.row_area[grid_rows]]
 
     varying = table.dt_class.shape[0] > 0 and not pool_classes
-    # ``local``: indices into dt_rows of the usable predictions in accumulate order.
+    pos = np.zeros(0, dtype=np.int64)
+    base_rank: NDArray[np.integer[Any]]
+    fixed_class: NDArray[np.integer[Any]]
     if pool_classes or varying:
         # By (-score, item, label, input order); with classes varying per row,
         # a stable per-row sort on the class then gives (class, -score, ...).
-        local = np.flatnonzero(table.dt_rank[dt_rows] < int(max_dets.max()))
-        local = local[_sort_key(table, dt_rows[local], np.zeros_like(local))]
+        base = dt_rows[table.dt_rank[dt_rows] < int(max_dets.max())]
+        base = base[_sort_key(table, base, np.zeros_like(base))]
+        base_rank = table.dt_rank[base]
+        fixed_class = np.zeros_like(base)
     else:  # the stored order already sorts by (label, -score, item, input order)
-        local = table.in_metric_order(dt_rows)
-        local = local[table.dt_rank[dt_rows[local]] < int(max_dets.max())]
-    base = dt_rows[local]
-    base_rank = table.dt_rank[base]
-    fixed_class = np.zeros_like(base) if pool_classes else table.dt_label[base]
+        pos = table.metric_positions(dt_rows)
+        base_rank = table.metric_rank[pos]
+        fixed_class = table.metric_label[pos]
+        base = pos  # replaced by prediction rows below unless reading metric_state
     # Columns of each maxDets; a limit no prediction reaches keeps them all.
     n_base = base.shape[0]
     width = _padded_width(n_base)
@@ -250,6 +257,8 @@ def accumulate(
         and n_base < table.dt_item.shape[0] // 2
         and n_base * grid_rows.shape[0] <= _TRANSPOSED_LIMIT
     )
+    if not (pool_classes or varying or transposed):
+        base = table.dt_metric_order[pos]
     if varying:
         rows_per_block = 1
     elif transposed:
@@ -263,9 +272,7 @@ def accumulate(
         state = np.full((n_block, width), IGNORED, dtype=np.int8)
         bits: _Block | None = None
         if transposed:  # positions ascend: the gather streams whole rows
-            state[:, :n_base] = np.take(
-                table.metric_state, table.dt_metric_position[base], axis=0
-            ).T
+            state[:, :n_base] = np.take(table.metric_state, pos, axis=0).T
             bits = _Block(state)
         elif not varying:
             state[:, :n_base] = np.take(table.dt_state[block[0] : block[-1] + 1], base, axis=1)

@@ -165,8 +165,24 @@ class MatchTable:
 
     @cached_property
     def dt_metric_position(self) -> IntArray:
-        """Position of each prediction in ``dt_metric_order`` (P if absent): (P,)."""
-        return inverse_order(self.dt_metric_order, self.dt_item.shape[0])
+        """Position of each evaluated prediction in ``dt_metric_order``; P for the
+        others (beyond maxDets, kept in the order by blobs of older versions): (P,)."""
+        n = self.dt_item.shape[0]
+        pos = inverse_order(self.dt_metric_order, n)
+        beyond = self.dt_rank >= int(self.max_detections.max(initial=0))
+        if bool(beyond.any()):
+            pos[beyond] = n
+        return pos
+
+    @cached_property
+    def metric_label(self) -> NDArray[np.int32]:
+        """``dt_label`` in ``dt_metric_order``: int32 (E,), read at ascending positions."""
+        return self.dt_label[self.dt_metric_order].astype(np.int32)
+
+    @cached_property
+    def metric_rank(self) -> NDArray[np.int32]:
+        """``dt_rank`` in ``dt_metric_order``: int32 (E,)."""
+        return self.dt_rank[self.dt_metric_order].astype(np.int32)
 
     @cached_property
     def metric_state(self) -> NDArray[np.int8]:
@@ -199,16 +215,15 @@ class MatchTable:
         items = np.flatnonzero(self._checked_mask(item_mask))
         return self.dt_index.rows(items), self.gt_index.rows(items)
 
-    def in_metric_order(self, rows: IntArray) -> IntArray:
-        """Indices into ``rows`` of its evaluated predictions, sorted like
-        ``dt_metric_order``: ``rows[result]`` is the slice's accumulate order."""
+    def metric_positions(self, rows: IntArray) -> IntArray:
+        """Positions in ``dt_metric_order`` of the evaluated predictions among ``rows``,
+        ascending: the slice's accumulate order is ``dt_metric_order[result]``."""
         n = self.dt_item.shape[0]
         if rows.shape[0] == n and np.array_equal(rows, np.arange(n)):
-            return self.dt_metric_order  # every prediction: already sorted
-        pos = self.dt_metric_position[rows]
-        order = np.argsort(pos)
-        kept = int(np.searchsorted(pos[order], self.dt_item.shape[0]))
-        out: IntArray = order[:kept].astype(np.int64, copy=False)
+            every = self.metric_rank < int(self.max_detections.max(initial=0))
+            return np.flatnonzero(every)  # every prediction: no sort
+        pos = np.sort(self.dt_metric_position[rows].astype(np.int64))
+        out: IntArray = pos[: int(np.searchsorted(pos, n))]
         return out
 
     def _checked_mask(self, item_mask: BoolArray) -> BoolArray:

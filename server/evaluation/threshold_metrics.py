@@ -119,7 +119,7 @@ def _pr_curve(
     # Any order by (class, -score) gives the same points: each point is the end
     # of a (class, score) run, whose counts do not depend on the order inside it.
     if table.dt_class.shape[0] == 0:  # classes are labels: the stored order sorts them
-        order = np.argsort(table.dt_metric_position[chosen])
+        order = np.argsort(table.dt_metric_position[chosen])  # all evaluated: no sentinels
     else:
         order = np.lexsort((-table.dt_score[chosen], cls))
     chosen, is_tp, cls = chosen[order], is_tp[order], cls[order]
