@@ -237,13 +237,13 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
     )
 
 
-def _integer_ids(values: list[Any]) -> NDArray[Any]:
-    """Integer ids as an array (as IdIndex.lookup reads them); others are for the full reader."""
+def _integer_ids(values: list[Any]) -> IntArray:
+    """64-bit integer ids as an array; any other ids (strings, huge) are for the full reader."""
     try:
         array = np.array(values)
     except (ValueError, TypeError, OverflowError):
         raise NotStreamable from None
-    if array.ndim != 1 or array.dtype.kind not in "iu":
+    if array.ndim != 1 or array.dtype != np.int64:
         raise NotStreamable
     return array
 

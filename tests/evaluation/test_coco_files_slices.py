@@ -11,7 +11,14 @@ import orjson
 import pytest
 
 from bench.cocogen import make_detections, make_ground_truth
-from server.cocofiles import ground_truth, load_ground_truth, load_results, results, slices
+from server.cocofiles import (
+    CocoFileError,
+    ground_truth,
+    load_ground_truth,
+    load_results,
+    results,
+    slices,
+)
 from server.cocofiles.box_results import streamed_boxes
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.slices import MemberSlices, NotStreamable, array_slices
@@ -170,3 +177,16 @@ def test_growing_column_keeps_every_slice_in_order_past_its_capacity() -> None:
         ids.extend(np.arange(start, stop))
     assert boxes.array().tolist() == rows.tolist()
     assert ids.array().tolist() == list(range(7))
+
+
+@pytest.mark.parametrize("image_id", [2**64 - 1, "1", 1.5])
+def test_sliced_ground_truth_leaves_unusual_ids_to_the_full_reader(
+    tmp_path: Path, image_id: Any
+) -> None:
+    gt_dict = make_ground_truth(4, seed=11)
+    gt_dict["annotations"][-1]["image_id"] = image_id
+    gt_path = write_json(tmp_path / "gt.json", gt_dict)
+    with pytest.raises(NotStreamable):
+        ground_truth._streamed_boxes(str(gt_path), gt_path.read_bytes())
+    with pytest.raises(CocoFileError, match="image_id not in images"):
+        load_ground_truth(str(gt_path), "bbox")
