@@ -31,17 +31,6 @@ def _sizes(sizes: ArrayLike, n: int) -> tuple[NDArray[np.int64], NDArray[np.int6
     return arr[:, 0].copy(), arr[:, 1].copy()
 
 
-def _segment_reduce(
-    op: np.ufunc, values: NDArray[np.int64], owner: NDArray[np.int64], initial: NDArray[np.int64]
-) -> NDArray[np.int64]:
-    """``op``-reduction of ``values`` (k,) per owner (k,, non-decreasing) folded into ``initial`` (n,)."""
-    out = initial.copy()
-    if values.size:
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        out[owner[starts]] = op(out[owner[starts]], op.reduceat(values, starts))
-    return out
-
-
 def _run_sums(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
     """int64 (n,) sum of each mask's runs, a chunk of masks at a time (a reduceat to
     int64 casts its whole input first, which for all masks at once is 8 bytes per run)."""
@@ -292,20 +281,31 @@ class RleBatch:
         NDArray[np.int64],
         NDArray[np.int64],
     ]:
-        """Area and extents of every mask, from one pass over the foreground runs."""
+        """Area and extents of every mask, from one pass over the foreground runs.
+
+        A chunk holds whole masks and their runs in pixel order, so the first
+        run gives x0 and the last x1 directly; a run continues into the next
+        column exactly when its first row plus its length passes the height,
+        which saves a second division per run.
+        """
         area = np.zeros(len(self), np.int64)
         x0, y0 = self.widths.copy(), self.heights.copy()
         x1, y1 = np.zeros(len(self), np.int64), np.zeros(len(self), np.int64)
         for own, start, length in self.foreground_runs_by_chunk():
+            if own.size == 0:
+                continue
             h = self.heights[own]
             x_start, y_start = np.divmod(start, h)
-            x_end, y_end = np.divmod(start + length - 1, h)
-            spans = x_start < x_end
-            area = _segment_reduce(np.add, length, own, area)
-            x0 = _segment_reduce(np.minimum, x_start, own, x0)
-            x1 = _segment_reduce(np.maximum, x_end, own, x1)
-            y0 = _segment_reduce(np.minimum, np.where(spans, 0, y_start), own, y0)
-            y1 = _segment_reduce(np.maximum, np.where(spans, h - 1, y_end), own, y1)
+            y_end = y_start + length - 1
+            spans = y_end >= h
+            first = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+            last = np.r_[first[1:] - 1, own.shape[0] - 1]
+            masks = own[first]
+            area[masks] = np.add.reduceat(length, first)
+            x0[masks] = x_start[first]
+            x1[masks] = (start[last] + length[last] - 1) // h[last]
+            y0[masks] = np.minimum.reduceat(np.where(spans, 0, y_start), first)
+            y1[masks] = np.maximum.reduceat(np.where(spans, h - 1, y_end), first)
         return area, x0, y0, x1, y1
 
     def bbox(self) -> NDArray[np.float64]:
