@@ -194,11 +194,12 @@ class MatchTable:
         per row of the table; it costs a second copy of the grid's states.
         """
         n_rows = self.area_names.shape[0] * self.n_grid
-        order = self.dt_metric_order
-        out = np.empty((order.shape[0], n_rows), dtype=np.int8)
-        step = 1 << 18  # bounded temporaries
-        for lo in range(0, order.shape[0], step):
-            out[lo : lo + step] = np.take(self.dt_state[:n_rows], order[lo : lo + step], axis=1).T
+        n = self.dt_item.shape[0]
+        by_prediction = np.empty((n, n_rows), dtype=np.int8)
+        step = 1 << 16  # transposed a cache-sized slab at a time
+        for lo in range(0, n, step):
+            by_prediction[lo : lo + step] = self.dt_state[:n_rows, lo : lo + step].T
+        out: NDArray[np.int8] = np.take(by_prediction, self.dt_metric_order, axis=0)
         return out
 
     def item_rows(self, item_mask: BoolArray | None) -> tuple[IntArray, IntArray]:

@@ -114,28 +114,31 @@ def _pr_curve(
     npig: IntArray,
     keep_label: BoolArray,
 ) -> PRCurve:
-    sel = keep_label[cls]
-    chosen, is_tp, cls = chosen[sel], is_tp[sel], cls[sel]
+    if not bool(keep_label.all()):
+        sel = keep_label[cls]
+        chosen, is_tp, cls = chosen[sel], is_tp[sel], cls[sel]
     # Any order by (class, -score) gives the same points: each point is the end
     # of a (class, score) run, whose counts do not depend on the order inside it.
     if table.dt_class.shape[0] == 0:  # classes are labels: the stored order sorts them
-        order = np.argsort(table.dt_metric_position[chosen])  # all evaluated: no sentinels
+        # (position, is_tp) packed in one key: a plain sort instead of an argsort
+        keys = np.sort(table.dt_metric_position[chosen].astype(np.int64) * 2 + is_tp)
+        is_tp = (keys & 1).astype(bool)
+        positions = keys >> 1
+        cls = table.metric_label[positions].astype(np.int64)
+        score = table.dt_score[table.dt_metric_order[positions]]
     else:
         order = np.lexsort((-table.dt_score[chosen], cls))
-    chosen, is_tp, cls = chosen[order], is_tp[order], cls[order]
-    score = table.dt_score[chosen]
-    n = chosen.shape[0]
+        is_tp, cls = is_tp[order], cls[order]
+        score = table.dt_score[chosen[order]]
+    n = cls.shape[0]
     tp_cum = np.cumsum(is_tp, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]]) if n else np.zeros(0, np.int64)
-    lengths = np.diff(np.r_[starts, n])
-    offset_tp = np.repeat(np.where(starts > 0, tp_cum[np.maximum(starts - 1, 0)], 0), lengths)
-    tp = tp_cum - offset_tp
-    seen = np.arange(n) - np.repeat(starts, lengths) + 1
     # One point per distinct score: the last entry of each (label, score) run.
-    last = (
-        np.r_[(cls[1:] != cls[:-1]) | (score[1:] != score[:-1]), True] if n else np.zeros(0, bool)
-    )
-    tp_l, seen_l, cls_l = tp[last].astype(np.float64), seen[last].astype(np.float64), cls[last]
+    last = np.flatnonzero(np.r_[(cls[1:] != cls[:-1]) | (score[1:] != score[:-1]), n > 0])
+    cls_l = cls[last]
+    class_start = np.searchsorted(cls, np.arange(npig.shape[0]))
+    tp_before = np.where(class_start > 0, tp_cum[np.maximum(class_start - 1, 0)], 0) if n else 0
+    tp_l = (tp_cum[last] - np.take(tp_before, cls_l)).astype(np.float64)
+    seen_l = (last + 1 - class_start[cls_l]).astype(np.float64)
     return PRCurve(
         label=cls_l,
         confidence=score[last],
