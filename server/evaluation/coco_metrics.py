@@ -82,6 +82,24 @@ def _mean_defined(values: FloatArray, axis: tuple[int, ...] | None = None) -> Fl
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
+#: The recall points padded with NaN, which no comparison passes.
+_RECALL_PADDED = np.append(RECALL_THRESHOLDS, [np.nan, np.nan])
+
+
+def _recall_points_reached(rc: FloatArray) -> IntArray:
+    """``searchsorted(RECALL_THRESHOLDS, rc, side="right")`` for rc >= 0 (inf too).
+
+    The points are 0.01 apart, so with k = floor(100 rc) every point below k is
+    reached and none above k + 1: two comparisons settle it exactly, ~10x
+    faster than a binary search over unsorted keys.
+    """
+    k = np.minimum(rc * 100.0, float(_N_RECALL)).astype(np.int64)
+    reached: IntArray = (
+        k + (np.take(_RECALL_PADDED, k) <= rc) + (np.take(_RECALL_PADDED, k + 1) <= rc)
+    )
+    return reached
+
+
 def _padded_width(n: int) -> int:
     """Row length of a block of N predictions: whole 64-bit words, and column N exists."""
     return (n // 64 + 1) * 64
@@ -176,7 +194,7 @@ def _curves(
     # A TP reaches the recall points r < ``reached``; precision at point r is the
     # largest precision of the TPs reaching past r (pycocotools' envelope). TPs
     # sharing (segment, reached) form one run, as seg and rc never decrease.
-    reached = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
+    reached = _recall_points_reached(rc)
     active = np.flatnonzero(n_tp)  # segments with a TP, ascending like seg
     slot = np.zeros(n_seg, dtype=np.int64)
     slot[active] = np.arange(active.shape[0])

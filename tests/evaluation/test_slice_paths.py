@@ -109,3 +109,16 @@ def test_empty_slice_has_undefined_metrics() -> None:
     assert np.all(summary.stats == -1)
     metrics = threshold_metrics(table, np.zeros(n_items, dtype=bool))
     assert int(metrics.overall.tp) == 0 and metrics.pr_curve.label.shape == (0,)
+
+
+def test_recall_points_reached_equals_binary_search() -> None:
+    from server.evaluation.coco_metrics import _recall_points_reached
+    from server.evaluation.types import RECALL_THRESHOLDS
+
+    fractions = [np.arange(1, n + 1) / n for n in range(1, 300)]
+    rng = np.random.default_rng(0)
+    rc = np.concatenate([*fractions, rng.random(10_000) * 1.3, [0.0, 1.0, np.inf]])
+    rc = np.concatenate([rc, np.nextafter(RECALL_THRESHOLDS, 2), RECALL_THRESHOLDS])
+    rc = np.concatenate([rc, np.nextafter(RECALL_THRESHOLDS[1:], -1)])
+    expected = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
+    np.testing.assert_array_equal(_recall_points_reached(rc), expected)
