@@ -111,13 +111,17 @@ def decode_strings_uint32(
 def _ascii(strings: Sequence[str | bytes], first: int) -> bytes:
     """The strings (numbered from ``first`` in errors) joined as ASCII bytes.
 
-    One ``join`` and one ``encode`` when all are ``str``; a string that is not
-    ASCII is found from the encoder's error position.
+    One ``join`` (and one ``encode``) when all are ``str`` or all are ``bytes``
+    (pycocotools' own type); a string that is not ASCII is found from the
+    encoder's error position, a byte outside the alphabet by ``_decode``.
     """
     try:
         text = "".join(strings)  # type: ignore[arg-type]  # TypeError if any is bytes
     except TypeError:
-        pass
+        try:
+            return b"".join(strings)  # type: ignore[arg-type]  # TypeError if any is str
+        except TypeError:
+            pass
     else:
         try:
             return text.encode("ascii")

@@ -142,10 +142,13 @@ def test_invalid_uncompressed_runs_raise_value_error(counts, size, message) -> N
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("bad", ["0a", "\x7f", "é1", "P"])
-def test_malformed_strings_raise_value_error(bad: str) -> None:
+@pytest.mark.parametrize("bad", ["0a", "\x7f", "é1", "P", b"1\xff", b"/"])
+def test_malformed_strings_raise_value_error(bad: str | bytes) -> None:
     with pytest.raises(ValueError, match="RLE string 0"):
         RleBatch.from_strings([bad], [(1, 1)])
+    with pytest.raises(ValueError, match="RLE string 2"):  # after good strings of its type
+        good = "1" if isinstance(bad, str) else b"1"
+        RleBatch.from_strings([good, good, bad], [(1, 1)] * 3)
 
 
 def test_string_with_wrong_total_names_the_mask() -> None:
