@@ -198,13 +198,17 @@ def _curves(
     active = np.flatnonzero(n_tp)  # segments with a TP, ascending like seg
     slot = np.zeros(n_seg, dtype=np.int64)
     slot[active] = np.arange(active.shape[0])
-    code = slot[seg] * (_N_RECALL + 1) + reached
+    tp_slot = slot[seg]
+    code = tp_slot * (_N_RECALL + 1) + reached
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if code.size else code
-    best = np.full((active.shape[0], _N_RECALL + 1), -1.0)
-    best.reshape(-1)[code[starts]] = np.maximum.reduceat(pr, starts) if code.size else pr
-    envelope = np.maximum.accumulate(best[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    # best[101 - reached, slot]: a running maximum down axis 0 is then the
+    # envelope, vectorised across segments.
+    best = np.full((_N_RECALL + 1, active.shape[0]), -1.0)
+    at = (_N_RECALL - reached[starts]) * active.shape[0] + tp_slot[starts]
+    best.reshape(-1)[at] = np.maximum.reduceat(pr, starts) if code.size else pr
+    envelope = np.maximum.accumulate(best, axis=0)[_N_RECALL - 1 :: -1]  # (101, active)
     q = np.zeros((n_seg, _N_RECALL))
-    q[active] = np.maximum(envelope, 0.0)  # -1: the point is never reached
+    q[active] = np.maximum(envelope.T, 0.0)  # -1: the point is never reached
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = n_tp.astype(np.float64) / npig
     return q, recall, seg_len
@@ -374,6 +378,9 @@ def coco_summary(
         s = precision if ap else recall
         if iou is not None:
             s = s[np.where(iou == thresholds)[0]]
+        if len(a) == 1 and len(m) == 1:  # a view, same element order as the copies below
+            out: FloatArray = s[..., a[0], m[0]]
+            return out
         return s[..., a, :][..., m]
 
     def summarize(
