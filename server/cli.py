@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
@@ -112,5 +113,17 @@ async def _work(settings: Settings) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``sliceboard`` console script. ``evaluate-coco`` leaves without interpreter teardown
+    (~0.1 s of freeing numpy and parsed JSON that the OS reclaims anyway)."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] == ["evaluate-coco"]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
