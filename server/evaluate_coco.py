@@ -3,8 +3,8 @@
 Evaluates COCO files with Sliceboard's engine and prints pycocotools' summary:
 the 12 numbers for bbox/segm, 10 for keypoints, in pycocotools' order and format.
 With ``--json``: ``{"stats": [...], "perCategory": [{"categoryId", "ap", "ap50",
-"ap75", "ar100"}]}`` (``ar20`` instead of ``ar100`` for keypoints; -1 where a
-category has no ground truth, as pycocotools reports it).
+"ap75", "ar100"}]}`` (for keypoints ``ar100`` is the recall at maxDets 20, also given as
+``ar20``; -1 where a category has no ground truth, as pycocotools reports it).
 
 A file that cannot be evaluated exits with code 2 after one line on stderr naming
 the file and the object: ``dt.json: annotation 17 (image_id 42): image_id not in
@@ -134,9 +134,11 @@ def format_lines(report: CocoReport) -> list[str]:
 def as_json(report: CocoReport) -> dict[str, Any]:
     """``{"stats": [...], "perCategory": [...]}``, categories in ascending id order."""
     s = report.summary
-    recall_key = "ar20" if report.iou_type == "keypoints" else "ar100"
+    # "ar100" is the documented key for every iou type (clients read it); for keypoints it is
+    # the recall at pycocotools' largest maxDets, 20, so "ar20" says the same value plainly.
     per_category = [
-        {"categoryId": cid, "ap": ap, "ap50": ap50, "ap75": ap75, recall_key: ar}
+        {"categoryId": cid, "ap": ap, "ap50": ap50, "ap75": ap75, "ar100": ar}
+        | ({"ar20": ar} if report.iou_type == "keypoints" else {})
         for cid, ap, ap50, ap75, ar in zip(
             report.category_ids,
             s.ap.tolist(),

@@ -240,7 +240,8 @@ def test_keypoints_match_pycocotools(
     assert any(a["num_keypoints"] == 0 for a in keypoint_gt["annotations"])
     out = assert_parity(capsys, tmp_path, keypoint_gt, dt, "keypoints")
     assert len(out["stats"]) == 10
-    assert set(out["perCategory"][0]) == {"categoryId", "ap", "ap50", "ap75", "ar20"}
+    assert set(out["perCategory"][0]) == {"categoryId", "ap", "ap50", "ap75", "ar100", "ar20"}
+    assert all(c["ar100"] == c["ar20"] for c in out["perCategory"])
 
 
 def test_keypoint_results_with_boxes_take_the_box_area(
