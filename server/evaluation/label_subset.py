@@ -60,25 +60,30 @@ def pooled_pr_curve(
     non-ignored ground truth of the chosen labels on the "all" area range.
     """
     row = table.row_index(iou_threshold, 0)
-    dt_sel, gt_sel = table.item_selection(item_mask)
-    state = table.dt_state[row]
-    cls = table.dt_class_row(row)
-    keep = dt_sel & ((state == TRUE_POSITIVE) | (state == FALSE_POSITIVE))
+    dt_rows, gt_rows = table.item_rows(item_mask)
+    state = table.dt_state[row, dt_rows]
+    keep = (state == TRUE_POSITIVE) | (state == FALSE_POSITIVE)
+    chosen, state = dt_rows[keep], state[keep]
+    if table.dt_index.order is not None:  # rows grouped by item: ties go by row, as documented
+        by_row = np.argsort(chosen)
+        chosen, state = chosen[by_row], state[by_row]
     gt_ignored = (
-        table.gt_iscrowd
-        | table.gt_ignore
-        | (table.gt_area < table.area_low[0])
-        | (table.gt_area > table.area_high[0])
+        table.gt_iscrowd[gt_rows]
+        | table.gt_ignore[gt_rows]
+        | (table.gt_area[gt_rows] < table.area_low[0])
+        | (table.gt_area[gt_rows] > table.area_high[0])
     )
-    gt_keep = gt_sel & ~gt_ignored
+    gt_keep = gt_rows[~gt_ignored]
     if label_mask is not None:
-        keep &= label_mask[cls]
-        gt_keep &= label_mask[table.gt_label]
-    chosen = np.flatnonzero(keep)
-    order = chosen[np.argsort(-table.dt_score[chosen], kind="mergesort")]
-    tp = np.cumsum(state[order] == TRUE_POSITIVE)
-    fp = np.cumsum(state[order] == FALSE_POSITIVE)
-    n_pos = int(gt_keep.sum())
+        cls = table.dt_class[row, chosen] if table.dt_class.shape[0] else table.dt_label[chosen]
+        labelled = label_mask[cls]
+        chosen, state = chosen[labelled], state[labelled]
+        gt_keep = gt_keep[label_mask[table.gt_label[gt_keep]]]
+    order = np.argsort(-table.dt_score[chosen], kind="mergesort")
+    chosen, state = chosen[order], state[order]
+    tp = np.cumsum(state == TRUE_POSITIVE)
+    fp = np.cumsum(state == FALSE_POSITIVE)
+    n_pos = int(gt_keep.shape[0])
     precision = tp / np.maximum(tp + fp, 1)
-    recall = tp / n_pos if n_pos else np.zeros(order.shape[0])
-    return recall.astype(np.float64), precision.astype(np.float64), table.dt_score[order]
+    recall = tp / n_pos if n_pos else np.zeros(chosen.shape[0])
+    return recall.astype(np.float64), precision.astype(np.float64), table.dt_score[chosen]

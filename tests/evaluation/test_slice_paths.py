@@ -122,3 +122,33 @@ def test_recall_points_reached_equals_binary_search() -> None:
     rc = np.concatenate([rc, np.nextafter(RECALL_THRESHOLDS[1:], -1)])
     expected = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
     np.testing.assert_array_equal(_recall_points_reached(rc), expected)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_pooled_pr_curve_ranks_ties_by_row(shuffle: bool) -> None:
+    from server.evaluation.label_subset import pooled_pr_curve
+
+    case = make_case(5, n_images=20)  # scores rounded to 0.1: many ties across items
+    gt, dt, _, n_items, n_labels, _ = engine_inputs(case)
+    gt_boxes = np.array([a["bbox"] for a in case.dataset["annotations"]]).reshape(-1, 4)
+    dt_boxes = np.array([d["bbox"] for d in case.detections]).reshape(-1, 4)
+    if shuffle:
+        gt, dt, g, d = _shuffled(gt, dt, np.random.default_rng(4))
+        gt_boxes, dt_boxes = gt_boxes[g], dt_boxes[d]
+    table = evaluate(gt, dt, box_similarity(dt_boxes, gt_boxes), n_items, n_labels)
+    mask = np.random.default_rng(6).random(n_items) < 0.4
+    labels = np.array([True, False, True, True, False])
+    recall, precision, score = pooled_pr_curve(table, mask, 0.5, labels)
+    # Reference: every prediction of the slice, by descending score, ties by row.
+    row = table.row_index(0.5)
+    state = table.dt_state[row]
+    keep = mask[table.dt_item] & (state <= 1) & (state >= 0) & labels[table.dt_label]
+    chosen = np.flatnonzero(keep)
+    chosen = chosen[np.argsort(-table.dt_score[chosen], kind="stable")]
+    tp = np.cumsum(state[chosen] == 1)
+    n_pos = np.count_nonzero(
+        mask[table.gt_item] & ~table.gt_iscrowd & ~table.gt_ignore & labels[table.gt_label]
+    )
+    np.testing.assert_array_equal(score, table.dt_score[chosen])
+    np.testing.assert_array_equal(precision, tp / np.arange(1, chosen.shape[0] + 1))
+    np.testing.assert_array_equal(recall, tp / n_pos)
