@@ -198,12 +198,12 @@ class RleBatch:
         idx = np.asarray(index, dtype=np.int64).reshape(-1)
         lengths = self.run_counts[idx]
         starts = self.offsets[idx]
-        return RleBatch(
-            self.counts[ranges(starts, lengths)],
-            np.r_[0, np.cumsum(lengths)].astype(np.int64),
-            self.heights[idx],
-            self.widths[idx],
-        )
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        counts = np.empty(int(offsets[-1]), dtype=self.counts.dtype)
+        for first, stop in chunks(lengths):  # gather indices of one chunk at a time
+            part = ranges(starts[first:stop], lengths[first:stop])
+            counts[offsets[first] : offsets[stop]] = self.counts[part]
+        return RleBatch(counts, offsets, self.heights[idx], self.widths[idx])
 
     def run_ends(self) -> NDArray[np.int64]:
         """int64 (R,) end position (exclusive, within its own mask) of every run."""
