@@ -81,6 +81,9 @@ class RleBatch:
     ) -> RleBatch:
         """Builds a batch from concatenated run lengths (R,), offsets (n+1,) and sizes (n, 2) as [h, w].
 
+        uint32 run lengths are kept as given, without a copy (a batch never
+        writes to its arrays); other integer types are range-checked and cast.
+
         Raises:
             ValueError: with ``validate``, when a mask's runs are negative, at least
                 2**32, or do not sum to h * w; the message names the mask index.
