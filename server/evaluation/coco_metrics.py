@@ -202,11 +202,14 @@ def _curves(
     code = tp_slot * (_N_RECALL + 1) + reached
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if code.size else code
     # best[101 - reached, slot]: a running maximum down axis 0 is then the
-    # envelope, vectorised across segments.
+    # envelope; one ufunc call per recall point works across all segments
+    # (``maximum.accumulate(axis=0)`` would walk each segment's column alone).
     best = np.full((_N_RECALL + 1, active.shape[0]), -1.0)
     at = (_N_RECALL - reached[starts]) * active.shape[0] + tp_slot[starts]
     best.reshape(-1)[at] = np.maximum.reduceat(pr, starts) if code.size else pr
-    envelope = np.maximum.accumulate(best, axis=0)[_N_RECALL - 1 :: -1]  # (101, active)
+    for j in range(1, _N_RECALL + 1):
+        np.maximum(best[j], best[j - 1], out=best[j])
+    envelope = best[_N_RECALL - 1 :: -1]  # (101, active): point r reads best[100 - r]
     q = np.zeros((n_seg, _N_RECALL))
     q[active] = np.maximum(envelope.T, 0.0)  # -1: the point is never reached
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -232,8 +235,8 @@ def accumulate(
     n_areas = table.area_names.shape[0]
     max_dets = table.max_detections
     n_classes = 1 if pool_classes else table.n_labels
-    precision = -np.ones((n_grid, _N_RECALL, n_classes, n_areas, max_dets.shape[0]))
-    recall = -np.ones((n_grid, n_classes, n_areas, max_dets.shape[0]))
+    precision = np.full((n_grid, _N_RECALL, n_classes, n_areas, max_dets.shape[0]), -1.0)
+    recall = np.full((n_grid, n_classes, n_areas, max_dets.shape[0]), -1.0)
     grid_rows = (np.arange(n_areas)[:, None] * n_grid + np.arange(n_grid)[None, :]).reshape(-1)
     include_empty = table.empty_classes == EmptyClasses.INCLUDE.value
 
