@@ -121,7 +121,7 @@ def _convert(
                 _convert_batch(
                     records, form, rows[lo:hi], values[lo:hi], heights[lo:hi], widths[lo:hi]
                 )
-                for lo, hi in _chunks(len(values))
+                for lo, hi in _chunks(len(values), form)
             ]
         )
     except ValueError:
@@ -146,9 +146,12 @@ def _all_number_lists(objects: list[list[Any]]) -> bool:
     return not set(map(type, chain.from_iterable(parts))) - {int, float}
 
 
-def _chunks(n: int) -> list[tuple[int, int]]:
-    """Bounds of the blocks converted at once: the vectorised decoders hold several
-    int64 temporaries per character or run, so 380,000 masks in one call take ~4 GB."""
+def _chunks(n: int, form: int) -> list[tuple[int, int]]:
+    """Bounds of the blocks converted at once. Compressed strings go in one call (the decoder
+    bounds its own memory, and joining blocks would briefly hold every run twice); polygons
+    and uncompressed counts are converted in blocks to bound their temporaries."""
+    if form == _COMPRESSED:
+        return [(0, n)]
     return [(lo, min(n, lo + _CHUNK)) for lo in range(0, n, _CHUNK)] or [(0, 0)]
 
 
