@@ -4,10 +4,16 @@ For each grid row (area range a, IoU threshold t), maxDets m and class k, the
 selected predictions are sorted by (class, -score, item, label, input order) -
 order pycocotools' mergesort produces - cumulative TP/FP give precision and
 recall, and precision is read at the 101 recall points after taking the
-monotone envelope. Everything is vectorised over rows and classes: segments
-(row, class) of one flat array, ``reduceat`` for the envelope between recall
-points and ``bincount`` for the recall-point positions, so the floating-point
-operations are pycocotools' own and results agree to ~1e-16.
+monotone envelope. Everything is vectorised over rows and classes: a block of
+rows becomes 64-bit words of "counted" bits, whose running popcount gives each
+true positive its TP/FP counts, and the envelope is a running maximum over
+recall points across all (row, class) segments. The floating-point operations
+are pycocotools' own (tp / npig, tp / (tp + fp + eps), max), so results agree
+to ~1e-16.
+
+A slice costs what its rows cost: the table's lazy indexes (``item_rows``,
+``metric_positions``, ``metric_state``) give its predictions in accumulate
+order without masking or sorting the whole table.
 
 Output shapes: precision (T, 101, K, A, M), recall (T, K, A, M); -1 marks cells
 without ground truth (or, with ``EmptyClasses.INCLUDE``, 0 when the class has
@@ -22,9 +28,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.match_table import IGNORED, TRUE_POSITIVE, MatchTable
+from server.evaluation.coco_curves import N_RECALL, StateBlock, curves, padded_width
+from server.evaluation.match_table import IGNORED, MatchTable
 from server.evaluation.types import (
-    RECALL_THRESHOLDS,
     BoolArray,
     EmptyClasses,
     EvaluationInputError,
@@ -36,7 +42,6 @@ from server.evaluation.types import (
 _BLOCK = 1 << 22
 #: Largest slice (rows x predictions) read at once from ``MatchTable.metric_state``.
 _TRANSPOSED_LIMIT = 1 << 26
-_N_RECALL = RECALL_THRESHOLDS.shape[0]
 
 Kind = Literal["bbox", "segm", "keypoints"]
 
@@ -82,141 +87,6 @@ def _mean_defined(values: FloatArray, axis: tuple[int, ...] | None = None) -> Fl
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
-#: The recall points padded with NaN, which no comparison passes.
-_RECALL_PADDED = np.append(RECALL_THRESHOLDS, [np.nan, np.nan])
-
-
-def _recall_points_reached(rc: FloatArray) -> IntArray:
-    """``searchsorted(RECALL_THRESHOLDS, rc, side="right")`` for rc >= 0 (inf too).
-
-    The points are 0.01 apart, so with k = floor(100 rc) every point below k is
-    reached and none above k + 1: two comparisons settle it exactly, ~10x
-    faster than a binary search over unsorted keys.
-    """
-    k = np.minimum(rc * 100.0, float(_N_RECALL)).astype(np.int64)
-    reached: IntArray = (
-        k + (np.take(_RECALL_PADDED, k) <= rc) + (np.take(_RECALL_PADDED, k + 1) <= rc)
-    )
-    return reached
-
-
-def _padded_width(n: int) -> int:
-    """Row length of a block of N predictions: whole 64-bit words, and column N exists."""
-    return (n // 64 + 1) * 64
-
-
-class _Block:
-    """States of B rows of one slice's predictions, as flat bit words.
-
-    Rows are padded to whole 64-bit words with IGNORED (never counted), so a
-    flat index ``row * width + column`` addresses both the states and the
-    bits. A cumulative sum of counted entries would write B*N integers; a
-    running popcount per word answers the few queries (true positives, class
-    bounds) from 1/64 of that, and a maxDets limit is one AND per word.
-    """
-
-    def __init__(self, state: NDArray[np.int8]) -> None:
-        """``state``: int8 (B, width) sorted by (class, -score, ...), IGNORED padding."""
-        self.n_block, self.width = state.shape
-        flat = state.reshape(-1)
-        counted = flat.view(np.uint8) <= TRUE_POSITIVE  # FP (0) or TP (1); -1 wraps to 255
-        self.words = np.packbits(counted, bitorder="little").view(np.dtype("<u8"))
-        self.tp = np.flatnonzero(flat == TRUE_POSITIVE)  # flat indices, ascending
-
-    def limited(self, keep: BoolArray | None) -> tuple[NDArray[np.uint64], IntArray]:
-        """(counted words, TP flat indices) of the columns ``keep`` (width,); all if None."""
-        if keep is None:
-            return self.words, self.tp
-        keep_words = np.packbits(keep, bitorder="little").view(np.dtype("<u8"))
-        words = (self.words.reshape(self.n_block, -1) & keep_words).reshape(-1)
-        tp = self.tp[keep[self.tp % self.width]]
-        return words, tp
-
-
-def _counted_before(words: NDArray[np.uint64], prefix: IntArray, flat: IntArray) -> IntArray:
-    """Counted entries before each flat index (across rows; differences cancel rows)."""
-    word = flat >> 6
-    below = np.left_shift(np.uint64(1), (flat & 63).astype(np.uint64)) - np.uint64(1)
-    partial = np.bitwise_count(np.take(words, word) & below).astype(np.int64)
-    out: IntArray = np.take(prefix, word) + partial
-    return out
-
-
-def _curves(
-    block: _Block,
-    keep: BoolArray | None,
-    cls: NDArray[np.integer[Any]],
-    npig: FloatArray,
-    n_classes: int,
-) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Precision at the recall points and final recall, from true positives only.
-
-    pycocotools reads precision at the first entry whose recall reaches each
-    recall point; recall only grows at a TP and precision only falls at an FP,
-    so those entries and the envelope's maxima are all TPs. The TP's counts
-    come from its position among the counted (TP or FP) entries.
-
-    Args:
-        block: B rows of states of predictions sorted by (class, -score, ...).
-        keep: bool (width,) the columns within the maxDets limit, or None (all).
-        cls: int64 (N,) non-decreasing class of each column.
-        npig: float64 (B * K,) non-ignored ground truths per (row, class).
-        n_classes: K.
-
-    Returns:
-        (q float64 (B*K, 101), recall float64 (B*K,), counted entries int64 (B*K,)).
-    """
-    n_block, width = block.n_block, block.width
-    n_seg = n_block * n_classes
-    words, tp_flat = block.limited(keep)
-    prefix = np.zeros(words.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bitwise_count(words), out=prefix[1:])
-    class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
-    bound_flat = (np.arange(n_block)[:, None] * width + class_bounds[None, :]).reshape(-1)
-    at_bounds = _counted_before(words, prefix, bound_flat).reshape(n_block, n_classes + 1)
-    seg_len = np.diff(at_bounds, axis=1).reshape(-1)
-
-    per_row = np.diff(np.searchsorted(tp_flat, np.arange(n_block + 1) * width))
-    tp_row = np.repeat(np.arange(n_block, dtype=np.int64), per_row)
-    tp_cls = np.take(cls, tp_flat - tp_row * width)
-    seg = tp_row * n_classes + tp_cls
-    position = _counted_before(words, prefix, tp_flat) - np.take(  # counted before, in class
-        at_bounds, tp_row * (n_classes + 1) + tp_cls
-    )
-    n_tp = np.bincount(seg, minlength=n_seg)
-    tp_count = np.arange(1, seg.shape[0] + 1) - np.take(np.cumsum(n_tp) - n_tp, seg)
-    tp = tp_count.astype(np.float64)
-    fp = (position + 1 - tp_count).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rc = tp / npig[seg]
-    pr = tp / (fp + tp + np.spacing(1))
-
-    # A TP reaches the recall points r < ``reached``; precision at point r is the
-    # largest precision of the TPs reaching past r (pycocotools' envelope). TPs
-    # sharing (segment, reached) form one run, as seg and rc never decrease.
-    reached = _recall_points_reached(rc)
-    active = np.flatnonzero(n_tp)  # segments with a TP, ascending like seg
-    slot = np.zeros(n_seg, dtype=np.int64)
-    slot[active] = np.arange(active.shape[0])
-    tp_slot = slot[seg]
-    code = tp_slot * (_N_RECALL + 1) + reached
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if code.size else code
-    # best[101 - reached, slot]: a running maximum down axis 0 is then the
-    # envelope; one ufunc call per recall point works across all segments
-    # (``maximum.accumulate(axis=0)`` would walk each segment's column alone).
-    best = np.full((_N_RECALL + 1, active.shape[0]), -1.0)
-    at = (_N_RECALL - reached[starts]) * active.shape[0] + tp_slot[starts]
-    best.reshape(-1)[at] = np.maximum.reduceat(pr, starts) if code.size else pr
-    for j in range(1, _N_RECALL + 1):
-        np.maximum(best[j], best[j - 1], out=best[j])
-    envelope = best[_N_RECALL - 1 :: -1]  # (101, active): point r reads best[100 - r]
-    q = np.zeros((n_seg, _N_RECALL))
-    q[active] = np.maximum(envelope.T, 0.0)  # -1: the point is never reached
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = n_tp.astype(np.float64) / npig
-    return q, recall, seg_len
-
-
 def accumulate(
     table: MatchTable, item_mask: BoolArray | None = None, *, pool_classes: bool = False
 ) -> tuple[FloatArray, FloatArray]:
@@ -235,19 +105,14 @@ def accumulate(
     n_areas = table.area_names.shape[0]
     max_dets = table.max_detections
     n_classes = 1 if pool_classes else table.n_labels
-    precision = np.full((n_grid, _N_RECALL, n_classes, n_areas, max_dets.shape[0]), -1.0)
+    precision = np.full((n_grid, N_RECALL, n_classes, n_areas, max_dets.shape[0]), -1.0)
     recall = np.full((n_grid, n_classes, n_areas, max_dets.shape[0]), -1.0)
     grid_rows = (np.arange(n_areas)[:, None] * n_grid + np.arange(n_grid)[None, :]).reshape(-1)
     include_empty = table.empty_classes == EmptyClasses.INCLUDE.value
 
-    counted_gt = gt_rows[~(table.gt_iscrowd[gt_rows] | table.gt_ignore[gt_rows])]
-    gt_class = np.zeros_like(counted_gt) if pool_classes else table.gt_label[counted_gt]
-    gt_area = table.gt_area[counted_gt]
-    npig_area = np.zeros((n_areas, n_classes))
-    for a in range(n_areas):
-        inside = (gt_area >= table.area_low[a]) & (gt_area <= table.area_high[a])
-        npig_area[a] = np.bincount(gt_class[inside], minlength=n_classes)
-    npig_all = npig_area[table.row_area[grid_rows]]
+    npig_all = _ground_truth_counts(table, gt_rows, n_classes, pool_classes)[
+        table.row_area[grid_rows]
+    ]
 
     varying = table.dt_class.shape[0] > 0 and not pool_classes
     pos = np.zeros(0, dtype=np.int64)
@@ -265,17 +130,9 @@ def accumulate(
         base_rank = table.metric_rank[pos]
         fixed_class = table.metric_label[pos]
         base = pos  # replaced by prediction rows below unless reading metric_state
-    # Columns of each maxDets; a limit no prediction reaches keeps them all.
     n_base = base.shape[0]
-    width = _padded_width(n_base)
-    keep: list[BoolArray | None] = []
-    for max_det in max_dets:
-        if max_det > base_rank.max(initial=-1):
-            keep.append(None)
-        else:
-            mask = np.zeros(width, dtype=bool)
-            mask[:n_base] = base_rank < max_det
-            keep.append(mask)
+    width = padded_width(n_base)
+    keep = _limits(base_rank, max_dets, width)
     # A slice (not the whole table) reads whole rows of the transposed states.
     transposed = (
         not (pool_classes or varying)
@@ -294,14 +151,15 @@ def accumulate(
         block = grid_rows[lo : lo + rows_per_block]  # consecutive row indices
         n_block = block.shape[0]
         npig = npig_all[lo : lo + n_block].reshape(-1)
-        state = np.full((n_block, width), IGNORED, dtype=np.int8)
-        bits: _Block | None = None
+        bits: StateBlock | None = None
         if transposed:  # positions ascend: the gather streams whole rows
+            state = np.full((n_block, width), IGNORED, dtype=np.int8)
             state[:, :n_base] = np.take(table.metric_state, pos, axis=0).T
-            bits = _Block(state)
+            bits = StateBlock(state)
         elif not varying:
+            state = np.full((n_block, width), IGNORED, dtype=np.int8)
             state[:, :n_base] = np.take(table.dt_state[block[0] : block[-1] + 1], base, axis=1)
-            bits = _Block(state)
+            bits = StateBlock(state)
         done: dict[int, tuple[FloatArray, FloatArray]] = {}
         for m in range(max_dets.shape[0]):
             limit = keep[m]
@@ -310,11 +168,11 @@ def accumulate(
                 if bits is None:  # classes vary by row: sort this row's columns by class
                     cols = base if limit is None else base[limit[:n_base]]
                     row_state, cls = _row_sorted(table, int(block[0]), cols)
-                    state = np.full((1, _padded_width(cols.shape[0])), IGNORED, dtype=np.int8)
+                    state = np.full((1, padded_width(cols.shape[0])), IGNORED, dtype=np.int8)
                     state[0, : cols.shape[0]] = row_state
-                    q, rec, seg_len = _curves(_Block(state), None, cls, npig, n_classes)
+                    q, rec, seg_len = curves(StateBlock(state), None, cls, npig, n_classes)
                 else:
-                    q, rec, seg_len = _curves(bits, limit, fixed_class, npig, n_classes)
+                    q, rec, seg_len = curves(bits, limit, fixed_class, npig, n_classes)
                 undefined = npig == 0
                 q[undefined] = -1.0
                 rec[undefined] = -1.0
@@ -325,10 +183,39 @@ def accumulate(
                 done[n_cols] = (q, rec)
             q, rec = done[n_cols]
             areas, thresholds = np.divmod(block, n_grid)
-            q3 = q.reshape(n_block, n_classes, _N_RECALL)
+            q3 = q.reshape(n_block, n_classes, N_RECALL)
             precision[thresholds, :, :, areas, m] = q3.transpose(0, 2, 1)
             recall[thresholds, :, areas, m] = rec.reshape(n_block, n_classes)
     return precision, recall
+
+
+def _ground_truth_counts(
+    table: MatchTable, gt_rows: IntArray, n_classes: int, pool_classes: bool
+) -> FloatArray:
+    """Non-ignored ground truths of the slice per (area range, class): float64 (A, K)."""
+    counted = gt_rows[~(table.gt_iscrowd[gt_rows] | table.gt_ignore[gt_rows])]
+    gt_class = np.zeros_like(counted) if pool_classes else table.gt_label[counted]
+    gt_area = table.gt_area[counted]
+    out = np.zeros((table.area_names.shape[0], n_classes))
+    for a in range(out.shape[0]):
+        inside = (gt_area >= table.area_low[a]) & (gt_area <= table.area_high[a])
+        out[a] = np.bincount(gt_class[inside], minlength=n_classes)
+    return out
+
+
+def _limits(
+    rank: NDArray[np.integer[Any]], max_dets: IntArray, width: int
+) -> list[BoolArray | None]:
+    """Columns (width,) within each maxDets; None where no prediction reaches the limit."""
+    keep: list[BoolArray | None] = []
+    for max_det in max_dets:
+        if max_det > rank.max(initial=-1):
+            keep.append(None)
+        else:
+            mask = np.zeros(width, dtype=bool)
+            mask[: rank.shape[0]] = rank < max_det
+            keep.append(mask)
+    return keep
 
 
 def _sort_key(table: MatchTable, rows: IntArray, cls: IntArray) -> IntArray:

@@ -112,7 +112,7 @@ def test_empty_slice_has_undefined_metrics() -> None:
 
 
 def test_recall_points_reached_equals_binary_search() -> None:
-    from server.evaluation.coco_metrics import _recall_points_reached
+    from server.evaluation.coco_curves import recall_points_reached
     from server.evaluation.types import RECALL_THRESHOLDS
 
     fractions = [np.arange(1, n + 1) / n for n in range(1, 300)]
@@ -121,7 +121,7 @@ def test_recall_points_reached_equals_binary_search() -> None:
     rc = np.concatenate([rc, np.nextafter(RECALL_THRESHOLDS, 2), RECALL_THRESHOLDS])
     rc = np.concatenate([rc, np.nextafter(RECALL_THRESHOLDS[1:], -1)])
     expected = np.searchsorted(RECALL_THRESHOLDS, rc, side="right")
-    np.testing.assert_array_equal(_recall_points_reached(rc), expected)
+    np.testing.assert_array_equal(recall_points_reached(rc), expected)
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
