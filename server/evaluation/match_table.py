@@ -27,6 +27,13 @@ Shapes: P predictions, G ground truths, R rows, T0 threshold rows.
 - ``dt_class`` int32 (R, P) or (0, P): the class a prediction is counted in
   (its matched gt's label) - stored only when labels may cross-match.
 - ``gt_dt`` int32 (T0, G): matching prediction row or -1 (crowd regions: -1).
+
+Slices: the table never changes, so it builds (lazily, once, cached on the
+object) what lets a slice cost its own rows: item -> rows indexes
+(``dt_index``/``gt_index``, :meth:`item_rows`), each prediction's position in
+``dt_metric_order`` and that order's labels/ranks, and ``metric_state`` - the
+grid's states transposed into accumulate order, a second copy of ``dt_state``
+(E x A*n_grid bytes: 15 MB at 380k predictions, 150 MB at 3.8M).
 """
 
 from __future__ import annotations
