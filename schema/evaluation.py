@@ -23,6 +23,8 @@ from schema.pagination import Edge, PageInfo, page_size
 from schema.reading import read
 from schema.scalars import JSON, json_value
 from server.services import evaluation as evaluation_service
+from server.services import evaluation_browse as browse
+from server.services import evaluation_cache
 from server.services import evaluation_results as results
 from server.services.jobs import get_job
 from server.storage import tables
@@ -182,8 +184,8 @@ def needs_evaluation(
     return _set(prediction_filter.outcome) or _set(prediction_filter.iou_range)
 
 
-def _cache(info: Info) -> results.SnapshotCache:
-    return results.snapshot_cache_for(info.context.runtime.engine)
+def _cache(info: Info) -> evaluation_cache.SnapshotCache:
+    return evaluation_cache.snapshot_cache_for(info.context.runtime.engine)
 
 
 def options_to_dict(options: EvaluationOptions | None) -> dict[str, Any]:
@@ -307,7 +309,7 @@ async def model_run_metrics(
     )
 
 
-def _page_info(page: results.Page) -> PageInfo:
+def _page_info(page: browse.Page) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
@@ -335,7 +337,7 @@ async def model_run_false_negatives(
     limit = page_size(info, first)
     page = await read(
         info,
-        lambda session: results.browse_false_negatives(
+        lambda session: browse.browse_false_negatives(
             session,
             _cache(info),
             run=run,
@@ -348,7 +350,7 @@ async def model_run_false_negatives(
     )
     rows = await info.context.loaders.annotation.load_many(page.ids)
     edges = [
-        Edge(cursor=results.position_cursor(page, k), node=Annotation(row=row))
+        Edge(cursor=browse.position_cursor(page, k), node=Annotation(row=row))
         for k, row in enumerate(rows)
         if row is not None
     ]
@@ -390,7 +392,7 @@ async def model_run_evaluated_predictions(
             plain["items"] = filter_to_dict(filter.items)
     page = await read(
         info,
-        lambda session: results.browse_predictions(
+        lambda session: browse.browse_predictions(
             session,
             _cache(info),
             run=run,
@@ -410,7 +412,7 @@ async def model_run_evaluated_predictions(
     rows = await info.context.loaders.prediction.load_many(page.ids)
     edges = [
         Edge(
-            cursor=results.position_cursor(page, k),
+            cursor=browse.position_cursor(page, k),
             node=Prediction(row=row, iou_threshold=threshold),
         )
         for k, row in enumerate(rows)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from server.runtime import Runtime
-from server.services.evaluation_results import prediction_matches, snapshot_cache_for
+from server.services.evaluation_browse import prediction_matches
+from server.services.evaluation_cache import snapshot_cache_for
 from server.storage import tables
 from server.storage.db import read_session
 

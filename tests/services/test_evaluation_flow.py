@@ -17,6 +17,7 @@ from server.jobs.evaluate import run_evaluation_job
 from server.jobs.runner import JobRunner
 from server.runtime import Runtime
 from server.services import catalog, evaluation, evaluation_results, uploads
+from server.services.evaluation_cache import SnapshotCache
 from server.services.jobs import get_job
 from server.storage.db import read_session, transaction
 from server.storage.tables import ModelRun
@@ -120,7 +121,7 @@ async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> evaluation_res
         }  # fmt: skip
         arguments.update(kwargs)
         return await evaluation_results.metrics_report(
-            session, evaluation_results.SnapshotCache(), run=run, **arguments
+            session, SnapshotCache(), run=run, **arguments
         )
 
 

@@ -1,0 +1,122 @@
+"""The visible evaluation of a run, loaded once per process: snapshots by evaluation id (an
+evaluation never changes once written, so nothing here goes stale), and the item and label
+masks every answer over it starts from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from server.errors import FailedPrecondition, InvalidInput, Issue
+from server.evaluation import EvaluationInputError
+from server.services.evaluation_snapshot import Snapshot
+from server.services.slices import resolve_item_ids
+from server.storage.tables import Evaluation, ModelRun, core
+
+EVALUATION = core(Evaluation)
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+
+class SnapshotCache:
+    """Loaded snapshots by evaluation id (immutable, so never stale), and reports computed from
+    them; least recently used out."""
+
+    def __init__(self, capacity: int = 4, reports: int = 256) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[int, Snapshot] = OrderedDict()
+        self._lock = asyncio.Lock()
+        self.reports: _Lru[tuple[Any, ...], Any] = _Lru(reports)
+
+    async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
+        async with self._lock:
+            cached = self._items.get(evaluation_id)
+            if cached is not None:
+                self._items.move_to_end(evaluation_id)
+                return cached
+            blob = (
+                await session.execute(
+                    sa.select(EVALUATION.c.snapshot).where(EVALUATION.c.id == evaluation_id)
+                )
+            ).scalar()
+            if blob is None:
+                raise FailedPrecondition("the evaluation has no stored results")
+            snapshot = await asyncio.to_thread(Snapshot.from_bytes, blob)
+            self._items[evaluation_id] = snapshot
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+            return snapshot
+
+
+_CACHES: WeakKeyDictionary[AsyncEngine, SnapshotCache] = WeakKeyDictionary()
+
+
+def snapshot_cache_for(engine: AsyncEngine) -> SnapshotCache:
+    """The process's snapshot cache for one database."""
+    cache = _CACHES.get(engine)
+    if cache is None:
+        cache = _CACHES[engine] = SnapshotCache()
+    return cache
+
+
+async def visible_snapshot(
+    session: AsyncSession, cache: SnapshotCache, run: ModelRun
+) -> tuple[int, Snapshot]:
+    if run.current_evaluation_id is None:
+        raise FailedPrecondition(
+            "the model run has no completed evaluation; call calculateEvaluationMetrics first"
+        )
+    return run.current_evaluation_id, await cache.get(session, run.current_evaluation_id)
+
+
+async def selected_items(
+    session: AsyncSession,
+    snapshot: Snapshot,
+    run: ModelRun,
+    filter: dict[str, Any] | None,
+    slice_id: str | None,
+) -> np.ndarray | None:
+    if not filter and slice_id is None:
+        return None
+    ids = await resolve_item_ids(
+        session, dataset_id=run.dataset_id, filter=filter, slice_id=slice_id, model_run_id=run.id
+    )
+    return np.isin(snapshot.item_ids, np.asarray(ids, dtype=np.int64))
+
+
+def selected_labels(snapshot: Snapshot, labels: list[str] | None) -> np.ndarray | None:
+    if labels is None:
+        return None
+    wanted = set(labels)
+    return np.array([name in wanted for name in snapshot.label_names], dtype=bool)
+
+
+def check_threshold(snapshot: Snapshot, iou_threshold: float, path: str) -> None:
+    try:
+        snapshot.table.row_index(iou_threshold, 0)
+    except EvaluationInputError as exc:
+        raise InvalidInput([Issue(path, str(exc))]) from exc
