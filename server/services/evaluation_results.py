@@ -205,10 +205,10 @@ def _report(
     coco, summary = _coco_numbers(snapshot, mask, label_mask)
     chosen = None if label_mask is None else [int(k) for k in np.flatnonzero(label_mask)]
     tm = threshold_metrics(table, mask, iou_threshold, confidence_threshold, chosen)
-    dt_sel, gt_sel = table.item_selection(mask)
+    dt_rows, gt_rows = table.item_rows(mask)  # costs the slice, not the table
     if label_mask is not None:
-        dt_sel = dt_sel & label_mask[table.dt_label]
-        gt_sel = gt_sel & label_mask[table.gt_label]
+        dt_rows = dt_rows[label_mask[table.dt_label[dt_rows]]]
+        gt_rows = gt_rows[label_mask[table.gt_label[gt_rows]]]
     column_of = {int(k): c for c, k in enumerate(summary.labels)}
     rows = []
     for j, k in enumerate(tm.labels):
@@ -229,8 +229,8 @@ def _report(
         )
     return MetricsData(
         item_count=int(table.n_items if mask is None else mask.sum()),
-        ground_truth_count=int(gt_sel.sum()),
-        prediction_count=int(dt_sel.sum()),
+        ground_truth_count=int(gt_rows.shape[0]),
+        prediction_count=int(dt_rows.shape[0]),
         coco=coco,
         per_label=rows,
         curves=Curves(snapshot, mask, label_mask, iou_threshold, tm.pr_curve),
