@@ -1,8 +1,9 @@
-"""Per-request DataLoaders, one kind per module; ``Loaders.create`` builds a fresh set per request."""
+"""Per-request DataLoaders, one kind per module. ``Loaders.create`` gives a fresh set per
+request; each loader is built on first use, since most requests touch one or two of them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from schema.loaders.annotations_by_item import AnnotationsByItem
 from schema.loaders.by_id import RowsById
@@ -14,38 +15,66 @@ from server.runtime import Runtime
 from server.storage import tables
 
 
-@dataclass(frozen=True)
 class Loaders:
-    dataset: RowsById[tables.Dataset]
-    item: RowsById[tables.Item]
-    annotation: RowsById[tables.Annotation]
-    prediction: RowsById[tables.Prediction]
-    prediction_match: PredictionMatches
-    model: RowsById[tables.Model]
-    model_run: RowsById[tables.ModelRun]
-    slice: RowsById[tables.Slice]
-    annotations_by_item: AnnotationsByItem
-    predictions_by_item: PredictionsByItem
-    labels_by_dataset: LabelsByDataset
-    slices_by_dataset: ChildrenByParent[tables.Slice]
-    runs_by_dataset: ChildrenByParent[tables.ModelRun]
-    runs_by_model: ChildrenByParent[tables.ModelRun]
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     @classmethod
     def create(cls, runtime: Runtime) -> Loaders:
-        return cls(
-            dataset=RowsById(runtime, tables.Dataset),
-            item=RowsById(runtime, tables.Item),
-            annotation=RowsById(runtime, tables.Annotation),
-            prediction=RowsById(runtime, tables.Prediction),
-            prediction_match=PredictionMatches(runtime),
-            model=RowsById(runtime, tables.Model),
-            model_run=RowsById(runtime, tables.ModelRun),
-            slice=RowsById(runtime, tables.Slice),
-            annotations_by_item=AnnotationsByItem(runtime),
-            predictions_by_item=PredictionsByItem(runtime),
-            labels_by_dataset=LabelsByDataset(runtime),
-            slices_by_dataset=ChildrenByParent(runtime, tables.Slice, "dataset_id"),
-            runs_by_dataset=ChildrenByParent(runtime, tables.ModelRun, "dataset_id"),
-            runs_by_model=ChildrenByParent(runtime, tables.ModelRun, "model_id"),
-        )
+        return cls(runtime)
+
+    @cached_property
+    def dataset(self) -> RowsById[tables.Dataset]:
+        return RowsById(self.runtime, tables.Dataset)
+
+    @cached_property
+    def item(self) -> RowsById[tables.Item]:
+        return RowsById(self.runtime, tables.Item)
+
+    @cached_property
+    def annotation(self) -> RowsById[tables.Annotation]:
+        return RowsById(self.runtime, tables.Annotation)
+
+    @cached_property
+    def prediction(self) -> RowsById[tables.Prediction]:
+        return RowsById(self.runtime, tables.Prediction)
+
+    @cached_property
+    def prediction_match(self) -> PredictionMatches:
+        return PredictionMatches(self.runtime)
+
+    @cached_property
+    def model(self) -> RowsById[tables.Model]:
+        return RowsById(self.runtime, tables.Model)
+
+    @cached_property
+    def model_run(self) -> RowsById[tables.ModelRun]:
+        return RowsById(self.runtime, tables.ModelRun)
+
+    @cached_property
+    def slice(self) -> RowsById[tables.Slice]:
+        return RowsById(self.runtime, tables.Slice)
+
+    @cached_property
+    def annotations_by_item(self) -> AnnotationsByItem:
+        return AnnotationsByItem(self.runtime)
+
+    @cached_property
+    def predictions_by_item(self) -> PredictionsByItem:
+        return PredictionsByItem(self.runtime)
+
+    @cached_property
+    def labels_by_dataset(self) -> LabelsByDataset:
+        return LabelsByDataset(self.runtime)
+
+    @cached_property
+    def slices_by_dataset(self) -> ChildrenByParent[tables.Slice]:
+        return ChildrenByParent(self.runtime, tables.Slice, "dataset_id")
+
+    @cached_property
+    def runs_by_dataset(self) -> ChildrenByParent[tables.ModelRun]:
+        return ChildrenByParent(self.runtime, tables.ModelRun, "dataset_id")
+
+    @cached_property
+    def runs_by_model(self) -> ChildrenByParent[tables.ModelRun]:
+        return ChildrenByParent(self.runtime, tables.ModelRun, "model_id")
