@@ -65,11 +65,28 @@ class SnapshotCache:
             ).scalar()
             if blob is None:
                 raise FailedPrecondition("the evaluation has no stored results")
-            snapshot = await asyncio.to_thread(Snapshot.from_bytes, blob)
+            snapshot = await asyncio.to_thread(_load, blob)
             self._items[evaluation_id] = snapshot
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
             return snapshot
+
+
+def _load(blob: bytes) -> Snapshot:
+    """Decodes a snapshot and builds the table's slice indexes now, off the event loop, so the
+    first slice query does not pay for them."""
+    snapshot = Snapshot.from_bytes(blob)
+    table = snapshot.table
+    for index in (
+        "dt_index",
+        "gt_index",
+        "dt_metric_position",
+        "metric_label",
+        "metric_rank",
+        "metric_state",
+    ):
+        getattr(table, index)
+    return snapshot
 
 
 _CACHES: WeakKeyDictionary[AsyncEngine, SnapshotCache] = WeakKeyDictionary()
