@@ -14,7 +14,7 @@ from schema.pagination import Connection, build_connection, decode_cursor, page_
 from schema.reading import deferred, read
 from schema.scalars import JSON, json_value, utc
 from schema.types.annotation import Annotation, AnnotationConnection
-from schema.types.item import Item, ItemConnection
+from schema.types.item import ItemConnection, item_connection
 from schema.types.slice import Slice
 from server.services import reads
 from server.storage import tables
@@ -58,25 +58,8 @@ class Dataset:
         first: int | None = None,
         after: str | None = None,
     ) -> ItemConnection:
-        limit, after_id = page_size(info, first), decode_cursor("Item", after)
-        selection, dataset_id = filter_to_dict(filter), self.key
-        page = await read(
-            info,
-            lambda s: reads.page_items(
-                s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
-            ),
-        )
-        return build_connection(
-            ItemConnection,
-            kind="Item",
-            rows=page.rows,
-            has_next=page.has_next,
-            after_id=after_id,
-            node=lambda row: Item(row=row),
-            row_id=lambda row: int(row.id or 0),
-            count=deferred(
-                info, lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection)
-            ),
+        return await item_connection(
+            info, dataset_id=self.key, selection=filter_to_dict(filter), first=first, after=after
         )
 
     @field(description="Ground truth in upload order, optionally only these labels.")

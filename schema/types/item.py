@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from schema.context import Info
 from schema.fields import field
-from schema.pagination import Connection
+from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.reading import deferred, read
 from schema.scalars import JSON, json_value
 from schema.types.annotation import Annotation, Prediction
+from server.services import reads
 from server.services.ids import parse_id
 from server.storage import tables
 
@@ -59,3 +63,33 @@ class Item:
 @strawberry.type
 class ItemConnection(Connection[Item]):
     pass
+
+
+async def item_connection(
+    info: Info,
+    *,
+    dataset_id: int,
+    selection: dict[str, Any] | None,
+    first: int | None,
+    after: str | None,
+) -> ItemConnection:
+    """A page of a dataset's items that match ``selection`` (an ItemFilter dict, or all)."""
+    limit, after_id = page_size(info, first), decode_cursor("Item", after)
+    page = await read(
+        info,
+        lambda s: reads.page_items(
+            s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
+        ),
+    )
+    return build_connection(
+        ItemConnection,
+        kind="Item",
+        rows=page.rows,
+        has_next=page.has_next,
+        after_id=after_id,
+        node=lambda row: Item(row=row),
+        row_id=lambda row: int(row.id or 0),
+        count=deferred(
+            info, lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection)
+        ),
+    )

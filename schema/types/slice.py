@@ -8,11 +8,8 @@ import strawberry
 
 from schema.context import Info
 from schema.fields import field
-from schema.pagination import build_connection, decode_cursor, page_size
-from schema.reading import deferred, read
 from schema.scalars import JSON, json_value
-from schema.types.item import Item, ItemConnection
-from server.services import reads
+from schema.types.item import ItemConnection, item_connection
 from server.services.slices import slice_filter
 from server.storage import tables
 
@@ -54,24 +51,10 @@ class Slice:
     async def items(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ItemConnection:
-        limit, after_id = page_size(info, first), decode_cursor("Item", after)
-        selection = slice_filter(self.row)
-        dataset_id = self.row.dataset_id
-        page = await read(
+        return await item_connection(
             info,
-            lambda s: reads.page_items(
-                s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
-            ),
-        )
-        return build_connection(
-            ItemConnection,
-            kind="Item",
-            rows=page.rows,
-            has_next=page.has_next,
-            after_id=after_id,
-            node=lambda row: Item(row=row),
-            row_id=lambda row: int(row.id or 0),
-            count=deferred(
-                info, lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection)
-            ),
+            dataset_id=self.row.dataset_id,
+            selection=slice_filter(self.row),
+            first=first,
+            after=after,
         )
