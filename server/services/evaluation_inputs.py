@@ -21,9 +21,7 @@ A run whose objects mix families that cannot be compared fails with a message na
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import shapely
@@ -62,7 +60,7 @@ class EngineInputs:
 
 
 def _family(gt: ObjectRows, dt: ObjectRows) -> str:
-    types = set(gt.types) | set(dt.types)
+    types = gt.type_set() | dt.type_set()
     if not types or types == {"CATEGORY"}:
         return "category"
     if types == {"BOX"}:
@@ -112,7 +110,7 @@ def _masks(
 ) -> RleBatch:
     """One RLE per object: stored compressed strings as they are, polygons rasterised as
     pycocotools' ``frPyObjects`` + ``merge`` (holes are not subtracted: COCO polygons have none)."""
-    n = len(rows.ids)
+    n = len(rows)
     strings: list[str] = []
     string_sizes: list[tuple[int, int]] = []
     string_at: list[int] = []
@@ -165,9 +163,10 @@ def _in_order(n: int, batches: list[tuple[list[int], RleBatch]]) -> RleBatch:
 
 def _polygons(rows: ObjectRows) -> np.ndarray:
     """Shapely polygons of boxes (rotation about the centre) and polygons (with holes)."""
-    out = np.empty(len(rows.ids), dtype=object)
-    box_at = [k for k, t in enumerate(rows.types) if t == "BOX"]
-    polygon_at = [k for k, t in enumerate(rows.types) if t == "POLYGON"]
+    out = np.empty(len(rows), dtype=object)
+    types = rows.types
+    box_at = [k for k, t in enumerate(types) if t == "BOX"]
+    polygon_at = [k for k, t in enumerate(types) if t == "POLYGON"]
     if box_at:
         if rows.boxes is not None:
             out[box_at] = rotated_box_polygons(rows.boxes[box_at])
@@ -232,26 +231,27 @@ def _same_item(n_dt: int, n_gt: int) -> Similarity:
 
 
 def _areas(rows: ObjectRows, fallback: np.ndarray) -> np.ndarray:
-    given = np.array([np.nan if a is None else a for a in rows.areas], dtype=np.float64)
-    return np.where(np.isnan(given), fallback, given) if given.size else fallback
+    return np.where(np.isnan(rows.areas), fallback, rows.areas) if len(rows) else fallback
+
+
+def _label_index(rows: ObjectRows, label_names: list[str]) -> np.ndarray:
+    """The rows' label codes translated into indices of the run's sorted ``label_names``."""
+    position = {name: k for k, name in enumerate(label_names)}
+    lookup = np.array([position[name] for name in rows.label_names], dtype=np.int64)
+    return lookup[rows.label_codes] if len(rows) else np.zeros(0, dtype=np.int64)
 
 
 def build_inputs(data: RunData) -> EngineInputs:
     """The engine's view of a run; raises UnsupportedRun for runs it cannot evaluate."""
     gt_rows, dt_rows = data.ground_truth, data.predictions
-    if not dt_rows.ids:
+    if len(dt_rows) == 0:
         raise UnsupportedRun("the model run has no predictions to evaluate")
     family = _family(gt_rows, dt_rows)
 
-    item_ids = np.asarray(data.item_ids, dtype=np.int64)
-    item_index = {item_id: k for k, item_id in enumerate(data.item_ids)}
-    label_names = sorted(set(gt_rows.labels) | set(dt_rows.labels))
-    label_index = {label: k for k, label in enumerate(label_names)}
+    item_ids = np.asarray(data.item_ids, dtype=np.int64)  # ascending: items by row id
+    label_names = sorted(set(gt_rows.label_names) | set(dt_rows.label_names))
 
-    def indices(values: Sequence[Any], lookup: dict[Any, int]) -> np.ndarray:
-        return np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
-
-    n_gt, n_dt = len(gt_rows.ids), len(dt_rows.ids)
+    n_gt, n_dt = len(gt_rows), len(dt_rows)
     gt_ignore = np.zeros(n_gt, dtype=bool)
     similarity: Similarity
     kind = "bbox"
@@ -305,16 +305,16 @@ def build_inputs(data: RunData) -> EngineInputs:
         dt_area = np.zeros(n_dt, dtype=np.float64)
 
     ground_truth = GroundTruth.from_arrays(
-        item=indices(gt_rows.item_ids, item_index),
-        label=indices(gt_rows.labels, label_index),
+        item=np.searchsorted(item_ids, gt_rows.item_ids),
+        label=_label_index(gt_rows, label_names),
         area=_areas(gt_rows, gt_own_area),
-        iscrowd=np.array(gt_rows.iscrowd, dtype=bool),
-        ignore=gt_ignore | np.array(gt_rows.iscrowd, dtype=bool),
+        iscrowd=gt_rows.iscrowd,
+        ignore=gt_ignore | gt_rows.iscrowd,
     )
-    scores = np.array([1.0 if c is None else c for c in dt_rows.confidences], dtype=np.float64)
+    scores = np.where(np.isnan(dt_rows.confidences), 1.0, dt_rows.confidences)  # none given: 1
     predictions = Predictions.from_arrays(
-        item=indices(dt_rows.item_ids, item_index),
-        label=indices(dt_rows.labels, label_index),
+        item=np.searchsorted(item_ids, dt_rows.item_ids),
+        label=_label_index(dt_rows, label_names),
         score=scores,
         area=_areas(dt_rows, dt_area),
     )
@@ -326,6 +326,6 @@ def build_inputs(data: RunData) -> EngineInputs:
         similarity=similarity,
         item_ids=item_ids,
         label_names=label_names,
-        gt_ids=np.asarray(gt_rows.ids, dtype=np.int64),
-        dt_ids=np.asarray(dt_rows.ids, dtype=np.int64),
+        gt_ids=gt_rows.ids,
+        dt_ids=dt_rows.ids,
     )

@@ -8,7 +8,8 @@ document per row in Python, which is most of the load time of a large run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,21 +27,136 @@ BOX_FIELDS = ("x", "y", "width", "height", "rotation")
 
 @dataclass(frozen=True)
 class ObjectRows:
-    """Parallel lists, one entry per annotation or prediction.
+    """One entry per annotation or prediction, as compact arrays.
 
-    ``boxes`` float64 (n, 5) [x, y, width, height, rotation] replaces ``geometries`` (then
-    empty) when every object of the run is a box.
+    Arrays, not Python lists, because the rows cross to a worker process: pickling 400k-element
+    lists held the GIL for ~0.1 s and stalled the server's event loop; arrays pickle as buffers.
+    Labels and types are codes into ``label_names``/``type_names``; a NaN area or confidence
+    was not given. ``boxes`` float64 (n, 5) [x, y, width, height, rotation] replaces
+    ``geometries`` (then empty) when every object of the run is a box.
     """
 
-    ids: list[int]
-    item_ids: list[int]
-    labels: list[str]
-    types: list[str]
+    ids: np.ndarray  # int64 (n,)
+    item_ids: np.ndarray  # int64 (n,)
+    label_codes: np.ndarray  # int32 (n,)
+    label_names: list[str]
+    type_codes: np.ndarray  # int32 (n,)
+    type_names: list[str]
     geometries: list[Any]
-    areas: list[float | None]
-    iscrowd: list[bool]
-    confidences: list[float | None]
+    areas: np.ndarray  # float64 (n,)
+    iscrowd: np.ndarray  # bool (n,)
+    confidences: np.ndarray  # float64 (n,)
     boxes: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def types(self) -> list[str]:
+        return [self.type_names[c] for c in self.type_codes.tolist()]
+
+    def type_set(self) -> set[str]:
+        return {self.type_names[c] for c in np.unique(self.type_codes).tolist()}
+
+    @classmethod
+    def from_lists(
+        cls,
+        *,
+        ids: Sequence[int],
+        item_ids: Sequence[int],
+        labels: Sequence[str],
+        types: Sequence[str],
+        geometries: Sequence[Any] = (),
+        areas: Sequence[float | None],
+        iscrowd: Sequence[bool],
+        confidences: Sequence[float | None],
+        boxes: np.ndarray | None = None,
+    ) -> ObjectRows:
+        builder = _Builder(boxes=boxes is not None)
+        builder.add(ids, item_ids, labels, types, areas, iscrowd, confidences, list(geometries))
+        rows = builder.build()
+        return rows if boxes is None else replace(rows, boxes=np.asarray(boxes, dtype=np.float64))
+
+
+def _nan_for_none(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+class _Builder:
+    """Accumulates rows a partition at a time, coding labels and types as it goes."""
+
+    def __init__(self, *, boxes: bool) -> None:
+        self.boxes = boxes
+        self.parts: dict[str, list[np.ndarray]] = {
+            k: []
+            for k in (
+                "ids",
+                "item_ids",
+                "labels",
+                "types",
+                "areas",
+                "iscrowd",
+                "confidences",
+                "boxes",
+            )
+        }
+        self.labels: dict[str, int] = {}
+        self.types: dict[str, int] = {}
+        self.geometries: list[Any] = []
+
+    def add(
+        self,
+        ids: Sequence[int],
+        item_ids: Sequence[int],
+        labels: Sequence[str],
+        types: Sequence[str],
+        areas: Sequence[float | None],
+        iscrowd: Sequence[Any],
+        confidences: Sequence[float | None],
+        shape: Sequence[Any],
+    ) -> None:
+        label_code, type_code = self.labels, self.types
+        self.parts["ids"].append(np.array(ids, dtype=np.int64))
+        self.parts["item_ids"].append(np.array(item_ids, dtype=np.int64))
+        self.parts["labels"].append(
+            np.array([label_code.setdefault(v, len(label_code)) for v in labels], dtype=np.int32)
+        )
+        self.parts["types"].append(
+            np.array([type_code.setdefault(v, len(type_code)) for v in types], dtype=np.int32)
+        )
+        self.parts["areas"].append(_nan_for_none(areas))
+        self.parts["iscrowd"].append(np.array([bool(v) for v in iscrowd], dtype=bool))
+        self.parts["confidences"].append(_nan_for_none(confidences))
+        if self.boxes:
+            if len(shape):
+                box = np.array(shape, dtype=np.float64).reshape(len(ids), len(BOX_FIELDS))
+                box[:, 4] = np.nan_to_num(box[:, 4])  # a missing rotation is 0
+                self.parts["boxes"].append(box)
+        else:
+            self.geometries.extend(shape)
+
+    def build(self) -> ObjectRows:
+        def joined(name: str, dtype: Any) -> np.ndarray:
+            parts = self.parts[name]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        boxes = None
+        if self.boxes:
+            parts = self.parts["boxes"]
+            boxes = np.concatenate(parts) if parts else np.zeros((0, len(BOX_FIELDS)))
+        return ObjectRows(
+            ids=joined("ids", np.int64),
+            item_ids=joined("item_ids", np.int64),
+            label_codes=joined("labels", np.int32),
+            label_names=list(self.labels),
+            type_codes=joined("types", np.int32),
+            type_names=list(self.types),
+            geometries=self.geometries,
+            areas=joined("areas", np.float64),
+            iscrowd=joined("iscrowd", bool),
+            confidences=joined("confidences", np.float64),
+            boxes=boxes,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,34 +184,26 @@ PARTITION = 5_000
 async def _stream_rows(
     session: AsyncSession, query: sa.Select[Any], *, boxes: bool, crowd: bool
 ) -> ObjectRows:
-    """Reads ``query`` in partitions, transposing each as it arrives: the event loop gets a turn
+    """Reads ``query`` in partitions, coding each as it arrives: the event loop gets a turn
     between partitions, so a large run does not stall other requests while it loads."""
-    width = 6 + (len(BOX_FIELDS) if boxes else 1)
-    columns: list[list[Any]] = [[] for _ in range(width)]
+    builder = _Builder(boxes=boxes)
     result = await session.stream(query)
     async for partition in result.partitions(PARTITION):
-        for column, values in zip(columns, zip(*partition, strict=True), strict=True):
-            column.extend(values)
-    n = len(columns[0])
-    last = columns[5]
-    box_array = None
-    geometries: list[Any] = []
-    if boxes:
-        box_array = np.array(columns[6:], dtype=np.float64).T.reshape(n, len(BOX_FIELDS))
-        box_array[:, 4] = np.nan_to_num(box_array[:, 4])  # a missing rotation is 0
-    else:
-        geometries = columns[6]
-    return ObjectRows(
-        ids=columns[0],
-        item_ids=columns[1],
-        labels=columns[2],
-        types=columns[3],
-        geometries=geometries,
-        areas=columns[4],
-        iscrowd=[bool(v) for v in last] if crowd else [False] * n,
-        confidences=[None] * n if crowd else last,
-        boxes=box_array,
-    )
+        columns = list(zip(*partition, strict=True))
+        n = len(partition)
+        shape = list(zip(*columns[6:], strict=True)) if boxes else list(columns[6])
+        last = columns[5]
+        builder.add(
+            columns[0],
+            columns[1],
+            columns[2],
+            columns[3],
+            columns[4],
+            last if crowd else [False] * n,
+            [None] * n if crowd else last,
+            shape,
+        )
+    return builder.build()
 
 
 async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:

@@ -17,7 +17,7 @@ from server.storage.evaluation_data import ObjectRows, RunData
 
 def rows(kind: str, geometries: list[Any], *, confidence: bool) -> ObjectRows:
     n = len(geometries)
-    return ObjectRows(
+    return ObjectRows.from_lists(
         ids=list(range(1, n + 1)),
         item_ids=[1] * n,
         labels=["a"] * n,
@@ -81,10 +81,12 @@ def test_categories_match_on_the_label_alone() -> None:
     data = RunData(
         item_ids=[1, 2],
         item_sizes={},
-        ground_truth=ObjectRows([1, 2], [1, 2], ["cat", "dog"], ["CATEGORY"] * 2, [None] * 2,
-                                [None] * 2, [False] * 2, [None] * 2),
-        predictions=ObjectRows([1, 2], [1, 2], ["cat", "cat"], ["CATEGORY"] * 2, [None] * 2,
-                               [None] * 2, [False] * 2, [0.8, 0.7]),
+        ground_truth=ObjectRows.from_lists(
+            ids=[1, 2], item_ids=[1, 2], labels=["cat", "dog"], types=["CATEGORY"] * 2,
+            geometries=[None] * 2, areas=[None] * 2, iscrowd=[False] * 2, confidences=[None] * 2),
+        predictions=ObjectRows.from_lists(
+            ids=[1, 2], item_ids=[1, 2], labels=["cat", "cat"], types=["CATEGORY"] * 2,
+            geometries=[None] * 2, areas=[None] * 2, iscrowd=[False] * 2, confidences=[0.8, 0.7]),
     )  # fmt: skip
     table = Snapshot.from_bytes(compute_snapshot(data, dict(DEFAULT_OPTIONS))[0]).table
     metrics = threshold_metrics(table, iou_threshold=0.5)
