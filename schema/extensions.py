@@ -4,7 +4,8 @@
     INVALID_INPUT              a query argument failed validation (``extensions.issues``)
     NOT_FOUND                  a query argument names nothing (e.g. an unknown ``sliceId``)
     LIMIT_EXCEEDED             depth, aliases, page size
-    NOT_IMPLEMENTED            a contract field whose feature has not landed yet
+    FAILED_PRECONDITION        asks for what a step must come first for (metrics before any
+                               evaluation completed)
     GRAPHQL_VALIDATION_FAILED  the document does not fit the schema
     INTERNAL                   anything else: a bug; message masked, no stack trace or SQL
 
