@@ -18,10 +18,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.evaluation.aggregation import (
     FEATURE,
@@ -33,6 +32,7 @@ from server.evaluation.aggregation import (
     IntArray,
     rollup,
 )
+from server.services.per_engine import per_engine
 from server.storage import custom_metrics as store
 
 #: Where a metric's values come from: uploadCustomMetrics, or PredictionInput.customMetrics.
@@ -346,12 +346,5 @@ class CustomMetricCache:
             return cached
 
 
-_CACHES: WeakKeyDictionary[AsyncEngine, CustomMetricCache] = WeakKeyDictionary()
-
-
-def cache_for(engine: AsyncEngine) -> CustomMetricCache:
-    """The process's cache for one database (an engine lives as long as its Runtime)."""
-    cache = _CACHES.get(engine)
-    if cache is None:
-        cache = _CACHES[engine] = CustomMetricCache()
-    return cache
+#: The process's custom-metric cache for one database.
+cache_for = per_engine(CustomMetricCache)

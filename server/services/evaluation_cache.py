@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
-from weakref import WeakKeyDictionary
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import FailedPrecondition, InvalidInput, Issue
 from server.evaluation import EvaluationInputError
 from server.services.evaluation_snapshot import Snapshot
+from server.services.per_engine import per_engine
 from server.services.slices import resolve_item_ids
 from server.storage.tables import Evaluation, ModelRun, core
 
@@ -89,15 +89,8 @@ def _load(blob: bytes) -> Snapshot:
     return snapshot
 
 
-_CACHES: WeakKeyDictionary[AsyncEngine, SnapshotCache] = WeakKeyDictionary()
-
-
-def snapshot_cache_for(engine: AsyncEngine) -> SnapshotCache:
-    """The process's snapshot cache for one database."""
-    cache = _CACHES.get(engine)
-    if cache is None:
-        cache = _CACHES[engine] = SnapshotCache()
-    return cache
+#: The process's snapshot cache for one database.
+snapshot_cache_for = per_engine(SnapshotCache)
 
 
 async def visible_snapshot(
