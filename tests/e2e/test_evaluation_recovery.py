@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,17 +21,12 @@ from bench.cocogen import make_detections, make_ground_truth
 from server.config import Settings
 from server.runtime import Runtime
 from tests.e2e.test_evaluation import COCO
+from tests.e2e.test_serve_process import _free_port
 from tests.evaluation.coco_cases import CocoCase
 from tests.services.test_evaluation_flow import pycocotools_stats, upload_case
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(database: Path) -> tuple[subprocess.Popen[bytes], str]:
