@@ -138,18 +138,40 @@ class ConfusionMatrix:
 
 @strawberry.type
 class MetricsReport:
-    item_count: int
-    ground_truth_count: int
-    prediction_count: int
-    coco: CocoSummary
-    per_label: list[LabelMetrics]
-    confusion_matrix: ConfusionMatrix
-    curves: strawberry.Private[results.Curves]
+    """Each part is computed when a query selects it (and kept with the slice's report)."""
+
+    report: strawberry.Private[results.Report]
 
     @strawberry.field
-    def precision_recall_curve(self, label: str | None = None) -> list[PrPoint]:
+    def item_count(self) -> int:
+        return self.report.item_count
+
+    @strawberry.field
+    def ground_truth_count(self) -> int:
+        return self.report.ground_truth_count
+
+    @strawberry.field
+    def prediction_count(self) -> int:
+        return self.report.prediction_count
+
+    @strawberry.field
+    async def coco(self) -> CocoSummary:
+        return CocoSummary(**await self.report.coco())
+
+    @strawberry.field
+    async def per_label(self) -> list[LabelMetrics]:
+        return [LabelMetrics(**vars(row)) for row in await self.report.per_label()]
+
+    @strawberry.field
+    async def confusion_matrix(self) -> ConfusionMatrix:
+        labels, counts = await self.report.confusion()
+        return ConfusionMatrix(labels=labels, counts=counts)
+
+    @strawberry.field
+    async def precision_recall_curve(self, label: str | None = None) -> list[PrPoint]:
         return [
-            PrPoint(recall=r, precision=p, confidence=c) for r, p, c in self.curves.points(label)
+            PrPoint(recall=r, precision=p, confidence=c)
+            for r, p, c in await self.report.curve(label)
         ]
 
 
@@ -283,7 +305,7 @@ async def model_run_metrics(
     confidence_threshold: float | None,
     labels: list[str] | None,
 ) -> MetricsReport:
-    data = await read(
+    report = await read(
         info,
         lambda session: results.metrics_report(
             session,
@@ -296,17 +318,7 @@ async def model_run_metrics(
             labels=labels if _set(labels) else None,
         ),
     )
-    return MetricsReport(
-        item_count=data.item_count,
-        ground_truth_count=data.ground_truth_count,
-        prediction_count=data.prediction_count,
-        coco=CocoSummary(**data.coco),
-        per_label=[LabelMetrics(**vars(row)) for row in data.per_label],
-        confusion_matrix=ConfusionMatrix(
-            labels=data.confusion_labels, counts=data.confusion_counts
-        ),
-        curves=data.curves,
-    )
+    return MetricsReport(report=report)
 
 
 def _page_info(page: browse.Page) -> PageInfo:

@@ -82,13 +82,57 @@ def _counted_before(words: NDArray[np.uint64], prefix: IntArray, flat: IntArray)
     return out
 
 
+class _Segments:
+    """Where one block's (row, class) segments start and which of their entries are TPs."""
+
+    def __init__(
+        self,
+        block: StateBlock,
+        keep: BoolArray | None,
+        cls: NDArray[np.integer[Any]],
+        n_classes: int,
+    ) -> None:
+        n_block, width = block.n_block, block.width
+        self.n_seg = n_block * n_classes
+        self.words, self.tp_flat = block.limited(keep)
+        self.prefix = np.zeros(self.words.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bitwise_count(self.words), out=self.prefix[1:])
+        class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
+        bound_flat = (np.arange(n_block)[:, None] * width + class_bounds[None, :]).reshape(-1)
+        self.at_bounds = _counted_before(self.words, self.prefix, bound_flat)
+        #: counted (TP or FP) entries per segment
+        self.seg_len = np.diff(self.at_bounds.reshape(n_block, n_classes + 1), axis=1).reshape(-1)
+        per_row = np.diff(np.searchsorted(self.tp_flat, np.arange(n_block + 1) * width))
+        self.tp_row = np.repeat(np.arange(n_block, dtype=np.int64), per_row)
+        self.tp_cls = np.take(cls, self.tp_flat - self.tp_row * width)
+        #: segment of every TP, non-decreasing
+        self.seg = self.tp_row * n_classes + self.tp_cls
+        self.n_tp = np.bincount(self.seg, minlength=self.n_seg)
+
+
+def final_recall(
+    block: StateBlock,
+    keep: BoolArray | None,
+    cls: NDArray[np.integer[Any]],
+    npig: FloatArray,
+    n_classes: int,
+) -> tuple[FloatArray, IntArray]:
+    """(recall float64 (B*K,), counted entries int64 (B*K,)) without the precision curve:
+    what AR at a smaller maxDets needs."""
+    segments = _Segments(block, keep, cls, n_classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = segments.n_tp.astype(np.float64) / npig
+    return recall, segments.seg_len
+
+
 def curves(
     block: StateBlock,
     keep: BoolArray | None,
     cls: NDArray[np.integer[Any]],
     npig: FloatArray,
     n_classes: int,
-) -> tuple[FloatArray, FloatArray, IntArray]:
+    out: FloatArray,
+) -> tuple[FloatArray, IntArray]:
     """Precision at the recall points and final recall, from true positives only.
 
     pycocotools reads precision at the first entry whose recall reaches each
@@ -102,29 +146,18 @@ def curves(
         cls: int64 (N,) non-decreasing class of each column.
         npig: float64 (B * K,) non-ignored ground truths per (row, class).
         n_classes: K.
+        out: float64 (B*K, 101) receives the precision at the recall points (0 where a point
+            is never reached); written in place so the caller's layout costs no copy.
 
     Returns:
-        (q float64 (B*K, 101), recall float64 (B*K,), counted entries int64 (B*K,)).
+        (recall float64 (B*K,), counted entries int64 (B*K,)).
     """
-    n_block, width = block.n_block, block.width
-    n_seg = n_block * n_classes
-    words, tp_flat = block.limited(keep)
-    prefix = np.zeros(words.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bitwise_count(words), out=prefix[1:])
-    class_bounds = np.searchsorted(cls, np.arange(n_classes + 1))
-    bound_flat = (np.arange(n_block)[:, None] * width + class_bounds[None, :]).reshape(-1)
-    at_bounds = _counted_before(words, prefix, bound_flat).reshape(n_block, n_classes + 1)
-    seg_len = np.diff(at_bounds, axis=1).reshape(-1)
-
-    per_row = np.diff(np.searchsorted(tp_flat, np.arange(n_block + 1) * width))
-    tp_row = np.repeat(np.arange(n_block, dtype=np.int64), per_row)
-    tp_cls = np.take(cls, tp_flat - tp_row * width)
-    seg = tp_row * n_classes + tp_cls
-    position = _counted_before(words, prefix, tp_flat) - np.take(  # counted before, in class
-        at_bounds, tp_row * (n_classes + 1) + tp_cls
+    s = _Segments(block, keep, cls, n_classes)
+    seg = s.seg
+    position = _counted_before(s.words, s.prefix, s.tp_flat) - np.take(  # counted before, in class
+        s.at_bounds, s.tp_row * (n_classes + 1) + s.tp_cls
     )
-    n_tp = np.bincount(seg, minlength=n_seg)
-    tp_count = np.arange(1, seg.shape[0] + 1) - np.take(np.cumsum(n_tp) - n_tp, seg)
+    tp_count = np.arange(1, seg.shape[0] + 1) - np.take(np.cumsum(s.n_tp) - s.n_tp, seg)
     tp = tp_count.astype(np.float64)
     fp = (position + 1 - tp_count).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -135,23 +168,18 @@ def curves(
     # largest precision of the TPs reaching past r (pycocotools' envelope). TPs
     # sharing (segment, reached) form one run, as seg and rc never decrease.
     reached = recall_points_reached(rc)
-    active = np.flatnonzero(n_tp)  # segments with a TP, ascending like seg
-    slot = np.zeros(n_seg, dtype=np.int64)
-    slot[active] = np.arange(active.shape[0])
-    tp_slot = slot[seg]
-    code = tp_slot * (N_RECALL + 1) + reached
+    code = seg * (N_RECALL + 1) + reached
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if code.size else code
-    # best[101 - reached, slot]: a running maximum down axis 0 is then the
+    # best[101 - reached, segment]: a running maximum down axis 0 is then the
     # envelope; one ufunc call per recall point works across all segments
     # (``maximum.accumulate(axis=0)`` would walk each segment's column alone).
-    best = np.full((N_RECALL + 1, active.shape[0]), -1.0)
-    at = (N_RECALL - reached[starts]) * active.shape[0] + tp_slot[starts]
+    best = np.full((N_RECALL + 1, s.n_seg), -1.0)
+    at = (N_RECALL - reached[starts]) * s.n_seg + seg[starts]
     best.reshape(-1)[at] = np.maximum.reduceat(pr, starts) if code.size else pr
     for j in range(1, N_RECALL + 1):
         np.maximum(best[j], best[j - 1], out=best[j])
-    envelope = best[N_RECALL - 1 :: -1]  # (101, active): point r reads best[100 - r]
-    q = np.zeros((n_seg, N_RECALL))
-    q[active] = np.maximum(envelope.T, 0.0)  # -1: the point is never reached
+    envelope = best[N_RECALL - 1 :: -1]  # (101, segments): point r reads best[100 - r]
+    np.maximum(envelope.T, 0.0, out=out)  # -1: the point is never reached
     with np.errstate(divide="ignore", invalid="ignore"):
-        recall = n_tp.astype(np.float64) / npig
-    return q, recall, seg_len
+        recall = s.n_tp.astype(np.float64) / npig
+    return recall, s.seg_len

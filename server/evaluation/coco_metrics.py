@@ -28,7 +28,13 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.coco_curves import N_RECALL, StateBlock, curves, padded_width
+from server.evaluation.coco_curves import (
+    N_RECALL,
+    StateBlock,
+    curves,
+    final_recall,
+    padded_width,
+)
 from server.evaluation.match_table import IGNORED, MatchTable
 from server.evaluation.types import (
     BoolArray,
@@ -88,7 +94,11 @@ def _mean_defined(values: FloatArray, axis: tuple[int, ...] | None = None) -> Fl
 
 
 def accumulate(
-    table: MatchTable, item_mask: BoolArray | None = None, *, pool_classes: bool = False
+    table: MatchTable,
+    item_mask: BoolArray | None = None,
+    *,
+    pool_classes: bool = False,
+    all_precision: bool = True,
 ) -> tuple[FloatArray, FloatArray]:
     """pycocotools' ``accumulate`` over the items selected by ``item_mask``.
 
@@ -96,18 +106,26 @@ def accumulate(
         table: the match table.
         item_mask: bool (n_items,) items to include (all when None).
         pool_classes: one class for all labels (pycocotools ``useCats=0``).
+        all_precision: False computes precision at the largest maxDets only, and its M axis
+            then holds that one (COCO's summary reads AP there alone; AR at smaller limits
+            needs no curve): half the work of a slice's report.
 
     Returns:
-        (precision float64 (T, 101, K, A, M), recall float64 (T, K, A, M)).
+        (precision float64 (T, 101, K, A, M), recall float64 (T, K, A, M)), views of arrays
+        laid out (M, A, T, K, R) so that each block's curves are written where they lie.
     """
     dt_rows, gt_rows = table.item_rows(item_mask)
     n_grid = table.n_grid
     n_areas = table.area_names.shape[0]
     max_dets = table.max_detections
     n_classes = 1 if pool_classes else table.n_labels
-    precision = np.full((n_grid, N_RECALL, n_classes, n_areas, max_dets.shape[0]), -1.0)
-    recall = np.full((n_grid, n_classes, n_areas, max_dets.shape[0]), -1.0)
-    grid_rows = (np.arange(n_areas)[:, None] * n_grid + np.arange(n_grid)[None, :]).reshape(-1)
+    n_max = max_dets.shape[0]
+    # Grid rows are numbered area-major (row = area * T + threshold), so a block of rows is a
+    # contiguous run of (row, class) segments here.
+    grid_rows = np.arange(n_areas * n_grid)
+    n_curves = n_max if all_precision else 1  # precision's M axis; the largest maxDets last
+    precision_rows = np.empty((n_curves, grid_rows.shape[0] * n_classes, N_RECALL))
+    recall_rows = np.empty((n_max, grid_rows.shape[0] * n_classes))
     include_empty = table.empty_classes == EmptyClasses.INCLUDE.value
 
     npig_all = _ground_truth_counts(table, gt_rows, n_classes, pool_classes)[
@@ -160,32 +178,44 @@ def accumulate(
             state = np.full((n_block, width), IGNORED, dtype=np.int8)
             state[:, :n_base] = np.take(table.dt_state[block[0] : block[-1] + 1], base, axis=1)
             bits = StateBlock(state)
-        done: dict[int, tuple[FloatArray, FloatArray]] = {}
-        for m in range(max_dets.shape[0]):
+        segments = slice(lo * n_classes, (lo + n_block) * n_classes)
+        undefined = npig == 0
+        done: dict[int, int] = {}  # columns kept -> the maxDets index whose curves cover them
+        for m in reversed(range(n_max)):  # the largest first: it always gets its curve
             limit = keep[m]
             n_cols = n_base if limit is None else int(np.count_nonzero(limit))
-            if n_cols not in done:  # nested column sets of one size are the same set
-                if bits is None:  # classes vary by row: sort this row's columns by class
-                    cols = base if limit is None else base[limit[:n_base]]
-                    row_state, cls = _row_sorted(table, int(block[0]), cols)
-                    state = np.full((1, padded_width(cols.shape[0])), IGNORED, dtype=np.int8)
-                    state[0, : cols.shape[0]] = row_state
-                    q, rec, seg_len = curves(StateBlock(state), None, cls, npig, n_classes)
-                else:
-                    q, rec, seg_len = curves(bits, limit, fixed_class, npig, n_classes)
-                undefined = npig == 0
+            with_curve = all_precision or m == n_max - 1
+            q = precision_rows[m - n_max + n_curves, segments] if with_curve else None
+            if n_cols in done:  # nested column sets of one size are the same set
+                if q is not None:
+                    q[...] = precision_rows[done[n_cols], segments]
+                recall_rows[m, segments] = recall_rows[done[n_cols], segments]
+                continue
+            cls: NDArray[np.integer[Any]]
+            if bits is None:  # classes vary by row: sort this row's columns by class
+                cols = base if limit is None else base[limit[:n_base]]
+                row_state, cls = _row_sorted(table, int(block[0]), cols)
+                state = np.full((1, padded_width(cols.shape[0])), IGNORED, dtype=np.int8)
+                state[0, : cols.shape[0]] = row_state
+                row_bits, row_keep = StateBlock(state), None
+            else:
+                row_bits, row_keep, cls = bits, limit, fixed_class
+            if q is not None:
+                rec, seg_len = curves(row_bits, row_keep, cls, npig, n_classes, q)
                 q[undefined] = -1.0
-                rec[undefined] = -1.0
-                if include_empty:
-                    empty_with_dets = undefined & (seg_len > 0)
+                done[n_cols] = m - n_max + n_curves
+            else:
+                rec, seg_len = final_recall(row_bits, row_keep, cls, npig, n_classes)
+            rec[undefined] = -1.0
+            if include_empty:
+                empty_with_dets = undefined & (seg_len > 0)
+                if q is not None:
                     q[empty_with_dets] = 0.0
-                    rec[empty_with_dets] = 0.0
-                done[n_cols] = (q, rec)
-            q, rec = done[n_cols]
-            areas, thresholds = np.divmod(block, n_grid)
-            q3 = q.reshape(n_block, n_classes, N_RECALL)
-            precision[thresholds, :, :, areas, m] = q3.transpose(0, 2, 1)
-            recall[thresholds, :, areas, m] = rec.reshape(n_block, n_classes)
+                rec[empty_with_dets] = 0.0
+            recall_rows[m, segments] = rec
+    shape = (n_areas, n_grid, n_classes)
+    precision = precision_rows.reshape(n_curves, *shape, N_RECALL).transpose(2, 4, 3, 1, 0)
+    recall = recall_rows.reshape(n_max, *shape).transpose(2, 3, 1, 0)
     return precision, recall
 
 
@@ -241,6 +271,7 @@ def coco_summary(
     kind: Kind = "bbox",
     *,
     pool_classes: bool | None = None,
+    all_precision: bool = True,
 ) -> CocoSummary:
     """COCO's 12 (bbox/segm) or 10 (keypoints) numbers and per-class AP/AR.
 
@@ -250,6 +281,9 @@ def coco_summary(
         kind: "bbox", "segm" or "keypoints" (decides pycocotools' summary).
         pool_classes: pool all labels into one class like pycocotools'
             ``useCats=0``; defaults to ``table.class_agnostic``.
+        all_precision: False computes precision only at the last maxDets, and ``precision``'s
+            M axis then holds that one, when that is the only one the numbers here read (AP
+            at 100 and maxDets[2] for detection, 20 for keypoints); otherwise it is ignored.
 
     Returns:
         :class:`CocoSummary`.
@@ -257,15 +291,24 @@ def coco_summary(
     if kind not in ("bbox", "segm", "keypoints"):
         raise EvaluationInputError(f"unknown kind {kind!r}")
     pooled = table.class_agnostic if pool_classes is None else pool_classes
-    precision, recall = accumulate(table, item_mask, pool_classes=pooled)
+    max_dets = [int(m) for m in table.max_detections]
+    top = max_dets[2] if len(max_dets) > 2 else max_dets[-1]
+    ap_read = {20} if kind == "keypoints" else {100, top}  # the maxDets AP is read at
+    last_only = not all_precision and all(
+        i == len(max_dets) - 1 for i, m in enumerate(max_dets) if m in ap_read
+    )
+    precision, recall = accumulate(
+        table, item_mask, pool_classes=pooled, all_precision=not last_only
+    )
     thresholds = table.row_threshold[: table.n_grid]
     area_names = tuple(str(n) for n in table.area_names)
-    max_dets = [int(m) for m in table.max_detections]
 
     def pick(ap: bool, iou: float | None, area: str, max_det: int) -> FloatArray:
         a = [i for i, name in enumerate(area_names) if name == area]
         m = [i for i, value in enumerate(max_dets) if value == max_det]
         s = precision if ap else recall
+        if ap and last_only:  # the M axis holds the last maxDets alone
+            m = [i - len(max_dets) + 1 for i in m]
         if iou is not None:
             s = s[np.where(iou == thresholds)[0]]
         if len(a) == 1 and len(m) == 1:  # a view, same element order as the copies below
@@ -296,7 +339,6 @@ def coco_summary(
         ]
     else:
         names = DETECTION_STAT_NAMES
-        top = max_dets[2] if len(max_dets) > 2 else max_dets[-1]
         stats = [
             summarize(True),
             summarize(True, 0.5, max_det=top),

@@ -37,8 +37,8 @@ def summary_stat(
     dets = [int(m) for m in summary.max_detections]
     m = dets.index(max_detections) if max_detections is not None else len(dets) - 1
     values: FloatArray
-    if average_precision:
-        values = summary.precision[:, :, columns, a, m]
+    if average_precision:  # its M axis may hold the last maxDets alone (all_precision=False)
+        values = summary.precision[:, :, columns, a, m - len(dets) + summary.precision.shape[-1]]
     else:
         values = summary.recall[:, columns, a, m]
     if iou_threshold is not None:

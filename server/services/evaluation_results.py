@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +35,8 @@ from server.services.evaluation_cache import (
 )
 from server.services.evaluation_snapshot import Snapshot
 from server.storage.tables import ModelRun
+
+T = TypeVar("T")
 
 COCO_FIELDS = (
     "ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large",
@@ -57,61 +61,13 @@ class LabelRow:
     false_negatives: int
 
 
-class Curves:
-    """PR curves of one report, turned into points only for the label a client asks for."""
-
-    def __init__(
-        self,
-        snapshot: Snapshot,
-        mask: np.ndarray | None,
-        label_mask: np.ndarray | None,
-        iou_threshold: float,
-        per_label: Any,
-    ) -> None:
-        self._snapshot = snapshot
-        self._mask = mask
-        self._label_mask = label_mask
-        self._iou_threshold = iou_threshold
-        self._per_label = per_label
-
-    def points(self, label: str | None) -> list[tuple[float, float, float]]:
-        """(recall, precision, confidence) by descending confidence; all labels pooled when
-        ``label`` is None, nothing for a label the report does not cover."""
-        if label is None:
-            recall, precision, confidence = pooled_pr_curve(
-                self._snapshot.table, self._mask, self._iou_threshold, self._label_mask
-            )
-        else:
-            names = self._snapshot.label_names
-            if label not in names:
-                return []
-            at = self._per_label.label == names.index(label)
-            recall = self._per_label.recall[at]
-            precision = self._per_label.precision[at]
-            confidence = self._per_label.confidence[at]
-        return list(zip(recall.tolist(), precision.tolist(), confidence.tolist(), strict=True))
-
-
-@dataclass(frozen=True)
-class MetricsData:
-    item_count: int
-    ground_truth_count: int
-    prediction_count: int
-    coco: dict[str, float]
-    per_label: list[LabelRow]
-    curves: Curves
-    confusion_labels: list[str]
-    confusion_counts: list[list[int]]
-
-
 def _defined(value: float) -> float | None:
     return None if (math.isnan(value) or value < 0) else float(value)
 
 
 def _coco_numbers(
-    snapshot: Snapshot, mask: np.ndarray | None, label_mask: np.ndarray | None
-) -> tuple[dict[str, float], Any]:
-    summary = coco_summary(snapshot.table, mask, snapshot.kind)  # type: ignore[arg-type]
+    snapshot: Snapshot, summary: Any, label_mask: np.ndarray | None
+) -> dict[str, float]:
     if label_mask is None or (summary.labels.shape[0] == 1 and summary.labels[0] == -1):
         stats = [float(s) for s in summary.stats]
     else:
@@ -120,7 +76,7 @@ def _coco_numbers(
     names = KEYPOINT_FIELDS if snapshot.kind == "keypoints" else COCO_FIELDS
     coco = dict.fromkeys(COCO_FIELDS, -1.0)
     coco.update(zip(names, stats, strict=True))
-    return coco, summary
+    return coco
 
 
 def _stats_for_columns(summary: Any, columns: np.ndarray, kind: str) -> list[float]:
@@ -155,6 +111,128 @@ def _stats_for_columns(summary: Any, columns: np.ndarray, kind: str) -> list[flo
             ar(top, area="small"), ar(top, area="medium"), ar(top, area="large")]  # fmt: skip
 
 
+class Report:
+    """One slice's metrics over an evaluation.
+
+    The counts are computed at once; the COCO numbers, the threshold metrics and the curves on
+    first use, once, on the cache's compute thread, and kept with the report. A client asking
+    only for the COCO numbers never pays for the rest, and concurrent requests for the same
+    slice await the same computation.
+    """
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        mask: np.ndarray | None,
+        label_mask: np.ndarray | None,
+        iou_threshold: float,
+        confidence_threshold: float,
+        compute: Executor,
+    ) -> None:
+        self._snapshot = snapshot
+        self._mask = mask
+        self._label_mask = label_mask
+        self._iou_threshold = iou_threshold
+        self._confidence_threshold = confidence_threshold
+        self._compute = compute
+        self._parts: dict[Any, Future[Any]] = {}
+        table = snapshot.table
+        dt_rows, gt_rows = table.item_rows(mask)  # costs the slice, not the table
+        if label_mask is not None:
+            dt_rows = dt_rows[label_mask[table.dt_label[dt_rows]]]
+            gt_rows = gt_rows[label_mask[table.gt_label[gt_rows]]]
+        self.item_count = int(table.n_items if mask is None else np.count_nonzero(mask))
+        self.ground_truth_count = int(gt_rows.shape[0])
+        self.prediction_count = int(dt_rows.shape[0])
+
+    async def _part(self, key: Any, work: Callable[[], T]) -> T:
+        future = self._parts.get(key)
+        if future is None:
+            future = self._parts[key] = self._compute.submit(work)
+        # shielded: a client that goes away must not cancel what others await
+        result: T = await asyncio.shield(asyncio.wrap_future(future))
+        return result
+
+    async def _summary(self) -> Any:
+        return await self._part("summary", self._compute_summary)
+
+    def _compute_summary(self) -> Any:
+        snapshot = self._snapshot
+        # COCO's numbers read precision at the largest maxDets only
+        return coco_summary(snapshot.table, self._mask, snapshot.kind, all_precision=False)  # type: ignore[arg-type]
+
+    async def _thresholds(self) -> Any:
+        chosen = None if self._label_mask is None else np.flatnonzero(self._label_mask).tolist()
+        return await self._part(
+            "thresholds",
+            lambda: threshold_metrics(
+                self._snapshot.table,
+                self._mask,
+                self._iou_threshold,
+                self._confidence_threshold,
+                chosen,
+            ),
+        )
+
+    async def coco(self) -> dict[str, float]:
+        summary = await self._summary()
+        return await self._part(
+            "coco", lambda: _coco_numbers(self._snapshot, summary, self._label_mask)
+        )
+
+    async def per_label(self) -> list[LabelRow]:
+        summary = await self._summary()
+        tm = await self._thresholds()
+        names = self._snapshot.label_names
+        column_of = {int(k): c for c, k in enumerate(summary.labels)}
+        rows = []
+        for j, k in enumerate(tm.labels):
+            c = column_of.get(int(k))
+            rows.append(
+                LabelRow(
+                    label=names[int(k)],
+                    ap=None if c is None else _defined(float(summary.ap[c])),
+                    ap50=None if c is None else _defined(float(summary.ap50[c])),
+                    ar=None if c is None else _defined(float(summary.ar[c])),
+                    precision=_defined(float(tm.per_label.precision[j])),
+                    recall=_defined(float(tm.per_label.recall[j])),
+                    f1=_defined(float(tm.per_label.f1[j])),
+                    true_positives=int(tm.per_label.tp[j]),
+                    false_positives=int(tm.per_label.fp[j]),
+                    false_negatives=int(tm.per_label.fn[j]),
+                )
+            )
+        return rows
+
+    async def confusion(self) -> tuple[list[str], list[list[int]]]:
+        """(labels, counts): the last row and column are background."""
+        tm = await self._thresholds()
+        return list(self._snapshot.label_names), tm.confusion.astype(int).tolist()
+
+    async def curve(self, label: str | None) -> list[tuple[float, float, float]]:
+        """(recall, precision, confidence) by descending confidence; all labels pooled when
+        ``label`` is None, nothing for a label the report does not cover."""
+        names = self._snapshot.label_names
+        if label is None:
+            recall, precision, confidence = await self._part(
+                ("curve", None),
+                lambda: pooled_pr_curve(
+                    self._snapshot.table, self._mask, self._iou_threshold, self._label_mask
+                ),
+            )
+        elif label not in names:
+            return []
+        else:
+            curve = (await self._thresholds()).pr_curve
+            at = curve.label == names.index(label)
+            recall, precision, confidence = (
+                curve.recall[at],
+                curve.precision[at],
+                curve.confidence[at],
+            )
+        return list(zip(recall.tolist(), precision.tolist(), confidence.tolist(), strict=True))
+
+
 async def metrics_report(
     session: AsyncSession,
     cache: SnapshotCache,
@@ -165,7 +243,7 @@ async def metrics_report(
     iou_threshold: float,
     confidence_threshold: float,
     labels: list[str] | None,
-) -> MetricsData:
+) -> Report:
     """Metrics of the items a filter/slice selects, from the run's visible evaluation.
 
     Reports are kept per (evaluation, selected items, thresholds, labels): an evaluation never
@@ -184,56 +262,10 @@ async def metrics_report(
         confidence_threshold,
         None if labels is None else tuple(sorted(set(labels))),
     )
-    cached: MetricsData | None = cache.reports.get(key)
-    if cached is None:
-        cached = await asyncio.to_thread(
-            _report, snapshot, mask, label_mask, iou_threshold, confidence_threshold
+    report: Report | None = cache.reports.get(key)
+    if report is None:
+        report = Report(
+            snapshot, mask, label_mask, iou_threshold, confidence_threshold, cache.compute
         )
-        cache.reports.put(key, cached)
-    return cached
-
-
-def _report(
-    snapshot: Snapshot,
-    mask: np.ndarray | None,
-    label_mask: np.ndarray | None,
-    iou_threshold: float,
-    confidence_threshold: float,
-) -> MetricsData:
-    table = snapshot.table
-    names = snapshot.label_names
-    coco, summary = _coco_numbers(snapshot, mask, label_mask)
-    chosen = None if label_mask is None else [int(k) for k in np.flatnonzero(label_mask)]
-    tm = threshold_metrics(table, mask, iou_threshold, confidence_threshold, chosen)
-    dt_rows, gt_rows = table.item_rows(mask)  # costs the slice, not the table
-    if label_mask is not None:
-        dt_rows = dt_rows[label_mask[table.dt_label[dt_rows]]]
-        gt_rows = gt_rows[label_mask[table.gt_label[gt_rows]]]
-    column_of = {int(k): c for c, k in enumerate(summary.labels)}
-    rows = []
-    for j, k in enumerate(tm.labels):
-        c = column_of.get(int(k))
-        rows.append(
-            LabelRow(
-                label=names[int(k)],
-                ap=None if c is None else _defined(float(summary.ap[c])),
-                ap50=None if c is None else _defined(float(summary.ap50[c])),
-                ar=None if c is None else _defined(float(summary.ar[c])),
-                precision=_defined(float(tm.per_label.precision[j])),
-                recall=_defined(float(tm.per_label.recall[j])),
-                f1=_defined(float(tm.per_label.f1[j])),
-                true_positives=int(tm.per_label.tp[j]),
-                false_positives=int(tm.per_label.fp[j]),
-                false_negatives=int(tm.per_label.fn[j]),
-            )
-        )
-    return MetricsData(
-        item_count=int(table.n_items if mask is None else mask.sum()),
-        ground_truth_count=int(gt_rows.shape[0]),
-        prediction_count=int(dt_rows.shape[0]),
-        coco=coco,
-        per_label=rows,
-        curves=Curves(snapshot, mask, label_mask, iou_threshold, tm.pr_curve),
-        confusion_labels=list(names),
-        confusion_counts=tm.confusion.astype(int).tolist(),
-    )
+        cache.reports.put(key, report)
+    return report

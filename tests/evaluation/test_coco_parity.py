@@ -123,3 +123,31 @@ def test_stored_accumulate_order_is_label_score_item_input(options: MatchOptions
         table.dt_label[evaluated], table.dt_score[evaluated], table.dt_item[evaluated]
     )
     np.testing.assert_array_equal(table.dt_metric_order, evaluated[expected])
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("class_agnostic", [False, True])
+def test_largest_max_dets_only_keeps_every_number(seed: int, class_agnostic: bool) -> None:
+    """What a slice's report asks for: precision at the last maxDets only."""
+    case = make_case(500 + seed, n_images=30)
+    table, _ = run_engine(case, MatchOptions(class_agnostic=class_agnostic))
+    mask = np.random.default_rng(seed).random(len(case.image_keys)) < 0.5
+    keep = {k for k, m in zip(case.image_keys, mask, strict=True) if m}
+    ref = run_pycocotools(subset_case(case, keep), use_cats=not class_agnostic)
+    summary = coco_summary(table, mask, all_precision=False)
+    np.testing.assert_allclose(summary.stats, ref.stats, rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.recall, ref.eval["recall"], rtol=0, atol=TOL)
+    assert summary.precision.shape[-1] == 1  # the last maxDets alone
+    top = ref.eval["precision"][..., -1]
+    np.testing.assert_allclose(summary.precision[..., -1], top, rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.ap, coco_summary(table, mask).ap, rtol=0, atol=0)
+
+
+def test_largest_max_dets_only_is_ignored_where_ap_reads_another() -> None:
+    """pycocotools reads AP at maxDets[2]: with four limits that is not the last."""
+    case = make_case(510, n_images=20)
+    options = MatchOptions(max_detections=(1, 10, 100, 300))
+    table, _ = run_engine(case, options)
+    full, last_only = coco_summary(table), coco_summary(table, all_precision=False)
+    assert last_only.precision.shape == full.precision.shape
+    np.testing.assert_array_equal(last_only.stats, full.stats)

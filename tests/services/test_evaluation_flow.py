@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,20 @@ async def evaluate_now(runtime: Runtime, run_id: str, options: dict[str, Any] | 
     return str(job.id)
 
 
-async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> evaluation_results.MetricsData:
+@dataclass
+class Resolved:
+    """Every part of a report, awaited."""
+
+    item_count: int
+    ground_truth_count: int
+    prediction_count: int
+    coco: dict[str, float]
+    per_label: list[evaluation_results.LabelRow]
+    confusion_labels: list[str]
+    confusion_counts: list[list[int]]
+
+
+async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> Resolved:
     async with read_session(runtime.sessions) as session:
         run = await session.get(ModelRun, int(run_id))
         assert run is not None
@@ -120,12 +134,22 @@ async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> evaluation_res
             "confidence_threshold": 0.0, "labels": None,
         }  # fmt: skip
         arguments.update(kwargs)
-        return await evaluation_results.metrics_report(
+        found = await evaluation_results.metrics_report(
             session, SnapshotCache(), run=run, **arguments
         )
+    labels, counts = await found.confusion()
+    return Resolved(
+        found.item_count,
+        found.ground_truth_count,
+        found.prediction_count,
+        await found.coco(),
+        await found.per_label(),
+        labels,
+        counts,
+    )
 
 
-def coco_vector(data: evaluation_results.MetricsData) -> np.ndarray:
+def coco_vector(data: Resolved) -> np.ndarray:
     return np.array([data.coco[name] for name in evaluation_results.COCO_FIELDS])
 
 
