@@ -46,7 +46,7 @@ def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
     item, label = GrowingColumn(capacity, np.int64), GrowingColumn(capacity, np.int64)
     score, bbox = GrowingColumn(capacity, np.float64), GrowingColumn(capacity, np.float64, 4)
     for items in array_slices(data):
-        part = _slice_columns(items, gt)
+        part = slice_columns(items, gt)
         item.extend(part.item)
         label.extend(part.label)
         score.extend(part.score)
@@ -64,7 +64,7 @@ def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
     return columns
 
 
-def _slice_columns(items: list[Any], gt: CocoGroundTruth) -> BoxColumns:
+def slice_columns(items: list[Any], gt: CocoGroundTruth) -> BoxColumns:
     n = len(items)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)

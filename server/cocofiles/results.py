@@ -28,6 +28,7 @@ from server.cocofiles.box_results import streamed_boxes
 from server.cocofiles.columns import Records, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
 from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth
+from server.cocofiles.mask_results import streamed_masks
 from server.cocofiles.masks import boxes_as_masks, masks_of
 from server.cocofiles.slices import NotStreamable
 from server.evaluation.geometry.rle import RleBatch
@@ -95,6 +96,27 @@ def load_results(
             rows = np.arange(item.shape[0], dtype=np.int64)
             area = bbox[:, 2] * bbox[:, 3]
             return CocoResults(path, rows, item, label, score, area, bbox, None, None, 0)
+    if gt.iou_type == "segm":
+        try:
+            boxes, own_masks = streamed_masks(raw, gt)
+        except NotStreamable:
+            pass
+        else:
+            del raw
+            rows = np.arange(boxes.item.shape[0], dtype=np.int64)
+            area = boxes.bbox[:, 2] * boxes.bbox[:, 3]
+            return CocoResults(
+                path,
+                rows,
+                boxes.item,
+                boxes.label,
+                boxes.score,
+                area,
+                boxes.bbox,
+                own_masks,
+                None,
+                0,
+            )
     data = parse_json(path, raw)
     del raw
     if type(data) is not list:

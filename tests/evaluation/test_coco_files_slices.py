@@ -16,6 +16,7 @@ from server.cocofiles import (
     ground_truth,
     load_ground_truth,
     load_results,
+    mask_results,
     results,
     slices,
 )
@@ -190,3 +191,74 @@ def test_sliced_ground_truth_leaves_unusual_ids_to_the_full_reader(
         ground_truth._streamed_boxes(str(gt_path), gt_path.read_bytes())
     with pytest.raises(CocoFileError, match="image_id not in images"):
         load_ground_truth(str(gt_path), "bbox")
+
+
+def _segm_case(tmp_path: Path, seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    gt_dict = make_ground_truth(12, seed=seed)
+    dets = make_detections(gt_dict, seed=seed + 1, kind="segm")
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "segm")
+    return gt, dets
+
+
+def test_streamed_masks_equal_the_full_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt, dets = _segm_case(tmp_path, 20)
+    dets[2]["bbox"] = [1, 2, 3, 4]
+    dets[3]["extra"] = {"nested": [{"x": "},{"}]}
+    dt_path = write_json(tmp_path / "dt.json", dets)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 2000)
+    monkeypatch.setattr(mask_results, "_DECODE_CHARS", 500)  # several decodes per file
+    mask_results.streamed_masks(dt_path.read_bytes(), gt)  # raises if it declined
+    streamed = load_results(str(dt_path), gt)
+
+    def decline(*args: Any) -> Any:
+        raise NotStreamable
+
+    monkeypatch.setattr(results, "streamed_masks", decline)
+    full = load_results(str(dt_path), gt)
+    for name in ("row", "item", "label", "score", "area", "bbox"):
+        assert np.array_equal(getattr(full, name), getattr(streamed, name)), name
+    assert full.masks is not None and streamed.masks is not None
+    for name in ("counts", "offsets", "heights", "widths"):
+        assert np.array_equal(getattr(full.masks, name), getattr(streamed.masks, name)), name
+    assert streamed.masks.to_strings() == [d["segmentation"]["counts"] for d in dets]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"segmentation": [[1.0, 1.0, 5.0, 1.0, 5.0, 5.0]]},
+        {"segmentation": {"size": "SIZE", "counts": [0, 100]}},
+        {"segmentation": {"size": "SIZE", "counts": "PP3"}},
+        {"segmentation": {"size": "SIZE", "counts": "0\x7f"}},
+        {"segmentation": {"size": [10, 10], "counts": "0"}},
+        {"segmentation": {"counts": "0"}},
+        {"segmentation": {"size": [10, True], "counts": "0"}},
+        {"segmentation": {"size": [10], "counts": "0"}},
+        {"segmentation": None},
+        {"bbox": []},
+        {"image_id": -5},
+        {"category_id": 999},
+    ],
+)
+def test_streamed_masks_decline_anything_unusual(change: dict[str, Any], tmp_path: Path) -> None:
+    gt, dets = _segm_case(tmp_path, 22)
+    size = dets[-1]["segmentation"]["size"]
+    dets[-1].update(change)
+    segmentation = dets[-1]["segmentation"]
+    if isinstance(segmentation, dict) and segmentation.get("size") == "SIZE":
+        segmentation["size"] = size
+    with pytest.raises(NotStreamable):
+        mask_results.streamed_masks(json.dumps(dets).encode(), gt)
+
+
+def test_streamed_masks_decline_runs_that_do_not_fill_the_image(tmp_path: Path) -> None:
+    gt, dets = _segm_case(tmp_path, 24)
+    seg = dets[-1]["segmentation"]
+    h, w = seg["size"]
+    dets[-1]["segmentation"] = {"size": [h, w], "counts": "0"}  # one empty run
+    with pytest.raises(NotStreamable):
+        mask_results.streamed_masks(json.dumps(dets).encode(), gt)
+    with pytest.raises(CocoFileError, match="malformed RLE segmentation"):
+        load_results(str(write_json(tmp_path / "dt.json", dets)), gt)

@@ -31,7 +31,7 @@ def _sizes(sizes: ArrayLike, n: int) -> tuple[NDArray[np.int64], NDArray[np.int6
     return arr[:, 0].copy(), arr[:, 1].copy()
 
 
-def _run_sums(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
+def run_sums(counts: NDArray[np.uint32], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
     """int64 (n,) sum of each mask's runs, a chunk of masks at a time (a reduceat to
     int64 casts its whole input first, which for all masks at once is 8 bytes per run)."""
     lengths = np.diff(offsets)
@@ -102,7 +102,7 @@ class RleBatch:
                 raise ValueError(f"mask {bad}: run lengths must lie in [0, 2**32)")
             arr = c64.astype(np.uint32)
         if validate:
-            sums = _run_sums(arr, off)
+            sums = run_sums(arr, off)
             wrong = (sums != heights * widths) | (heights < 0) | (widths < 0)
             if wrong.any():
                 i = int(np.argmax(wrong))
