@@ -188,7 +188,7 @@ def accumulate(
             q = precision_rows[m - n_max + n_curves, segments] if with_curve else None
             if n_cols in done:  # nested column sets of one size are the same set
                 if q is not None:
-                    q[...] = precision_rows[done[n_cols], segments]
+                    q[...] = precision_rows[done[n_cols] - n_max + n_curves, segments]
                 recall_rows[m, segments] = recall_rows[done[n_cols], segments]
                 continue
             cls: NDArray[np.integer[Any]]
@@ -203,7 +203,7 @@ def accumulate(
             if q is not None:
                 rec, seg_len = curves(row_bits, row_keep, cls, npig, n_classes, q)
                 q[undefined] = -1.0
-                done[n_cols] = m - n_max + n_curves
+                done[n_cols] = m
             else:
                 rec, seg_len = final_recall(row_bits, row_keep, cls, npig, n_classes)
             rec[undefined] = -1.0

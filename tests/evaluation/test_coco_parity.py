@@ -9,6 +9,8 @@ category ids, string image keys mapped to items, and an (image, category) with
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,22 @@ def test_largest_max_dets_only_is_ignored_where_ap_reads_another() -> None:
     full, last_only = coco_summary(table), coco_summary(table, all_precision=False)
     assert last_only.precision.shape == full.precision.shape
     np.testing.assert_array_equal(last_only.stats, full.stats)
+
+
+def test_largest_max_dets_only_where_two_limits_keep_the_same_predictions() -> None:
+    """No (image, class) with more than 10 predictions: maxDets 10 and 100 share one curve."""
+    case = make_case(520, n_images=30)
+    count: dict[tuple[int, int], int] = {}
+    kept = []
+    for d in case.detections:
+        key = (d["image_id"], d["category_id"])
+        count[key] = count.get(key, 0) + 1
+        if count[key] <= 10:
+            kept.append(d)
+    case = dataclasses.replace(case, detections=kept)
+    table, _ = run_engine(case)
+    ref = run_pycocotools(case)
+    summary = coco_summary(table, all_precision=False)
+    np.testing.assert_allclose(summary.stats, ref.stats, rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.recall, ref.eval["recall"], rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.precision[..., 0], ref.eval["precision"][..., -1], atol=TOL)
