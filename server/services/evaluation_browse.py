@@ -107,7 +107,10 @@ async def browse_predictions(
     check_threshold(snapshot, iou_threshold, "iouThreshold")
     filter = filter or {}
     table = snapshot.table
-    mask = await selected_items(session, snapshot, run, filter.get("items"), None)
+    selection = await selected_items(
+        session, snapshot, run, filter.get("items"), None, cache=cache, evaluation_id=evaluation_id
+    )
+    mask = None if selection is None else selection.mask
     row = table.row_index(iou_threshold, 0)
     t0 = int(np.searchsorted(table.all_rows, row))
     state = table.dt_state[row]
@@ -155,7 +158,10 @@ async def browse_false_negatives(
     evaluation_id, snapshot = await visible_snapshot(session, cache, run)
     check_threshold(snapshot, iou_threshold, "iouThreshold")
     table = snapshot.table
-    mask = await selected_items(session, snapshot, run, filter, None)
+    selection = await selected_items(
+        session, snapshot, run, filter, None, cache=cache, evaluation_id=evaluation_id
+    )
+    mask = None if selection is None else selection.mask
     row = table.row_index(iou_threshold, 0)
     t0 = int(np.searchsorted(table.all_rows, row))
     _, keep = table.item_selection(mask)

@@ -5,19 +5,23 @@ masks every answer over it starts from."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import FailedPrecondition, InvalidInput, Issue
 from server.evaluation import EvaluationInputError
 from server.services.evaluation_snapshot import Snapshot
+from server.services.ordered_compute import OrderedCompute
 from server.services.per_engine import per_engine
 from server.services.slices import resolve_item_ids
+from server.storage.reads import dataset_versions
 from server.storage.tables import Evaluation, ModelRun, core
 
 EVALUATION = core(Evaluation)
@@ -43,6 +47,14 @@ class _Lru(Generic[K, V]):
             self._items.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Items of a snapshot chosen by a filter: a mask over ``Snapshot.item_ids`` and its digest."""
+
+    mask: np.ndarray
+    digest: str
+
+
 class SnapshotCache:
     """Loaded snapshots by evaluation id (immutable, so never stale), and reports computed from
     them; least recently used out."""
@@ -52,10 +64,9 @@ class SnapshotCache:
         self._items: OrderedDict[int, Snapshot] = OrderedDict()
         self._lock = asyncio.Lock()
         self.reports: _Lru[tuple[Any, ...], Any] = _Lru(reports)
-        #: Reports are computed here one at a time: of eight cold slices asked for at once, the
-        #: first is answered after one computation instead of all eight after eight (threads
-        #: share the GIL, so running them side by side finishes none early).
-        self.compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slice-metrics")
+        self.selections: _Lru[tuple[Any, ...], Selection] = _Lru(reports)
+        #: Reports are computed here one at a time, in the order they were asked for.
+        self.compute = OrderedCompute("slice-metrics")
 
     async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
         async with self._lock:
@@ -114,13 +125,40 @@ async def selected_items(
     run: ModelRun,
     filter: dict[str, Any] | None,
     slice_id: str | None,
-) -> np.ndarray | None:
+    *,
+    cache: SnapshotCache,
+    evaluation_id: int,
+) -> Selection | None:
+    """The snapshot's items that a filter and/or saved slice select; None for all of them.
+
+    A filter can test item metadata, ground truth and the run's predictions, so its answer is
+    kept per (items, annotations, run data) versions: a dashboard asking again costs one small
+    query for the versions instead of the filter's.
+    """
     if not filter and slice_id is None:
         return None
-    ids = await resolve_item_ids(
-        session, dataset_id=run.dataset_id, filter=filter, slice_id=slice_id, model_run_id=run.id
+    versions = await dataset_versions(session=session, dataset_id=run.dataset_id)
+    key = (
+        evaluation_id,
+        run.dataset_id,
+        versions,
+        run.data_version,
+        orjson.dumps(filter, option=orjson.OPT_SORT_KEYS) if filter else None,
+        slice_id,
     )
-    return np.isin(snapshot.item_ids, np.asarray(ids, dtype=np.int64))
+    found = cache.selections.get(key)
+    if found is None:
+        ids = await resolve_item_ids(
+            session,
+            dataset_id=run.dataset_id,
+            filter=filter,
+            slice_id=slice_id,
+            model_run_id=run.id,
+        )
+        mask = np.isin(snapshot.item_ids, np.asarray(ids, dtype=np.int64))
+        found = Selection(mask, hashlib.blake2b(np.packbits(mask).tobytes()).hexdigest())
+        cache.selections.put(key, found)
+    return found
 
 
 def selected_labels(snapshot: Snapshot, labels: list[str] | None) -> np.ndarray | None:

@@ -10,10 +10,9 @@ snapshot, so a cursor stays valid for as long as the evaluation exists.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ from server.services.evaluation_cache import (
     visible_snapshot,
 )
 from server.services.evaluation_snapshot import Snapshot
+from server.services.ordered_compute import OrderedCompute
 from server.storage.tables import ModelRun
 
 T = TypeVar("T")
@@ -116,8 +116,9 @@ class Report:
 
     The counts are computed at once; the COCO numbers, the threshold metrics and the curves on
     first use, once, on the cache's compute thread, and kept with the report. A client asking
-    only for the COCO numbers never pays for the rest, and concurrent requests for the same
-    slice await the same computation.
+    only for the COCO numbers never pays for the rest, concurrent requests for the same slice
+    await the same computation, and every part of this report runs before any part of a
+    report created after it.
     """
 
     def __init__(
@@ -127,7 +128,7 @@ class Report:
         label_mask: np.ndarray | None,
         iou_threshold: float,
         confidence_threshold: float,
-        compute: Executor,
+        compute: OrderedCompute,
     ) -> None:
         self._snapshot = snapshot
         self._mask = mask
@@ -135,6 +136,7 @@ class Report:
         self._iou_threshold = iou_threshold
         self._confidence_threshold = confidence_threshold
         self._compute = compute
+        self._rank = compute.next_rank()
         self._parts: dict[Any, Future[Any]] = {}
         table = snapshot.table
         dt_rows, gt_rows = table.item_rows(mask)  # costs the slice, not the table
@@ -145,25 +147,28 @@ class Report:
         self.ground_truth_count = int(gt_rows.shape[0])
         self.prediction_count = int(dt_rows.shape[0])
 
-    async def _part(self, key: Any, work: Callable[[], T]) -> T:
+    def _start(self, key: Any, work: Callable[[], T]) -> Future[T]:
         future = self._parts.get(key)
         if future is None:
-            future = self._parts[key] = self._compute.submit(work)
+            future = self._parts[key] = self._compute.submit(self._rank, work)
+        return future
+
+    @staticmethod
+    async def _result(future: Future[T]) -> T:
         # shielded: a client that goes away must not cancel what others await
         result: T = await asyncio.shield(asyncio.wrap_future(future))
         return result
 
-    async def _summary(self) -> Any:
-        return await self._part("summary", self._compute_summary)
-
-    def _compute_summary(self) -> Any:
+    def _summary(self) -> Future[Any]:
         snapshot = self._snapshot
-        # COCO's numbers read precision at the largest maxDets only
-        return coco_summary(snapshot.table, self._mask, snapshot.kind, all_precision=False)  # type: ignore[arg-type]
+        return self._start(  # COCO's numbers read precision at the last maxDets only
+            "summary",
+            lambda: coco_summary(snapshot.table, self._mask, snapshot.kind, all_precision=False),  # type: ignore[arg-type]
+        )
 
-    async def _thresholds(self) -> Any:
+    def _thresholds(self) -> Future[Any]:
         chosen = None if self._label_mask is None else np.flatnonzero(self._label_mask).tolist()
-        return await self._part(
+        return self._start(
             "thresholds",
             lambda: threshold_metrics(
                 self._snapshot.table,
@@ -175,14 +180,13 @@ class Report:
         )
 
     async def coco(self) -> dict[str, float]:
-        summary = await self._summary()
-        return await self._part(
-            "coco", lambda: _coco_numbers(self._snapshot, summary, self._label_mask)
-        )
+        summary = await self._result(self._summary())
+        return _coco_numbers(self._snapshot, summary, self._label_mask)
 
     async def per_label(self) -> list[LabelRow]:
-        summary = await self._summary()
-        tm = await self._thresholds()
+        summary_part, thresholds_part = self._summary(), self._thresholds()  # both queued now
+        summary = await self._result(summary_part)
+        tm = await self._result(thresholds_part)
         names = self._snapshot.label_names
         column_of = {int(k): c for c, k in enumerate(summary.labels)}
         rows = []
@@ -206,7 +210,7 @@ class Report:
 
     async def confusion(self) -> tuple[list[str], list[list[int]]]:
         """(labels, counts): the last row and column are background."""
-        tm = await self._thresholds()
+        tm = await self._result(self._thresholds())
         return list(self._snapshot.label_names), tm.confusion.astype(int).tolist()
 
     async def curve(self, label: str | None) -> list[tuple[float, float, float]]:
@@ -214,16 +218,18 @@ class Report:
         ``label`` is None, nothing for a label the report does not cover."""
         names = self._snapshot.label_names
         if label is None:
-            recall, precision, confidence = await self._part(
-                ("curve", None),
-                lambda: pooled_pr_curve(
-                    self._snapshot.table, self._mask, self._iou_threshold, self._label_mask
-                ),
+            recall, precision, confidence = await self._result(
+                self._start(
+                    "pooled curve",
+                    lambda: pooled_pr_curve(
+                        self._snapshot.table, self._mask, self._iou_threshold, self._label_mask
+                    ),
+                )
             )
         elif label not in names:
             return []
         else:
-            curve = (await self._thresholds()).pr_curve
+            curve = (await self._result(self._thresholds())).pr_curve
             at = curve.label == names.index(label)
             recall, precision, confidence = (
                 curve.recall[at],
@@ -253,11 +259,14 @@ async def metrics_report(
     check_threshold(snapshot, iou_threshold, "iouThreshold")
     if not math.isfinite(confidence_threshold):
         raise InvalidInput([Issue("confidenceThreshold", "must be a finite number")])
-    mask = await selected_items(session, snapshot, run, filter, slice_id)
+    selection = await selected_items(
+        session, snapshot, run, filter, slice_id, cache=cache, evaluation_id=evaluation_id
+    )
+    mask = None if selection is None else selection.mask
     label_mask = selected_labels(snapshot, labels)
     key = (
         evaluation_id,
-        None if mask is None else hashlib.blake2b(np.packbits(mask).tobytes()).hexdigest(),
+        None if selection is None else selection.digest,
         iou_threshold,
         confidence_threshold,
         None if labels is None else tuple(sorted(set(labels))),

@@ -140,6 +140,8 @@ async def upsert_items(
         row["dataset_id"] = dataset.id
         row["created_at"] = now
     await sql.upsert_item_rows(session=session, rows=to_write, update=update)
+    if to_write:
+        await sql.bump_items_version(session=session, dataset_id=dataset.id)
     return counts
 
 

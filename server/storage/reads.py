@@ -100,6 +100,19 @@ async def count_items(*, session: AsyncSession, where: ColumnElement[bool]) -> i
     )
 
 
+async def dataset_versions(*, session: AsyncSession, dataset_id: int) -> tuple[int, int] | None:
+    """(items_version, annotations_version) of a dataset; None when it does not exist."""
+    dataset = tables.Dataset.__table__.c  # type: ignore[attr-defined]
+    row = (
+        await session.execute(
+            sa.select(dataset.items_version, dataset.annotations_version).where(
+                dataset.id == dataset_id
+            )
+        )
+    ).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
 async def select_item_ids(*, session: AsyncSession, where: ColumnElement[bool]) -> list[int]:
     statement = sa.select(_c(tables.Item, "id")).where(where).order_by(_c(tables.Item, "id"))
     return [int(row) for row in (await session.execute(statement)).scalars()]

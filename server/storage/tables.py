@@ -59,6 +59,10 @@ class Dataset(SQLModel, table=True):
     annotations_version: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
     )
+    # Bumped on every item insert or update (migration 0003): keys cached filter resolutions.
+    items_version: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
     created_at: datetime = _time()
 
 

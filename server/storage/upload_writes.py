@@ -338,3 +338,12 @@ async def bump_data_version(*, session: AsyncSession, model_run: ModelRun) -> No
         .returning(MODEL_RUN.c.data_version)
     )
     set_committed_value(model_run, "data_version", result.scalar_one())
+
+
+async def bump_items_version(*, session: AsyncSession, dataset_id: int) -> None:
+    """Marks the dataset's items as changed, so cached filter resolutions over it are not reused."""
+    await session.execute(
+        sa.update(DATASET)
+        .where(DATASET.c.id == dataset_id)
+        .values(items_version=DATASET.c.items_version + 1)
+    )

@@ -192,3 +192,54 @@ async def test_counts_match_a_recount_of_the_match_table_at_each_threshold(
         total_tp = sum(r.true_positives for r in data.per_label)
         diagonal = sum(data.confusion_counts[k][k] for k in range(len(data.confusion_labels)))
         assert diagonal == total_tp
+
+
+async def test_a_remembered_filter_follows_items_and_ground_truth_changes(
+    runtime: Runtime,
+) -> None:
+    """Filter answers are kept per data versions: a new item metadata value or a new ground
+    truth label moves the slice, and asking again without a change reuses the report."""
+    case = make_case(seed=11, n_images=10)
+    dataset_id, run_id = await upload_case(runtime, case)
+    await evaluate_now(runtime, run_id)
+    cache = SnapshotCache()
+    images = sorted(case.dataset["images"], key=lambda i: i["id"])
+
+    async def slice_report(filter: dict[str, Any]) -> evaluation_results.Report:
+        async with read_session(runtime.sessions) as session:
+            run = await session.get(ModelRun, int(run_id))
+            assert run is not None
+            return await evaluation_results.metrics_report(
+                session, cache, run=run, filter=filter, slice_id=None,
+                iou_threshold=0.5, confidence_threshold=0.0, labels=None,
+            )  # fmt: skip
+
+    even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
+    first = await slice_report(even)
+    assert first.item_count == 5
+    assert await slice_report(even) is first
+    odd_image = images[0]
+    assert odd_image["id"] % 2 == 1
+    async with transaction(runtime.sessions) as session:
+        await uploads.upsert_items(
+            session,
+            dataset_id=dataset_id,
+            items=[{"reference_id": odd_image["key"], "width": 640, "height": 480,
+                    "metadata": {"split": "even"}}],
+            update=True,
+            max_rows=MAX_ROWS,
+        )  # fmt: skip
+    assert (await slice_report(even)).item_count == 6
+
+    labelled = {"hasAnnotationLabel": ["new-label"]}
+    assert (await slice_report(labelled)).item_count == 0
+    async with transaction(runtime.sessions) as session:
+        await uploads.upsert_annotations(
+            session,
+            dataset_id=dataset_id,
+            annotations=[{"reference_id": odd_image["key"], "annotation_id": "extra",
+                          "label": "new-label", "box": {"x": 1, "y": 1, "width": 5, "height": 5}}],
+            update=False,
+            max_rows=MAX_ROWS,
+        )  # fmt: skip
+    assert (await slice_report(labelled)).item_count == 1
