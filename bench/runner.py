@@ -3,7 +3,12 @@
 Each evaluator runs as its own Python process reading the two JSON files and
 printing ``{"stats": [...]}`` as its last stdout line, so every tool pays for
 its imports, its JSON parsing and its memory, as a user running it would.
-``os.wait4`` reports the resource usage of exactly that child.
+``os.wait4`` reports the resource usage of that child; its CPU time includes
+the processes it forked and waited for, but its peak RSS is only the largest of
+them. A tool that works in several processes at once uses their sum, so the
+process tree is also sampled every few milliseconds: the tool's RSS plus the
+private memory of its descendants (pages shared with the tool are in its RSS
+already). The peak reported is the larger of the two.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +124,10 @@ def run_once(tool: str, gt: Path, dt: Path, iou_type: str) -> Run:
         proc = subprocess.Popen(
             command(tool, gt, dt, iou_type), stdout=out, stderr=err, cwd=ROOT, env=env
         )
+        sampler = _TreeSampler(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -129,9 +137,58 @@ def run_once(tool: str, gt: Path, dt: Path, iou_type: str) -> Run:
     return Run(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024.0,
+        peak_rss_mb=max(usage.ru_maxrss, sampler.peak_kb) / 1024.0,
         stats=[float(v) for v in json.loads(last)["stats"]],
     )
+
+
+class _TreeSampler:
+    """Peak of RSS(pid) + private memory of pid's descendants, sampled in a thread."""
+
+    INTERVAL = 0.005
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            try:
+                total = _rollup(self.pid)["Rss"]
+                for child in _descendants(self.pid):
+                    fields = _rollup(child)
+                    total += fields["Private_Clean"] + fields["Private_Dirty"]
+            except (OSError, KeyError, ValueError):
+                continue  # a process ended between the listing and the read
+            self.peak_kb = max(self.peak_kb, total)
+
+
+def _rollup(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return {
+            k: int(v.split()[0])
+            for k, v in (line.split(":", 1) for line in f)
+            if v.strip().endswith("kB")
+        }
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with open(f"/proc/{parent}/task/{parent}/children") as f:
+            children = [int(c) for c in f.read().split()]
+        found += children
+        todo += children
+    return found
 
 
 def measure(tool: str, gt: Path, dt: Path, iou_type: str, repeats: int) -> Measurement:

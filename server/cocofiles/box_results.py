@@ -13,6 +13,7 @@ and the full reader in results.py reads the file and names the object.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,7 +21,8 @@ from numpy.typing import NDArray
 
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.slices import NotStreamable, array_slices
+from server.cocofiles.halves import Alloc, read_in_halves
+from server.cocofiles.slices import NotStreamable
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -36,24 +38,39 @@ class BoxColumns(NamedTuple):
     bbox: FloatArray
 
 
-def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
-    """The detections of ``data`` (a results file's bytes) as columns, in file order.
+class BoxPart:
+    """The box columns of one part of the file (see halves.py)."""
 
-    Raises:
-        NotStreamable: not the clean case; read the file with the full reader.
-    """
-    capacity = len(data) // _MIN_OBJECT_BYTES + 1
-    item, label = GrowingColumn(capacity, np.int64), GrowingColumn(capacity, np.int64)
-    score, bbox = GrowingColumn(capacity, np.float64), GrowingColumn(capacity, np.float64, 4)
-    for items in array_slices(data):
-        part = slice_columns(items, gt)
-        item.extend(part.item)
-        label.extend(part.label)
-        score.extend(part.score)
-        bbox.extend(part.bbox)
-    if item.size == 0:
+    def __init__(self, n_bytes: int, alloc: Alloc) -> None:
+        capacity = n_bytes // _MIN_OBJECT_BYTES + 1
+        self.item, self.label, self.score, self.bbox = (
+            GrowingColumn(capacity, dtype, width, buffer=alloc(capacity, dtype, width))
+            for dtype, width in ((np.int64, 0), (np.int64, 0), (np.float64, 0), (np.float64, 4))
+        )
+
+    def box_columns(self) -> tuple[GrowingColumn, ...]:
+        return (self.item, self.label, self.score, self.bbox)
+
+    def columns(self) -> Sequence[GrowingColumn]:
+        return self.box_columns()
+
+    def add(self, part: BoxColumns) -> None:
+        for column, values in zip(self.box_columns(), part, strict=True):
+            column.extend(values)
+
+
+def joined_boxes(parts: Sequence[BoxPart]) -> BoxColumns:
+    """The parts' columns end to end (the first part's arrays when there is one)."""
+    columns = [[c.array() for c in p.box_columns()] for p in parts]
+    if len(parts) == 1:
+        return BoxColumns(*columns[0])
+    return BoxColumns(*(np.concatenate(c) for c in zip(*columns, strict=True)))
+
+
+def check_boxes(columns: BoxColumns) -> None:
+    """Declines what the full reader must look at: no detections, unknown ids, NaN."""
+    if columns.item.size == 0:
         raise NotStreamable  # no detections: the full reader's branch rules apply
-    columns = BoxColumns(item.array(), label.array(), score.array(), bbox.array())
     if (
         (columns.item < 0).any()
         or (columns.label < 0).any()
@@ -61,6 +78,21 @@ def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
         or not np.isfinite(columns.bbox).all()
     ):
         raise NotStreamable
+
+
+def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
+    """The detections of ``data`` (a results file's bytes) as columns, in file order.
+
+    Raises:
+        NotStreamable: not the clean case; read the file with the full reader.
+    """
+
+    def read(part: BoxPart, slices: Iterable[list[Any]]) -> None:
+        for items in slices:
+            part.add(slice_columns(items, gt))
+
+    columns = joined_boxes(read_in_halves(data, BoxPart, read))
+    check_boxes(columns)
     return columns
 
 

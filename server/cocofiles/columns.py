@@ -174,14 +174,27 @@ class GrowingColumn:
     are never written are never resident.
     """
 
-    def __init__(self, capacity: int, dtype: type[np.generic], width: int = 0) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        dtype: type[np.generic],
+        width: int = 0,
+        *,
+        buffer: NDArray[Any] | None = None,
+    ) -> None:
         shape = (capacity, width) if width else (capacity,)
-        self._buffer: NDArray[Any] = np.empty(shape, dtype=dtype)
+        self._buffer: NDArray[Any] = np.empty(shape, dtype=dtype) if buffer is None else buffer
         self.size = 0
+        self.grew = False  # the buffer was replaced (one given by the caller is no longer used)
+
+    @property
+    def buffer(self) -> NDArray[Any]:
+        return self._buffer
 
     def extend(self, values: NDArray[Any]) -> None:
         end = self.size + values.shape[0]
         if end > self._buffer.shape[0]:
+            self.grew = True
             shape = (max(end, 2 * self._buffer.shape[0]), *self._buffer.shape[1:])
             grown = np.empty(shape, dtype=self._buffer.dtype)
             grown[: self.size] = self._buffer[: self.size]

@@ -13,16 +13,25 @@ with :class:`NotStreamable`, and the full reader in results.py names the object.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.box_results import BoxColumns, slice_columns
+from server.cocofiles.box_results import (
+    BoxColumns,
+    BoxPart,
+    check_boxes,
+    joined_boxes,
+    slice_columns,
+)
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.slices import NotStreamable, array_slices
+from server.cocofiles.halves import Alloc, read_in_halves, release
+from server.cocofiles.slices import NotStreamable
 from server.evaluation.geometry.rle import RleBatch, run_sums
 from server.evaluation.geometry.rle_codec import decode_strings_uint32
 
@@ -39,21 +48,30 @@ class MaskColumns(NamedTuple):
     masks: RleBatch
 
 
-class _Masks:
-    """Decoded runs of all masks so far, filled in place (see GrowingColumn)."""
+class MaskPart(BoxPart):
+    """The columns and decoded masks of one part of the file (see halves.py).
 
-    def __init__(self, data_bytes: int) -> None:
-        # every run takes at least one character of the file: runs <= bytes
-        self.runs = GrowingColumn(data_bytes + 1, np.uint32)
-        capacity = data_bytes // _MIN_OBJECT_BYTES + 1
-        self.ends = GrowingColumn(capacity, np.int64)
-        self.heights = GrowingColumn(capacity, np.int64)
-        self.widths = GrowingColumn(capacity, np.int64)
+    Runs get room for the whole file (a run takes at least one character; pages
+    never written cost nothing), so the second part's runs can be appended in place.
+    """
+
+    def __init__(self, n_bytes: int, alloc: Alloc, *, file_bytes: int) -> None:
+        super().__init__(n_bytes, alloc)
+        capacity = n_bytes // _MIN_OBJECT_BYTES + 1
+        self.runs = GrowingColumn(
+            file_bytes + 1, np.uint32, buffer=alloc(file_bytes + 1, np.uint32, 0)
+        )
+        self.ends, self.heights, self.widths = (
+            GrowingColumn(capacity, np.int64, buffer=alloc(capacity, np.int64, 0)) for _ in range(3)
+        )
         self._strings: list[str] = []
         self._sizes: list[IntArray] = []
         self._chars = 0
 
-    def add(self, strings: list[str], heights: IntArray, widths: IntArray) -> None:
+    def columns(self) -> Sequence[GrowingColumn]:
+        return (*super().columns(), self.runs, self.ends, self.heights, self.widths)
+
+    def add_masks(self, strings: list[str], heights: IntArray, widths: IntArray) -> None:
         self._strings += strings
         self._sizes.append(np.stack([heights, widths], axis=1))
         self._chars += sum(map(len, strings))
@@ -76,10 +94,26 @@ class _Masks:
         self.widths.extend(sizes[:, 1])
         self._strings, self._sizes, self._chars = [], [], 0
 
-    def batch(self) -> RleBatch:
-        self.flush()
-        offsets = np.concatenate([np.zeros(1, np.int64), self.ends.array()])
-        return RleBatch(self.runs.array(), offsets, self.heights.array(), self.widths.array())
+
+def _joined_masks(parts: Sequence[MaskPart]) -> RleBatch:
+    """The parts' masks end to end; the second part's runs move into the first's buffer."""
+    first = parts[0]
+    ends = [first.ends.array()]
+    for part in parts[1:]:
+        shift = first.runs.size
+        runs = part.runs.array()
+        for lo in range(0, runs.shape[0], _MOVE_RUNS):
+            first.runs.extend(runs[lo : lo + _MOVE_RUNS])
+            release(runs[lo : lo + _MOVE_RUNS])  # shared pages, freed as they are copied
+        ends.append(part.ends.array() + shift)
+    offsets = np.concatenate([np.zeros(1, np.int64), *ends])
+    heights = np.concatenate([p.heights.array() for p in parts])
+    widths = np.concatenate([p.widths.array() for p in parts])
+    return RleBatch(first.runs.array(), offsets, heights, widths)
+
+
+#: runs copied (and their shared pages released) at a time when joining parts
+_MOVE_RUNS = 1 << 22
 
 
 def streamed_masks(data: bytes, gt: CocoGroundTruth) -> MaskColumns:
@@ -88,38 +122,28 @@ def streamed_masks(data: bytes, gt: CocoGroundTruth) -> MaskColumns:
     Raises:
         NotStreamable: not the clean case; read the file with the full reader.
     """
-    capacity = len(data) // _MIN_OBJECT_BYTES + 1
-    item, label = GrowingColumn(capacity, np.int64), GrowingColumn(capacity, np.int64)
-    score, bbox = GrowingColumn(capacity, np.float64), GrowingColumn(capacity, np.float64, 4)
-    masks = _Masks(len(data))
-    for items in array_slices(data):
-        if not items:
-            continue
-        part = slice_columns(items, gt)
-        strings, heights, widths = _slice_masks(items)
-        if (part.item < 0).any():
-            raise NotStreamable
-        known = gt.image_heights[part.item] >= 0
-        if not known.all() or not (
-            np.array_equal(gt.image_heights[part.item], heights)
-            and np.array_equal(gt.image_widths[part.item], widths)
-        ):
-            raise NotStreamable
-        masks.add(strings, heights, widths)
-        item.extend(part.item)
-        label.extend(part.label)
-        score.extend(part.score)
-        bbox.extend(part.bbox)
-    if item.size == 0:
-        raise NotStreamable  # no detections: the full reader's branch rules apply
-    boxes = BoxColumns(item.array(), label.array(), score.array(), bbox.array())
-    if (
-        (boxes.label < 0).any()
-        or not np.isfinite(boxes.score).all()
-        or not np.isfinite(boxes.bbox).all()
-    ):
-        raise NotStreamable
-    return MaskColumns(boxes, masks.batch())
+
+    def read(part: MaskPart, slices: Iterable[list[Any]]) -> None:
+        for items in slices:
+            if not items:
+                continue
+            boxes = slice_columns(items, gt)
+            strings, heights, widths = _slice_masks(items)
+            if (boxes.item < 0).any():
+                raise NotStreamable
+            if not (
+                np.array_equal(gt.image_heights[boxes.item], heights)
+                and np.array_equal(gt.image_widths[boxes.item], widths)
+            ):
+                raise NotStreamable  # includes images of unknown size (-1)
+            part.add_masks(strings, heights, widths)
+            part.add(boxes)
+        part.flush()
+
+    parts = read_in_halves(data, partial(MaskPart, file_bytes=len(data)), read)
+    boxes = joined_boxes(parts)
+    check_boxes(boxes)
+    return MaskColumns(boxes, _joined_masks(parts))
 
 
 def _slice_masks(items: list[Any]) -> tuple[list[str], IntArray, IntArray]:

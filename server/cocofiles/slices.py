@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,19 +34,62 @@ class NotStreamable(Exception):
     """The file is not sliceable here; read it whole instead."""
 
 
-def array_slices(data: bytes, slice_bytes: int | None = None) -> Iterator[list[Any]]:
+def array_slices(
+    data: bytes, slice_bytes: int | None = None, *, cut: Cut | None = None
+) -> Iterator[list[Any]]:
     """The elements of ``data`` (a JSON array of objects), as consecutive lists.
 
+    With ``cut`` (from :func:`middle_cut`), only the elements before it; the
+    elements from it on are :func:`slices_after` ``cut``.
+
     Raises:
-        NotStreamable: ``data`` is not one valid JSON array of objects.
+        NotStreamable: ``data`` is not one valid JSON array of objects, or
+            ``cut`` is not between two of its elements.
     """
+    start = _array_start(data)
+    array = _Array(data, start, slice_bytes, None if cut is None else cut.close)
+    yield from array
+    if cut is None and data[array.close + 1 :].strip(_WHITESPACE):
+        raise NotStreamable  # something after the array
+
+
+def _array_start(data: bytes) -> int:
     start = len(data) - len(data.lstrip(_WHITESPACE))
     if data[start : start + 1] != b"[":
         raise NotStreamable
-    array = _Array(data, start, slice_bytes)
+    return start
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A ``},{`` near the middle of a file's array: ``close`` is its ``}``, ``open`` its ``{``.
+
+    It may lie inside a string; reading the elements before it tells (they then
+    do not parse), so the elements after it are only valid once those have been read.
+    """
+
+    close: int
+    open: int
+
+
+def middle_cut(data: bytes) -> Cut | None:
+    """A candidate cut splitting the array of ``data`` into halves of about equal bytes."""
+    found = _BETWEEN.search(data, len(data) // 2)
+    if found is None:
+        return None
+    return Cut(found.start(), found.end() - 1)
+
+
+def slices_after(data: bytes, cut: Cut, slice_bytes: int | None = None) -> Iterator[list[Any]]:
+    """The elements from ``cut`` to the array's end (valid if ``cut`` is between elements).
+
+    Raises:
+        NotStreamable: the rest does not slice (e.g. the cut was inside a string).
+    """
+    array = _Array(data, cut.open - 1, slice_bytes)
     yield from array
     if data[array.close + 1 :].strip(_WHITESPACE):
-        raise NotStreamable  # something after the array
+        raise NotStreamable
 
 
 class MemberSlices:
@@ -90,11 +134,14 @@ class MemberSlices:
 class _Array:
     """Slices of the array whose ``[`` is at ``data[start]``; ``close`` is its ``]``."""
 
-    def __init__(self, data: bytes, start: int, slice_bytes: int | None) -> None:
+    def __init__(
+        self, data: bytes, start: int, slice_bytes: int | None, stop: int | None = None
+    ) -> None:
         self.data = data
         self.start = start
         self.slice_bytes = SLICE_BYTES if slice_bytes is None else slice_bytes
         self.close = -1
+        self.stop = stop  # a forced cut: the ``}`` ending the last element read
         self._last: re.Match[bytes] | None = None
 
     def __iter__(self) -> Iterator[list[Any]]:
@@ -105,9 +152,31 @@ class _Array:
         if data[position : position + 1] == b"]":
             self.close = position
             return
+        if self.stop is not None:
+            while position <= self.stop:
+                items, position = self._slice_before(position, self.stop)
+                yield items
+            return
         while self.close < 0:
             items, position = self._next_slice(position)
             yield items
+
+    def _slice_before(self, position: int, stop: int) -> tuple[list[Any], int]:
+        """``_next_slice`` for a part ending at the forced cut ``stop`` (its ``}``)."""
+        data = self.data
+        between_from = position + self.slice_bytes
+        for _ in range(_RETRIES):
+            between = _BETWEEN.search(data, between_from, stop) if between_from < stop else None
+            end = between.start() if between is not None else stop
+            try:
+                items: list[Any] = orjson.loads(b"[" + data[position : end + 1] + b"]")
+            except orjson.JSONDecodeError:
+                if between is None:
+                    raise NotStreamable from None  # the forced cut is not between elements
+                between_from = between.start() + 1
+                continue
+            return items, (between.end() - 1 if between is not None else stop + 1)
+        raise NotStreamable
 
     def _next_slice(self, position: int) -> tuple[list[Any], int]:
         """The elements from ``position`` to the first cut that parses; where the next start."""

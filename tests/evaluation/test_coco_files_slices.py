@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bench.cocogen import make_detections, make_ground_truth
 from server.cocofiles import (
     CocoFileError,
     ground_truth,
+    halves,
     load_ground_truth,
     load_results,
     mask_results,
@@ -262,3 +264,74 @@ def test_streamed_masks_decline_runs_that_do_not_fill_the_image(tmp_path: Path) 
         mask_results.streamed_masks(json.dumps(dets).encode(), gt)
     with pytest.raises(CocoFileError, match="malformed RLE segmentation"):
         load_results(str(write_json(tmp_path / "dt.json", dets)), gt)
+
+
+def test_middle_cut_splits_into_the_arrays_elements() -> None:
+    text = orjson.dumps([{"a": i, "s": "],[" * (i % 3), "t": {"u": [1]}} for i in range(300)])
+    for slice_bytes in (1, 50, 1 << 20):
+        cut = slices.middle_cut(text)
+        assert cut is not None
+        before = [x for part in array_slices(text, slice_bytes, cut=cut) for x in part]
+        after = [x for part in slices.slices_after(text, cut, slice_bytes) for x in part]
+        assert before and after and before + after == orjson.loads(text)
+
+
+def test_a_cut_inside_a_string_is_refused() -> None:
+    text = orjson.dumps([{"a": 1}, {"s": "x" * 50 + "},{" + "x" * 50}, {"b": 2}])
+    cut = slices.middle_cut(text)
+    assert cut is not None and text[cut.close - 1 : cut.close] == b"x"
+    with pytest.raises(NotStreamable):
+        list(array_slices(text, 1, cut=cut))
+
+
+@pytest.mark.parametrize("kind", ["bbox", "segm"])
+def test_two_process_reading_equals_one(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict = make_ground_truth(16, seed=30)
+    dets = make_detections(gt_dict, seed=31, kind=kind)
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), kind)  # type: ignore[arg-type]
+    dt_path = write_json(tmp_path / "dt.json", dets)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 2000)
+    monkeypatch.setattr(halves, "MIN_BYTES", 1 << 30)
+    one = load_results(str(dt_path), gt)
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    two = load_results(str(dt_path), gt)
+    assert forks == [1]
+    for name in ("row", "item", "label", "score", "area", "bbox"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    if kind == "segm":
+        assert one.masks is not None and two.masks is not None
+        for name in ("counts", "offsets", "heights", "widths"):
+            assert np.array_equal(getattr(one.masks, name), getattr(two.masks, name)), name
+
+
+def test_a_failing_child_leaves_its_half_to_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict = make_ground_truth(16, seed=32)
+    dets = make_detections(gt_dict, seed=33)
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "bbox")
+    text = orjson.dumps(dets)
+    whole = streamed_boxes(text, gt)
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    real_after = slices.slices_after
+    parent = os.getpid()
+
+    def failing_in_child(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent:
+            raise RuntimeError("child fails")
+        return real_after(*args, **kwargs)
+
+    monkeypatch.setattr(halves, "slices_after", failing_in_child)
+    split = streamed_boxes(text, gt)
+    for a, b in zip(whole, split, strict=True):
+        assert np.array_equal(a, b)
