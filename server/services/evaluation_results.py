@@ -111,6 +111,15 @@ def _stats_for_columns(summary: Any, columns: np.ndarray, kind: str) -> list[flo
             ar(top, area="small"), ar(top, area="medium"), ar(top, area="large")]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Summary:
+    coco: dict[str, float]
+    labels: np.ndarray
+    ap: np.ndarray
+    ap50: np.ndarray
+    ar: np.ndarray
+
+
 class Report:
     """One slice's metrics over an evaluation.
 
@@ -159,11 +168,21 @@ class Report:
         result: T = await asyncio.shield(asyncio.wrap_future(future))
         return result
 
-    def _summary(self) -> Future[Any]:
+    def _summary(self) -> Future[_Summary]:
+        return self._start("summary", self._compute_summary)
+
+    def _compute_summary(self) -> _Summary:
+        """The COCO numbers and per-label AP/AR, without the accumulated arrays (megabytes a
+        report would otherwise keep in the cache for nothing)."""
         snapshot = self._snapshot
-        return self._start(  # COCO's numbers read precision at the last maxDets only
-            "summary",
-            lambda: coco_summary(snapshot.table, self._mask, snapshot.kind, all_precision=False),  # type: ignore[arg-type]
+        # COCO's numbers read precision at the last maxDets only
+        summary = coco_summary(snapshot.table, self._mask, snapshot.kind, all_precision=False)  # type: ignore[arg-type]
+        return _Summary(
+            coco=_coco_numbers(snapshot, summary, self._label_mask),
+            labels=summary.labels,
+            ap=summary.ap,
+            ap50=summary.ap50,
+            ar=summary.ar,
         )
 
     def _thresholds(self) -> Future[Any]:
@@ -180,8 +199,7 @@ class Report:
         )
 
     async def coco(self) -> dict[str, float]:
-        summary = await self._result(self._summary())
-        return _coco_numbers(self._snapshot, summary, self._label_mask)
+        return (await self._result(self._summary())).coco
 
     async def per_label(self) -> list[LabelRow]:
         summary_part, thresholds_part = self._summary(), self._thresholds()  # both queued now
