@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import mmap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -54,6 +55,17 @@ def read_bytes(path: str) -> bytes:
             return handle.read()
     except OSError as exc:
         raise CocoFileError(path, "", f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def map_file(path: str) -> bytes:
+    """The file's bytes as a read-only mapping (an ``mmap``, which reads like ``bytes``:
+    slicing, ``re``), so that a sliced reader can drop the pages it has read (see
+    slices.py); an empty or unmappable file is read instead."""
+    try:
+        with open(path, "rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[return-value]
+    except (OSError, ValueError):
+        return read_bytes(path)
 
 
 def parse_json(path: str, data: bytes) -> Any:

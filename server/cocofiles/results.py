@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.cocofiles.box_results import streamed_boxes
-from server.cocofiles.columns import Records, parse_json, read_bytes
+from server.cocofiles.columns import Records, map_file, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
 from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth
 from server.cocofiles.mask_results import streamed_masks
@@ -86,7 +86,7 @@ def load_results(
     Raises:
         CocoFileError: naming the first result that pycocotools could not use.
     """
-    raw = read_bytes(path)
+    raw = map_file(path)
     if gt.iou_type == "bbox":
         try:
             item, label, score, bbox = streamed_boxes(raw, gt)
@@ -117,7 +117,7 @@ def load_results(
                 None,
                 0,
             )
-    data = parse_json(path, raw)
+    data = parse_json(path, raw if type(raw) is bytes else read_bytes(path))
     del raw
     if type(data) is not list:
         raise CocoFileError(path, "", "results must be a JSON array of detections")

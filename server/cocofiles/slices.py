@@ -15,6 +15,7 @@ also names any error.
 
 from __future__ import annotations
 
+import mmap
 import re
 import secrets
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import orjson
 
 _BETWEEN = re.compile(rb"\}\s*,\s*\{")
 _LAST = re.compile(rb"\}\s*\]")
+_LEADING = re.compile(rb"[ \t\r\n]*")
 _WHITESPACE = b" \t\r\n"
 SLICE_BYTES = 128 << 10
 _RETRIES = 8
@@ -54,7 +56,7 @@ def array_slices(
 
 
 def _array_start(data: bytes) -> int:
-    start = len(data) - len(data.lstrip(_WHITESPACE))
+    start = _LEADING.match(data).end()  # type: ignore[union-attr]  # always matches
     if data[start : start + 1] != b"[":
         raise NotStreamable
     return start
@@ -131,6 +133,23 @@ class MemberSlices:
         return rest
 
 
+def _release(data: bytes, start: int, stop: int) -> int:
+    """Drops the pages of a mapped file (``data`` an mmap) read between ``start`` and
+    ``stop`` from this process's memory (they are re-read from the page cache if
+    touched again); returns where the next release starts."""
+    if not isinstance(data, mmap.mmap):
+        return start
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    last = stop // mmap.PAGESIZE * mmap.PAGESIZE
+    if last - first < _RELEASE_BYTES:
+        return start
+    data.madvise(mmap.MADV_DONTNEED, first, last - first)
+    return last
+
+
+_RELEASE_BYTES = 4 << 20
+
+
 class _Array:
     """Slices of the array whose ``[`` is at ``data[start]``; ``close`` is its ``]``."""
 
@@ -152,13 +171,16 @@ class _Array:
         if data[position : position + 1] == b"]":
             self.close = position
             return
+        released = position
         if self.stop is not None:
             while position <= self.stop:
                 items, position = self._slice_before(position, self.stop)
+                released = _release(data, released, position)
                 yield items
             return
         while self.close < 0:
             items, position = self._next_slice(position)
+            released = _release(data, released, position)
             yield items
 
     def _slice_before(self, position: int, stop: int) -> tuple[list[Any], int]:

@@ -335,3 +335,19 @@ def test_a_failing_child_leaves_its_half_to_the_parent(
     split = streamed_boxes(text, gt)
     for a, b in zip(whole, split, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_a_mapped_file_reads_the_same_while_its_pages_are_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.cocofiles.columns import map_file
+
+    elements = [{"a": i, "s": "x" * (i % 50)} for i in range(3000)]
+    path = tmp_path / "dt.json"
+    path.write_bytes(orjson.dumps(elements))
+    monkeypatch.setattr(slices, "_RELEASE_BYTES", 0)
+    mapped = map_file(str(path))
+    assert not isinstance(mapped, bytes)
+    read = [x for part in array_slices(mapped, 1000) for x in part]
+    assert read == elements
+    assert bytes(mapped[:]) == path.read_bytes()  # dropped pages read back from the file
