@@ -157,9 +157,7 @@ async def upsert_annotations(
     item_ids = await _item_ids(session, dataset.id, raw_rows, "annotations", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"dataset_id": dataset.id, "created_at": utcnow()})
-    existing = await sql.select_annotation_rows(
-        session=session, item_ids=list({key[0]: None for key in keys}), with_values=update
-    )
+    existing = await sql.select_annotation_rows(session=session, keys=keys, with_values=update)
     to_write, counts = _partition(rows, existing, keys, sql.ANNOTATION_VALUES, update)
     await sql.upsert_annotation_rows(session=session, rows=to_write, update=update)
     if to_write:
@@ -184,10 +182,7 @@ async def upsert_predictions(
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"model_run_id": run.id, "created_at": utcnow()})
     existing = await sql.select_prediction_rows(
-        session=session,
-        model_run_id=run.id,
-        item_ids=list({key[0]: None for key in keys}),
-        with_values=update,
+        session=session, model_run_id=run.id, keys=keys, with_values=update
     )
     to_write, counts = _partition(rows, existing, keys, sql.PREDICTION_VALUES, update)
     await sql.upsert_prediction_rows(session=session, rows=to_write, update=update)

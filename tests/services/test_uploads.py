@@ -349,3 +349,57 @@ async def test_every_geometry_round_trips_and_resending_is_ignored(sessions: Ses
     assert await put_annotations(sessions, dataset_id, EVERY_FAMILY, update=True) == UpsertCounts(
         0, 0, 8
     )
+
+
+CROWD = 300  # rows already on item "a" that a later batch does not name
+
+
+async def test_annotation_counts_on_an_item_holding_many_others(sessions: Sessions) -> None:
+    """The existence check reads the batch's keys, not the item's other rows: counts stay exact."""
+    dataset_id = await setup_dataset(sessions, ["a", "b"])
+    crowd = [annotation("a", f"old-{i}", box=box(i, 0, 5, 5)) for i in range(CROWD)]
+    assert await put_annotations(sessions, dataset_id, crowd) == UpsertCounts(CROWD, 0, 0)
+    batch = [
+        crowd[7],  # identical
+        annotation("a", "old-8", box=box(99, 0, 5, 5)),  # changed
+        annotation("a", "fresh"),
+        annotation("b", "old-9"),  # the same annotationId on another item is another row
+    ]
+    assert await put_annotations(sessions, dataset_id, batch) == UpsertCounts(2, 0, 2)
+    batch[2] = annotation("a", "fresh", label="bus")
+    assert await put_annotations(sessions, dataset_id, batch, update=True) == UpsertCounts(0, 2, 2)
+    assert await put_annotations(sessions, dataset_id, batch, update=True) == UpsertCounts(0, 0, 4)
+    stored = {(a.item_id, a.annotation_id): a for a in await fetch_all(sessions, Annotation)}
+    items = {i.reference_id: i.id for i in await fetch_all(sessions, Item)}
+    assert len(stored) == CROWD + 2
+    assert stored[(items["a"], "old-8")].geometry["x"] == 99.0
+    assert stored[(items["a"], "old-9")].geometry["x"] == 9.0  # untouched
+    assert stored[(items["a"], "fresh")].label == "bus"
+
+
+async def test_prediction_counts_on_an_item_holding_many_others(sessions: Sessions) -> None:
+    """As above for predictions, with another run holding the very same keys on the item."""
+    dataset_id = await setup_dataset(sessions, ["a", "b"])
+    run_id = await setup_run(sessions, dataset_id)
+    other_run_id = await setup_run(sessions, dataset_id, reference_id="m2")
+    crowd = [prediction("a", f"p-{i}", confidence=i / CROWD) for i in range(CROWD)]
+    assert await put_predictions(sessions, run_id, crowd) == UpsertCounts(CROWD, 0, 0)
+    shadow = [prediction("a", f"p-{i}", label="bus") for i in range(CROWD, CROWD + 5)]
+    assert await put_predictions(sessions, other_run_id, shadow) == UpsertCounts(5, 0, 0)
+    batch = [
+        crowd[3],  # identical
+        prediction("a", "p-4", confidence=0.999),  # changed
+        prediction("a", f"p-{CROWD}", label="bus"),  # exists in the other run only: new here
+        prediction("b", "p-5"),  # another item: new
+    ]
+    assert await put_predictions(sessions, run_id, batch) == UpsertCounts(2, 0, 2)
+    assert await put_predictions(sessions, run_id, batch, update=True) == UpsertCounts(0, 1, 3)
+    assert await put_predictions(sessions, run_id, batch, update=True) == UpsertCounts(0, 0, 4)
+    assert await put_predictions(sessions, other_run_id, shadow) == UpsertCounts(0, 0, 5)
+    by_run: dict[int, int] = {}
+    stored = await fetch_all(sessions, Prediction)
+    for p in stored:
+        by_run[p.model_run_id] = by_run.get(p.model_run_id, 0) + 1
+    assert sorted(by_run.values()) == [5, CROWD + 2]
+    changed = [p for p in stored if p.annotation_id == "p-4"]
+    assert [p.confidence for p in changed] == [0.999]

@@ -1,8 +1,7 @@
-"""The write SQL on both databases: ON CONFLICT behaviour and chunked key lookups."""
+"""The write SQL on both databases: ON CONFLICT behaviour and key lookups."""
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -63,22 +62,45 @@ async def test_upsert_rows_do_nothing_or_update(sessions: Sessions) -> None:
     assert [tuple(r) for r in rows] == [("a", 1), ("b", 3)]
 
 
-async def test_lookups_cover_every_chunk(
-    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(upload_writes, "IN_CHUNK", 3)
+async def test_item_lookups_read_the_given_keys_of_one_dataset(sessions: Sessions) -> None:
     refs = [f"r{i}" for i in range(10)]
     async with transaction(sessions) as session:
         dataset_id = await catalog_writes.insert_dataset(session=session, name="d", metadata=None)
-        assert dataset_id is not None
+        other_id = await catalog_writes.insert_dataset(session=session, name="o", metadata=None)
+        assert dataset_id is not None and other_id is not None
         await upload_writes.upsert_item_rows(
             session=session, rows=[_item_row(dataset_id, r) for r in refs], update=False
         )
+        await upload_writes.upsert_item_rows(
+            session=session, rows=[_item_row(other_id, "only-other")], update=False
+        )
         ids = await upload_writes.select_item_ids(
-            session=session, dataset_id=dataset_id, reference_ids=[*refs, "missing"]
+            session=session,
+            dataset_id=dataset_id,
+            reference_ids=[*refs, "r3", "missing", "only-other"],  # a repeat, two absent
         )
         values = await upload_writes.select_items(
-            session=session, dataset_id=dataset_id, reference_ids=refs
+            session=session, dataset_id=dataset_id, reference_ids=["r7", "r8", "missing"]
+        )
+        none = await upload_writes.select_item_ids(
+            session=session, dataset_id=dataset_id, reference_ids=[]
         )
     assert sorted(ids) == sorted(refs) and len(set(ids.values())) == 10
+    assert sorted(values) == ["r7", "r8"]
     assert values["r7"] == {"url": None, "width": None, "height": None, "metadata": {"n": "r7"}}
+    assert none == {}
+
+
+async def test_lookup_leaves_the_plan_cache_mode_as_it_found_it(sessions: Sessions) -> None:
+    """On PostgreSQL a lookup plans per call (see upload_writes), and only the lookup does."""
+    async with transaction(sessions) as session:
+        dataset_id = await catalog_writes.insert_dataset(session=session, name="d", metadata=None)
+        assert dataset_id is not None
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(sa.text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        await upload_writes.select_item_ids(
+            session=session, dataset_id=dataset_id, reference_ids=["a"]
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            mode = await session.scalar(sa.text("SELECT current_setting('plan_cache_mode')"))
+            assert mode == "force_generic_plan"
