@@ -53,7 +53,10 @@ _KEYPOINT_LINES = tuple(
 
 @dataclass(frozen=True)
 class CocoReport:
-    """What the command prints: the summary and the ground truth's category ids."""
+    """What the command prints: the summary and the ground truth's category ids.
+
+    ``summary.precision`` holds the largest maxDets only (``all_precision=False``).
+    """
 
     iou_type: str
     summary: CocoSummary
@@ -107,7 +110,9 @@ def run(
             inputs.options,
             confusion=False,
         )
-        summary = coco_summary(table, None, iou_type)
+        # The output reads precision only at the largest maxDets (the AP lines, per-category
+        # ap/ap50/ap75): the other maxDets' precision is not computed.
+        summary = coco_summary(table, None, iou_type, all_precision=False)
     warnings = gt.warnings
     if dt.skipped:
         warnings += (
