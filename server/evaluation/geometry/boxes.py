@@ -67,19 +67,23 @@ def _iou(
 
 
 class BoxSimilarity:
-    """Similarity kernel over a fixed batch of prediction and ground-truth boxes."""
+    """Similarity kernel over a fixed batch of prediction and ground-truth boxes.
+
+    The sums are formed per scored pair, not per box: there are far fewer pairs
+    than predictions (~0.9M pairs for 3.8M predictions at 50,000 images), and the
+    same operations on the same values give the same bits.
+    """
 
     def __init__(self, dt_boxes_xywh: object, gt_boxes_xywh: object) -> None:
-        self.dt_columns = _columns(_as_boxes(dt_boxes_xywh, "dt_boxes_xywh"))
-        self.gt_columns = _columns(_as_boxes(gt_boxes_xywh, "gt_boxes_xywh"))
+        self.dt_boxes = _as_boxes(dt_boxes_xywh, "dt_boxes_xywh")
+        self.gt_boxes = _as_boxes(gt_boxes_xywh, "gt_boxes_xywh")
 
     def __call__(
         self, dt_index: IndexArray, gt_index: IndexArray, gt_crowd: BoolArray
     ) -> FloatArray:
-        dx, dy, dx2, dy2, d_area = (np.take(c, dt_index) for c in self.dt_columns)
-        gx, gy, gx2, gy2, g_area = (np.take(c, gt_index) for c in self.gt_columns)
-        crowd = np.asarray(gt_crowd, dtype=bool)
-        return _iou(dx, dy, dx2, dy2, d_area, gx, gy, gx2, gy2, g_area, crowd)
+        dt = _columns(np.take(self.dt_boxes, dt_index, axis=0))
+        gt = _columns(np.take(self.gt_boxes, gt_index, axis=0))
+        return _iou(*dt, *gt, np.asarray(gt_crowd, dtype=bool))
 
 
 def box_similarity(dt_boxes_xywh: object, gt_boxes_xywh: object) -> Similarity:
