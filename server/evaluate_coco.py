@@ -33,7 +33,8 @@ from server.cocofiles import (
     load_results,
 )
 from server.cocofiles.columns import paused_gc
-from server.evaluation import CocoSummary, coco_summary, evaluate
+from server.cocofiles.forked_evaluate import evaluate_inputs
+from server.evaluation import CocoSummary, coco_summary
 
 EXIT_BAD_FILE = 2
 
@@ -101,15 +102,7 @@ def run(
         gt = load_ground_truth(gt_path, iou_type)
         dt = load_results(dt_path, gt, skip_unknown_categories=skip_unknown_categories)
         inputs = engine_inputs(gt, dt)
-        table = evaluate(
-            inputs.gt,
-            inputs.dt,
-            inputs.similarity,
-            inputs.n_items,
-            inputs.n_labels,
-            inputs.options,
-            confusion=False,
-        )
+        table = evaluate_inputs(inputs)
         # The output reads precision only at the largest maxDets (the AP lines, per-category
         # ap/ap50/ap75): the other maxDets' precision is not computed.
         summary = coco_summary(table, None, iou_type, all_precision=False)
