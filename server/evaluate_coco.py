@@ -23,6 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+# Before numpy is imported (it reads this once): no madvise(MADV_HUGEPAGE) on big arrays.
+# The command allocates and frees hundreds of MB of short-lived arrays and forks; with
+# transparent huge pages each of them faults in (and copies on write) 2 MB at a time:
+# 50k bbox matching 3.6 -> 2.6 s in one process, the whole command ~0.5 s faster.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
 import orjson
 
 from server.cocofiles import (
