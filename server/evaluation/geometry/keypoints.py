@@ -181,7 +181,8 @@ def oks_similarity(
         )
         e = (dx**2 + dy**2) / variances[gi] / scale[gs, None] / 2
         counted = visible | ~any_visible
-        total = np.where(counted, np.exp(-e), 0.0).sum(axis=1)
+        with np.errstate(over="ignore"):  # a negative area: exp overflows to inf, as in COCOeval
+            total = np.where(counted, np.exp(-e), 0.0).sum(axis=1)
         mean: FloatArray = total / counted.sum(axis=1)
         return mean
 
