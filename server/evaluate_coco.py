@@ -37,6 +37,7 @@ from server.cocofiles import (
     engine_inputs,
     load_ground_truth,
     load_results,
+    start_results,
 )
 from server.cocofiles.columns import paused_gc
 from server.cocofiles.forked_evaluate import evaluate_inputs
@@ -105,8 +106,16 @@ def run(
 ) -> CocoReport:
     """Loads, matches and summarises; raises CocoFileError for a bad file."""
     with paused_gc():
-        gt = load_ground_truth(gt_path, iou_type)
-        dt = load_results(dt_path, gt, skip_unknown_categories=skip_unknown_categories)
+        # A child starts on the later part of a big results file while the ground truth is read.
+        early = start_results(dt_path, iou_type)
+        try:
+            gt = load_ground_truth(gt_path, iou_type)
+            dt = load_results(
+                dt_path, gt, skip_unknown_categories=skip_unknown_categories, early=early
+            )
+        finally:
+            if early is not None:
+                early.cancel()
         inputs = engine_inputs(gt, dt)
         table = evaluate_inputs(inputs)
         # The output reads precision only at the largest maxDets (the AP lines, per-category

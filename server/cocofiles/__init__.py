@@ -14,15 +14,17 @@ This package reads files and builds arrays; it imports nothing of the web stack.
 from server.cocofiles.engine_inputs import EngineInputs, engine_inputs
 from server.cocofiles.errors import CocoFileError
 from server.cocofiles.ground_truth import CocoGroundTruth, IouType, load_ground_truth
-from server.cocofiles.results import CocoResults, load_results
+from server.cocofiles.results import CocoResults, EarlyResults, load_results, start_results
 
 __all__ = [
     "CocoFileError",
     "CocoGroundTruth",
     "CocoResults",
+    "EarlyResults",
     "EngineInputs",
     "IouType",
     "engine_inputs",
     "load_ground_truth",
     "load_results",
+    "start_results",
 ]

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.halves import Alloc, read_in_halves
+from server.cocofiles.halves import Alloc, SecondPart, read_in_halves
 from server.cocofiles.slices import NotStreamable
 
 IntArray = NDArray[np.int64]
@@ -59,9 +59,17 @@ class BoxPart:
             column.extend(values)
 
 
-def joined_boxes(parts: Sequence[BoxPart]) -> BoxColumns:
-    """The parts' columns end to end (the first part's arrays when there is one)."""
+def joined_boxes(parts: Sequence[BoxPart], file_ids: CocoGroundTruth | None = None) -> BoxColumns:
+    """The parts' columns end to end (the first part's arrays when there is one).
+
+    With ``file_ids``, the second part holds the file's own image and category ids
+    (it was read before the ground truth, see :func:`start_boxes`): they become
+    indices of that ground truth here, -1 where unknown.
+    """
     columns = [[c.array() for c in p.box_columns()] for p in parts]
+    if file_ids is not None and len(parts) == 2:
+        columns[1][0] = file_ids.images.lookup_integers(columns[1][0])
+        columns[1][1] = file_ids.categories.lookup_integers(columns[1][1])
     if len(parts) == 1:
         return BoxColumns(*columns[0])
     return BoxColumns(*(np.concatenate(c) for c in zip(*columns, strict=True)))
@@ -80,8 +88,29 @@ def check_boxes(columns: BoxColumns) -> None:
         raise NotStreamable
 
 
-def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
+#: share of a big file's bytes read by this process when a child starts on the rest before
+#: the ground truth is read (this process reads the ground truth meanwhile)
+EARLY_SHARE = 0.35
+
+
+def start_boxes(data: bytes) -> SecondPart[BoxPart] | None:
+    """A forked child reading the detections after a cut at about ``EARLY_SHARE`` of
+    ``data``, keeping the file's image and category ids: it needs no ground truth, so it
+    can start before that is read. None for a small file (see halves.py)."""
+
+    def read(part: BoxPart, slices: Iterable[list[Any]]) -> None:
+        for items in slices:
+            part.add(slice_columns(items, None))
+
+    return SecondPart.start(data, BoxPart, read, EARLY_SHARE)
+
+
+def streamed_boxes(
+    data: bytes, gt: CocoGroundTruth, started: SecondPart[BoxPart] | None = None
+) -> BoxColumns:
     """The detections of ``data`` (a results file's bytes) as columns, in file order.
+
+    ``started``: :func:`start_boxes` of ``data``, which reads the part after its cut.
 
     Raises:
         NotStreamable: not the clean case; read the file with the full reader.
@@ -91,12 +120,24 @@ def streamed_boxes(data: bytes, gt: CocoGroundTruth) -> BoxColumns:
         for items in slices:
             part.add(slice_columns(items, gt))
 
-    columns = joined_boxes(read_in_halves(data, BoxPart, read))
+    if started is None:
+        columns = joined_boxes(read_in_halves(data, BoxPart, read))
+    else:
+        columns = joined_boxes(started.finish(read), file_ids=gt)
     check_boxes(columns)
     return columns
 
 
-def slice_columns(items: list[Any], gt: CocoGroundTruth) -> BoxColumns:
+def _file_ids(values: list[Any]) -> IntArray:
+    """Ids as the file has them, when they are all 64-bit integers (else the part is read
+    again after the ground truth, by ids' own rules)."""
+    array = np.array(values)
+    if array.ndim != 1 or array.dtype != np.int64:
+        raise NotStreamable
+    return array
+
+
+def slice_columns(items: list[Any], gt: CocoGroundTruth | None) -> BoxColumns:
     n = len(items)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -120,9 +161,8 @@ def slice_columns(items: list[Any], gt: CocoGroundTruth) -> BoxColumns:
         raise NotStreamable from None
     if bbox.shape != (n, 4) or bbox.dtype.kind not in "iuf":
         raise NotStreamable
-    return BoxColumns(
-        gt.images.lookup(image_ids),
-        gt.categories.lookup(category_ids),
-        score,
-        bbox.astype(np.float64, copy=False),
-    )
+    if gt is None:  # the file's own ids (:func:`start_boxes`)
+        item, label = _file_ids(image_ids), _file_ids(category_ids)
+    else:
+        item, label = gt.images.lookup(image_ids), gt.categories.lookup(category_ids)
+    return BoxColumns(item, label, score, bbox.astype(np.float64, copy=False))

@@ -17,7 +17,7 @@ import mmap
 import os
 import signal
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,35 +110,80 @@ def read_in_halves(
     it. Exceptions of ``read`` in this process propagate (NotStreamable
     included); the child's are only a reason to read its half here.
     """
-    cut = middle_cut(data) if len(data) >= MIN_BYTES and (os.cpu_count() or 1) > 1 else None
-    if cut is None:
+    started = SecondPart.start(data, new_part, read)
+    if started is None:
         part = new_part(len(data), private)
         read(part, array_slices(data))
         return [part]
-    child_bytes = len(data) - cut.open
-    sizes: list[int] = []
-    new_part(child_bytes, SharedArena.measuring(sizes))
-    arena = SharedArena(sum(sizes) + _ALIGN * (len(sizes) + 1))
-    header = np.frombuffer(arena.alloc(len(sizes) + 1, np.int64), dtype=np.int64)
-    child_part = new_part(child_bytes, arena.alloc)
-    first = new_part(cut.open, private)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through shared memory only
-        _child(data, cut, child_part, read, header)
-    try:
-        read(first, array_slices(data, cut=cut))
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    _, status = os.waitpid(pid, 0)
-    columns = child_part.columns()
-    if status != 0 or header[0] != 1:
-        read(first, slices_after(data, cut))  # the child failed: read its half here
-        return [first]
-    for column, size in zip(columns, header[1:].tolist(), strict=True):
-        column.size = size
-    return [first, child_part]
+    return started.finish(read)
+
+
+class SecondPart(Generic[P]):
+    """A forked child reading the elements after a cut, started before this process reads
+    the elements before it - possibly much before (e.g. while it reads another file)."""
+
+    def __init__(self, data: bytes, cut: Cut, new_part: Callable[[int, Alloc], P]) -> None:
+        self.data = data
+        self.cut = cut
+        self.new_part = new_part
+        child_bytes = len(data) - cut.open
+        sizes: list[int] = []
+        new_part(child_bytes, SharedArena.measuring(sizes))
+        arena = SharedArena(sum(sizes) + _ALIGN * (len(sizes) + 1))
+        self.header = np.frombuffer(arena.alloc(len(sizes) + 1, np.int64), dtype=np.int64)
+        self.part = new_part(child_bytes, arena.alloc)
+        self.pid = 0
+
+    @classmethod
+    def start(
+        cls,
+        data: bytes,
+        new_part: Callable[[int, Alloc], P],
+        read: Callable[[P, Iterable[list[Any]]], None],
+        share: float = 0.5,
+    ) -> SecondPart[P] | None:
+        """The child reading with ``read`` the elements after a cut at about ``share`` of
+        ``data``'s bytes; None when ``data`` is too small, there is one core or no cut."""
+        if len(data) < MIN_BYTES or (os.cpu_count() or 1) < 2:
+            return None
+        cut = middle_cut(data, share)
+        if cut is None:
+            return None
+        started = cls(data, cut, new_part)
+        try:
+            started.pid = os.fork()
+        except OSError:
+            return None
+        if started.pid == 0:  # pragma: no cover - the child reports through shared memory only
+            _child(data, cut, started.part, read, started.header)
+        return started
+
+    def cancel(self) -> None:
+        """Stops the child (its part is not wanted)."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+
+    def finish(self, read: Callable[[P, Iterable[list[Any]]], None]) -> list[P]:
+        """Reads the elements before the cut here with ``read``; then the child's part, or,
+        if the cut was not between elements or the child failed, a part read here."""
+        data, cut = self.data, self.cut
+        first = self.new_part(cut.open, private)
+        try:
+            read(first, array_slices(data, cut=cut))
+        except BaseException:
+            self.cancel()
+            raise
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        columns = self.part.columns()
+        if status != 0 or self.header[0] != 1:
+            read(first, slices_after(data, cut))  # the child failed: read its half here
+            return [first]
+        for column, size in zip(columns, self.header[1:].tolist(), strict=True):
+            column.size = size
+        return [first, self.part]
 
 
 def _child(data: bytes, cut: Cut, part: P, read: Callable[[P, Iterable[list[Any]]], None],

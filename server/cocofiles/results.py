@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.box_results import streamed_boxes
+from server.cocofiles.box_results import BoxPart, start_boxes, streamed_boxes
 from server.cocofiles.columns import Records, map_file, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
-from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth
+from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth, IouType
+from server.cocofiles.halves import SecondPart
 from server.cocofiles.mask_results import streamed_masks
 from server.cocofiles.masks import boxes_as_masks, masks_of
 from server.cocofiles.slices import NotStreamable
@@ -78,18 +79,56 @@ def _where(items: list[Any]) -> Callable[[int], str]:
     return where
 
 
+@dataclass
+class EarlyResults:
+    """A results file mapped, and for a big bbox file a child already reading its later
+    part (:func:`start_results`). :meth:`cancel` it unless :func:`load_results` took it."""
+
+    path: str
+    raw: bytes
+    boxes: SecondPart[BoxPart] | None
+
+    def cancel(self) -> None:
+        if self.boxes is not None:
+            self.boxes.cancel()
+            self.boxes = None
+
+
+def start_results(path: str, iou_type: IouType) -> EarlyResults | None:
+    """Starts reading a bbox results file before the ground truth is read (a child reads
+    the detections after a cut while this process reads the ground truth); None for
+    other iou types."""
+    if iou_type != "bbox":
+        return None
+    raw = map_file(path)
+    return EarlyResults(path, raw, start_boxes(raw))
+
+
 def load_results(
-    path: str, gt: CocoGroundTruth, *, skip_unknown_categories: bool = False
+    path: str,
+    gt: CocoGroundTruth,
+    *,
+    skip_unknown_categories: bool = False,
+    early: EarlyResults | None = None,
 ) -> CocoResults:
     """Reads and validates a results file against ``gt`` (evaluated as ``gt.iou_type``).
+
+    ``early``: :func:`start_results` of the same file, taken over here.
 
     Raises:
         CocoFileError: naming the first result that pycocotools could not use.
     """
-    raw = map_file(path)
+    started = None
+    if early is not None and early.path == path:
+        raw, started, early.boxes = early.raw, early.boxes, None
+    else:
+        raw = map_file(path)
+    if started is not None and gt.iou_type != "bbox":
+        started.cancel()
+        started = None
     if gt.iou_type == "bbox":
         try:
-            item, label, score, bbox = streamed_boxes(raw, gt)
+            item, label, score, bbox = streamed_boxes(raw, gt, started)
         except NotStreamable:
             pass
         else:

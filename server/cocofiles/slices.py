@@ -74,9 +74,10 @@ class Cut:
     open: int
 
 
-def middle_cut(data: bytes) -> Cut | None:
-    """A candidate cut splitting the array of ``data`` into halves of about equal bytes."""
-    found = _BETWEEN.search(data, len(data) // 2)
+def middle_cut(data: bytes, share: float = 0.5) -> Cut | None:
+    """A candidate cut splitting the array of ``data`` after about ``share`` of its bytes
+    (halves of about equal bytes by default)."""
+    found = _BETWEEN.search(data, int(len(data) * share))
     if found is None:
         return None
     return Cut(found.start(), found.end() - 1)

@@ -14,6 +14,7 @@ import pytest
 from bench.cocogen import make_detections, make_ground_truth
 from server.cocofiles import (
     CocoFileError,
+    box_results,
     ground_truth,
     halves,
     load_ground_truth,
@@ -351,3 +352,66 @@ def test_a_mapped_file_reads_the_same_while_its_pages_are_dropped(
     read = [x for part in array_slices(mapped, 1000) for x in part]
     assert read == elements
     assert bytes(mapped[:]) == path.read_bytes()  # dropped pages read back from the file
+
+
+def early_columns(text: bytes, gt: Any) -> Any:
+    """streamed_boxes with the later part read by a child started before ``gt`` was given."""
+    started = box_results.start_boxes(text)
+    assert started is not None
+    return streamed_boxes(text, gt, started)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"image_id": "7"},  # the child declines (not an integer id): this process reads its part
+        {"image_id": 1.0},  # a float id: pycocotools' dict lookup finds image 1
+        {"image_id": 10**6},  # not in the ground truth: the full reader names it
+        {"category_id": True},
+    ],
+)
+def test_a_child_started_before_the_ground_truth_reads_the_same(
+    change: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict = make_ground_truth(16, seed=40)
+    dets = make_detections(gt_dict, seed=41)
+    dets[-2].update(change)  # in the child's part
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "bbox")
+    text = json.dumps(dets).encode()
+    monkeypatch.setattr(slices, "SLICE_BYTES", 2000)
+    monkeypatch.setattr(halves, "MIN_BYTES", 1 << 30)
+    try:
+        whole: Any = streamed_boxes(text, gt)
+    except NotStreamable:
+        whole = NotStreamable
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    if whole is NotStreamable:
+        with pytest.raises(NotStreamable):
+            early_columns(text, gt)
+        return
+    for a, b in zip(whole, early_columns(text, gt), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_the_command_reads_results_early_and_cancels_on_a_bad_ground_truth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict = make_ground_truth(16, seed=42)
+    dt_path = write_json(tmp_path / "dt.json", make_detections(gt_dict, seed=43))
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "bbox")
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    early = results.start_results(str(dt_path), "bbox")
+    assert early is not None and early.boxes is not None
+    pid = early.boxes.pid
+    early.cancel()  # e.g. the ground truth could not be read
+    assert early.boxes is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped
+    early = results.start_results(str(dt_path), "bbox")
+    monkeypatch.setattr(halves, "MIN_BYTES", 1 << 30)
+    one = load_results(str(dt_path), gt)
+    two = load_results(str(dt_path), gt, early=early)
+    assert early is not None and early.boxes is None  # taken over
+    for name in ("row", "item", "label", "score", "area", "bbox"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
