@@ -13,7 +13,7 @@ with :class:`NotStreamable`, and the full reader in results.py names the object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from server.cocofiles.box_results import (
+    EARLY_SHARE,
     BoxColumns,
     BoxPart,
     check_boxes,
@@ -30,7 +31,7 @@ from server.cocofiles.box_results import (
 )
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.halves import Alloc, read_in_halves, release
+from server.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
 from server.cocofiles.slices import NotStreamable
 from server.evaluation.geometry.rle import RleBatch, run_sums
 from server.evaluation.geometry.rle_codec import decode_strings_uint32
@@ -116,12 +117,9 @@ def _joined_masks(parts: Sequence[MaskPart]) -> RleBatch:
 _MOVE_RUNS = 1 << 22
 
 
-def streamed_masks(data: bytes, gt: CocoGroundTruth) -> MaskColumns:
-    """The detections of ``data`` (a results file's bytes) as columns and masks, in file order.
-
-    Raises:
-        NotStreamable: not the clean case; read the file with the full reader.
-    """
+def _reader(gt: CocoGroundTruth | None) -> Callable[[MaskPart, Iterable[list[Any]]], None]:
+    """Reads slices into a part; without ``gt`` the file's own ids are kept and the image
+    sizes are checked later (:func:`start_masks`)."""
 
     def read(part: MaskPart, slices: Iterable[list[Any]]) -> None:
         for items in slices:
@@ -129,19 +127,53 @@ def streamed_masks(data: bytes, gt: CocoGroundTruth) -> MaskColumns:
                 continue
             boxes = slice_columns(items, gt)
             strings, heights, widths = _slice_masks(items)
-            if (boxes.item < 0).any():
-                raise NotStreamable
-            if not (
-                np.array_equal(gt.image_heights[boxes.item], heights)
-                and np.array_equal(gt.image_widths[boxes.item], widths)
-            ):
-                raise NotStreamable  # includes images of unknown size (-1)
+            if gt is not None:
+                _check_sizes(gt, boxes.item, heights, widths)
             part.add_masks(strings, heights, widths)
             part.add(boxes)
         part.flush()
 
-    parts = read_in_halves(data, partial(MaskPart, file_bytes=len(data)), read)
-    boxes = joined_boxes(parts)
+    return read
+
+
+def _check_sizes(gt: CocoGroundTruth, item: IntArray, heights: IntArray, widths: IntArray) -> None:
+    if (item < 0).any():
+        raise NotStreamable
+    if not (
+        np.array_equal(gt.image_heights[item], heights)
+        and np.array_equal(gt.image_widths[item], widths)
+    ):
+        raise NotStreamable  # includes images of unknown size (-1)
+
+
+def start_masks(data: bytes) -> SecondPart[MaskPart] | None:
+    """A forked child reading the detections after a cut at about ``EARLY_SHARE`` of
+    ``data`` before the ground truth is read (see box_results.start_boxes)."""
+    new_part = partial(MaskPart, file_bytes=len(data))
+    return SecondPart.start(data, new_part, _reader(None), EARLY_SHARE)
+
+
+def streamed_masks(
+    data: bytes, gt: CocoGroundTruth, started: SecondPart[MaskPart] | None = None
+) -> MaskColumns:
+    """The detections of ``data`` (a results file's bytes) as columns and masks, in file order.
+
+    ``started``: :func:`start_masks` of ``data``, which reads the part after its cut.
+
+    Raises:
+        NotStreamable: not the clean case; read the file with the full reader.
+    """
+    read = _reader(gt)
+    if started is None:
+        parts = read_in_halves(data, partial(MaskPart, file_bytes=len(data)), read)
+        boxes = joined_boxes(parts)
+    else:
+        parts = started.finish(read)
+        boxes = joined_boxes(parts, file_ids=gt)
+        if len(parts) == 2:  # the child's part: sizes checked now that its images are known
+            second = parts[1]
+            n_first = parts[0].item.size
+            _check_sizes(gt, boxes.item[n_first:], second.heights.array(), second.widths.array())
     check_boxes(boxes)
     return MaskColumns(boxes, _joined_masks(parts))
 

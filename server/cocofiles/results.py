@@ -29,7 +29,7 @@ from server.cocofiles.columns import Records, map_file, parse_json, read_bytes
 from server.cocofiles.errors import CocoFileError, short_repr
 from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth, IouType
 from server.cocofiles.halves import SecondPart
-from server.cocofiles.mask_results import streamed_masks
+from server.cocofiles.mask_results import MaskPart, start_masks, streamed_masks
 from server.cocofiles.masks import boxes_as_masks, masks_of
 from server.cocofiles.slices import NotStreamable
 from server.evaluation.geometry.rle import RleBatch
@@ -86,22 +86,31 @@ class EarlyResults:
 
     path: str
     raw: bytes
-    boxes: SecondPart[BoxPart] | None
+    boxes: SecondPart[BoxPart] | None = None
+    masks: SecondPart[MaskPart] | None = None
+
+    def take(self) -> tuple[SecondPart[BoxPart] | None, SecondPart[MaskPart] | None]:
+        """The started children, which the caller now owns."""
+        taken = self.boxes, self.masks
+        self.boxes = self.masks = None
+        return taken
 
     def cancel(self) -> None:
-        if self.boxes is not None:
-            self.boxes.cancel()
-            self.boxes = None
+        for started in self.take():
+            if started is not None:
+                started.cancel()
 
 
 def start_results(path: str, iou_type: IouType) -> EarlyResults | None:
-    """Starts reading a bbox results file before the ground truth is read (a child reads
-    the detections after a cut while this process reads the ground truth); None for
-    other iou types."""
-    if iou_type != "bbox":
+    """Starts reading a bbox or segm results file before the ground truth is read (a child
+    reads the detections after a cut while this process reads the ground truth); None for
+    keypoints."""
+    if iou_type == "keypoints":
         return None
     raw = map_file(path)
-    return EarlyResults(path, raw, start_boxes(raw))
+    if iou_type == "bbox":
+        return EarlyResults(path, raw, boxes=start_boxes(raw))
+    return EarlyResults(path, raw, masks=start_masks(raw))
 
 
 def load_results(
@@ -118,17 +127,18 @@ def load_results(
     Raises:
         CocoFileError: naming the first result that pycocotools could not use.
     """
-    started = None
+    started_boxes, started_masks = None, None
     if early is not None and early.path == path:
-        raw, started, early.boxes = early.raw, early.boxes, None
+        raw = early.raw
+        started_boxes, started_masks = early.take()
     else:
         raw = map_file(path)
-    if started is not None and gt.iou_type != "bbox":
-        started.cancel()
-        started = None
+    for started, kind in ((started_boxes, "bbox"), (started_masks, "segm")):
+        if started is not None and gt.iou_type != kind:
+            started.cancel()
     if gt.iou_type == "bbox":
         try:
-            item, label, score, bbox = streamed_boxes(raw, gt, started)
+            item, label, score, bbox = streamed_boxes(raw, gt, started_boxes)
         except NotStreamable:
             pass
         else:
@@ -137,7 +147,7 @@ def load_results(
             return CocoResults(path, rows, item, label, score, area, bbox, None, None, 0)
     if gt.iou_type == "segm":
         try:
-            boxes, own_masks = streamed_masks(raw, gt)
+            boxes, own_masks = streamed_masks(raw, gt, started_masks)
         except NotStreamable:
             pass
         else:

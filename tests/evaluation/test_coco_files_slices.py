@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from pycocotools import mask as mask_utils
 
 from bench.cocogen import make_detections, make_ground_truth
 from server.cocofiles import (
@@ -415,3 +416,34 @@ def test_the_command_reads_results_early_and_cancels_on_a_bad_ground_truth(
     assert early is not None and early.boxes is None  # taken over
     for name in ("row", "item", "label", "score", "area", "bbox"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
+
+
+@pytest.mark.parametrize("wrong_size", [False, True])
+def test_a_segm_child_started_before_the_ground_truth_reads_the_same(
+    wrong_size: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict = make_ground_truth(16, seed=44)
+    dets = make_detections(gt_dict, seed=45, kind="segm")
+    if wrong_size:  # in the child's part: checked against the image once the ids are known
+        height, width = dets[-2]["segmentation"]["size"]
+        dets[-2]["segmentation"] = mask_utils.encode(
+            np.asfortranarray(np.zeros((height + 1, width), dtype=np.uint8))
+        )
+        dets[-2]["segmentation"]["counts"] = dets[-2]["segmentation"]["counts"].decode()
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "segm")
+    text = orjson.dumps(dets)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 2000)
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    started = mask_results.start_masks(text)
+    assert started is not None
+    if wrong_size:
+        with pytest.raises(NotStreamable):
+            mask_results.streamed_masks(text, gt, started)
+        return
+    early = mask_results.streamed_masks(text, gt, started)
+    monkeypatch.setattr(halves, "MIN_BYTES", 1 << 30)
+    whole = mask_results.streamed_masks(text, gt)
+    for a, b in zip(whole.boxes, early.boxes, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    for name in ("counts", "offsets", "heights", "widths"):
+        assert np.array_equal(getattr(whole.masks, name), getattr(early.masks, name)), name
