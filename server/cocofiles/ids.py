@@ -75,6 +75,16 @@ class IdIndex:
         """``lookup`` of integer ids already in an integer array (n,)."""
         if not self.numeric:
             return np.full(array.shape[0], -1, dtype=np.int64)
+        ids = self._sorted
+        if (
+            ids.shape[0]
+            and int(ids[-1]) - int(ids[0]) == ids.shape[0] - 1
+            and array.dtype == ids.dtype
+        ):
+            # Consecutive ids (the usual 1..n): the rank is the offset, no binary search.
+            # (A difference that wraps around int64 never lands in [0, n): ids[-1] fits in it.)
+            offset = array - ids[0]
+            return np.where((offset >= 0) & (offset < ids.shape[0]), offset, -1)
         pos = np.searchsorted(self._sorted, array)
         inside = pos < self._sorted.shape[0]
         found = np.zeros(array.shape[0], dtype=bool)
