@@ -68,20 +68,32 @@ class _RunIndex:
         """The index of ``batch``'s masks ``masks`` (m,), in that order."""
         n_runs = batch.offsets[masks + 1] - batch.offsets[masks]
         counts = batch.counts[ranges(batch.offsets[masks], n_runs)].astype(np.int64)
-        line_end = np.cumsum(counts)
+        # Arrays that need a leading element are filled one past it (no np.r_ copies).
+        line = np.empty(counts.shape[0] + 1, dtype=np.int64)
+        line[0] = 0
+        np.cumsum(counts, out=line[1:])
+        line_end = line[1:]
         run_off = np.cumsum(n_runs) - n_runs
-        base = np.r_[np.int64(0), line_end][run_off]
+        base = line[run_off]
         n_fg = n_runs // 2
         total_fg = int(n_fg.sum())
         fg_off = np.cumsum(n_fg) - n_fg
         # run index of foreground run f of mask k: run_off[k] + 1 + 2 * (f - fg_off[k])
         fg = np.repeat(run_off + 1 - 2 * fg_off, n_fg) + 2 * np.arange(total_fg, dtype=np.int64)
-        end = line_end[fg]
+        line_start, run_end = (np.empty(total_fg + 1, dtype=np.int64) for _ in range(2))
+        line_start[0] = run_end[0] = -1  # the sentinel run 0
+        end = run_end[1:]
+        np.take(line_end, fg, out=end)
         length = counts[fg]
-        start = end - length
-        total = np.r_[np.int64(0), np.cumsum(length)]
+        start = line_start[1:]
+        np.subtract(end, length, out=start)
+        total = np.empty(total_fg + 1, dtype=np.int64)
+        total[0] = 0
+        np.cumsum(length, out=total[1:])
         area = total[fg_off + n_fg] - total[fg_off]
-        shift = np.r_[np.int64(1), total[:-1] - start]
+        shift = np.empty(total_fg + 1, dtype=np.int64)
+        shift[0] = 1
+        np.subtract(total[:-1], start, out=shift[1:])
         # column and row of each run's first and last pixel, as pycocotools' toBbox
         # finds the extents (a run crossing a column widens the rows to the full height)
         mask_h = np.maximum(batch.heights[masks], 1)  # a 0-pixel mask has no foreground
@@ -98,7 +110,7 @@ class _RunIndex:
         x1[has] = (end[fg_off[has] + n_fg[has] - 1] - 1 - base[has]) // mask_h[has]
         y0[has] = np.minimum.reduceat(row_first, fg_off[has])
         y1[has] = np.maximum.reduceat(row_last, fg_off[has])
-        start, end = np.r_[np.int64(-1), start], np.r_[np.int64(-1), end]
+        start, end = line_start, run_end
         return cls(start, end, shift, base, area, x0, y0, x1, y1)
 
     def window(
