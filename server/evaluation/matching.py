@@ -34,6 +34,9 @@ from server.evaluation.types import BoolArray, FloatArray, IntArray
 _IOU_CAP = 1 - 1e-10
 #: Pairs handled at once inside one round.
 _ROUND_CHUNK = 1 << 15
+#: Added to a pair's local index in a chunk (< 2**31 - _PREFER) when its ground truth
+#: is not ignored, so one max picks non-ignored pairs first.
+_PREFER = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -159,9 +162,11 @@ def match_by_confidence(
                 best_any = np.maximum.reduceat(np.where(ignored, -1, local), starts, axis=0)
                 lengths = np.diff(np.r_[starts, hi - lo])
                 eligible &= ignored | (local == np.repeat(best_any, lengths, axis=0))
-            best = np.maximum.reduceat(np.where(eligible & ~ignored, local, -1), starts, axis=0)
-            fallback = np.maximum.reduceat(np.where(eligible & ignored, local, -1), starts, axis=0)
-            win = np.where(best >= 0, best, fallback)  # (predictions, R)
+            # The last eligible pair among non-ignored ground truths, else among ignored
+            # ones: one max over local + _PREFER (< 2 * _PREFER) where not ignored.
+            key = np.where(ignored, local, local + _PREFER)
+            best = np.maximum.reduceat(np.where(eligible, key, -1), starts, axis=0)
+            win = np.where(best >= _PREFER, best - _PREFER, best)  # (predictions, R)
             dt_idx, row_idx = np.nonzero(win >= 0)
             local_win = win[dt_idx, row_idx]
             claimed = gts[local_win]
