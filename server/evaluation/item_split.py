@@ -41,23 +41,21 @@ class ItemPart:
     def dt_span(self) -> slice | IntArray:
         """``dt_rows`` as a slice when they are consecutive (inputs sorted by item): writing
         the columns of a (R, P) array through a slice is several times faster."""
-        rows = self.dt_rows
-        if rows.shape[0] == 0 or int(rows[-1]) - int(rows[0]) + 1 == rows.shape[0]:
-            return slice(int(rows[0]), int(rows[-1]) + 1) if rows.shape[0] else slice(0, 0)
-        return rows
+        return _span(self.dt_rows)
 
     def inputs(
         self, gt: GroundTruth, dt: Predictions, similarity: Similarity
     ) -> tuple[GroundTruth, Predictions, Similarity]:
         """This part's inputs; its kernel maps part rows back to rows of ``similarity``'s batch."""
-        g, d = self.gt_rows, self.dt_rows
+        g, d = _span(self.gt_rows), _span(self.dt_rows)  # views when consecutive
         part_gt = GroundTruth(gt.item[g], gt.label[g], gt.area[g], gt.iscrowd[g], gt.ignore[g])
         part_dt = Predictions(dt.item[d], dt.label[d], dt.score[d], dt.area[d])
+        dt_rows, gt_rows = self.dt_rows, self.gt_rows
 
         def part_similarity(
             dt_index: IntArray, gt_index: IntArray, gt_crowd: BoolArray
         ) -> FloatArray:
-            return similarity(np.take(d, dt_index), np.take(g, gt_index), gt_crowd)
+            return similarity(_rows(dt_rows, d, dt_index), _rows(gt_rows, g, gt_index), gt_crowd)
 
         return part_gt, part_dt, part_similarity
 
@@ -102,9 +100,7 @@ def join_tables(
         dt_label=dt.label,
         dt_score=dt.score,
         dt_rank=by_dt("dt_rank"),
-        dt_metric_order=_merged_order(
-            a.dt_rows[ta.dt_metric_order], b.dt_rows[tb.dt_metric_order], dt
-        ),
+        dt_metric_order=_merged_order(ta, tb, a, b),
         dt_state=by_dt("dt_state"),
         dt_gt=_joined_sparse(ta.dt_gt, tb.dt_gt, parts, n_dt, gt_values=True),
         dt_iou=_joined_sparse(ta.dt_iou, tb.dt_iou, parts, n_dt, gt_values=False),
@@ -130,15 +126,17 @@ def _mapped(values: NDArray[np.integer], rows: IntArray) -> NDArray[np.integer]:
     return out
 
 
-def _merged_order(first: IntArray, second: IntArray, dt: Predictions) -> IntArray:
-    """Stable merge by (label, -score) of two orders sorted that way, ``first`` winning ties."""
+def _merged_order(ta: MatchTable, tb: MatchTable, a: ItemPart, b: ItemPart) -> IntArray:
+    """The parts' ``dt_metric_order``s (full rows) merged by (label, -score), stably with
+    the first part winning ties; labels and scores are read from the parts' own arrays."""
+    first = _rows(a.dt_rows, a.dt_span, ta.dt_metric_order)
+    second = _rows(b.dt_rows, b.dt_span, tb.dt_metric_order)
     if first.shape[0] == 0 or second.shape[0] == 0:
         return np.concatenate([first, second]).astype(np.int64)
-    label_a, label_b = dt.label[first], dt.label[second]
-    score_a, score_b = -dt.score[first], -dt.score[second]
-    labels = np.arange(int(max(label_a[-1], label_b[-1])) + 2)
-    bounds_a = np.searchsorted(label_a, labels)
-    bounds_b = np.searchsorted(label_b, labels)
+    bounds_a, bounds_b = _label_bounds(ta), _label_bounds(tb)
+    score_a, score_b = ta.dt_score[ta.dt_metric_order], tb.dt_score[tb.dt_metric_order]
+    np.negative(score_a, out=score_a)  # ascending within a label, as the order sorts -score
+    np.negative(score_b, out=score_b)
     before = np.empty(second.shape[0], dtype=np.int64)  # first's elements ahead of each
     # One searchsorted per label present in the second part (scores sort within a label).
     for k in np.flatnonzero(np.diff(bounds_b)).tolist():
@@ -186,3 +184,36 @@ def _joined_sparse(
         col=np.concatenate(cols).astype(np.int64) if cols else pieces_col[0],
         value=np.concatenate(values) if values else pieces_value[0],
     )
+
+
+def _span(rows: IntArray) -> slice | IntArray:
+    """Ascending ``rows`` as a slice when they are consecutive, else themselves."""
+    if rows.shape[0] == 0:
+        return slice(0, 0)
+    if int(rows[-1]) - int(rows[0]) + 1 == rows.shape[0]:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def _rows(rows: IntArray, span: slice | IntArray, index: IntArray) -> IntArray:
+    """``rows[index]``: an offset when ``span`` is a slice."""
+    if isinstance(span, slice):
+        shifted: IntArray = np.add(index, span.start, dtype=np.int64)
+        return shifted
+    return np.take(rows, index)
+
+
+def _label_bounds(table: MatchTable) -> IntArray:
+    """Where each label's run starts in ``dt_metric_order`` (sorted by label): (K+1,).
+
+    The order holds the predictions within maxDets, so their labels are counted without
+    gathering them in that order (checked by the total).
+    """
+    order = table.dt_metric_order
+    within = table.dt_rank < int(table.max_detections.max(initial=0))
+    counts = np.bincount(table.dt_label[within], minlength=table.n_labels)
+    if int(counts.sum()) != order.shape[0]:
+        counts = np.bincount(table.dt_label[order], minlength=table.n_labels)
+    bounds = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    return bounds
