@@ -39,6 +39,8 @@ def evaluate_inputs(
     """``evaluate`` of the inputs, in two processes when they are big enough."""
     if len(inputs.dt) < min_predictions or (os.cpu_count() or 1) < 2:
         return _evaluate(inputs, None, confusion)
+    if int(inputs.dt.item.min(initial=0)) < 0:  # evaluate() names the bad input
+        return _evaluate(inputs, None, confusion)
     parts = split_items(inputs.gt, inputs.dt, FIRST_SHARE)
     try:
         fd = os.memfd_create("sliceboard-match-table", os.MFD_CLOEXEC)

@@ -9,7 +9,7 @@ fields (dt_metric_order, dt_rank) included; sparse fields by value.
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import server.cocofiles.forked_evaluate as forked
 from server.cocofiles import engine_inputs as coco_engine_inputs
 from server.cocofiles import load_ground_truth, load_results
 from server.evaluation import (
+    EvaluationInputError,
     GroundTruth,
     Matching,
     MatchOptions,
@@ -181,3 +182,14 @@ def test_a_failed_fork_evaluates_in_one_process(
     monkeypatch.setattr(os, "fork", no_fork)
     one, two = evaluated(coco_files)
     assert_same_table(one, two)
+
+
+def test_bad_item_indices_are_reported_by_evaluate(coco_files: tuple[Path, Path]) -> None:
+    gt = load_ground_truth(str(coco_files[0]), "bbox")
+    inputs = coco_engine_inputs(gt, load_results(str(coco_files[1]), gt))
+    for bad in (-1, inputs.n_items):
+        item = inputs.dt.item.copy()
+        item[len(item) // 2 + 1] = bad  # in the second part when the index is too large
+        dt = Predictions(item, inputs.dt.label, inputs.dt.score, inputs.dt.area)
+        with pytest.raises(EvaluationInputError, match=r"dt\.item"):
+            forked.evaluate_inputs(replace(inputs, dt=dt), min_predictions=0)
