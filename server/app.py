@@ -19,6 +19,7 @@ from server.body_limit import BodySizeLimit
 from server.config import Settings
 from server.jobs.runner import JobRunner
 from server.runtime import Runtime
+from server.services.report_worker import REPORT_WORKER
 from server.storage.migrate import upgrade_async
 
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         finally:
             if runner is not None:
                 await runner.stop()
+            REPORT_WORKER.close()  # uvicorn's exit skips atexit handlers
             await runtime.close()
 
     app = Starlette(

@@ -26,6 +26,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from server.process_guard import exit_with_parent
+
 T = TypeVar("T")
 
 
@@ -72,7 +74,12 @@ class CpuPool:
         if self._pool is None:
             # spawn: forking a process that runs an event loop and driver threads is unsafe.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.max_workers,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

@@ -5,7 +5,10 @@ masks every answer over it starts from."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -20,11 +23,22 @@ from server.evaluation import EvaluationInputError
 from server.services.evaluation_snapshot import Snapshot
 from server.services.ordered_compute import OrderedCompute
 from server.services.per_engine import per_engine
+from server.services.report_parts import PARTS
+from server.services.report_worker import (
+    REPORT_WORKER,
+    ReportWorker,
+    SnapshotGone,
+    forget,
+    prepare,
+    run_part,
+)
 from server.services.slices import resolve_item_ids
+from server.services.snapshot_files import SharedSnapshot, attach, shared_directory, write_shared
 from server.storage.reads import dataset_versions
 from server.storage.tables import Evaluation, ModelRun, core
 
 EVALUATION = core(Evaluation)
+logger = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -57,15 +71,24 @@ class Selection:
 
 class SnapshotCache:
     """Loaded snapshots by evaluation id (immutable, so never stale), and reports computed from
-    them; least recently used out."""
+    them; least recently used out.
 
-    def __init__(self, capacity: int = 4, reports: int = 256) -> None:
+    With a worker, each snapshot is also handed to it through a shared file, and report parts
+    run there (``run_part``); without one, or when it fails, they run in this process.
+    """
+
+    def __init__(
+        self, capacity: int = 4, reports: int = 256, worker: ReportWorker | None = REPORT_WORKER
+    ) -> None:
         self.capacity = capacity
         self._items: OrderedDict[int, Snapshot] = OrderedDict()
+        self._shared: dict[int, SharedSnapshot] = {}
         self._lock = asyncio.Lock()
+        self._worker = worker
+        self._background: set[asyncio.Future[None]] = set()
         self.reports: _Lru[tuple[Any, ...], Any] = _Lru(reports)
         self.selections: _Lru[tuple[Any, ...], Selection] = _Lru(reports)
-        #: Reports are computed here one at a time, in the order they were asked for.
+        #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = OrderedCompute("slice-metrics")
 
     async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
@@ -81,28 +104,84 @@ class SnapshotCache:
             ).scalar()
             if blob is None:
                 raise FailedPrecondition("the evaluation has no stored results")
-            snapshot = await asyncio.to_thread(_load, blob)
+            snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)
+            if shared is not None and await self._hand_over(shared):
+                self._shared[evaluation_id] = shared
             self._items[evaluation_id] = snapshot
             while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+                evicted, _ = self._items.popitem(last=False)
+                gone = self._shared.pop(evicted, None)
+                if gone is not None and self._worker is not None:
+                    self._forget(gone)
             return snapshot
 
+    async def _hand_over(self, shared: SharedSnapshot) -> bool:
+        """Has the worker map the snapshot and build its indexes; then the file's name goes."""
+        assert self._worker is not None
+        try:
+            await self._worker.call(-1, prepare, shared)
+            return True
+        except Exception:
+            logger.warning("report worker unavailable; slice reports run in-process", exc_info=True)
+            return False
+        finally:
+            os.unlink(shared.path)
 
-def _load(blob: bytes) -> Snapshot:
-    """Decodes a snapshot and builds the table's slice indexes now, off the event loop, so the
-    first slice query does not pay for them."""
+    def _forget(self, shared: SharedSnapshot) -> None:
+        assert self._worker is not None
+
+        async def forget_it() -> None:
+            with contextlib.suppress(Exception):  # the worker's own LRU bounds it anyway
+                await self._worker.call(-1, forget, shared)  # type: ignore[union-attr]
+
+        task = asyncio.ensure_future(forget_it())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def shared(self, evaluation_id: int) -> SharedSnapshot | None:
+        return self._shared.get(evaluation_id)
+
+    async def part(
+        self,
+        rank: int,
+        snapshot: Snapshot,
+        shared: SharedSnapshot | None,
+        part: str,
+        args: tuple[Any, ...],
+    ) -> Any:
+        """A report part, in the worker when it holds the snapshot, else on this process's
+        compute thread; ``rank`` orders parts of different reports."""
+        if shared is not None and self._worker is not None:
+            try:
+                return await self._worker.call(rank, run_part, shared, part, args)
+            except SnapshotGone:
+                pass
+            except Exception:  # a broken worker, or the part's own error: this process decides
+                logger.warning("report worker failed; computing in-process", exc_info=True)
+        local = self.compute.submit(rank, lambda: PARTS[part](snapshot, *args))
+        return await asyncio.wrap_future(local)
+
+
+def _load(blob: bytes, share: bool) -> tuple[Snapshot, SharedSnapshot | None]:
+    """Decodes a snapshot off the event loop. Shared: this process maps the shared file too (so
+    the arrays exist once) and builds only the indexes its own answers read; otherwise it also
+    builds the metric indexes now, so the first slice query does not pay for them."""
     snapshot = Snapshot.from_bytes(blob)
-    table = snapshot.table
-    for index in (
-        "dt_index",
-        "gt_index",
-        "dt_metric_position",
-        "metric_label",
-        "metric_rank",
-        "metric_state",
-    ):
-        getattr(table, index)
-    return snapshot
+    shared = None
+    if share:
+        try:
+            shared = write_shared(snapshot, shared_directory())
+            snapshot = attach(shared)
+        except OSError:
+            logger.warning("could not share a snapshot with the report worker", exc_info=True)
+            if shared is not None:
+                os.unlink(shared.path)
+            shared = None
+    own = ("dt_index", "gt_index")
+    metric = ("dt_metric_position", "metric_label", "metric_rank", "metric_state")
+    for index in own if shared is not None else own + metric:
+        getattr(snapshot.table, index)
+    return snapshot, shared
 
 
 #: The process's snapshot cache for one database.

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,11 +18,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import InvalidInput, Issue
-from server.evaluation import (
-    coco_summary,
-    threshold_metrics,
-)
-from server.evaluation.label_subset import pooled_pr_curve, summary_stat
+from server.evaluation import ThresholdMetrics
 from server.services.evaluation_cache import (
     SnapshotCache,
     check_threshold,
@@ -33,18 +27,11 @@ from server.services.evaluation_cache import (
     visible_snapshot,
 )
 from server.services.evaluation_snapshot import Snapshot
-from server.services.ordered_compute import OrderedCompute
+from server.services.report_parts import Summary
+from server.services.snapshot_files import SharedSnapshot
 from server.storage.tables import ModelRun
 
 T = TypeVar("T")
-
-COCO_FIELDS = (
-    "ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large",
-    "ar1", "ar10", "ar100", "ar_small", "ar_medium", "ar_large",
-)  # fmt: skip
-KEYPOINT_FIELDS = (
-    "ap", "ap50", "ap75", "ap_medium", "ap_large", "ar100", "ar50", "ar75", "ar_medium", "ar_large",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,66 +52,12 @@ def _defined(value: float) -> float | None:
     return None if (math.isnan(value) or value < 0) else float(value)
 
 
-def _coco_numbers(
-    snapshot: Snapshot, summary: Any, label_mask: np.ndarray | None
-) -> dict[str, float]:
-    if label_mask is None or (summary.labels.shape[0] == 1 and summary.labels[0] == -1):
-        stats = [float(s) for s in summary.stats]
-    else:
-        columns = np.flatnonzero(label_mask[summary.labels])
-        stats = _stats_for_columns(summary, columns, snapshot.kind)
-    names = KEYPOINT_FIELDS if snapshot.kind == "keypoints" else COCO_FIELDS
-    coco = dict.fromkeys(COCO_FIELDS, -1.0)
-    coco.update(zip(names, stats, strict=True))
-    return coco
-
-
-def _stats_for_columns(summary: Any, columns: np.ndarray, kind: str) -> list[float]:
-    dets = [int(m) for m in summary.max_detections]
-    top = dets[-1]
-
-    def ap(iou: float | None = None, area: str = "all") -> float:
-        return summary_stat(
-            summary,
-            columns,
-            average_precision=True,
-            area=area,
-            max_detections=top,
-            iou_threshold=iou,
-        )
-
-    def ar(max_det: int, iou: float | None = None, area: str = "all") -> float:
-        return summary_stat(
-            summary,
-            columns,
-            average_precision=False,
-            area=area,
-            max_detections=max_det,
-            iou_threshold=iou,
-        )
-
-    if kind == "keypoints":
-        return [ap(), ap(0.5), ap(0.75), ap(area="medium"), ap(area="large"),
-                ar(top), ar(top, 0.5), ar(top, 0.75), ar(top, area="medium"), ar(top, area="large")]  # fmt: skip
-    return [ap(), ap(0.5), ap(0.75), ap(area="small"), ap(area="medium"), ap(area="large"),
-            ar(dets[0]), ar(dets[min(1, len(dets) - 1)]), ar(top),
-            ar(top, area="small"), ar(top, area="medium"), ar(top, area="large")]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Summary:
-    coco: dict[str, float]
-    labels: np.ndarray
-    ap: np.ndarray
-    ap50: np.ndarray
-    ar: np.ndarray
-
-
 class Report:
     """One slice's metrics over an evaluation.
 
     The counts are computed at once; the COCO numbers, the threshold metrics and the curves on
-    first use, once, on the cache's compute thread, and kept with the report. A client asking
+    first use, once, through the cache (in its report worker process when it has one), and
+    kept with the report. A client asking
     only for the COCO numbers never pays for the rest, concurrent requests for the same slice
     await the same computation, and every part of this report runs before any part of a
     report created after it.
@@ -137,16 +70,18 @@ class Report:
         label_mask: np.ndarray | None,
         iou_threshold: float,
         confidence_threshold: float,
-        compute: OrderedCompute,
+        cache: SnapshotCache,
+        shared: SharedSnapshot | None,
     ) -> None:
         self._snapshot = snapshot
         self._mask = mask
         self._label_mask = label_mask
         self._iou_threshold = iou_threshold
         self._confidence_threshold = confidence_threshold
-        self._compute = compute
-        self._rank = compute.next_rank()
-        self._parts: dict[Any, Future[Any]] = {}
+        self._cache = cache
+        self._shared = shared
+        self._rank = cache.compute.next_rank()
+        self._parts: dict[str, asyncio.Future[Any]] = {}
         table = snapshot.table
         dt_rows, gt_rows = table.item_rows(mask)  # costs the slice, not the table
         if label_mask is not None:
@@ -156,46 +91,27 @@ class Report:
         self.ground_truth_count = int(gt_rows.shape[0])
         self.prediction_count = int(dt_rows.shape[0])
 
-    def _start(self, key: Any, work: Callable[[], T]) -> Future[T]:
-        future = self._parts.get(key)
+    def _start(self, part: str, *args: Any) -> asyncio.Future[Any]:
+        future = self._parts.get(part)
         if future is None:
-            future = self._parts[key] = self._compute.submit(self._rank, work)
+            future = self._parts[part] = asyncio.ensure_future(
+                self._cache.part(self._rank, self._snapshot, self._shared, part, args)
+            )
         return future
 
     @staticmethod
-    async def _result(future: Future[T]) -> T:
+    async def _result(future: asyncio.Future[T]) -> T:
         # shielded: a client that goes away must not cancel what others await
-        result: T = await asyncio.shield(asyncio.wrap_future(future))
+        result: T = await asyncio.shield(future)
         return result
 
-    def _summary(self) -> Future[_Summary]:
-        return self._start("summary", self._compute_summary)
+    def _summary(self) -> asyncio.Future[Summary]:
+        return self._start("summary", self._mask, self._label_mask)
 
-    def _compute_summary(self) -> _Summary:
-        """The COCO numbers and per-label AP/AR, without the accumulated arrays (megabytes a
-        report would otherwise keep in the cache for nothing)."""
-        snapshot = self._snapshot
-        # COCO's numbers read precision at the last maxDets only
-        summary = coco_summary(snapshot.table, self._mask, snapshot.kind, all_precision=False)  # type: ignore[arg-type]
-        return _Summary(
-            coco=_coco_numbers(snapshot, summary, self._label_mask),
-            labels=summary.labels,
-            ap=summary.ap,
-            ap50=summary.ap50,
-            ar=summary.ar,
-        )
-
-    def _thresholds(self) -> Future[Any]:
+    def _thresholds(self) -> asyncio.Future[ThresholdMetrics]:
         chosen = None if self._label_mask is None else np.flatnonzero(self._label_mask).tolist()
         return self._start(
-            "thresholds",
-            lambda: threshold_metrics(
-                self._snapshot.table,
-                self._mask,
-                self._iou_threshold,
-                self._confidence_threshold,
-                chosen,
-            ),
+            "thresholds", self._mask, self._iou_threshold, self._confidence_threshold, chosen
         )
 
     async def coco(self) -> dict[str, float]:
@@ -237,12 +153,7 @@ class Report:
         names = self._snapshot.label_names
         if label is None:
             recall, precision, confidence = await self._result(
-                self._start(
-                    "pooled curve",
-                    lambda: pooled_pr_curve(
-                        self._snapshot.table, self._mask, self._iou_threshold, self._label_mask
-                    ),
-                )
+                self._start("pooled curve", self._mask, self._iou_threshold, self._label_mask)
             )
         elif label not in names:
             return []
@@ -292,7 +203,13 @@ async def metrics_report(
     report: Report | None = cache.reports.get(key)
     if report is None:
         report = Report(
-            snapshot, mask, label_mask, iou_threshold, confidence_threshold, cache.compute
+            snapshot,
+            mask,
+            label_mask,
+            iou_threshold,
+            confidence_threshold,
+            cache,
+            cache.shared(evaluation_id),
         )
         cache.reports.put(key, report)
     return report

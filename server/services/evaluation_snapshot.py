@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from server.evaluation import MatchTable
-
-_META = ("item_ids", "gt_ids", "dt_ids", "label_names", "kind", "family")
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,7 +23,8 @@ class Snapshot:
     kind: str  # bbox | segm | keypoints
     family: str
 
-    def to_bytes(self) -> bytes:
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Every field as a named numpy array (the table's prefixed ``table.``)."""
         arrays = {f"table.{k}": v for k, v in self.table.to_arrays().items()}
         arrays.update(
             item_ids=self.item_ids,
@@ -34,13 +34,32 @@ class Snapshot:
             kind=np.array(self.kind),
             family=np.array(self.family),
         )
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Snapshot:
+        """Inverse of :meth:`to_arrays`; the arrays are used as they are, not copied."""
+        table = MatchTable.from_arrays(
+            {k.removeprefix("table."): arrays[k] for k in arrays if k.startswith("table.")}
+        )
+        return cls(
+            table=table,
+            item_ids=np.asarray(arrays["item_ids"], dtype=np.int64),
+            gt_ids=np.asarray(arrays["gt_ids"], dtype=np.int64),
+            dt_ids=np.asarray(arrays["dt_ids"], dtype=np.int64),
+            label_names=[str(x) for x in arrays["label_names"]],
+            kind=str(arrays["kind"]),
+            family=str(arrays["family"]),
+        )
+
+    def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         # An npz file, deflated at level 1: most arrays are runs of -1/0 and shrink ~10x at a
         # fraction of the cost of numpy's default level.
         with zipfile.ZipFile(
             buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
         ) as archive:
-            for name, array in arrays.items():
+            for name, array in self.to_arrays().items():
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
                     np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
         return buffer.getvalue()
@@ -48,16 +67,4 @@ class Snapshot:
     @classmethod
     def from_bytes(cls, blob: bytes) -> Snapshot:
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-            table = MatchTable.from_arrays(
-                {k.removeprefix("table."): data[k] for k in data.files if k.startswith("table.")}
-            )
-            meta = {k: data[k] for k in _META}
-        return cls(
-            table=table,
-            item_ids=meta["item_ids"].astype(np.int64),
-            gt_ids=meta["gt_ids"].astype(np.int64),
-            dt_ids=meta["dt_ids"].astype(np.int64),
-            label_names=[str(x) for x in meta["label_names"]],
-            kind=str(meta["kind"]),
-            family=str(meta["family"]),
-        )
+            return cls.from_arrays({name: data[name] for name in data.files})

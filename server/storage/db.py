@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 20
 WRITE_OPTION = "sliceboard_write"
 
 SQLITE_PRAGMAS = (
@@ -56,6 +57,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             url,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # Every request resolver opens its own short session; with the default 5 pooled
+            # connections, 8 concurrent clients opened and closed overflow connections (a
+            # thread, a file handle and four pragmas each) on every request.
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
         )
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "connect", _on_sqlite_connect)

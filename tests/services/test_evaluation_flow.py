@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +20,21 @@ from pycocotools.cocoeval import COCOeval
 from server.jobs.evaluate import run_evaluation_job
 from server.jobs.runner import JobRunner
 from server.runtime import Runtime
-from server.services import catalog, evaluation, evaluation_results, uploads
+from server.services import (
+    catalog,
+    evaluation,
+    evaluation_results,
+    report_parts,
+    snapshot_files,
+    uploads,
+)
 from server.services.evaluation_cache import SnapshotCache
+from server.services.evaluation_snapshot import Snapshot
 from server.services.jobs import get_job
+from server.services.report_worker import REPORT_WORKER, forget
 from server.storage.db import read_session, transaction
 from server.storage.tables import ModelRun
-from tests.evaluation.coco_cases import CocoCase, make_case
+from tests.evaluation.coco_cases import CocoCase, make_case, run_engine
 
 MAX_ROWS = 1_000_000
 
@@ -150,7 +162,7 @@ async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> Resolved:
 
 
 def coco_vector(data: Resolved) -> np.ndarray:
-    return np.array([data.coco[name] for name in evaluation_results.COCO_FIELDS])
+    return np.array([data.coco[name] for name in report_parts.COCO_FIELDS])
 
 
 @pytest.mark.slow
@@ -243,3 +255,76 @@ async def test_a_remembered_filter_follows_items_and_ground_truth_changes(
             max_rows=MAX_ROWS,
         )  # fmt: skip
     assert (await slice_report(labelled)).item_count == 1
+
+
+async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgot(
+    runtime: Runtime,
+) -> None:
+    """The worker process, this process (no worker), and the fallback when the worker no
+    longer maps the snapshot (its file is gone) give the same numbers, equal to pycocotools."""
+    case = make_case(seed=13, n_images=16)
+    _, run_id = await upload_case(runtime, case)
+    await evaluate_now(runtime, run_id)
+    even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
+    even_ids = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
+    expected = pycocotools_stats(case, even_ids)
+
+    async def numbers(cache: SnapshotCache) -> tuple[np.ndarray, list[Any]]:
+        async with read_session(runtime.sessions) as session:
+            run = await session.get(ModelRun, int(run_id))
+            assert run is not None
+            found = await evaluation_results.metrics_report(
+                session, cache, run=run, filter=even, slice_id=None,
+                iou_threshold=0.5, confidence_threshold=0.3, labels=None,
+            )  # fmt: skip
+            coco = await found.coco()
+            return np.array([coco[n] for n in report_parts.COCO_FIELDS]), await found.per_label()
+
+    with_worker = SnapshotCache()
+    in_process = SnapshotCache(worker=None)
+    worker_numbers, worker_rows = await numbers(with_worker)
+    local_numbers, local_rows = await numbers(in_process)
+    assert with_worker.shared(int(await _current_evaluation(runtime, run_id))) is not None
+    np.testing.assert_allclose(worker_numbers, expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(worker_numbers, local_numbers)
+    assert worker_rows == local_rows
+
+    evaluation_id = await _current_evaluation(runtime, run_id)
+    shared = with_worker.shared(evaluation_id)
+    assert shared is not None
+    await REPORT_WORKER.call(0, forget, shared)
+    async with read_session(runtime.sessions) as session:
+        snapshot = await with_worker.get(session, evaluation_id)
+    forgot = await with_worker.part(0, snapshot, shared, "summary", (None, None))
+    np.testing.assert_allclose(
+        [forgot.coco[n] for n in report_parts.COCO_FIELDS], pycocotools_stats(case), atol=1e-12
+    )
+
+
+async def _current_evaluation(runtime: Runtime, run_id: str) -> int:
+    async with read_session(runtime.sessions) as session:
+        run = await session.get(ModelRun, int(run_id))
+        assert run is not None and run.current_evaluation_id is not None
+        return run.current_evaluation_id
+
+
+def test_snapshot_files_of_dead_servers_are_swept(tmp_path: Any) -> None:
+    """A server killed between writing a snapshot file and unlinking it leaves it behind; the
+    next writer removes it (and leaves a live process's file alone)."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f"sliceboard-{dead.stdout.strip()}-abc.snapshot"
+    stale.write_bytes(b"x")
+    live = tmp_path / f"sliceboard-{os.getpid()}-def.snapshot"
+    live.write_bytes(b"x")
+    table, _ = run_engine(make_case(seed=3, n_images=4))
+    snapshot = Snapshot(
+        table=table, item_ids=np.arange(4), gt_ids=np.arange(table.gt_item.shape[0]),
+        dt_ids=np.arange(table.dt_item.shape[0]), label_names=["a"], kind="bbox", family="bbox",
+    )  # fmt: skip
+    shared = snapshot_files.write_shared(snapshot, str(tmp_path))
+    assert not stale.exists() and live.exists()
+    back = snapshot_files.attach(shared)
+    os.unlink(shared.path)
+    np.testing.assert_array_equal(back.table.dt_state, snapshot.table.dt_state)
+    assert back.kind == "bbox" and back.table.n_items == snapshot.table.n_items
