@@ -100,22 +100,27 @@ async def count_items(*, session: AsyncSession, where: ColumnElement[bool]) -> i
     )
 
 
+_DATASET = tables.Dataset.__table__.c  # type: ignore[attr-defined]
+_DATASET_VERSIONS = sa.select(_DATASET.items_version, _DATASET.annotations_version).where(
+    _DATASET.id == sa.bindparam("dataset_id")
+)
+
+
 async def dataset_versions(*, session: AsyncSession, dataset_id: int) -> tuple[int, int] | None:
-    """(items_version, annotations_version) of a dataset; None when it does not exist."""
-    dataset = tables.Dataset.__table__.c  # type: ignore[attr-defined]
-    row = (
-        await session.execute(
-            sa.select(dataset.items_version, dataset.annotations_version).where(
-                dataset.id == dataset_id
-            )
-        )
-    ).first()
+    """(items_version, annotations_version) of a dataset; None when it does not exist.
+
+    Asked on every metrics request: one statement built once, run on the session's connection
+    (a Core statement through ``AsyncSession.execute`` also pays the ORM's execution path).
+    """
+    connection = await session.connection()
+    row = (await connection.execute(_DATASET_VERSIONS, {"dataset_id": dataset_id})).first()
     return None if row is None else (int(row[0]), int(row[1]))
 
 
 async def select_item_ids(*, session: AsyncSession, where: ColumnElement[bool]) -> list[int]:
     statement = sa.select(_c(tables.Item, "id")).where(where).order_by(_c(tables.Item, "id"))
-    return [int(row) for row in (await session.execute(statement)).scalars()]
+    connection = await session.connection()  # Core: no ORM execution path for plain ids
+    return [int(row) for row in (await connection.execute(statement)).scalars()]
 
 
 def _annotations_where(dataset_id: int, labels: Sequence[str] | None) -> list[ColumnElement[bool]]:
