@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.cocogen import make_detections, make_ground_truth  # noqa: E402
+from bench.runner import _descendants  # noqa: E402
 from bench.upload import RESULT, free_port, peak_rss_mb  # noqa: E402
 
 BATCH = 5_000
@@ -243,6 +244,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 whole_stats = [whole["modelRun"]["metrics"]["coco"][n] for n in COCO_ORDER]
             latencies, answers = await slice_latencies(url, run_id, args.clients, args.rounds)
             rss = peak_rss_mb(proc.pid)
+            worker_rss = sum(peak_rss_mb(pid) for pid in _descendants(proc.pid))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -269,7 +271,10 @@ async def main_async(args: argparse.Namespace) -> int:
         f"mean {1000 * statistics.mean(latencies):.1f} ms"
     )
     print(f"run and slice metrics vs pycocotools on the same images: max |diff| = {diff:.2e}")
-    print(f"server peak RSS: {rss:.0f} MB")
+    print(
+        f"server peak RSS: {rss:.0f} MB; its worker processes (evaluation, slice reports): "
+        f"{worker_rss:.0f} MB more (the snapshot's shared pages count in both)"
+    )
     return 0 if diff < 1e-12 else 1
 
 
