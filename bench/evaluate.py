@@ -182,7 +182,8 @@ def slice_aggregation(paths: dict[str, Path], repeats: int) -> None:
     for _ in range(repeats):
         mask = rng.random(inputs.n_items) < 0.10
         start = time.perf_counter()
-        summary = coco_summary(table, mask, "bbox")
+        # the 12 numbers read precision at the last maxDets only, as the server's reports do
+        summary = coco_summary(table, mask, "bbox", all_precision=False)
         ours.append(time.perf_counter() - start)
         image_ids = [gt.image_ids[i] for i in np.flatnonzero(mask).tolist()]
         start = time.perf_counter()
