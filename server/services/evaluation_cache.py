@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -38,6 +39,8 @@ from server.storage.reads import dataset_versions
 from server.storage.tables import Evaluation, ModelRun, core
 
 EVALUATION = core(Evaluation)
+#: Longest wait for a metric request's turn (``SnapshotCache.admitted``).
+ADMISSION_WAIT = 0.05
 logger = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
@@ -88,6 +91,7 @@ class SnapshotCache:
         self._background: set[asyncio.Future[None]] = set()
         self.reports: _Lru[tuple[Any, ...], Any] = _Lru(reports)
         self.selections: _Lru[tuple[Any, ...], Selection] = _Lru(reports)
+        self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = OrderedCompute("slice-metrics")
 
@@ -137,6 +141,22 @@ class SnapshotCache:
         task = asyncio.ensure_future(forget_it())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Metric requests resolve their items and report one at a time, in arrival order, but
+        none waits more than ``ADMISSION_WAIT`` seconds (a slow filter must not hold up the
+        others). Interleaved on the event loop, eight cold requests each finished only after
+        all eight had run their SQL; in turn, the first is ready after its own."""
+        try:
+            await asyncio.wait_for(self._admission.acquire(), ADMISSION_WAIT)
+        except TimeoutError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._admission.release()
 
     def shared(self, evaluation_id: int) -> SharedSnapshot | None:
         return self._shared.get(evaluation_id)

@@ -184,32 +184,33 @@ async def metrics_report(
     Reports are kept per (evaluation, selected items, thresholds, labels): an evaluation never
     changes, so a dashboard asking again for the same slice is answered from memory.
     """
-    evaluation_id, snapshot = await visible_snapshot(session, cache, run)
-    check_threshold(snapshot, iou_threshold, "iouThreshold")
-    if not math.isfinite(confidence_threshold):
-        raise InvalidInput([Issue("confidenceThreshold", "must be a finite number")])
-    selection = await selected_items(
-        session, snapshot, run, filter, slice_id, cache=cache, evaluation_id=evaluation_id
-    )
-    mask = None if selection is None else selection.mask
-    label_mask = selected_labels(snapshot, labels)
-    key = (
-        evaluation_id,
-        None if selection is None else selection.digest,
-        iou_threshold,
-        confidence_threshold,
-        None if labels is None else tuple(sorted(set(labels))),
-    )
-    report: Report | None = cache.reports.get(key)
-    if report is None:
-        report = Report(
-            snapshot,
-            mask,
-            label_mask,
+    async with cache.admitted():
+        evaluation_id, snapshot = await visible_snapshot(session, cache, run)
+        check_threshold(snapshot, iou_threshold, "iouThreshold")
+        if not math.isfinite(confidence_threshold):
+            raise InvalidInput([Issue("confidenceThreshold", "must be a finite number")])
+        selection = await selected_items(
+            session, snapshot, run, filter, slice_id, cache=cache, evaluation_id=evaluation_id
+        )
+        mask = None if selection is None else selection.mask
+        label_mask = selected_labels(snapshot, labels)
+        key = (
+            evaluation_id,
+            None if selection is None else selection.digest,
             iou_threshold,
             confidence_threshold,
-            cache,
-            cache.shared(evaluation_id),
+            None if labels is None else tuple(sorted(set(labels))),
         )
-        cache.reports.put(key, report)
+        report: Report | None = cache.reports.get(key)
+        if report is None:
+            report = Report(
+                snapshot,
+                mask,
+                label_mask,
+                iou_threshold,
+                confidence_threshold,
+                cache,
+                cache.shared(evaluation_id),
+            )
+            cache.reports.put(key, report)
     return report

@@ -4,6 +4,7 @@ pycocotools on the same data (both backends)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -328,3 +329,28 @@ def test_snapshot_files_of_dead_servers_are_swept(tmp_path: Any) -> None:
     os.unlink(shared.path)
     np.testing.assert_array_equal(back.table.dt_state, snapshot.table.dt_state)
     assert back.kind == "bbox" and back.table.n_items == snapshot.table.n_items
+
+
+async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
+    """Metric requests take turns in arrival order; one that holds its turn too long (a slow
+    filter) delays the next by ADMISSION_WAIT at most."""
+    from server.services import evaluation_cache
+
+    cache = SnapshotCache(worker=None)
+    order: list[int] = []
+
+    async def request(k: int, hold: float) -> None:
+        async with cache.admitted():
+            order.append(k)
+            await asyncio.sleep(hold)
+
+    await asyncio.gather(*(request(k, 0.001) for k in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+
+    loop = asyncio.get_running_loop()
+    slow = asyncio.ensure_future(request(9, 1.0))
+    await asyncio.sleep(0)
+    started = loop.time()
+    await request(10, 0.0)
+    assert loop.time() - started < evaluation_cache.ADMISSION_WAIT + 0.2
+    slow.cancel()
