@@ -77,7 +77,7 @@ class SnapshotCache:
     them; least recently used out.
 
     With a worker, each snapshot is also handed to it through a shared file, and report parts
-    run there (``run_part``); without one, or when it fails, they run in this process.
+    run there (``part``); without one, or when it fails, they run in this process.
     """
 
     def __init__(

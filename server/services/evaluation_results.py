@@ -1,10 +1,9 @@
-"""Answers over a run's visible evaluation: metrics of any slice, and paging through its
-true/false positives and misses.
+"""Metrics of any slice of a run's visible evaluation.
 
 Everything reads the columnar snapshot (loaded once per process and kept in a small LRU: a
 snapshot never changes once written), masks it by the slice's items and aggregates; nothing is
-re-matched at query time. Paging uses offsets into a deterministic order of that immutable
-snapshot, so a cursor stays valid for as long as the evaluation exists.
+re-matched at query time. Paging through true/false positives and misses is in
+evaluation_browse.py.
 """
 
 from __future__ import annotations
@@ -57,10 +56,9 @@ class Report:
 
     The counts are computed at once; the COCO numbers, the threshold metrics and the curves on
     first use, once, through the cache (in its report worker process when it has one), and
-    kept with the report. A client asking
-    only for the COCO numbers never pays for the rest, concurrent requests for the same slice
-    await the same computation, and every part of this report runs before any part of a
-    report created after it.
+    kept with the report. A client asking only for the COCO numbers never pays for the rest,
+    concurrent requests for the same slice await the same computation, and every part of this
+    report runs before any part of a report created after it.
     """
 
     def __init__(
