@@ -34,7 +34,7 @@ from server.services.report_worker import (
     run_part,
 )
 from server.services.slices import resolve_item_ids
-from server.services.snapshot_files import SharedSnapshot, attach, shared_directory, write_shared
+from server.services.snapshot_files import SharedSnapshot, attach, write_shared
 from server.storage.reads import dataset_versions
 from server.storage.tables import Evaluation, ModelRun, core
 
@@ -190,7 +190,7 @@ def _load(blob: bytes, share: bool) -> tuple[Snapshot, SharedSnapshot | None]:
     shared = None
     if share:
         try:
-            shared = write_shared(snapshot, shared_directory())
+            shared = write_shared(snapshot)
             snapshot = attach(shared)
         except OSError:
             logger.warning("could not share a snapshot with the report worker", exc_info=True)

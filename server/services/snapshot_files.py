@@ -12,6 +12,7 @@ import contextlib
 import mmap
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,12 +57,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def shared_directory() -> str:
-    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+def shared_directories() -> list[str]:
+    """Where a snapshot file may go, best first: memory (/dev/shm), else the temp directory
+    (a container's /dev/shm is often 64 MB)."""
+    found = [d for d in ("/dev/shm", tempfile.gettempdir()) if os.path.isdir(d)]
+    return list(dict.fromkeys(found))
 
 
-def write_shared(snapshot: Snapshot, directory: str | None = None) -> SharedSnapshot:
-    """Writes every array of ``snapshot`` into a new file; map it back with :func:`attach`."""
+def write_shared(snapshot: Snapshot, directories: Sequence[str] | None = None) -> SharedSnapshot:
+    """Writes every array of ``snapshot`` into a new file in the first of ``directories`` with
+    room for it; map it back with :func:`attach`. Raises OSError when none has room."""
     # not ascontiguousarray: it turns 0-d arrays (kind, scalars) into 1-d ones
     arrays = {name: np.array(a, order="C", copy=None) for name, a in snapshot.to_arrays().items()}
     layout: dict[str, tuple[int, str, tuple[int, ...]]] = {}
@@ -70,21 +75,37 @@ def write_shared(snapshot: Snapshot, directory: str | None = None) -> SharedSnap
         offset = -(-offset // _ALIGN) * _ALIGN
         layout[name] = (offset, array.dtype.str, tuple(array.shape))
         offset += array.nbytes
-    directory = directory or tempfile.gettempdir()
+    error: OSError | None = None
+    for directory in directories or shared_directories():
+        try:
+            return SharedSnapshot(_write(arrays, layout, max(offset, 1), directory), layout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no directory for a shared snapshot")
+
+
+def _write(
+    arrays: dict[str, np.ndarray],
+    layout: dict[str, tuple[int, str, tuple[int, ...]]],
+    size: int,
+    directory: str,
+) -> str:
     _sweep_once(directory)
     fd, path = tempfile.mkstemp(prefix=f"sliceboard-{os.getpid()}-", suffix=_SUFFIX, dir=directory)
     try:
-        os.ftruncate(fd, max(offset, 1))
-        with mmap.mmap(fd, max(offset, 1)) as memory:
+        # Reserve the blocks first: writing through a mapping into a full tmpfs is a SIGBUS,
+        # not an error.
+        os.posix_fallocate(fd, 0, size)
+        with mmap.mmap(fd, size) as memory:
             for name, array in arrays.items():
                 start = layout[name][0]
-                memory[start : start + array.nbytes] = array.tobytes()
+                memory[start : start + array.nbytes] = array.reshape(-1).view(np.uint8).data
     except BaseException:
         os.unlink(path)
         raise
     finally:
         os.close(fd)
-    return SharedSnapshot(path, layout)
+    return path
 
 
 def attach(shared: SharedSnapshot) -> Snapshot:

@@ -323,7 +323,7 @@ def test_snapshot_files_of_dead_servers_are_swept(tmp_path: Any) -> None:
         table=table, item_ids=np.arange(4), gt_ids=np.arange(table.gt_item.shape[0]),
         dt_ids=np.arange(table.dt_item.shape[0]), label_names=["a"], kind="bbox", family="bbox",
     )  # fmt: skip
-    shared = snapshot_files.write_shared(snapshot, str(tmp_path))
+    shared = snapshot_files.write_shared(snapshot, [str(tmp_path)])
     assert not stale.exists() and live.exists()
     back = snapshot_files.attach(shared)
     os.unlink(shared.path)
@@ -354,3 +354,23 @@ async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     await request(10, 0.0)
     assert loop.time() - started < evaluation_cache.ADMISSION_WAIT + 0.2
     slow.cancel()
+
+
+def test_a_directory_that_refuses_the_snapshot_file_passes_it_to_the_next() -> None:
+    """An OSError there (as posix_fallocate raises when a container's 64 MB /dev/shm has no
+    room, instead of a SIGBUS while writing) moves the file to the next directory."""
+    table, _ = run_engine(make_case(seed=4, n_images=4))
+    snapshot = Snapshot(
+        table=table, item_ids=np.arange(4), gt_ids=np.arange(table.gt_item.shape[0]),
+        dt_ids=np.arange(table.dt_item.shape[0]), label_names=["a"], kind="bbox", family="bbox",
+    )  # fmt: skip
+    with pytest.raises(OSError):
+        snapshot_files.write_shared(snapshot, ["/proc"])  # no room at all
+    shared = snapshot_files.write_shared(
+        snapshot, ["/proc", snapshot_files.shared_directories()[-1]]
+    )
+    try:
+        back = snapshot_files.attach(shared)
+        np.testing.assert_array_equal(back.table.dt_score, table.dt_score)
+    finally:
+        os.unlink(shared.path)
