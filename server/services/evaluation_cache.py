@@ -9,10 +9,9 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import orjson
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.errors import FailedPrecondition, InvalidInput, Issue
 from server.evaluation import EvaluationInputError
 from server.services.evaluation_snapshot import Snapshot
+from server.services.lru import Lru
 from server.services.ordered_compute import OrderedCompute
 from server.services.per_engine import per_engine
 from server.services.report_parts import PARTS
@@ -42,26 +42,6 @@ EVALUATION = core(Evaluation)
 #: Longest wait for a metric request's turn (``SnapshotCache.admitted``).
 ADMISSION_WAIT = 0.05
 logger = logging.getLogger(__name__)
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -83,14 +63,13 @@ class SnapshotCache:
     def __init__(
         self, capacity: int = 4, reports: int = 256, worker: ReportWorker | None = REPORT_WORKER
     ) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[int, Snapshot] = OrderedDict()
+        self._items: Lru[int, Snapshot] = Lru(capacity)
         self._shared: dict[int, SharedSnapshot] = {}
         self._lock = asyncio.Lock()
         self._worker = worker
         self._background: set[asyncio.Future[None]] = set()
-        self.reports: _Lru[tuple[Any, ...], Any] = _Lru(reports)
-        self.selections: _Lru[tuple[Any, ...], Selection] = _Lru(reports)
+        self.reports: Lru[tuple[Any, ...], Any] = Lru(reports)
+        self.selections: Lru[tuple[Any, ...], Selection] = Lru(reports)
         self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = OrderedCompute("slice-metrics")
@@ -99,7 +78,6 @@ class SnapshotCache:
         async with self._lock:
             cached = self._items.get(evaluation_id)
             if cached is not None:
-                self._items.move_to_end(evaluation_id)
                 return cached
             blob = (
                 await session.execute(
@@ -111,9 +89,7 @@ class SnapshotCache:
             snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)
             if shared is not None and await self._hand_over(shared):
                 self._shared[evaluation_id] = shared
-            self._items[evaluation_id] = snapshot
-            while len(self._items) > self.capacity:
-                evicted, _ = self._items.popitem(last=False)
+            for evicted in self._items.put(evaluation_id, snapshot):
                 gone = self._shared.pop(evicted, None)
                 if gone is not None and self._worker is not None:
                     self._forget(gone)

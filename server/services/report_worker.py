@@ -26,19 +26,19 @@ import heapq
 import itertools
 import multiprocessing
 import os
-from collections import OrderedDict
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from server.process_guard import exit_with_parent
 from server.services.evaluation_snapshot import Snapshot
+from server.services.lru import Lru
 from server.services.report_parts import PARTS
 from server.services.snapshot_files import SharedSnapshot, attach
 
 #: Snapshots a worker keeps mapped (the server's cache keeps 4).
 _CAPACITY = 8
-_ATTACHED: OrderedDict[str, Snapshot] = OrderedDict()
+_ATTACHED: Lru[str, Snapshot] = Lru(_CAPACITY)
 
 
 class SnapshotGone(Exception):
@@ -56,10 +56,7 @@ def _attached(shared: SharedSnapshot) -> Snapshot:
             snapshot = attach(shared)
         except OSError as exc:
             raise SnapshotGone(shared.path) from exc
-        _ATTACHED[shared.path] = snapshot
-        while len(_ATTACHED) > _CAPACITY:
-            _ATTACHED.popitem(last=False)
-    _ATTACHED.move_to_end(shared.path)
+        _ATTACHED.put(shared.path, snapshot)
     return snapshot
 
 
@@ -73,7 +70,7 @@ def prepare(shared: SharedSnapshot) -> None:
 
 def forget(shared: SharedSnapshot) -> None:
     """Unmaps a snapshot the server no longer holds (in the worker)."""
-    _ATTACHED.pop(shared.path, None)
+    _ATTACHED.pop(shared.path)
 
 
 def run_part(shared: SharedSnapshot, part: str, args: tuple[Any, ...]) -> Any:
