@@ -108,11 +108,12 @@ class SnapshotCache:
             os.unlink(shared.path)
 
     def _forget(self, shared: SharedSnapshot) -> None:
-        assert self._worker is not None
+        worker = self._worker
+        assert worker is not None
 
         async def forget_it() -> None:
             with contextlib.suppress(Exception):  # the worker's own LRU bounds it anyway
-                await self._worker.call(-1, forget, shared)  # type: ignore[union-attr]
+                await worker.call(-1, forget, shared)
 
         task = asyncio.ensure_future(forget_it())
         self._background.add(task)

@@ -103,7 +103,8 @@ class ReportWorker:
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[tuple[int, int, int, Any, tuple[Any, ...]]] = []
+        # (rank, request id, function, args): ids are unique, so ties never compare functions
+        self._waiting: list[tuple[int, int, Any, tuple[Any, ...]]] = []
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._in_flight: int | None = None
         self._ids = itertools.count()
@@ -115,7 +116,7 @@ class ReportWorker:
         request_id = next(self._ids)
         future: asyncio.Future[Any] = loop.create_future()
         self._pending[request_id] = future
-        heapq.heappush(self._waiting, (rank, request_id, request_id, fn, args))
+        heapq.heappush(self._waiting, (rank, request_id, fn, args))
         self._pump()
         return await future
 
@@ -158,7 +159,7 @@ class ReportWorker:
 
     def _pump(self) -> None:
         while self._in_flight is None and self._waiting:
-            _, _, request_id, fn, args = heapq.heappop(self._waiting)
+            _, request_id, fn, args = heapq.heappop(self._waiting)
             future = self._pending.get(request_id)
             if future is None or future.done():  # cancelled while waiting
                 self._pending.pop(request_id, None)
