@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.cocogen import make_detections, make_ground_truth  # noqa: E402
-from bench.runner import _descendants  # noqa: E402
+from bench.runner import descendants  # noqa: E402
 from bench.upload import RESULT, free_port, peak_rss_mb  # noqa: E402
 
 BATCH = 5_000
@@ -244,7 +244,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 whole_stats = [whole["modelRun"]["metrics"]["coco"][n] for n in COCO_ORDER]
             latencies, answers = await slice_latencies(url, run_id, args.clients, args.rounds)
             rss = peak_rss_mb(proc.pid)
-            worker_rss = sum(peak_rss_mb(pid) for pid in _descendants(proc.pid))
+            worker_rss = sum(peak_rss_mb(pid) for pid in descendants(proc.pid))
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -168,7 +168,7 @@ class _TreeSampler:
         while not self._done.wait(self.INTERVAL):
             try:
                 total = _status(self.pid)["VmRSS"]
-                for child in _descendants(self.pid):
+                for child in descendants(self.pid):
                     fields = _status(child)
                     total += fields["RssAnon"] + fields["RssShmem"]
             except (OSError, KeyError, ValueError):
@@ -185,7 +185,7 @@ def _status(pid: int) -> dict[str, int]:
         }
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     found: list[int] = []
     todo = [pid]
     while todo:

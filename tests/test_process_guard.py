@@ -9,6 +9,8 @@ import sys
 import textwrap
 import time
 
+from server.process_guard import pid_alive
+
 PARENT = textwrap.dedent(
     """
     import multiprocessing, os, sys
@@ -28,15 +30,6 @@ PARENT = textwrap.dedent(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited
-        return stat.read().split()[2] != "Z"
-
-
 def test_worker_exits_after_its_parent_is_killed() -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT],
@@ -46,10 +39,10 @@ def test_worker_exits_after_its_parent_is_killed() -> None:
     )
     assert parent.stdout is not None
     worker = int(parent.stdout.readline())
-    assert _alive(worker)
+    assert pid_alive(worker)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 10
-    while _alive(worker) and time.monotonic() < deadline:
+    while pid_alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(worker)
+    assert not pid_alive(worker)

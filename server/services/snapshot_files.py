@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from server.process_guard import pid_alive
 from server.services.evaluation_snapshot import Snapshot
 
 _ALIGN = 64
@@ -42,19 +43,9 @@ def _sweep_once(directory: str) -> None:
         if not (name.startswith("sliceboard-") and name.endswith(_SUFFIX)):
             continue
         pid = name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(directory, name))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def shared_directories() -> list[str]:
