@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,16 +23,14 @@ from server.services import (
     evaluation,
     evaluation_results,
     report_parts,
-    snapshot_files,
     uploads,
 )
 from server.services.evaluation_cache import SnapshotCache
-from server.services.evaluation_snapshot import Snapshot
 from server.services.jobs import get_job
 from server.services.report_worker import REPORT_WORKER, forget
 from server.storage.db import read_session, transaction
 from server.storage.tables import ModelRun
-from tests.evaluation.coco_cases import CocoCase, make_case, run_engine
+from tests.evaluation.coco_cases import CocoCase, make_case
 
 MAX_ROWS = 1_000_000
 
@@ -138,7 +133,10 @@ class Resolved:
     confusion_counts: list[list[int]]
 
 
-async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> Resolved:
+async def find_report(
+    runtime: Runtime, run_id: str, cache: SnapshotCache | None = None, **kwargs: Any
+) -> evaluation_results.Report:
+    """The run's report (GraphQL's defaults, overridden by ``kwargs``) through ``cache``."""
     async with read_session(runtime.sessions) as session:
         run = await session.get(ModelRun, int(run_id))
         assert run is not None
@@ -147,9 +145,13 @@ async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> Resolved:
             "confidence_threshold": 0.0, "labels": None,
         }  # fmt: skip
         arguments.update(kwargs)
-        found = await evaluation_results.metrics_report(
-            session, SnapshotCache(), run=run, **arguments
+        return await evaluation_results.metrics_report(
+            session, cache or SnapshotCache(), run=run, **arguments
         )
+
+
+async def report(runtime: Runtime, run_id: str, **kwargs: Any) -> Resolved:
+    found = await find_report(runtime, run_id, **kwargs)
     labels, counts = await found.confusion()
     return Resolved(
         found.item_count,
@@ -219,13 +221,7 @@ async def test_a_remembered_filter_follows_items_and_ground_truth_changes(
     images = sorted(case.dataset["images"], key=lambda i: i["id"])
 
     async def slice_report(filter: dict[str, Any]) -> evaluation_results.Report:
-        async with read_session(runtime.sessions) as session:
-            run = await session.get(ModelRun, int(run_id))
-            assert run is not None
-            return await evaluation_results.metrics_report(
-                session, cache, run=run, filter=filter, slice_id=None,
-                iou_threshold=0.5, confidence_threshold=0.0, labels=None,
-            )  # fmt: skip
+        return await find_report(runtime, run_id, cache, filter=filter)
 
     even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
     first = await slice_report(even)
@@ -271,15 +267,9 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
     expected = pycocotools_stats(case, even_ids)
 
     async def numbers(cache: SnapshotCache) -> tuple[np.ndarray, list[Any]]:
-        async with read_session(runtime.sessions) as session:
-            run = await session.get(ModelRun, int(run_id))
-            assert run is not None
-            found = await evaluation_results.metrics_report(
-                session, cache, run=run, filter=even, slice_id=None,
-                iou_threshold=0.5, confidence_threshold=0.3, labels=None,
-            )  # fmt: skip
-            coco = await found.coco()
-            return np.array([coco[n] for n in report_parts.COCO_FIELDS]), await found.per_label()
+        found = await find_report(runtime, run_id, cache, filter=even, confidence_threshold=0.3)
+        coco = await found.coco()
+        return np.array([coco[n] for n in report_parts.COCO_FIELDS]), await found.per_label()
 
     with_worker = SnapshotCache()
     in_process = SnapshotCache(worker=None)
@@ -309,28 +299,6 @@ async def _current_evaluation(runtime: Runtime, run_id: str) -> int:
         return run.current_evaluation_id
 
 
-def test_snapshot_files_of_dead_servers_are_swept(tmp_path: Any) -> None:
-    """A server killed between writing a snapshot file and unlinking it leaves it behind; the
-    next writer removes it (and leaves a live process's file alone)."""
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    stale = tmp_path / f"sliceboard-{dead.stdout.strip()}-abc.snapshot"
-    stale.write_bytes(b"x")
-    live = tmp_path / f"sliceboard-{os.getpid()}-def.snapshot"
-    live.write_bytes(b"x")
-    table, _ = run_engine(make_case(seed=3, n_images=4))
-    snapshot = Snapshot(
-        table=table, item_ids=np.arange(4), gt_ids=np.arange(table.gt_item.shape[0]),
-        dt_ids=np.arange(table.dt_item.shape[0]), label_names=["a"], kind="bbox", family="bbox",
-    )  # fmt: skip
-    shared = snapshot_files.write_shared(snapshot, [str(tmp_path)])
-    assert not stale.exists() and live.exists()
-    back = snapshot_files.attach(shared)
-    os.unlink(shared.path)
-    np.testing.assert_array_equal(back.table.dt_state, snapshot.table.dt_state)
-    assert back.kind == "bbox" and back.table.n_items == snapshot.table.n_items
-
-
 async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     """Metric requests take turns in arrival order; one that holds its turn too long (a slow
     filter) delays the next by ADMISSION_WAIT at most."""
@@ -354,23 +322,3 @@ async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     await request(10, 0.0)
     assert loop.time() - started < evaluation_cache.ADMISSION_WAIT + 0.2
     slow.cancel()
-
-
-def test_a_directory_that_refuses_the_snapshot_file_passes_it_to_the_next() -> None:
-    """An OSError there (as posix_fallocate raises when a container's 64 MB /dev/shm has no
-    room, instead of a SIGBUS while writing) moves the file to the next directory."""
-    table, _ = run_engine(make_case(seed=4, n_images=4))
-    snapshot = Snapshot(
-        table=table, item_ids=np.arange(4), gt_ids=np.arange(table.gt_item.shape[0]),
-        dt_ids=np.arange(table.dt_item.shape[0]), label_names=["a"], kind="bbox", family="bbox",
-    )  # fmt: skip
-    with pytest.raises(OSError):
-        snapshot_files.write_shared(snapshot, ["/proc"])  # no room at all
-    shared = snapshot_files.write_shared(
-        snapshot, ["/proc", snapshot_files.shared_directories()[-1]]
-    )
-    try:
-        back = snapshot_files.attach(shared)
-        np.testing.assert_array_equal(back.table.dt_score, table.dt_score)
-    finally:
-        os.unlink(shared.path)
