@@ -17,6 +17,7 @@ from pycocotools.cocoeval import COCOeval
 
 from server.evaluation import (
     GroundTruth,
+    Matching,
     MatchOptions,
     Predictions,
     box_areas,
@@ -165,3 +166,13 @@ def subset_case(case: CocoCase, keep_keys: set[str]) -> CocoCase:
     detections = [d for d in case.detections if d["image_id"] in keep_ids]
     keys = sorted(i["key"] for i in dataset["images"])
     return CocoCase(dataset=dataset, detections=detections, image_keys=keys)
+
+
+#: Every matching protocol and class handling, for tests that must hold under each.
+PROTOCOL_OPTIONS = [
+    MatchOptions(),
+    MatchOptions(matching=Matching.IOU_GREEDY),
+    MatchOptions(matching=Matching.NO_FALLBACK),
+    MatchOptions(class_agnostic=True),
+    MatchOptions(allowed_label_matches=((0, 1), (2, 1))),
+]

@@ -23,7 +23,6 @@ from server.cocofiles import load_ground_truth, load_results
 from server.evaluation import (
     EvaluationInputError,
     GroundTruth,
-    Matching,
     MatchOptions,
     MatchTable,
     Predictions,
@@ -33,15 +32,9 @@ from server.evaluation import (
 from server.evaluation.geometry.boxes import box_similarity
 from server.evaluation.item_split import join_tables, split_items
 from server.evaluation.sparse_rows import SparseRows
-from tests.evaluation.coco_cases import engine_inputs, make_case
+from tests.evaluation.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
 
-OPTIONS = [
-    MatchOptions(),
-    MatchOptions(matching=Matching.IOU_GREEDY),
-    MatchOptions(matching=Matching.NO_FALLBACK),
-    MatchOptions(class_agnostic=True),
-    MatchOptions(allowed_label_matches=((0, 1), (2, 1))),
-]
+OPTIONS = PROTOCOL_OPTIONS
 
 
 def assert_same_table(one: MatchTable, two: MatchTable) -> None:

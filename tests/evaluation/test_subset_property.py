@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from server.evaluation import (
     EmptyClasses,
     GroundTruth,
-    Matching,
     MatchOptions,
     Predictions,
     coco_summary,
@@ -22,16 +21,9 @@ from server.evaluation import (
     threshold_metrics,
 )
 from server.evaluation.geometry.boxes import box_similarity
-from tests.evaluation.coco_cases import engine_inputs, make_case
+from tests.evaluation.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
 
-OPTIONS = [
-    MatchOptions(),
-    MatchOptions(matching=Matching.IOU_GREEDY),
-    MatchOptions(matching=Matching.NO_FALLBACK),
-    MatchOptions(class_agnostic=True),
-    MatchOptions(allowed_label_matches=((0, 1), (2, 1))),
-    MatchOptions(empty_classes=EmptyClasses.INCLUDE),
-]
+OPTIONS = [*PROTOCOL_OPTIONS, MatchOptions(empty_classes=EmptyClasses.INCLUDE)]
 
 
 def restrict(gt: GroundTruth, dt: Predictions, mask: np.ndarray) -> tuple[GroundTruth, Predictions]:
