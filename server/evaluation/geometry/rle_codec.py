@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from server.evaluation.geometry import native
 from server.evaluation.geometry.kernel import chunks, segment_ids
 
 _MAX_TOKEN_CHARS = 7  # 35 bits: any uint32 run length or delta fits
@@ -92,6 +93,9 @@ def decode_strings_uint32(
     """
     n = len(strings)
     char_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+    decoded = native.decode_strings(strings, int(char_lengths.sum()))
+    if decoded is not None:
+        return decoded
     counts = np.empty(int(char_lengths.sum()), dtype=np.uint32)
     offsets = np.zeros(n + 1, dtype=np.int64)
     filled = 0

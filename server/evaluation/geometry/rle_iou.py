@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from server.evaluation.geometry import native
 from server.evaluation.geometry.kernel import (
     BoolArray,
     FloatArray,
@@ -219,6 +220,9 @@ def rle_similarity(dt: RleBatch, gt: RleBatch) -> Similarity:
                 f"{int(dt.heights[d[p]])}x{int(dt.widths[d[p]])}, ground truth {int(g[p])} is "
                 f"{int(gt.heights[g[p]])}x{int(gt.widths[g[p]])}"
             )
+        fast = native.mask_iou(dt.counts, dt.offsets, gt.counts, gt.offsets, d, g, crowd)
+        if fast is not None:
+            return fast
         iou = np.zeros(d.shape[0], dtype=np.float64)
         for first, stop in chunks(dt_runs[d] + gt_runs[g], _PAIR_RUNS):
             iou[first:stop] = _chunk_iou(dt, gt, d[first:stop], g[first:stop], crowd[first:stop])

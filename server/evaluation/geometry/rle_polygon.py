@@ -25,10 +25,12 @@ polygon it is (as ``frPoly`` does for any later part).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from server.evaluation.geometry import native
 from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
 from server.evaluation.geometry.rle import RleBatch
 
@@ -128,6 +130,9 @@ def rasterize_polygons(
         raise ValueError("image sizes must not be negative")
     if not np.isfinite(xy).all():
         raise ValueError("polygon coordinates must be finite")
+    fast = native.rasterize(xy, off, np.arange(n + 1, dtype=np.int64), h_all, w_all)
+    if fast is not None:
+        return RleBatch(fast[0], fast[1], h_all, w_all)
     # Fine-grid vertices and the edge j -> j+1 (closing edge back to vertex 0),
     # oriented as pycocotools orients it before walking it.
     x = _round_half_up_trunc(_SCALE * xy[:, 0])
@@ -260,26 +265,36 @@ def rle_from_polygons(
     n = len(objects)
     h_obj = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
     w_obj = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
-    rings: list[NDArray[np.float64]] = []
-    parts_per_object = np.zeros(n, dtype=np.int64)
-    for i, parts in enumerate(objects):
-        if len(parts) == 0:
-            raise ValueError(f"object {i}: a polygon segmentation needs at least one part")
-        for j, part in enumerate(parts):
-            flat = np.asarray(part, dtype=np.float64).reshape(-1)
-            if flat.shape[0] < 4:
-                raise ValueError(f"object {i} part {j}: a polygon needs at least 2 points")
-            rings.append(flat[: flat.shape[0] // 2 * 2])
-        parts_per_object[i] = len(parts)
-    vertex_counts = np.fromiter((r.shape[0] // 2 for r in rings), np.int64, count=len(rings))
-    vertices = np.concatenate(rings).reshape(-1, 2) if rings else np.zeros((0, 2))
-    vertex_off = np.r_[0, np.cumsum(vertex_counts)]
-    part_off = np.r_[0, np.cumsum(parts_per_object)]
+    parts_per_object = np.fromiter(map(len, objects), dtype=np.int64, count=n)
+    if (parts_per_object == 0).any():
+        i = int(np.argmax(parts_per_object == 0))
+        raise ValueError(f"object {i}: a polygon segmentation needs at least one part")
+    part_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(parts_per_object, out=part_off[1:])
+    parts = list(chain.from_iterable(objects))
+    numbers = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    if (numbers < 4).any():
+        p = int(np.argmax(numbers < 4))
+        i = int(np.searchsorted(part_off, p, side="right") - 1)
+        raise ValueError(f"object {i} part {p - part_off[i]}: a polygon needs at least 2 points")
+    flat = np.fromiter(chain.from_iterable(parts), dtype=np.float64, count=int(numbers.sum()))
+    if (numbers & 1).any():  # drop each odd part's trailing number
+        ends = np.cumsum(numbers)
+        flat = np.delete(flat, ends[(numbers & 1) == 1] - 1)
+    vertex_counts = numbers >> 1
+    vertices = flat.reshape(-1, 2)
+    vertex_off = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(vertex_counts, out=vertex_off[1:])
+    if np.isfinite(flat).all() and (h_obj >= 0).all() and (w_obj >= 0).all():
+        fast = native.rasterize(vertices, vertex_off, part_off, h_obj, w_obj)
+        if fast is not None:
+            counts, offsets = fast
+            return RleBatch(counts, offsets, h_obj.copy(), w_obj.copy())
     owner = segment_ids(parts_per_object)
     # Work per object ~ its column crossings ~ the x distance its edges travel.
     with np.errstate(invalid="ignore"):
         travel = np.nan_to_num(np.abs(np.diff(vertices[:, 0], append=0.0)), posinf=0.0)
-    per_part = np.add.reduceat(np.r_[travel, 0.0], vertex_off[:-1]) if len(rings) else travel
+    per_part = np.add.reduceat(np.r_[travel, 0.0], vertex_off[:-1]) if len(parts) else travel
     per_object = np.add.reduceat(np.r_[per_part, 0.0], part_off[:-1]) if n else per_part
     weight = np.minimum(per_object, 1e12).astype(np.int64) + 1
     batches = []
