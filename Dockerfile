@@ -6,6 +6,10 @@
 
 FROM python:3.11-slim AS builder
 WORKDIR /src
+# a C compiler for the optional mask kernels (server/evaluation/geometry/_native.c); the
+# runtime stage installs the built wheel and needs none
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir --upgrade pip build
 COPY pyproject.toml README.md ./
 COPY server ./server
