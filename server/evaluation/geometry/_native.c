@@ -170,22 +170,22 @@ typedef struct {
 } Span;
 
 static Span span_of(const uint32_t *counts, int64_t n_runs, int64_t *ends) {
-    Span sp = {0, 0, 0};
-    int64_t pos = 0;
-    int found = 0;
-    for (int64_t j = 0; j < n_runs; j++) {
-        int64_t c = counts[j];
-        pos += c;
+    Span sp = {-1, 0, 0};
+    int64_t pos = 0, j = 0;
+    for (; j + 1 < n_runs; j += 2) { /* a background run, then a foreground run */
+        pos += counts[j];
         ends[j] = pos;
-        if ((j & 1) && c > 0) {
-            if (!found) {
-                sp.first = pos - c;
-                found = 1;
-            }
+        int64_t c = counts[j + 1];
+        pos += c;
+        ends[j + 1] = pos;
+        if (c > 0) {
+            if (sp.first < 0) sp.first = pos - c;
             sp.last = pos;
             sp.area += c;
         }
     }
+    if (j < n_runs) ends[j] = pos + counts[j];
+    if (sp.first < 0) sp.first = 0;
     return sp;
 }
 
@@ -202,19 +202,21 @@ static int64_t run_at(const int64_t *ends, int64_t n, int64_t q) {
     return lo;
 }
 
-/* Pixels both masks cover within [lo, hi), walking both run lists from there. */
+/* Pixels both masks cover, counted within [lo, hi), where lo is the later of the
+ * two masks' first foreground pixels and hi the earlier of their last ones (so
+ * nothing outside it is shared). Walks the two lists of foreground runs (odd run
+ * indices) together, always stepping past the run that ends first. */
 static int64_t shared_pixels(const int64_t *a_ends, int64_t na, const int64_t *b_ends, int64_t nb,
                              int64_t lo, int64_t hi) {
-    int64_t ia = run_at(a_ends, na, lo), ib = run_at(b_ends, nb, lo);
-    int64_t pos = lo, inter = 0;
-    while (pos < hi && ia < na && ib < nb) {
-        int64_t ea = a_ends[ia], eb = b_ends[ib];
-        int64_t e = ea < eb ? ea : eb;
-        if (e > hi) e = hi;
-        if ((ia & 1) && (ib & 1)) inter += e - pos;
-        pos = e;
-        if (ea == e) ia++;
-        if (eb == e) ib++;
+    int64_t ia = run_at(a_ends, na, lo) | 1, ib = run_at(b_ends, nb, lo) | 1, inter = 0;
+    while (ia < na && ib < nb) {
+        int64_t sa = a_ends[ia - 1], ea = a_ends[ia], sb = b_ends[ib - 1], eb = b_ends[ib];
+        if (sa >= hi || sb >= hi) break;
+        int64_t overlap = (ea < eb ? ea : eb) - (sa > sb ? sa : sb);
+        inter += overlap > 0 ? overlap : 0;
+        int64_t a_first = ea <= eb;
+        ia += 2 * a_first;
+        ib += 2 * (1 - a_first);
     }
     return inter;
 }
@@ -263,6 +265,8 @@ static PyObject *iou(PyObject *self, PyObject *args) {
     int64_t g_total = g_off[n_g] - g_off[0], d_max = 0;
     for (Py_ssize_t k = 0; k < n_d; k++)
         if (d_off[k + 1] - d_off[k] > d_max) d_max = d_off[k + 1] - d_off[k];
+    /* Ground-truth run ends are filled on first use: pages of masks a call never
+     * names are never touched (calls on halves of the pairs share the work). */
     g_ends = malloc(sizeof(int64_t) * (size_t)(g_total + 1));
     d_ends = malloc(sizeof(int64_t) * (size_t)(d_max + 1));
     g_span = malloc(sizeof(Span) * (size_t)(n_g + 1));
@@ -271,8 +275,7 @@ static PyObject *iou(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < n_g; k++)
-        g_span[k] = span_of(g_counts + g_off[k], g_off[k + 1] - g_off[k], g_ends + g_off[k] - g_off[0]);
+    for (Py_ssize_t k = 0; k < n_g; k++) g_span[k].area = -1;
     int64_t current = -1;
     Span ds = {0, 0, 0};
     for (Py_ssize_t p = 0; p < n_pairs; p++) {
@@ -282,6 +285,7 @@ static PyObject *iou(PyObject *self, PyObject *args) {
             ds = span_of(d_counts + d_off[d], nd, d_ends);
             current = d;
         }
+        if (g_span[g].area < 0) g_span[g] = span_of(g_counts + g_off[g], ng, g_ends + g_off[g] - g_off[0]);
         Span gs = g_span[g];
         int64_t lo = ds.first > gs.first ? ds.first : gs.first;
         int64_t hi = ds.last < gs.last ? ds.last : gs.last;

@@ -15,6 +15,7 @@ full passes with temporaries. In C each is one pass.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -98,18 +99,42 @@ def mask_iou(
     without the C module. Pairs grouped by prediction are fastest."""
     if _module is None:
         return None
-    out = np.empty(d.shape[0], dtype=np.float64)
-    _module.iou(
+    masks = (
         np.ascontiguousarray(d_counts, dtype=np.uint32),
         np.ascontiguousarray(d_offsets, dtype=np.int64),
         np.ascontiguousarray(g_counts, dtype=np.uint32),
         np.ascontiguousarray(g_offsets, dtype=np.int64),
-        np.ascontiguousarray(d, dtype=np.int64),
-        np.ascontiguousarray(g, dtype=np.int64),
-        np.ascontiguousarray(crowd, dtype=np.uint8),
-        out,
     )
+    d = np.ascontiguousarray(d, dtype=np.int64)
+    g = np.ascontiguousarray(g, dtype=np.int64)
+    flags = np.ascontiguousarray(crowd, dtype=np.uint8)
+    out = np.empty(d.shape[0], dtype=np.float64)
+    iou = _module.iou
+    cut = _halfway(d) if d.shape[0] >= _THREAD_PAIRS and (os.cpu_count() or 1) > 1 else 0
+    if cut == 0:
+        iou(*masks, d, g, flags, out)
+        return out
+    # The kernel releases the GIL: the second half of the pairs runs on a thread.
+    second = threading.Thread(
+        target=iou, args=(*masks, d[cut:], g[cut:], flags[cut:], out[cut:]), daemon=True
+    )
+    second.start()
+    try:
+        iou(*masks, d[:cut], g[:cut], flags[:cut], out[:cut])
+    finally:
+        second.join()
     return out
+
+
+#: pairs from which mask IoU is split over two threads (a thread costs ~0.1 ms)
+_THREAD_PAIRS = 20_000
+
+
+def _halfway(d: IndexArray) -> int:
+    """A cut near the middle of the pairs that does not split a prediction's group."""
+    middle = d.shape[0] // 2
+    stop = middle + int(np.argmax(d[middle:] != d[middle - 1])) if middle else 0
+    return stop if stop > middle or d[-1] != d[middle - 1] else middle
 
 
 def rasterize(
