@@ -46,6 +46,7 @@ enum {
     DECODE_RANGE = 4,
     DECODE_NOT_ASCII = 5,
     DECODE_FULL = 6,
+    DECODE_OTHER_TYPE = 7,
 };
 
 #define MAX_TOKEN_CHARS 7
@@ -72,7 +73,8 @@ static int check_string(const unsigned char *s, Py_ssize_t len) {
  *   -> (status, index, filled)
  * Writes the run lengths of every string (pycocotools' rleFrString) into `runs`
  * and where each string's runs end into offsets[1:]. status 0 is success; other
- * statuses name the first bad string's problem (see the enum). */
+ * statuses name the first bad string's problem (see the enum); DECODE_OTHER_TYPE
+ * asks the caller to use numpy's decoder (an item neither str nor bytes). */
 static PyObject *decode(PyObject *self, PyObject *args) {
     PyObject *list, *runs_obj, *off_obj;
     if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &list, &runs_obj, &off_obj)) return NULL;
@@ -108,8 +110,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             s = (const unsigned char *)PyBytes_AS_STRING(item);
             len = PyBytes_GET_SIZE(item);
         } else {
-            PyErr_Format(PyExc_TypeError, "RLE string %zd: expected str or bytes", i);
-            goto fail;
+            status = DECODE_OTHER_TYPE; /* bytes-like objects: numpy's decoder takes them */
+            break;
         }
         if (filled + len > capacity) {
             status = DECODE_FULL;
@@ -594,7 +596,7 @@ static PyObject *rasterize(PyObject *self, PyObject *args) {
     uint32_t *c32 = (uint32_t *)PyBytes_AS_STRING(counts_bytes);
     for (int64_t j = 0; j < counts.size; j++) {
         if (counts.data[j] < 0 || counts.data[j] > 0xFFFFFFFFLL) {
-            status = -2; /* a mask beyond uint32 runs: numpy's path reports it */
+            status = -2; /* a run beyond uint32 (a mask of 2**32 pixels or more): numpy's path */
             break;
         }
         c32[j] = (uint32_t)counts.data[j];

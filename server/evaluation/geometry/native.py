@@ -45,6 +45,7 @@ _DECODE_ERRORS = {
     5: "character outside the COCO alphabet",
 }
 _DECODE_FULL = 6
+_DECODE_OTHER_TYPE = 7
 
 
 def enabled() -> bool:
@@ -63,7 +64,8 @@ def set_enabled(on: bool) -> bool:
 def decode_strings(
     strings: Sequence[str | bytes], capacity: int
 ) -> tuple[NDArray[np.uint32], NDArray[np.int64]] | None:
-    """Run lengths and offsets of compressed strings, or None without the C module.
+    """Run lengths and offsets of compressed strings, or None without the C module (or
+    for items other than str and bytes).
 
     ``capacity`` bounds the number of runs (a run takes at least one character).
     Errors name the first bad string; within a string the problem is the one the
@@ -80,6 +82,8 @@ def decode_strings(
     status, index, filled = _module.decode(items, runs, offsets)
     if status == _DECODE_FULL:  # pragma: no cover - capacity is the character count
         raise AssertionError("decode capacity too small")
+    if status == _DECODE_OTHER_TYPE:  # e.g. bytearray items: numpy's decoder takes them
+        return None
     if status:
         raise ValueError(f"RLE string {index}: {_DECODE_ERRORS[status]}")
     runs.resize(filled, refcheck=False)  # no views of it exist; realloc frees the tail

@@ -35,6 +35,9 @@ from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
 from server.evaluation.geometry.rle import RleBatch
 
 _SCALE = 5.0
+#: corrections of the along-y estimate before giving up (the C kernel allows as many, so the
+#: two agree on which polygons raise); a handful suffice below ~1e13 pixel coordinates
+_SEARCH_STEPS = 64
 
 
 def _round_half_up_trunc(values: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -179,7 +182,7 @@ def rasterize_polygons(
     xs_f, s_e = xs[e].astype(np.float64), slope[e]
     t_y = np.clip(np.floor((target + 0.5 - xs_f) / s_e), 0, dy[e] - 1).astype(np.int64)
     rising = s_e > 0
-    for _ in range(8):
+    for _ in range(_SEARCH_STEPS):
         u0 = _round_half_up_trunc(xs_f + s_e * t_y.astype(np.float64))
         u1 = _round_half_up_trunc(xs_f + s_e * (t_y + 1).astype(np.float64))
         near_ok = np.where(rising, u0 <= target, u0 > target)
@@ -187,8 +190,8 @@ def rasterize_polygons(
         if near_ok.all() and far_ok.all():
             break
         t_y = np.where(near_ok, np.where(far_ok, t_y, t_y + 1), t_y - 1)
-    else:  # pragma: no cover - the estimate is off by far less than a step
-        raise ArithmeticError("polygon rasterisation did not converge")
+    else:  # float rounding near 1e14 and beyond can hold the estimate on a tie
+        raise ValueError("polygon coordinates too large to rasterise exactly")
     rows[iy] = ys[e] + t_y
     yd = (rows.astype(np.float64) + 0.5) / _SCALE - 0.5
     pr = ring[edge]
