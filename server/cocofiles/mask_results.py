@@ -4,9 +4,11 @@ For ``--iou-type segm`` with every detection ``{"image_id", "category_id", "scor
 "bbox": [x, y, w, h], "segmentation": {"size": [h, w], "counts": "<compressed>"}}``
 (what pycocotools' ``encode`` and most detectors write), loadRes' rules reduce to
 columns, ``area = w * h`` and the mask as given. Each slice of the array (see
-slices.py) is turned into columns and its strings are decoded at once, then freed:
-peak memory is the file's bytes plus the decoded runs instead of the parsed file's
-dicts and strings (about three times its size). Anything else - a polygon or
+slices.py) is turned into columns and its strings are copied end to end and
+checked (each must decode and fill its size), then freed: peak memory is the
+file's bytes plus the strings' characters instead of the parsed file's dicts and
+strings (about three times its size), and the runs are decoded only for the
+detections a ground truth is compared with (see rle_strings.py). Anything else - a polygon or
 uncompressed mask, a malformed string, a size that is not the image's - declines
 with :class:`NotStreamable`, and the full reader in results.py names the object.
 """
@@ -33,88 +35,96 @@ from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.ground_truth import CocoGroundTruth
 from server.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
 from server.cocofiles.slices import NotStreamable
-from server.evaluation.geometry.rle import RleBatch, run_sums
-from server.evaluation.geometry.rle_codec import decode_strings_uint32
+from server.evaluation.geometry.rle_strings import RleStrings
 
 IntArray = NDArray[np.int64]
 #: no detection with a mask is shorter than this many bytes
 _MIN_OBJECT_BYTES = 64
-#: decode once this many characters of strings are pending (numpy passes over a
-#: few hundred thousand elements amortise their per-call cost and stay in cache)
-_DECODE_CHARS = 1 << 18
+#: check the strings once this many characters are pending (numpy passes over a few
+#: hundred thousand elements amortise their per-call cost and stay in cache)
+_CHECK_CHARS = 1 << 18
 
 
 class MaskColumns(NamedTuple):
     boxes: BoxColumns
-    masks: RleBatch
+    masks: RleStrings
 
 
 class MaskPart(BoxPart):
-    """The columns and decoded masks of one part of the file (see halves.py).
+    """The columns and mask strings of one part of the file (see halves.py).
 
-    Runs get room for the whole file (a run takes at least one character; pages
-    never written cost nothing), so the second part's runs can be appended in place.
+    Characters get room for the whole file (pages never written cost nothing), so
+    the second part's can be appended in place.
     """
 
     def __init__(self, n_bytes: int, alloc: Alloc, *, file_bytes: int) -> None:
         super().__init__(n_bytes, alloc)
         capacity = n_bytes // _MIN_OBJECT_BYTES + 1
-        self.runs = GrowingColumn(
-            file_bytes + 1, np.uint32, buffer=alloc(file_bytes + 1, np.uint32, 0)
+        self.chars = GrowingColumn(
+            file_bytes + 1, np.uint8, buffer=alloc(file_bytes + 1, np.uint8, 0)
         )
         self.ends, self.heights, self.widths = (
             GrowingColumn(capacity, np.int64, buffer=alloc(capacity, np.int64, 0)) for _ in range(3)
         )
-        self._strings: list[str] = []
-        self._sizes: list[IntArray] = []
-        self._chars = 0
+        self._checked = 0  # masks whose strings were checked
 
     def columns(self) -> Sequence[GrowingColumn]:
-        return (*super().columns(), self.runs, self.ends, self.heights, self.widths)
+        return (*super().columns(), self.chars, self.ends, self.heights, self.widths)
 
     def add_masks(self, strings: list[str], heights: IntArray, widths: IntArray) -> None:
-        self._strings += strings
-        self._sizes.append(np.stack([heights, widths], axis=1))
-        self._chars += sum(map(len, strings))
-        if self._chars >= _DECODE_CHARS:
+        try:
+            text = "".join(strings).encode("ascii")
+        except UnicodeEncodeError:
+            raise NotStreamable from None  # the full reader names the string
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        self.ends.extend(np.cumsum(lengths) + self.chars.size)
+        self.chars.extend(np.frombuffer(text, dtype=np.uint8))
+        self.heights.extend(heights)
+        self.widths.extend(widths)
+        start = int(self.ends.array()[self._checked - 1]) if self._checked else 0
+        if self.chars.size - start >= _CHECK_CHARS:
             self.flush()
 
     def flush(self) -> None:
-        if not self._strings:
+        """Checks the strings added since the last check: each must decode and fill its
+        size (else the full reader says which does not)."""
+        first, n = self._checked, self.ends.size
+        if first == n:
             return
-        try:
-            runs, offsets = decode_strings_uint32(self._strings)
-        except ValueError:
-            raise NotStreamable from None
-        sizes = np.concatenate(self._sizes)
-        if not np.array_equal(run_sums(runs, offsets), sizes[:, 0] * sizes[:, 1]):
-            raise NotStreamable  # runs that do not fill their size: the full reader says which
-        self.ends.extend(offsets[1:] + self.runs.size)
-        self.runs.extend(runs)
-        self.heights.extend(sizes[:, 0])
-        self.widths.extend(sizes[:, 1])
-        self._strings, self._sizes, self._chars = [], [], 0
+        ends = self.ends.array()
+        base = int(ends[first - 1]) if first else 0
+        offsets = np.empty(n - first + 1, dtype=np.int64)
+        offsets[0] = 0
+        np.subtract(ends[first:n], base, out=offsets[1:])
+        chars = self.chars.array()[base : int(ends[n - 1])]
+        strings = RleStrings(
+            chars, offsets, self.heights.array()[first:n], self.widths.array()[first:n]
+        )
+        if strings.problem() is not None:
+            raise NotStreamable
+        self._checked = n
 
 
-def _joined_masks(parts: Sequence[MaskPart]) -> RleBatch:
-    """The parts' masks end to end; the second part's runs move into the first's buffer."""
+def _joined_masks(parts: Sequence[MaskPart]) -> RleStrings:
+    """The parts' masks end to end; the second part's characters move into the first's
+    buffer."""
     first = parts[0]
     ends = [first.ends.array()]
     for part in parts[1:]:
-        shift = first.runs.size
-        runs = part.runs.array()
-        for lo in range(0, runs.shape[0], _MOVE_RUNS):
-            first.runs.extend(runs[lo : lo + _MOVE_RUNS])
-            release(runs[lo : lo + _MOVE_RUNS])  # shared pages, freed as they are copied
+        shift = first.chars.size
+        chars = part.chars.array()
+        for lo in range(0, chars.shape[0], _MOVE_CHARS):
+            first.chars.extend(chars[lo : lo + _MOVE_CHARS])
+            release(chars[lo : lo + _MOVE_CHARS])  # shared pages, freed as they are copied
         ends.append(part.ends.array() + shift)
     offsets = np.concatenate([np.zeros(1, np.int64), *ends])
     heights = np.concatenate([p.heights.array() for p in parts])
     widths = np.concatenate([p.widths.array() for p in parts])
-    return RleBatch(first.runs.array(), offsets, heights, widths)
+    return RleStrings(first.chars.array(), offsets, heights, widths)
 
 
-#: runs copied (and their shared pages released) at a time when joining parts
-_MOVE_RUNS = 1 << 22
+#: characters copied (and their shared pages released) at a time when joining parts
+_MOVE_CHARS = 1 << 24
 
 
 def _reader(gt: CocoGroundTruth | None) -> Callable[[MaskPart, Iterable[list[Any]]], None]:

@@ -33,6 +33,7 @@ from server.cocofiles.mask_results import MaskPart, start_masks, streamed_masks
 from server.cocofiles.masks import boxes_as_masks, masks_of
 from server.cocofiles.slices import NotStreamable
 from server.evaluation.geometry.rle import RleBatch
+from server.evaluation.geometry.rle_strings import RleStrings
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -49,7 +50,8 @@ class CocoResults:
         score: float64 (P,).
         area: float64 (P,) area as loadRes sets it (decides the area range).
         bbox: float64 (P, 4) xywh.
-        masks: RLE per detection in segm mode, else None.
+        masks: RLE per detection in segm mode (as compressed strings when the file was
+            streamed, see rle_strings.py), else None.
         keypoints: float64 (P, 51) in keypoints mode, else None.
         skipped: detections dropped for an unknown category.
     """
@@ -61,7 +63,7 @@ class CocoResults:
     score: FloatArray
     area: FloatArray
     bbox: FloatArray
-    masks: RleBatch | None
+    masks: RleBatch | RleStrings | None
     keypoints: FloatArray | None
     skipped: int
 

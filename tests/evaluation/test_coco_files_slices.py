@@ -27,6 +27,8 @@ from server.cocofiles import (
 from server.cocofiles.box_results import streamed_boxes
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.slices import MemberSlices, NotStreamable, array_slices
+from server.evaluation.geometry.rle import RleBatch
+from server.evaluation.geometry.rle_strings import RleStrings
 from tests.evaluation.data.pycoco import write_json
 
 TRICKY = [
@@ -212,7 +214,7 @@ def test_streamed_masks_equal_the_full_reader(
     dets[3]["extra"] = {"nested": [{"x": "},{"}]}
     dt_path = write_json(tmp_path / "dt.json", dets)
     monkeypatch.setattr(slices, "SLICE_BYTES", 2000)
-    monkeypatch.setattr(mask_results, "_DECODE_CHARS", 500)  # several decodes per file
+    monkeypatch.setattr(mask_results, "_CHECK_CHARS", 500)  # several checks per file
     mask_results.streamed_masks(dt_path.read_bytes(), gt)  # raises if it declined
     streamed = load_results(str(dt_path), gt)
 
@@ -223,10 +225,12 @@ def test_streamed_masks_equal_the_full_reader(
     full = load_results(str(dt_path), gt)
     for name in ("row", "item", "label", "score", "area", "bbox"):
         assert np.array_equal(getattr(full, name), getattr(streamed, name)), name
-    assert full.masks is not None and streamed.masks is not None
+    assert isinstance(full.masks, RleBatch) and isinstance(streamed.masks, RleStrings)
+    decoded = streamed.masks.decode()
     for name in ("counts", "offsets", "heights", "widths"):
-        assert np.array_equal(getattr(full.masks, name), getattr(streamed.masks, name)), name
-    assert streamed.masks.to_strings() == [d["segmentation"]["counts"] for d in dets]
+        assert np.array_equal(getattr(full.masks, name), getattr(decoded, name)), name
+    texts = [d["segmentation"]["counts"] for d in dets]
+    assert [s.decode() for s in streamed.masks.strings()] == texts
 
 
 @pytest.mark.parametrize(
@@ -312,7 +316,7 @@ def test_two_process_reading_equals_one(
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
     if kind == "segm":
         assert one.masks is not None and two.masks is not None
-        for name in ("counts", "offsets", "heights", "widths"):
+        for name in ("chars", "offsets", "heights", "widths"):
             assert np.array_equal(getattr(one.masks, name), getattr(two.masks, name)), name
 
 
@@ -445,5 +449,5 @@ def test_a_segm_child_started_before_the_ground_truth_reads_the_same(
     whole = mask_results.streamed_masks(text, gt)
     for a, b in zip(whole.boxes, early.boxes, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    for name in ("counts", "offsets", "heights", "widths"):
+    for name in ("chars", "offsets", "heights", "widths"):
         assert np.array_equal(getattr(whole.masks, name), getattr(early.masks, name)), name

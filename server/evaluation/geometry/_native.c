@@ -36,6 +36,12 @@ static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int w
 
 #define N_ITEMS(view) ((view).len / (view).itemsize)
 
+/* Extents of one mask's foreground from its run ends: first foreground pixel,
+ * end of the last one (both 0 without foreground) and the area. */
+typedef struct {
+    int64_t first, last, area;
+} Span;
+
 /* ------------------------------------------------------------------ decode */
 
 enum {
@@ -47,6 +53,7 @@ enum {
     DECODE_NOT_ASCII = 5,
     DECODE_FULL = 6,
     DECODE_OTHER_TYPE = 7,
+    DECODE_SIZE = 8,
 };
 
 #define MAX_TOKEN_CHARS 7
@@ -67,6 +74,58 @@ static int check_string(const unsigned char *s, Py_ssize_t len) {
         }
     }
     return DECODE_OK;
+}
+
+/* Decodes one string (pycocotools' rleFrString). Runs go to `out` and their
+ * running ends to `ends` when these are not NULL (the caller guarantees room for
+ * `len` of each); `total` gets the pixel count and `span` the foreground's span.
+ * Returns the number of runs, or minus a DECODE_* status naming the problem in
+ * the numpy decoder's order of precedence. */
+static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_t *out,
+                                 int64_t *ends, int64_t *total, Span *span) {
+    int64_t before1 = 0, before2 = 0, pos = 0; /* the runs one and two places back */
+    Span sp = {-1, 0, 0};
+    Py_ssize_t m = 0, p = 0;
+    while (p < len) {
+        unsigned c = (unsigned)s[p++] - 48u;
+        int64_t x;
+        if (c > 63u) goto bad;
+        if (!(c & 0x20u)) { /* a one-character number, most of them */
+            x = (c & 0x10u) ? (int64_t)c - 32 : (int64_t)c;
+        } else {
+            x = c & 0x1f;
+            int k = 1;
+            for (;;) {
+                if (p >= len || k >= MAX_TOKEN_CHARS) goto bad;
+                c = (unsigned)s[p++] - 48u;
+                if (c > 63u) goto bad;
+                x |= (int64_t)(c & 0x1fu) << (5 * k);
+                k++;
+                if (!(c & 0x20u)) break;
+            }
+            if (c & 0x10u) x -= (int64_t)1 << (5 * k);
+        }
+        if (m > 2) x += before2;
+        if ((uint64_t)x >> 32) goto bad;
+        pos += x;
+        if (out) out[m] = (uint32_t)x;
+        if (ends) ends[m] = pos;
+        if ((m & 1) && x > 0) {
+            if (sp.first < 0) sp.first = pos - x;
+            sp.last = pos;
+            sp.area += x;
+        }
+        before2 = before1;
+        before1 = x;
+        m++;
+    }
+    if (sp.first < 0) sp.first = 0;
+    if (total) *total = pos;
+    if (span) *span = sp;
+    return m;
+bad:; /* one pass without the checks' order; check_string names the problem */
+    int status = check_string(s, len);
+    return -(int64_t)(status == DECODE_OK ? DECODE_RANGE : status);
 }
 
 /* decode(strings: list[str | bytes], runs: uint32 buffer, offsets: int64 buffer (n+1))
@@ -117,42 +176,13 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             status = DECODE_FULL;
             break;
         }
-        /* One pass without the checks' order; any problem is then named by
-         * check_string (alphabet, cut, long) or else is a run out of range. */
-        int64_t before1 = 0, before2 = 0; /* the runs one and two places back */
-        Py_ssize_t m = 0, p = 0;
-        while (p < len) {
-            unsigned c = (unsigned)s[p++] - 48u;
-            int64_t x;
-            if (c > 63u) goto bad;
-            if (!(c & 0x20u)) { /* a one-character number, most of them */
-                x = (c & 0x10u) ? (int64_t)c - 32 : (int64_t)c;
-            } else {
-                x = c & 0x1f;
-                int k = 1;
-                for (;;) {
-                    if (p >= len || k >= MAX_TOKEN_CHARS) goto bad;
-                    c = (unsigned)s[p++] - 48u;
-                    if (c > 63u) goto bad;
-                    x |= (int64_t)(c & 0x1fu) << (5 * k);
-                    k++;
-                    if (!(c & 0x20u)) break;
-                }
-                if (c & 0x10u) x -= (int64_t)1 << (5 * k);
-            }
-            if (m > 2) x += before2;
-            if ((uint64_t)x >> 32) goto bad;
-            runs[filled++] = (uint32_t)x;
-            before2 = before1;
-            before1 = x;
-            m++;
+        int64_t m = decode_one(s, len, runs + filled, NULL, NULL, NULL);
+        if (m < 0) {
+            status = (int)-m;
+            break;
         }
+        filled += m;
         offsets[i + 1] = filled;
-        continue;
-    bad:
-        status = check_string(s, len);
-        if (status == DECODE_OK) status = DECODE_RANGE;
-        break;
     }
     PyBuffer_Release(&runs_view);
     PyBuffer_Release(&off_view);
@@ -164,12 +194,6 @@ fail:
 }
 
 /* ------------------------------------------------------------------ IoU */
-
-/* Extents of one mask's foreground from its run ends: first foreground pixel,
- * end of the last one (both 0 without foreground) and the area. */
-typedef struct {
-    int64_t first, last, area;
-} Span;
 
 static Span span_of(const uint32_t *counts, int64_t n_runs, int64_t *ends) {
     Span sp = {-1, 0, 0};
@@ -224,17 +248,22 @@ static int64_t shared_pixels(const int64_t *a_ends, int64_t na, const int64_t *b
 }
 
 /* iou(d_counts u32, d_offsets i64, g_counts u32, g_offsets i64, pair_d i64, pair_g i64,
- *     crowd u8, out f64) -> None
+ *     crowd u8, out f64, compressed=False) -> None
+ * With `compressed`, d_counts/d_offsets are instead the predictions' compressed
+ * strings (ASCII bytes, end to end) and where each starts: a prediction is decoded
+ * when its first pair comes, and one without pairs never is.
  * pycocotools' rleIou for each pair: i / u as one float64 division of exact
  * integers, u the prediction's area for a crowd ground truth, 0 where i == 0.
  * Pairs are best grouped by prediction: each prediction's run ends are built
  * once per group; ground-truth run ends are built once per call. */
 static PyObject *iou(PyObject *self, PyObject *args) {
     PyObject *objs[8];
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
-                          &objs[5], &objs[6], &objs[7]))
+    int compressed = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO|p", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5], &objs[6], &objs[7], &compressed))
         return NULL;
-    static const Py_ssize_t sizes[8] = {4, 8, 4, 8, 8, 8, 1, 8};
+    Py_ssize_t sizes[8] = {4, 8, 4, 8, 8, 8, 1, 8};
+    if (compressed) sizes[0] = 1;
     static const char *names[8] = {"d_counts", "d_offsets", "g_counts", "g_offsets",
                                    "pair_d",   "pair_g",    "crowd",    "out"};
     Py_buffer v[8];
@@ -246,6 +275,7 @@ static PyObject *iou(PyObject *self, PyObject *args) {
         return NULL;
     }
     const uint32_t *d_counts = v[0].buf, *g_counts = v[2].buf;
+    const unsigned char *d_chars = v[0].buf;
     const int64_t *d_off = v[1].buf, *g_off = v[3].buf, *pd = v[4].buf, *pg = v[5].buf;
     const uint8_t *crowd = v[6].buf;
     double *out = v[7].buf;
@@ -254,7 +284,7 @@ static PyObject *iou(PyObject *self, PyObject *args) {
     int64_t *g_ends = NULL, *d_ends = NULL;
     Span *g_span = NULL;
     if (N_ITEMS(v[5]) != n_pairs || N_ITEMS(v[6]) != n_pairs || N_ITEMS(v[7]) != n_pairs ||
-        n_d < 0 || n_g < 0) {
+        n_d < 0 || n_g < 0 || d_off[n_d] > N_ITEMS(v[0]) || g_off[n_g] > N_ITEMS(v[2])) {
         PyErr_SetString(PyExc_ValueError, "iou: inconsistent lengths");
         goto done;
     }
@@ -276,17 +306,28 @@ static PyObject *iou(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
+    int64_t bad_string = -1;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < n_g; k++) g_span[k].area = -1;
-    int64_t current = -1;
+    int64_t current = -1, current_runs = 0;
     Span ds = {0, 0, 0};
     for (Py_ssize_t p = 0; p < n_pairs; p++) {
         int64_t d = pd[p], g = pg[p];
         int64_t nd = d_off[d + 1] - d_off[d], ng = g_off[g + 1] - g_off[g];
         if (d != current) {
-            ds = span_of(d_counts + d_off[d], nd, d_ends);
+            if (compressed) {
+                nd = decode_one(d_chars + d_off[d], (Py_ssize_t)nd, NULL, d_ends, NULL, &ds);
+                if (nd < 0) {
+                    bad_string = d;
+                    break;
+                }
+            } else {
+                ds = span_of(d_counts + d_off[d], nd, d_ends);
+            }
             current = d;
+            current_runs = nd;
         }
+        nd = current_runs;
         if (g_span[g].area < 0) g_span[g] = span_of(g_counts + g_off[g], ng, g_ends + g_off[g] - g_off[0]);
         Span gs = g_span[g];
         int64_t lo = ds.first > gs.first ? ds.first : gs.first;
@@ -301,6 +342,10 @@ static PyObject *iou(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
+    if (bad_string >= 0) {
+        PyErr_Format(PyExc_ValueError, "RLE string %lld: malformed", (long long)bad_string);
+        goto done;
+    }
     result = Py_None;
     Py_INCREF(result);
 done:
@@ -614,11 +659,55 @@ done:
     return result;
 }
 
+/* check(chars u8, char_offsets i64 (n+1), heights i64 (n), widths i64 (n)) -> (status, index)
+ * Whether every compressed string decodes and its runs fill h * w pixels, without
+ * keeping the runs. status 0 (index -1), a DECODE_* problem, or DECODE_SIZE. */
+static PyObject *check(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
+    static const Py_ssize_t sizes[4] = {1, 8, 8, 8};
+    static const char *names[4] = {"chars", "char_offsets", "heights", "widths"};
+    Py_buffer v[4];
+    int got = 0;
+    for (; got < 4; got++)
+        if (get_buffer(objs[got], &v[got], sizes[got], 0, names[got]) < 0) break;
+    if (got < 4) {
+        for (int j = 0; j < got; j++) PyBuffer_Release(&v[j]);
+        return NULL;
+    }
+    const unsigned char *chars = v[0].buf;
+    const int64_t *off = v[1].buf, *hs = v[2].buf, *ws = v[3].buf;
+    Py_ssize_t n = N_ITEMS(v[1]) - 1, i = 0;
+    int status = DECODE_OK;
+    if (n < 0 || N_ITEMS(v[2]) != n || N_ITEMS(v[3]) != n || (n > 0 && off[n] > N_ITEMS(v[0]))) {
+        for (int j = 0; j < 4; j++) PyBuffer_Release(&v[j]);
+        PyErr_SetString(PyExc_ValueError, "check: inconsistent lengths");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        int64_t total = 0;
+        int64_t m = decode_one(chars + off[i], (Py_ssize_t)(off[i + 1] - off[i]), NULL, NULL, &total, NULL);
+        if (m < 0) {
+            status = (int)-m;
+            break;
+        }
+        if (total != hs[i] * ws[i]) {
+            status = DECODE_SIZE;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    for (int j = 0; j < 4; j++) PyBuffer_Release(&v[j]);
+    return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, "Decode compressed COCO RLE strings into run lengths."},
     {"iou", iou, METH_VARARGS, "Mask IoU of (prediction, ground truth) pairs on run lengths."},
+    {"check", check, METH_VARARGS, "Whether compressed strings decode and fill their sizes."},
     {"rasterize", rasterize, METH_VARARGS, "Polygon objects to run lengths, as frPyObjects+merge."},
     {NULL, NULL, 0, NULL},
 };

@@ -46,6 +46,9 @@ _DECODE_ERRORS = {
 }
 _DECODE_FULL = 6
 _DECODE_OTHER_TYPE = 7
+_DECODE_SIZE = 8
+#: the problem of a string whose runs do not add up to its size
+SIZE_PROBLEM = "runs do not add up to the mask's size"
 
 
 def enabled() -> bool:
@@ -90,21 +93,45 @@ def decode_strings(
     return runs, offsets
 
 
+def check_strings(
+    chars: NDArray[np.uint8], offsets: IndexArray, heights: IndexArray, widths: IndexArray
+) -> tuple[int, str] | None:
+    """Whether compressed strings (ASCII end to end, ``offsets`` (n+1,)) decode and fill
+    their sizes: ``(-1, "")`` when all do, else the first bad index and its problem;
+    None without the C module."""
+    if _module is None:
+        return None
+    status, index = _module.check(
+        np.ascontiguousarray(chars, dtype=np.uint8),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(heights, dtype=np.int64),
+        np.ascontiguousarray(widths, dtype=np.int64),
+    )
+    if status == 0:
+        return -1, ""
+    return index, SIZE_PROBLEM if status == _DECODE_SIZE else _DECODE_ERRORS[status]
+
+
 def mask_iou(
-    d_counts: NDArray[np.uint32],
+    d_counts: NDArray[np.uint32] | NDArray[np.uint8],
     d_offsets: IndexArray,
     g_counts: NDArray[np.uint32],
     g_offsets: IndexArray,
     d: IndexArray,
     g: IndexArray,
     crowd: BoolArray,
+    *,
+    compressed: bool = False,
 ) -> FloatArray | None:
     """pycocotools' ``rleIou`` for pairs (d[p], g[p]) of same-size masks, or None
-    without the C module. Pairs grouped by prediction are fastest."""
+    without the C module. Pairs grouped by prediction are fastest.
+
+    With ``compressed``, ``d_counts`` are the predictions' compressed strings (uint8,
+    end to end, checked beforehand) and ``d_offsets`` where each starts."""
     if _module is None:
         return None
     masks = (
-        np.ascontiguousarray(d_counts, dtype=np.uint32),
+        np.ascontiguousarray(d_counts, dtype=np.uint8 if compressed else np.uint32),
         np.ascontiguousarray(d_offsets, dtype=np.int64),
         np.ascontiguousarray(g_counts, dtype=np.uint32),
         np.ascontiguousarray(g_offsets, dtype=np.int64),
@@ -116,17 +143,25 @@ def mask_iou(
     iou = _module.iou
     cut = _halfway(d) if d.shape[0] >= _THREAD_PAIRS and (os.cpu_count() or 1) > 1 else 0
     if cut == 0:
-        iou(*masks, d, g, flags, out)
+        iou(*masks, d, g, flags, out, compressed)
         return out
     # The kernel releases the GIL: the second half of the pairs runs on a thread.
-    second = threading.Thread(
-        target=iou, args=(*masks, d[cut:], g[cut:], flags[cut:], out[cut:]), daemon=True
-    )
+    failed: list[BaseException] = []
+
+    def second_half() -> None:
+        try:
+            iou(*masks, d[cut:], g[cut:], flags[cut:], out[cut:], compressed)
+        except BaseException as err:  # re-raised on the calling thread
+            failed.append(err)
+
+    second = threading.Thread(target=second_half, daemon=True)
     second.start()
     try:
-        iou(*masks, d[:cut], g[:cut], flags[:cut], out[:cut])
+        iou(*masks, d[:cut], g[:cut], flags[:cut], out[:cut], compressed)
     finally:
         second.join()
+    if failed:
+        raise failed[0]
     return out
 
 

@@ -41,6 +41,7 @@ from server.evaluation.geometry.kernel import (
     segment_ids,
 )
 from server.evaluation.geometry.rle import RleBatch
+from server.evaluation.geometry.rle_strings import RleStrings
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,24 +203,20 @@ def rle_iou(
     return rle_similarity(dt, gt)(dt_index, gt_index, gt_crowd)
 
 
-def rle_similarity(dt: RleBatch, gt: RleBatch) -> Similarity:
+def rle_similarity(dt: RleBatch | RleStrings, gt: RleBatch) -> Similarity:
     """Builds the mask IoU kernel over batches dt (D,) and gt (G,); see ``rle_iou``.
 
     Nothing is precomputed: each call indexes, chunk by chunk of its pairs, only
     the masks those pairs name, so memory stays O(chunk) for any batch size.
+    Predictions given as compressed strings are decoded pair by pair by the C
+    kernel, or all at once on the first call without it.
     """
+    if isinstance(dt, RleStrings):
+        return _strings_similarity(dt, gt)
     dt_runs, gt_runs = dt.run_counts, gt.run_counts
 
     def kernel(dt_index: IndexArray, gt_index: IndexArray, gt_crowd: BoolArray) -> FloatArray:
-        d, g, crowd = check_pairs(dt_index, gt_index, gt_crowd, len(dt), len(gt))
-        mismatch = (dt.heights[d] != gt.heights[g]) | (dt.widths[d] != gt.widths[g])
-        if mismatch.any():
-            p = int(np.argmax(mismatch))
-            raise ValueError(
-                f"mask sizes differ: prediction {int(d[p])} is "
-                f"{int(dt.heights[d[p]])}x{int(dt.widths[d[p]])}, ground truth {int(g[p])} is "
-                f"{int(gt.heights[g[p]])}x{int(gt.widths[g[p]])}"
-            )
+        d, g, crowd = _checked_pairs(dt, gt, dt_index, gt_index, gt_crowd)
         fast = native.mask_iou(dt.counts, dt.offsets, gt.counts, gt.offsets, d, g, crowd)
         if fast is not None:
             return fast
@@ -227,6 +224,43 @@ def rle_similarity(dt: RleBatch, gt: RleBatch) -> Similarity:
         for first, stop in chunks(dt_runs[d] + gt_runs[g], _PAIR_RUNS):
             iou[first:stop] = _chunk_iou(dt, gt, d[first:stop], g[first:stop], crowd[first:stop])
         return iou
+
+    return kernel
+
+
+def _checked_pairs(
+    dt: RleBatch | RleStrings,
+    gt: RleBatch,
+    dt_index: IndexArray,
+    gt_index: IndexArray,
+    gt_crowd: BoolArray,
+) -> tuple[IndexArray, IndexArray, BoolArray]:
+    d, g, crowd = check_pairs(dt_index, gt_index, gt_crowd, len(dt), len(gt))
+    mismatch = (dt.heights[d] != gt.heights[g]) | (dt.widths[d] != gt.widths[g])
+    if mismatch.any():
+        p = int(np.argmax(mismatch))
+        raise ValueError(
+            f"mask sizes differ: prediction {int(d[p])} is "
+            f"{int(dt.heights[d[p]])}x{int(dt.widths[d[p]])}, ground truth {int(g[p])} is "
+            f"{int(gt.heights[g[p]])}x{int(gt.widths[g[p]])}"
+        )
+    return d, g, crowd
+
+
+def _strings_similarity(dt: RleStrings, gt: RleBatch) -> Similarity:
+    """``rle_similarity`` for predictions kept as (checked) compressed strings."""
+    decoded: list[Similarity] = []
+
+    def kernel(dt_index: IndexArray, gt_index: IndexArray, gt_crowd: BoolArray) -> FloatArray:
+        if not decoded:
+            d, g, crowd = _checked_pairs(dt, gt, dt_index, gt_index, gt_crowd)
+            fast = native.mask_iou(
+                dt.chars, dt.offsets, gt.counts, gt.offsets, d, g, crowd, compressed=True
+            )
+            if fast is not None:
+                return fast
+            decoded.append(rle_similarity(dt.decode(), gt))  # numpy: decode once, keep
+        return decoded[0](dt_index, gt_index, gt_crowd)
 
     return kernel
 
