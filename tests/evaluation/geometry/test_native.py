@@ -31,12 +31,13 @@ from server.evaluation.geometry import kernel as kernel_module
 from server.evaluation.geometry import native
 from server.evaluation.geometry.rle import RleBatch
 from server.evaluation.geometry.rle_codec import decode_strings_uint32, encode_counts
-from server.evaluation.geometry.rle_iou import rle_iou
+from server.evaluation.geometry.rle_iou import rle_iou, rle_similarity
 from server.evaluation.geometry.rle_polygon import (
     rasterize_polygons,
     rle_from_boxes,
     rle_from_polygons,
 )
+from server.evaluation.geometry.rle_strings import RleStrings
 
 
 def _extension_built() -> bool:
@@ -469,6 +470,72 @@ def test_iou_random_pairs_identical_and_pycocotools(zero_runs: float) -> None:
     _same_array(fast, slow)
     assert fast.dtype == np.float64
     _same_array(fast, _coco_iou(dt_masks, gt_masks, d, g, crowd))
+
+
+def _as_strings(batch: RleBatch) -> RleStrings:
+    """The batch's masks as compressed strings end to end (what streamed segm files keep)."""
+    texts = [t.encode() for t in batch.to_strings()]
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    chars = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    return RleStrings(chars, offsets, batch.heights, batch.widths)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_iou_of_compressed_predictions_identical(grouped: bool) -> None:
+    """Predictions kept as strings (decoded by the C kernel at their first pair, or by
+    numpy at the first call) give the IoU of the decoded batch, and pycocotools'."""
+    rng = np.random.default_rng(260 + grouped)
+    sizes = [(1, 1), (1, 17), (23, 1), (9, 13), (31, 40), (64, 5), (300, 1)]
+    dt_masks, gt_masks, dt, gt, d, g, crowd = _iou_case(rng, sizes, 0.0, 1200)
+    if grouped:  # the matcher's order: pairs grouped by prediction (two threads at scale)
+        order = np.argsort(d, kind="stable")
+        d, g, crowd = d[order], g[order], crowd[order]
+    strings = _as_strings(dt)
+    fast, slow, spy = _both(lambda: rle_similarity(strings, gt)(d, g, crowd))
+    assert len(spy.returned["iou"]) == 1
+    _same_array(fast, slow)
+    _same_array(fast, rle_iou(dt, gt, d, g, crowd))
+    _same_array(fast, _coco_iou(dt_masks, gt_masks, d, g, crowd))
+
+
+def test_iou_of_compressed_predictions_on_two_threads_identical(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(262)
+    _, _, dt, gt, d, g, crowd = _iou_case(rng, [(9, 13), (31, 40)], 0.0, 3000)
+    order = np.argsort(d, kind="stable")
+    d, g, crowd = d[order], g[order], crowd[order]
+    monkeypatch.setattr(native, "_THREAD_PAIRS", 100)
+    fast, slow, spy = _both(lambda: rle_similarity(_as_strings(dt), gt)(d, g, crowd))
+    assert len(spy.returned["iou"]) == 2  # one call per half
+    _same_array(fast, slow)
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "problem"),
+    [
+        ("2120", (2, 3), None),
+        ("2120", (2, 4), native.SIZE_PROBLEM),
+        ("6/", (2, 3), "character outside the COCO alphabet (ASCII 48..111)"),
+        ("6P", (2, 3), "ends inside a number"),
+        ("PPPPPPP0", (2, 3), "a number longer than 7 characters"),
+        ("2@", (2, 3), "a run length outside [0, 2**32)"),
+    ],
+)
+def test_string_check_identical(text: str, size: tuple[int, int], problem: str | None) -> None:
+    """``RleStrings.problem``: each string decodes and fills its size, in C as in numpy."""
+    good = RleBatch.from_masks(np.ones((1, 2, 3), dtype=bool))
+    texts = [*good.to_strings() * 3, text, *good.to_strings()]
+    sizes = [(2, 3)] * 3 + [size] + [(2, 3)]
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    chars = np.frombuffer("".join(texts).encode(), dtype=np.uint8)
+    heights, widths = np.array(sizes, np.int64).T.copy()
+    strings = RleStrings(chars, offsets, heights, widths)
+    fast, slow, spy = _both(strings.problem)
+    assert len(spy.returned["check"]) == 1
+    assert fast == slow == (None if problem is None else (3, problem))
 
 
 def test_iou_non_canonical_counts_identical() -> None:
