@@ -233,6 +233,25 @@ def test_streamed_masks_equal_the_full_reader(
     assert [s.decode() for s in streamed.masks.strings()] == texts
 
 
+def test_streamed_masks_mix_compiled_and_python_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slice the compiled reader declines (a bool in a bbox, which numpy reads as 1.0)
+    is read by the Python path between compiled slices; the strings of both are checked
+    once and the columns equal the full reader's."""
+    gt, dets = _segm_case(tmp_path, 21)
+    dets[len(dets) // 2]["bbox"][0] = True
+    dt_path = write_json(tmp_path / "dt.json", dets)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 2000)
+    streamed = load_results(str(dt_path), gt)
+    monkeypatch.setattr(results, "streamed_masks", lambda *a: (_ for _ in ()).throw(NotStreamable))
+    full = load_results(str(dt_path), gt)
+    for name in ("row", "item", "label", "score", "area", "bbox"):
+        assert np.array_equal(getattr(full, name), getattr(streamed, name)), name
+    assert isinstance(full.masks, RleBatch) and isinstance(streamed.masks, RleStrings)
+    assert np.array_equal(full.masks.counts, streamed.masks.decode().counts)
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -702,12 +702,120 @@ static PyObject *check(PyObject *self, PyObject *args) {
     return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
 }
 
+/* ------------------------------------------------------------------ results slices */
+
+static PyObject *KEY_IMAGE_ID, *KEY_CATEGORY_ID, *KEY_SCORE, *KEY_BBOX, *KEY_SEGMENTATION,
+    *KEY_COUNTS, *KEY_SIZE;
+
+static int as_int64(PyObject *v, int64_t *out) {
+    if (!PyLong_CheckExact(v)) return -1;
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+static int as_double(PyObject *v, double *out) {
+    if (PyFloat_CheckExact(v)) {
+        *out = PyFloat_AS_DOUBLE(v);
+        return 0;
+    }
+    if (PyLong_CheckExact(v)) {
+        double x = PyLong_AsDouble(v);
+        if (x == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        *out = x;
+        return 0;
+    }
+    return -1;
+}
+
+/* segm_columns(items: list, ids i64 (n*2), score f64 (n), bbox f64 (n*4), sizes i64 (n*2),
+ *              ends i64 (n), chars u8 buffer, chars_from: int) -> (status, chars_used)
+ * The columns of one slice of a segm results file in one pass: image and category
+ * ids as the file has them, score, bbox, mask size, and each compressed string
+ * copied after chars[chars_from] (ends: where each ends) and checked (it decodes
+ * and fills its size). status 0 done; 1 anything but the plain case (an id that is
+ * not an int, a missing key, a non-ASCII string, no room, ...): the caller reads
+ * the slice its own way; 2 a string that does not decode or fill its size. */
+static PyObject *segm_columns(PyObject *self, PyObject *args) {
+    PyObject *list, *objs[6];
+    Py_ssize_t chars_from;
+    if (!PyArg_ParseTuple(args, "O!OOOOOOn", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
+                          &objs[3], &objs[4], &objs[5], &chars_from))
+        return NULL;
+    static const Py_ssize_t sizes[6] = {8, 8, 8, 8, 8, 1};
+    static const char *names[6] = {"ids", "score", "bbox", "sizes", "ends", "chars"};
+    Py_buffer v[6];
+    int got = 0;
+    for (; got < 6; got++)
+        if (get_buffer(objs[got], &v[got], sizes[got], 1, names[got]) < 0) break;
+    if (got < 6) {
+        for (int j = 0; j < got; j++) PyBuffer_Release(&v[j]);
+        return NULL;
+    }
+    int64_t *ids = v[0].buf, *hw = v[3].buf, *ends = v[4].buf;
+    double *score = v[1].buf, *bbox = v[2].buf;
+    unsigned char *chars = v[5].buf;
+    Py_ssize_t n = PyList_GET_SIZE(list), capacity = N_ITEMS(v[5]), used = chars_from;
+    int status = 0;
+    if (N_ITEMS(v[0]) < 2 * n || N_ITEMS(v[1]) < n || N_ITEMS(v[2]) < 4 * n ||
+        N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n || chars_from < 0 || chars_from > capacity) {
+        for (int j = 0; j < 6; j++) PyBuffer_Release(&v[j]);
+        PyErr_SetString(PyExc_ValueError, "segm_columns: buffers too small");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n && status == 0; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i), *x, *seg, *size, *counts;
+        if (!PyDict_CheckExact(item)) goto decline;
+        if (!(x = PyDict_GetItem(item, KEY_IMAGE_ID)) || as_int64(x, &ids[2 * i]) < 0) goto decline;
+        if (!(x = PyDict_GetItem(item, KEY_CATEGORY_ID)) || as_int64(x, &ids[2 * i + 1]) < 0)
+            goto decline;
+        if (!(x = PyDict_GetItem(item, KEY_SCORE)) || as_double(x, &score[i]) < 0) goto decline;
+        if (!(x = PyDict_GetItem(item, KEY_BBOX)) || !PyList_CheckExact(x) || PyList_GET_SIZE(x) != 4)
+            goto decline;
+        for (int k = 0; k < 4; k++)
+            if (as_double(PyList_GET_ITEM(x, k), &bbox[4 * i + k]) < 0) goto decline;
+        if (!(seg = PyDict_GetItem(item, KEY_SEGMENTATION)) || !PyDict_CheckExact(seg)) goto decline;
+        if (!(size = PyDict_GetItem(seg, KEY_SIZE)) || !PyList_CheckExact(size) ||
+            PyList_GET_SIZE(size) != 2 || as_int64(PyList_GET_ITEM(size, 0), &hw[2 * i]) < 0 ||
+            as_int64(PyList_GET_ITEM(size, 1), &hw[2 * i + 1]) < 0)
+            goto decline;
+        if (!(counts = PyDict_GetItem(seg, KEY_COUNTS)) || !PyUnicode_CheckExact(counts) ||
+            !PyUnicode_IS_ASCII(counts))
+            goto decline;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(counts);
+        if (len > capacity - used) goto decline;
+        const unsigned char *text = PyUnicode_1BYTE_DATA(counts);
+        int64_t total = 0;
+        if (decode_one(text, len, NULL, NULL, &total, NULL) < 0 || total != hw[2 * i] * hw[2 * i + 1]) {
+            status = 2;
+            break;
+        }
+        memcpy(chars + used, text, (size_t)len);
+        used += len;
+        ends[i] = used;
+        continue;
+    decline:
+        status = 1;
+    }
+    for (int j = 0; j < 6; j++) PyBuffer_Release(&v[j]);
+    return Py_BuildValue("in", status, used);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, "Decode compressed COCO RLE strings into run lengths."},
     {"iou", iou, METH_VARARGS, "Mask IoU of (prediction, ground truth) pairs on run lengths."},
     {"check", check, METH_VARARGS, "Whether compressed strings decode and fill their sizes."},
+    {"segm_columns", segm_columns, METH_VARARGS, "The columns of a slice of a segm results file."},
     {"rasterize", rasterize, METH_VARARGS, "Polygon objects to run lengths, as frPyObjects+merge."},
     {NULL, NULL, 0, NULL},
 };
@@ -716,4 +824,14 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_native", "Compiled mask kernels (see native.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    if (!(KEY_IMAGE_ID = PyUnicode_InternFromString("image_id")) ||
+        !(KEY_CATEGORY_ID = PyUnicode_InternFromString("category_id")) ||
+        !(KEY_SCORE = PyUnicode_InternFromString("score")) ||
+        !(KEY_BBOX = PyUnicode_InternFromString("bbox")) ||
+        !(KEY_SEGMENTATION = PyUnicode_InternFromString("segmentation")) ||
+        !(KEY_COUNTS = PyUnicode_InternFromString("counts")) ||
+        !(KEY_SIZE = PyUnicode_InternFromString("size")))
+        return NULL;
+    return PyModule_Create(&module);
+}

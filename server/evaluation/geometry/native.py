@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,6 +111,33 @@ def check_strings(
     if status == 0:
         return -1, ""
     return index, SIZE_PROBLEM if status == _DECODE_SIZE else _DECODE_ERRORS[status]
+
+
+def segm_columns(
+    items: list[Any],
+    ids: IndexArray,
+    score: NDArray[np.float64],
+    bbox: NDArray[np.float64],
+    sizes: IndexArray,
+    ends: IndexArray,
+    chars: NDArray[np.uint8],
+    chars_from: int,
+) -> int | None:
+    """Fills the columns of one slice of a segm results file (n detections: ids (n, 2) as
+    the file has them, score (n,), bbox (n, 4), sizes (n, 2) as [h, w], ends (n,)) and
+    copies each compressed string into ``chars`` after ``chars_from``, checking that it
+    decodes and fills its size. Returns where the characters now end; None without the
+    C module or when the slice is not the plain case (the caller's own reader decides).
+
+    Raises:
+        ValueError: a string that does not decode or does not fill its size.
+    """
+    if _module is None:
+        return None
+    status, used = _module.segm_columns(items, ids, score, bbox, sizes, ends, chars, chars_from)
+    if status == 2:
+        raise ValueError("an RLE string that does not decode or fill its size")
+    return None if status else int(used)
 
 
 def mask_iou(
