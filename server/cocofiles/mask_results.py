@@ -28,6 +28,7 @@ from server.cocofiles.box_results import (
     BoxColumns,
     BoxPart,
     check_boxes,
+    id_ranks,
     joined_boxes,
     slice_columns,
 )
@@ -105,11 +106,7 @@ class MaskPart(BoxPart):
             raise NotStreamable from None  # the full reader names the string
         if used is None:
             return False
-        if gt is None:
-            item, label = ids[:, 0].copy(), ids[:, 1].copy()
-        else:
-            item = gt.images.lookup_integers(ids[:, 0])
-            label = gt.categories.lookup_integers(ids[:, 1])
+        item, label = id_ranks(ids, gt)
         heights, widths = heights_widths[:, 0].copy(), heights_widths[:, 1].copy()
         if gt is not None:
             _check_sizes(gt, item, heights, widths)

@@ -719,21 +719,17 @@ static int as_int64(PyObject *v, int64_t *out) {
     return 0;
 }
 
+/* A float, or an int within int64 (numpy's reading of a list mixing the two; an int
+ * beyond int64 makes numpy build an object array, which the caller's path judges). */
 static int as_double(PyObject *v, double *out) {
     if (PyFloat_CheckExact(v)) {
         *out = PyFloat_AS_DOUBLE(v);
         return 0;
     }
-    if (PyLong_CheckExact(v)) {
-        double x = PyLong_AsDouble(v);
-        if (x == -1.0 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return -1;
-        }
-        *out = x;
-        return 0;
-    }
-    return -1;
+    int64_t x;
+    if (as_int64(v, &x) < 0) return -1;
+    *out = (double)x;
+    return 0;
 }
 
 /* segm_columns(items: list, ids i64 (n*2), score f64 (n), bbox f64 (n*4), sizes i64 (n*2),
@@ -743,12 +739,14 @@ static int as_double(PyObject *v, double *out) {
  * copied after chars[chars_from] (ends: where each ends) and checked (it decodes
  * and fills its size). status 0 done; 1 anything but the plain case (an id that is
  * not an int, a missing key, a non-ASCII string, no room, ...): the caller reads
- * the slice its own way; 2 a string that does not decode or fill its size. */
+ * the slice its own way; 2 a string that does not decode or fill its size.
+ * With with_masks=False (a bbox results file) only the box columns are read. */
 static PyObject *segm_columns(PyObject *self, PyObject *args) {
     PyObject *list, *objs[6];
     Py_ssize_t chars_from;
-    if (!PyArg_ParseTuple(args, "O!OOOOOOn", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
-                          &objs[3], &objs[4], &objs[5], &chars_from))
+    int with_masks = 1;
+    if (!PyArg_ParseTuple(args, "O!OOOOOOn|p", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
+                          &objs[3], &objs[4], &objs[5], &chars_from, &with_masks))
         return NULL;
     static const Py_ssize_t sizes[6] = {8, 8, 8, 8, 8, 1};
     static const char *names[6] = {"ids", "score", "bbox", "sizes", "ends", "chars"};
@@ -766,7 +764,8 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
     Py_ssize_t n = PyList_GET_SIZE(list), capacity = N_ITEMS(v[5]), used = chars_from;
     int status = 0;
     if (N_ITEMS(v[0]) < 2 * n || N_ITEMS(v[1]) < n || N_ITEMS(v[2]) < 4 * n ||
-        N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n || chars_from < 0 || chars_from > capacity) {
+        (with_masks && (N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n)) || chars_from < 0 ||
+        chars_from > capacity) {
         for (int j = 0; j < 6; j++) PyBuffer_Release(&v[j]);
         PyErr_SetString(PyExc_ValueError, "segm_columns: buffers too small");
         return NULL;
@@ -782,6 +781,7 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
             goto decline;
         for (int k = 0; k < 4; k++)
             if (as_double(PyList_GET_ITEM(x, k), &bbox[4 * i + k]) < 0) goto decline;
+        if (!with_masks) continue;
         if (!(seg = PyDict_GetItem(item, KEY_SEGMENTATION)) || !PyDict_CheckExact(seg)) goto decline;
         if (!(size = PyDict_GetItem(seg, KEY_SIZE)) || !PyList_CheckExact(size) ||
             PyList_GET_SIZE(size) != 2 || as_int64(PyList_GET_ITEM(size, 0), &hw[2 * i]) < 0 ||
