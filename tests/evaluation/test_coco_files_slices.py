@@ -27,6 +27,7 @@ from server.cocofiles import (
 from server.cocofiles.box_results import streamed_boxes
 from server.cocofiles.columns import GrowingColumn
 from server.cocofiles.slices import MemberSlices, NotStreamable, array_slices
+from server.evaluation.geometry import native
 from server.evaluation.geometry.rle import RleBatch
 from server.evaluation.geometry.rle_strings import RleStrings
 from tests.evaluation.data.pycoco import write_json
@@ -470,3 +471,65 @@ def test_a_segm_child_started_before_the_ground_truth_reads_the_same(
         assert a.dtype == b.dtype and np.array_equal(a, b)
     for name in ("chars", "offsets", "heights", "widths"):
         assert np.array_equal(getattr(whole.masks, name), getattr(early.masks, name)), name
+
+
+def _slice_outcome(items: list[Any], gt: Any) -> Any:
+    try:
+        return tuple(np.asarray(c) for c in box_results.slice_columns(items, gt))
+    except NotStreamable:
+        return "not streamable"
+
+
+_PLAIN = {"image_id": 1, "category_id": 1, "score": 0.5, "bbox": [1.0, 2, 3.5, 4]}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"score": 1},
+        {"score": 2**70},
+        {"score": True},
+        {"score": "0.5"},
+        {"bbox": [1, 2, 3, 4]},
+        {"bbox": [True, 2.0, 3.0, 4.0]},
+        {"bbox": [2**63, 2.0, 3.0, 4.0]},
+        {"bbox": [2**70, 2, 3, 4]},
+        {"bbox": [1.0, 2.0, 3.0]},
+        {"bbox": (1.0, 2.0, 3.0, 4.0)},
+        {"bbox": [1.0, 2.0, 3.0, "4"]},
+        {"image_id": True},
+        {"image_id": 2**64},
+        {"image_id": "1"},
+        {"category_id": 1.0},
+        {"image_id": None},
+    ],
+)
+@pytest.mark.parametrize("with_gt", [False, True])
+def test_box_slice_columns_compiled_equal_python(
+    change: dict[str, Any], with_gt: bool, tmp_path: Path
+) -> None:
+    """The compiled slice reader takes the plain case and declines the rest to the Python
+    reader, so both give the same columns (or both decline the slice)."""
+    gt = (
+        load_ground_truth(
+            str(write_json(tmp_path / "gt.json", make_ground_truth(3, seed=5))), "bbox"
+        )
+        if with_gt
+        else None
+    )
+    items = [dict(_PLAIN), dict(_PLAIN, image_id=2), dict(_PLAIN) | change, dict(_PLAIN)]
+    with_c = native.set_enabled(True)
+    try:
+        assert native.enabled() or os.environ.get("SLICEBOARD_NATIVE") == "0"
+        fast = _slice_outcome(items, gt)
+        native.set_enabled(False)
+        slow = _slice_outcome(items, gt)
+    finally:
+        native.set_enabled(with_c)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert not isinstance(fast, str)
+        for a, b in zip(fast, slow, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
