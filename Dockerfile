@@ -11,7 +11,7 @@ WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir --upgrade pip build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY server ./server
 COPY schema ./schema
 RUN python -m build --wheel --outdir /wheels \
