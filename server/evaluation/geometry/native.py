@@ -218,7 +218,7 @@ def _halfway(d: IndexArray) -> int:
     group (each half then decodes and indexes it once)."""
     middle = d.shape[0] // 2
     later = np.flatnonzero(d[middle:] != d[middle - 1])
-    return middle + int(later[0]) if later.size else middle
+    return middle + int(later[0]) if later.size else int(middle)
 
 
 def rasterize(
