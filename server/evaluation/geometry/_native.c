@@ -40,6 +40,24 @@ static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int w
 
 #define N_ITEMS(view) ((view).len / (view).itemsize)
 
+/* Buffers of n objects (writable from index `first_writable` on); on failure none is
+ * held and -1 is returned with the Python error set. */
+static int get_buffers(PyObject *const *objs, Py_buffer *views, int n, const Py_ssize_t *itemsizes,
+                       int first_writable, const char *const *names) {
+    for (int got = 0; got < n; got++) {
+        if (get_buffer(objs[got], &views[got], itemsizes[got], got >= first_writable,
+                       names[got]) < 0) {
+            for (int j = 0; j < got; j++) PyBuffer_Release(&views[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(Py_buffer *views, int n) {
+    for (int j = 0; j < n; j++) PyBuffer_Release(&views[j]);
+}
+
 /* Extents of one mask's foreground from its run ends: first foreground pixel,
  * end of the last one (both 0 without foreground) and the area. */
 typedef struct {
@@ -271,13 +289,7 @@ static PyObject *iou(PyObject *self, PyObject *args) {
     static const char *names[8] = {"d_counts", "d_offsets", "g_counts", "g_offsets",
                                    "pair_d",   "pair_g",    "crowd",    "out"};
     Py_buffer v[8];
-    int got = 0;
-    for (; got < 8; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], got == 7, names[got]) < 0) break;
-    if (got < 8) {
-        for (int j = 0; j < got; j++) PyBuffer_Release(&v[j]);
-        return NULL;
-    }
+    if (get_buffers(objs, v, 8, sizes, 7, names) < 0) return NULL;
     const uint32_t *d_counts = v[0].buf, *g_counts = v[2].buf;
     const unsigned char *d_chars = v[0].buf;
     const int64_t *d_off = v[1].buf, *g_off = v[3].buf, *pd = v[4].buf, *pg = v[5].buf;
@@ -356,7 +368,7 @@ done:
     free(g_ends);
     free(d_ends);
     free(g_span);
-    for (int j = 0; j < 8; j++) PyBuffer_Release(&v[j]);
+    release_buffers(v, 8);
     return result;
 }
 
@@ -557,13 +569,7 @@ static PyObject *rasterize(PyObject *self, PyObject *args) {
     static const Py_ssize_t sizes[5] = {8, 8, 8, 8, 8};
     static const char *names[5] = {"xy", "vertex_offsets", "ring_offsets", "heights", "widths"};
     Py_buffer v[5];
-    int got = 0;
-    for (; got < 5; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], 0, names[got]) < 0) break;
-    if (got < 5) {
-        for (int j = 0; j < got; j++) PyBuffer_Release(&v[j]);
-        return NULL;
-    }
+    if (get_buffers(objs, v, 5, sizes, 5, names) < 0) return NULL;
     const double *xy = v[0].buf;
     const int64_t *voff = v[1].buf, *roff = v[2].buf, *hs = v[3].buf, *ws = v[4].buf;
     Py_ssize_t n = N_ITEMS(v[2]) - 1, n_rings = N_ITEMS(v[1]) - 1, n_xy = N_ITEMS(v[0]);
@@ -659,7 +665,7 @@ done:
     free(counts.data);
     free(scratch.data);
     free(cols.data);
-    for (int j = 0; j < 5; j++) PyBuffer_Release(&v[j]);
+    release_buffers(v, 5);
     return result;
 }
 
@@ -672,19 +678,13 @@ static PyObject *check(PyObject *self, PyObject *args) {
     static const Py_ssize_t sizes[4] = {1, 8, 8, 8};
     static const char *names[4] = {"chars", "char_offsets", "heights", "widths"};
     Py_buffer v[4];
-    int got = 0;
-    for (; got < 4; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], 0, names[got]) < 0) break;
-    if (got < 4) {
-        for (int j = 0; j < got; j++) PyBuffer_Release(&v[j]);
-        return NULL;
-    }
+    if (get_buffers(objs, v, 4, sizes, 4, names) < 0) return NULL;
     const unsigned char *chars = v[0].buf;
     const int64_t *off = v[1].buf, *hs = v[2].buf, *ws = v[3].buf;
     Py_ssize_t n = N_ITEMS(v[1]) - 1, i = 0;
     int status = DECODE_OK;
     if (n < 0 || N_ITEMS(v[2]) != n || N_ITEMS(v[3]) != n || (n > 0 && off[n] > N_ITEMS(v[0]))) {
-        for (int j = 0; j < 4; j++) PyBuffer_Release(&v[j]);
+        release_buffers(v, 4);
         PyErr_SetString(PyExc_ValueError, "check: inconsistent lengths");
         return NULL;
     }
@@ -702,7 +702,7 @@ static PyObject *check(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    for (int j = 0; j < 4; j++) PyBuffer_Release(&v[j]);
+    release_buffers(v, 4);
     return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
 }
 
@@ -755,13 +755,7 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
     static const Py_ssize_t sizes[6] = {8, 8, 8, 8, 8, 1};
     static const char *names[6] = {"ids", "score", "bbox", "sizes", "ends", "chars"};
     Py_buffer v[6];
-    int got = 0;
-    for (; got < 6; got++)
-        if (get_buffer(objs[got], &v[got], sizes[got], 1, names[got]) < 0) break;
-    if (got < 6) {
-        for (int j = 0; j < got; j++) PyBuffer_Release(&v[j]);
-        return NULL;
-    }
+    if (get_buffers(objs, v, 6, sizes, 0, names) < 0) return NULL;
     int64_t *ids = v[0].buf, *hw = v[3].buf, *ends = v[4].buf;
     double *score = v[1].buf, *bbox = v[2].buf;
     unsigned char *chars = v[5].buf;
@@ -770,7 +764,7 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
     if (N_ITEMS(v[0]) < 2 * n || N_ITEMS(v[1]) < n || N_ITEMS(v[2]) < 4 * n ||
         (with_masks && (N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n)) || chars_from < 0 ||
         chars_from > capacity) {
-        for (int j = 0; j < 6; j++) PyBuffer_Release(&v[j]);
+        release_buffers(v, 6);
         PyErr_SetString(PyExc_ValueError, "segm_columns: buffers too small");
         return NULL;
     }
@@ -809,7 +803,7 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
     decline:
         status = 1;
     }
-    for (int j = 0; j < 6; j++) PyBuffer_Release(&v[j]);
+    release_buffers(v, 6);
     return Py_BuildValue("in", status, used);
 }
 
