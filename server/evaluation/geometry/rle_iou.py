@@ -1,5 +1,11 @@
 """Mask IoU on run-length form for many (prediction, ground truth) pairs at once.
 
+When the compiled kernels are built (``native.mask_iou``) each pair's two lists
+of foreground runs are walked together in C, within the overlap of the two
+masks' spans, on two threads for large calls (8 bytes per run of the ground
+truths a call names). The numpy version below is the fallback, with the same
+values to the bit.
+
 pycocotools' ``rleIou`` merges the two run lists of every pair in C. Here the
 pairs are taken a chunk at a time; for each chunk, the masks it names (each
 side separately) are laid end to end on one pixel line, keeping for their
