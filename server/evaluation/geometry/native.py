@@ -144,16 +144,16 @@ def segm_columns(
 
 def box_columns(
     items: list[Any], ids: IndexArray, score: NDArray[np.float64], bbox: NDArray[np.float64]
-) -> bool | None:
+) -> bool:
     """``segm_columns`` for a bbox results file: fills ids (n, 2), score (n,) and bbox
-    (n, 4); None without the C module or when the slice is not the plain case."""
+    (n, 4); False without the C module or when the slice is not the plain case."""
     if _module is None:
-        return None
+        return False
     nothing = np.empty(0, np.int64)
     status, _ = _module.segm_columns(
         items, ids, score, bbox, nothing, nothing, np.empty(0, np.uint8), 0, False
     )
-    return None if status else True
+    return bool(status == 0)
 
 
 def mask_iou(
