@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from server.services.custom_metrics import aggregate_custom_metrics  # noqa: E402
-from server.services.custom_metrics_cache import CustomMetricCache  # noqa: E402
-from server.storage.db import create_engine, create_sessionmaker, read_session  # noqa: E402
-from server.storage.migrate import upgrade  # noqa: E402
-from server.storage.tables import CustomMetric, Dataset, Item, Model, ModelRun, core, utcnow  # noqa: E402
+from sliceboard.services.custom_metrics import aggregate_custom_metrics  # noqa: E402
+from sliceboard.services.custom_metrics_cache import CustomMetricCache  # noqa: E402
+from sliceboard.storage.db import create_engine, create_sessionmaker, read_session  # noqa: E402
+from sliceboard.storage.migrate import upgrade  # noqa: E402
+from sliceboard.storage.tables import CustomMetric, Dataset, Item, Model, ModelRun, core, utcnow  # noqa: E402
 
 FEATURES, SUBCLASSES, NAMES = 5, 5, ("iou", "bbw")
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

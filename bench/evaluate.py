@@ -154,9 +154,9 @@ def slice_aggregation(paths: dict[str, Path], repeats: int) -> None:
 
     import hotcoco
 
-    from server.cocofiles import engine_inputs, load_ground_truth, load_results
-    from server.cocofiles.columns import paused_gc
-    from server.evaluation import MatchTable, coco_summary, evaluate
+    from sliceboard.cocofiles import engine_inputs, load_ground_truth, load_results
+    from sliceboard.cocofiles.columns import paused_gc
+    from sliceboard.evaluation import MatchTable, coco_summary, evaluate
 
     with paused_gc():
         gt = load_ground_truth(str(paths["gt"]), "bbox")

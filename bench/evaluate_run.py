@@ -211,7 +211,7 @@ def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes],
     env = dict(os.environ, PYTHONPATH=str(ROOT), SLICEBOARD_JOB_POLL_SECONDS="0.2")
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--database-url", database_url],
+            [sys.executable, "-m", "sliceboard.cli", "serve", "--port", str(port), "--database-url", database_url],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

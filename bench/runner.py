@@ -76,7 +76,7 @@ def command(tool: str, gt: Path, dt: Path, iou_type: str) -> list[str]:
         return [
             sys.executable,
             "-m",
-            "server.evaluate_coco",
+            "sliceboard.evaluate_coco",
             str(gt),
             str(dt),
             "--iou-type",

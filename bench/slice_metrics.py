@@ -42,9 +42,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.evaluate import _HOTCOCO_NAMES, ensure_case  # noqa: E402
-from server.cocofiles import engine_inputs, load_ground_truth, load_results  # noqa: E402
-from server.cocofiles.columns import paused_gc  # noqa: E402
-from server.evaluation import MatchTable, coco_summary, evaluate, threshold_metrics  # noqa: E402
+from sliceboard.cocofiles import engine_inputs, load_ground_truth, load_results  # noqa: E402
+from sliceboard.cocofiles.columns import paused_gc  # noqa: E402
+from sliceboard.evaluation import MatchTable, coco_summary, evaluate, threshold_metrics  # noqa: E402
 
 _SLICE = 0.10
 _IOU, _CONFIDENCE = 0.5, 0.3
@@ -94,7 +94,7 @@ def _stored_table(paths: dict[str, Path], confusion: bool) -> tuple[MatchTable, 
 
 
 def _baseline(rev: str) -> ModuleType:
-    """server.evaluation as of ``rev``, importable as the package ``baseline_eval``."""
+    """sliceboard.evaluation as of ``rev``, importable as the package ``baseline_eval``."""
     files = subprocess.run(
         ["git", "ls-tree", "-r", "--name-only", rev, "server/evaluation"],
         cwd=ROOT, check=True, capture_output=True, text=True,
@@ -108,7 +108,10 @@ def _baseline(rev: str) -> ModuleType:
         ).stdout
         path = target / Path(name).relative_to("server/evaluation")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source.replace("server.evaluation", "baseline_eval"))
+        # the package was imported as server.evaluation before it installed as sliceboard
+        for package in ("sliceboard.evaluation", "server.evaluation"):
+            source = source.replace(package, "baseline_eval")
+        path.write_text(source)
     sys.path.insert(0, str(target.parent))
     return importlib.import_module("baseline_eval")
 

@@ -133,7 +133,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "server.cli",
+                "sliceboard.cli",
                 "serve",
                 "--port",
                 str(self.port),
@@ -263,7 +263,7 @@ def run_backend(
 
 
 async def _pg_admin(statement: str) -> None:
-    from server.storage.db import create_engine
+    from sliceboard.storage.db import create_engine
 
     engine = create_engine(PG_ADMIN_URL)
     try:
@@ -287,9 +287,9 @@ def _snake(row: dict[str, Any]) -> dict[str, Any]:
 
 async def direct_peer(sizes: Sizes, batch: int, workdir: Path) -> tuple[int, float]:
     """The prediction phase written straight through the service, same batches, own SQLite file."""
-    from server.services import catalog, uploads
-    from server.storage.db import create_engine, create_sessionmaker, transaction
-    from server.storage.migrate import upgrade_async
+    from sliceboard.services import catalog, uploads
+    from sliceboard.storage.db import create_engine, create_sessionmaker, transaction
+    from sliceboard.storage.migrate import upgrade_async
 
     url = f"sqlite+aiosqlite:///{workdir / 'peer.db'}"
     await upgrade_async(url)

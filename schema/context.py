@@ -10,8 +10,8 @@ from typing import Any, TypeAlias
 
 from strawberry.types import Info as StrawberryInfo
 
-from schema.loaders import Loaders
-from server.runtime import Runtime
+from sliceboard.runtime import Runtime
+from sliceboard.schema.loaders import Loaders
 
 
 @dataclass

@@ -16,14 +16,14 @@ from typing import Annotated
 
 import strawberry
 
-from schema.context import Info
-from schema.convert import to_plain_list
-from schema.errors import InvalidInputError, NotFoundError, UpsertResult, error_payload
-from schema.filters import ItemFilter, filter_to_dict
-from server.errors import InvalidInput, NotFound
-from server.services import custom_metrics as service
-from server.services.custom_metrics_cache import cache_for
-from server.storage.db import read_session, transaction
+from sliceboard.errors import InvalidInput, NotFound
+from sliceboard.schema.context import Info
+from sliceboard.schema.convert import to_plain_list
+from sliceboard.schema.errors import InvalidInputError, NotFoundError, UpsertResult, error_payload
+from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.services import custom_metrics as service
+from sliceboard.services.custom_metrics_cache import cache_for
+from sliceboard.storage.db import read_session, transaction
 
 
 @strawberry.enum(

@@ -1,4 +1,4 @@
-"""Expected errors as payload types, and the ONE mapping from ``server.errors`` to them.
+"""Expected errors as payload types, and the ONE mapping from ``sliceboard.errors`` to them.
 
 Mutations answer ``Success | InvalidInputError | NotFoundError | ConflictError`` (each union a
 subset); top-level GraphQL errors are for limits and bugs (see ``schema/extensions.py``).
@@ -10,7 +10,14 @@ from typing import Annotated
 
 import strawberry
 
-from server.errors import Conflict, InvalidInput, Issue, LimitExceeded, NotFound, SliceboardError
+from sliceboard.errors import (
+    Conflict,
+    InvalidInput,
+    Issue,
+    LimitExceeded,
+    NotFound,
+    SliceboardError,
+)
 
 
 @strawberry.interface(description="An expected failure: something the caller can fix.")

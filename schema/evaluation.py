@@ -1,8 +1,8 @@
 """Evaluation in the schema: the mutation that queues one, the visible evaluation of a run,
 metrics over slices, and paging through true/false positives and misses.
 
-Resolvers are thin: they call ``server.services.evaluation`` (requests) and
-``server.services.evaluation_results`` (answers from the stored match table). Asking for
+Resolvers are thin: they call ``sliceboard.services.evaluation`` (requests) and
+``sliceboard.services.evaluation_results`` (answers from the stored match table). Asking for
 metrics before any evaluation completed is a top-level error with code FAILED_PRECONDITION.
 """
 
@@ -15,22 +15,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.context import Info
-from schema.errors import InvalidInputError, NotFoundError
-from schema.filters import ItemFilter, filter_to_dict
-from schema.jobs import Job, JobStatus
-from schema.pagination import Edge, PageInfo, page_size
-from schema.reading import read
-from schema.scalars import JSON, json_value
-from server.services import evaluation as evaluation_service
-from server.services import evaluation_browse as browse
-from server.services import evaluation_cache
-from server.services import evaluation_results as results
-from server.services.jobs import get_job
-from server.storage import tables
+from sliceboard.schema.context import Info
+from sliceboard.schema.errors import InvalidInputError, NotFoundError
+from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.schema.jobs import Job, JobStatus
+from sliceboard.schema.pagination import Edge, PageInfo, page_size
+from sliceboard.schema.reading import read
+from sliceboard.schema.scalars import JSON, json_value
+from sliceboard.services import evaluation as evaluation_service
+from sliceboard.services import evaluation_browse as browse
+from sliceboard.services import evaluation_cache
+from sliceboard.services import evaluation_results as results
+from sliceboard.services.jobs import get_job
+from sliceboard.storage import tables
 
 if TYPE_CHECKING:
-    from schema.types.annotation import Annotation, AnnotationConnection, PredictionConnection
+    from sliceboard.schema.types.annotation import (
+        Annotation,
+        AnnotationConnection,
+        PredictionConnection,
+    )
 
 MatchKey = tuple[int, int, float]  # (model run id, prediction id, IoU threshold)
 
@@ -239,7 +243,7 @@ def options_to_dict(options: EvaluationOptions | None) -> dict[str, Any]:
 async def calculate_evaluation_metrics(
     info: Info, model_run_id: strawberry.ID, options: EvaluationOptions | None
 ) -> Job | InvalidInputError | NotFoundError:
-    from schema.mutation import write  # the mutation module imports this one
+    from sliceboard.schema.mutation import write  # the mutation module imports this one
 
     runtime = info.context.runtime
 
@@ -343,8 +347,8 @@ async def model_run_false_negatives(
     labels: list[str] | None,
     first: int | None,
     after: str | None,
-) -> Annotated[AnnotationConnection, strawberry.lazy("schema.types.annotation")]:
-    from schema.types.annotation import Annotation, AnnotationConnection
+) -> Annotated[AnnotationConnection, strawberry.lazy("sliceboard.schema.types.annotation")]:
+    from sliceboard.schema.types.annotation import Annotation, AnnotationConnection
 
     limit = page_size(info, first)
     page = await read(
@@ -380,8 +384,8 @@ async def model_run_evaluated_predictions(
     iou_threshold: float | None,
     first: int | None,
     after: str | None,
-) -> Annotated[PredictionConnection, strawberry.lazy("schema.types.annotation")]:
-    from schema.types.annotation import Prediction, PredictionConnection
+) -> Annotated[PredictionConnection, strawberry.lazy("sliceboard.schema.types.annotation")]:
+    from sliceboard.schema.types.annotation import Prediction, PredictionConnection
 
     threshold = 0.5 if iou_threshold is None else iou_threshold
     limit = page_size(info, first)
@@ -445,8 +449,8 @@ async def prediction_iou(
 
 async def prediction_matched_annotation(
     info: Info, prediction: tables.Prediction, iou_threshold: float = 0.5
-) -> Annotated[Annotation, strawberry.lazy("schema.types.annotation")] | None:
-    from schema.types.annotation import Annotation
+) -> Annotated[Annotation, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
+    from sliceboard.schema.types.annotation import Annotation
 
     key = (prediction.model_run_id, int(prediction.id or 0), iou_threshold)
     _, annotation_id = await info.context.loaders.prediction_match.load(key)

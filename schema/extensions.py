@@ -19,7 +19,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from server.errors import FailedPrecondition, InvalidInput, LimitExceeded, NotFound
+from sliceboard.errors import FailedPrecondition, InvalidInput, LimitExceeded, NotFound
 
 INTERNAL_MESSAGE = "Internal server error."
 LIMIT_RULES = ("exceeds maximum operation depth", "aliases found")

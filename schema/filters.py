@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from schema.scalars import JSON
+from sliceboard.schema.scalars import JSON
 
 
 @strawberry.enum

@@ -11,9 +11,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from schema.context import Context
-from schema.schema import build_schema
-from server.runtime import Runtime
+from sliceboard.runtime import Runtime
+from sliceboard.schema.context import Context
+from sliceboard.schema.schema import build_schema
 
 
 class SliceboardGraphQL(GraphQL[Context, None]):

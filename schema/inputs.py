@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.filters import ItemFilter
-from schema.scalars import JSON
+from sliceboard.schema.filters import ItemFilter
+from sliceboard.schema.scalars import JSON
 
 
 @strawberry.input

@@ -14,14 +14,14 @@ from typing import Annotated
 
 import strawberry
 
-from schema.context import Info
-from schema.errors import NotFoundError, error_payload
-from schema.scalars import utc
-from server.errors import NotFound
-from server.services import jobs as job_service
-from server.storage import tables
-from server.storage.db import read_session, transaction
-from server.storage.jobs import TERMINAL_STATUSES
+from sliceboard.errors import NotFound
+from sliceboard.schema.context import Info
+from sliceboard.schema.errors import NotFoundError, error_payload
+from sliceboard.schema.scalars import utc
+from sliceboard.services import jobs as job_service
+from sliceboard.storage import tables
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.jobs import TERMINAL_STATUSES
 
 
 @strawberry.enum(

@@ -1,6 +1,6 @@
 """Root mutations: each opens the write transaction, calls one service, shapes the answer.
 
-Expected failures (server.errors) become payload union members via ``schema/errors.py``; a
+Expected failures (sliceboard.errors) become payload union members via ``schema/errors.py``; a
 failure rolls the whole transaction back, so a rejected batch writes nothing.
 """
 
@@ -12,14 +12,22 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema import custom_metrics, evaluation, jobs
-from schema.context import Info
-from schema.convert import to_plain, to_plain_list
-from schema.errors import Deleted, Error, UpsertPayload, UpsertResult, error_payload, fit_union
-from schema.evaluation import EvaluationOptions
-from schema.fields import mutation
-from schema.filters import filter_to_dict
-from schema.inputs import (
+from sliceboard.errors import SliceboardError
+from sliceboard.schema import custom_metrics, evaluation, jobs
+from sliceboard.schema.context import Info
+from sliceboard.schema.convert import to_plain, to_plain_list
+from sliceboard.schema.errors import (
+    Deleted,
+    Error,
+    UpsertPayload,
+    UpsertResult,
+    error_payload,
+    fit_union,
+)
+from sliceboard.schema.evaluation import EvaluationOptions
+from sliceboard.schema.fields import mutation
+from sliceboard.schema.filters import filter_to_dict
+from sliceboard.schema.inputs import (
     AnnotationInput,
     CreateDatasetInput,
     CreateModelInput,
@@ -28,7 +36,7 @@ from schema.inputs import (
     ItemInput,
     PredictionInput,
 )
-from schema.payloads import (
+from sliceboard.schema.payloads import (
     CREATE_ERRORS,
     CREATE_RUN_ERRORS,
     DELETE_ERRORS,
@@ -41,13 +49,12 @@ from schema.payloads import (
     EvaluationJobPayload,
     UpsertLabelsPayload,
 )
-from schema.types.dataset import Dataset
-from schema.types.model import Model, ModelRun
-from schema.types.slice import Slice
-from schema.uploads import upload_rows
-from server.errors import SliceboardError
-from server.services import catalog, uploads
-from server.storage.db import transaction
+from sliceboard.schema.types.dataset import Dataset
+from sliceboard.schema.types.model import Model, ModelRun
+from sliceboard.schema.types.slice import Slice
+from sliceboard.schema.uploads import upload_rows
+from sliceboard.services import catalog, uploads
+from sliceboard.storage.db import transaction
 
 T = TypeVar("T")
 

@@ -16,9 +16,9 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from schema.context import Info
-from schema.extensions import PublicError
-from schema.fields import field
+from sliceboard.schema.context import Info
+from sliceboard.schema.extensions import PublicError
+from sliceboard.schema.fields import field
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from schema.errors import ConflictError, Deleted, InvalidInputError, NotFoundError
-from schema.jobs import Job
-from schema.types.dataset import Dataset
-from schema.types.model import Model, ModelRun
-from schema.types.slice import Slice
+from sliceboard.schema.errors import ConflictError, Deleted, InvalidInputError, NotFoundError
+from sliceboard.schema.jobs import Job
+from sliceboard.schema.types.dataset import Dataset
+from sliceboard.schema.types.model import Model, ModelRun
+from sliceboard.schema.types.slice import Slice
 
 CreateDatasetPayload = Annotated[
     Dataset | InvalidInputError | ConflictError, strawberry.union("CreateDatasetPayload")

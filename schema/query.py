@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
-from schema import jobs
-from schema.context import Info
-from schema.extensions import PublicError
-from schema.fields import field
-from schema.pagination import build_connection, decode_cursor, page_size
-from schema.reading import deferred, read
-from schema.types.dataset import Dataset, DatasetConnection
-from schema.types.model import Model, ModelConnection, ModelRun
-from server.services import reads
-from server.services.ids import parse_id
+from sliceboard.schema import jobs
+from sliceboard.schema.context import Info
+from sliceboard.schema.extensions import PublicError
+from sliceboard.schema.fields import field
+from sliceboard.schema.pagination import build_connection, decode_cursor, page_size
+from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.types.dataset import Dataset, DatasetConnection
+from sliceboard.schema.types.model import Model, ModelConnection, ModelRun
+from sliceboard.services import reads
+from sliceboard.services.ids import parse_id
 
 
 @strawberry.type

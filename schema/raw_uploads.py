@@ -24,8 +24,8 @@ from graphql import (
     GraphQLResolveInfo,
 )
 
-from schema.input_coercion import SnakeRows, snake_case
-from schema.uploads import upload_rows
+from sliceboard.schema.input_coercion import SnakeRows, snake_case
+from sliceboard.schema.uploads import upload_rows
 
 Convert = Callable[[Any], Any]
 # GraphQL field -> (id argument, rows argument); the service is chosen by the rows argument.

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.context import Info
-from server.storage.db import read_session
+from sliceboard.schema.context import Info
+from sliceboard.storage.db import read_session
 
 T = TypeVar("T")
 

@@ -1,5 +1,5 @@
 """The assembled schema. ``build_schema(settings)`` is what the app serves; the module-level
-``schema`` (default limits) is what ``strawberry export-schema schema.schema`` writes to
+``schema`` (default limits) is what ``strawberry export-schema sliceboard.schema.schema`` writes to
 ``schema/schema.graphql``."""
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from schema import raw_uploads
-from schema.extensions import ErrorCodes, is_bug
-from schema.mutation import Mutation
-from schema.query import Query
-from schema.subscription import Subscription
-from schema.upload_executor import UploadExecutionContext
-from server.config import Settings
+from sliceboard.config import Settings
+from sliceboard.schema import raw_uploads
+from sliceboard.schema.extensions import ErrorCodes, is_bug
+from sliceboard.schema.mutation import Mutation
+from sliceboard.schema.query import Query
+from sliceboard.schema.subscription import Subscription
+from sliceboard.schema.upload_executor import UploadExecutionContext
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 

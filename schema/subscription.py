@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from schema import jobs
+from sliceboard.schema import jobs
 
 
 @strawberry.type

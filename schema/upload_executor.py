@@ -18,7 +18,7 @@ from typing import Any
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, print_ast
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.input_coercion import SnakeRows, Unhandled, compile_rows_coercer
+from sliceboard.schema.input_coercion import SnakeRows, Unhandled, compile_rows_coercer
 
 RowsCoercer = Callable[[Any], SnakeRows]
 # Mutation field -> its batch argument: the arguments whose types get the fast path.

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from schema.context import Context
-from schema.errors import UpsertResult, error_payload, fit_union
-from schema.payloads import UPSERT_ERRORS
-from server.errors import SliceboardError
-from server.services import uploads
-from server.storage.db import transaction
+from sliceboard.errors import SliceboardError
+from sliceboard.schema.context import Context
+from sliceboard.schema.errors import UpsertResult, error_payload, fit_union
+from sliceboard.schema.payloads import UPSERT_ERRORS
+from sliceboard.services import uploads
+from sliceboard.storage.db import transaction
 
 Upload = Callable[..., Awaitable[uploads.UpsertCounts]]
 # rows argument -> (service, name of its id argument)

@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from schema.http import make_graphql_app
-from server.body_limit import BodySizeLimit
-from server.config import Settings
-from server.jobs.runner import JobRunner
-from server.runtime import Runtime
-from server.services.report_worker import REPORT_WORKER
-from server.storage.migrate import upgrade_async
+from sliceboard.body_limit import BodySizeLimit
+from sliceboard.config import Settings
+from sliceboard.jobs.runner import JobRunner
+from sliceboard.runtime import Runtime
+from sliceboard.schema.http import make_graphql_app
+from sliceboard.services.report_worker import REPORT_WORKER
+from sliceboard.storage.migrate import upgrade_async
 
 
 def tune_garbage_collector() -> None:

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from server.config import Settings
+from sliceboard.config import Settings
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -55,14 +55,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["evaluate-coco"]:
-        from server.evaluate_coco import main as evaluate_coco
+        from sliceboard.evaluate_coco import main as evaluate_coco
 
         return evaluate_coco(argv[1:])
     args = _parser().parse_args(argv)
 
     settings = Settings.from_env().with_overrides(database_url=args.database_url)
     if args.command == "migrate":
-        from server.storage.migrate import upgrade
+        from sliceboard.storage.migrate import upgrade
 
         upgrade(settings.database_url)
         print(f"migrated {settings.database_url}")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from sliceboard.app import create_app
 
     uvicorn.run(
         create_app(settings),
@@ -94,9 +94,9 @@ def _serve(settings: Settings) -> int:
 
 
 async def _work(settings: Settings) -> int:
-    from server.jobs.runner import JobRunner
-    from server.runtime import Runtime
-    from server.storage.migrate import upgrade_async
+    from sliceboard.jobs.runner import JobRunner
+    from sliceboard.runtime import Runtime
+    from sliceboard.storage.migrate import upgrade_async
 
     await upgrade_async(settings.database_url)
     runtime = Runtime.create(settings)

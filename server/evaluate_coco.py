@@ -35,7 +35,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import orjson
 
-from server.cocofiles import (
+from sliceboard.cocofiles import (
     CocoFileError,
     IouType,
     engine_inputs,
@@ -43,9 +43,9 @@ from server.cocofiles import (
     load_results,
     start_results,
 )
-from server.cocofiles.columns import paused_gc
-from server.cocofiles.forked_evaluate import evaluate_inputs
-from server.evaluation import CocoSummary, coco_summary
+from sliceboard.cocofiles.columns import paused_gc
+from sliceboard.cocofiles.forked_evaluate import evaluate_inputs
+from sliceboard.evaluation import CocoSummary, coco_summary
 
 EXIT_BAD_FILE = 2
 

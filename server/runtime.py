@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from server.config import Settings
-from server.storage.db import create_engine, create_sessionmaker
+from sliceboard.config import Settings
+from sliceboard.storage.db import create_engine, create_sessionmaker
 
 
 class Notifier:

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from server.config import Settings
-from server.runtime import Runtime
-from server.storage.db import create_engine, create_sessionmaker
-from server.storage.migrate import upgrade
+from sliceboard.config import Settings
+from sliceboard.runtime import Runtime
+from sliceboard.storage.db import create_engine, create_sessionmaker
+from sliceboard.storage.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "SLICEBOARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

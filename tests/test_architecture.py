@@ -1,12 +1,12 @@
 """The direction of dependencies (DESIGN.md §1), checked on the source with ``ast``:
 
-* ``server.evaluation`` imports nothing of ours (pure numpy/shapely);
-* ``server.storage`` imports neither ``server.services``, ``server.jobs`` nor ``schema``;
-* ``server.services`` never imports ``schema``, nor ``server.jobs`` (jobs call services; a service
+* ``sliceboard.evaluation`` imports nothing of ours (pure numpy/shapely);
+* ``sliceboard.storage`` imports neither ``sliceboard.services``, ``sliceboard.jobs`` nor ``schema``;
+* ``sliceboard.services`` never imports ``schema``, nor ``sliceboard.jobs`` (jobs call services; a service
   wakes the runner through the callable it is handed);
-* nothing imports ``server.app`` except ``server.cli``;
-* ``schema`` reaches storage only for sessions (``server.storage.db``), row types
-  (``server.storage.tables``) and constants: every query goes through ``server.services``.
+* nothing imports ``sliceboard.app`` except ``sliceboard.cli``;
+* ``schema`` reaches storage only for sessions (``sliceboard.storage.db``), row types
+  (``sliceboard.storage.tables``) and constants: every query goes through ``sliceboard.services``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("server", "schema")
+# folder -> the package it installs as (setup.py)
+FOLDERS = {"server": "sliceboard", "schema": "sliceboard.schema"}
+SCHEMA = "sliceboard.schema"
 
 
 def _module_name(relative: str) -> str:
-    parts = list(Path(relative).with_suffix("").parts)
+    folder, *parts = Path(relative).with_suffix("").parts
     if parts[-1] == "__init__":
         parts.pop()
-    return ".".join(parts)
+    return ".".join([FOLDERS[folder], *parts])
 
 
 def _imports(relative: str, text: str) -> Iterator[tuple[str, list[str], int]]:
@@ -47,8 +49,8 @@ def _imports(relative: str, text: str) -> Iterator[tuple[str, list[str], int]]:
 def _sources() -> dict[str, str]:
     paths = (
         p
-        for package in PACKAGES
-        for p in (ROOT / package).rglob("*.py")
+        for folder in FOLDERS
+        for p in (ROOT / folder).rglob("*.py")
         if "migrations" not in p.parts
     )
     return {str(p.relative_to(ROOT)): p.read_text() for p in sorted(paths)}
@@ -59,30 +61,34 @@ def _within(module: str, prefix: str) -> bool:
 
 
 def _rule_breaks(source: str, base: str, names: list[str]) -> list[str]:
-    # ``from server import app`` imports the module server.app: check base.name too.
+    # ``from sliceboard import app`` imports the module sliceboard.app: check base.name too.
     targets = [base, *(f"{base}.{name}" for name in names)]
 
     def reaches(*banned: str) -> bool:
         return any(_within(t, b) for t in targets for b in banned)
 
     broken: list[str] = []
-    if _within(source, "server.evaluation") and any(
-        reaches(p) and not _within(base, "server.evaluation") for p in PACKAGES
+    if (
+        _within(source, "sliceboard.evaluation")
+        and reaches("sliceboard")
+        and not _within(base, "sliceboard.evaluation")
     ):
         broken.append("the engine imports nothing of ours")
-    if _within(source, "server.storage") and reaches("server.services", "server.jobs", "schema"):
+    if _within(source, "sliceboard.storage") and reaches(
+        "sliceboard.services", "sliceboard.jobs", SCHEMA
+    ):
         broken.append("storage must not reach up")
-    if _within(source, "server.services") and reaches("schema", "server.jobs"):
+    if _within(source, "sliceboard.services") and reaches(SCHEMA, "sliceboard.jobs"):
         broken.append("services know nothing of GraphQL or the jobs that call them")
-    if source != "server.cli" and source != "server.app" and reaches("server.app"):
+    if source != "sliceboard.cli" and source != "sliceboard.app" and reaches("sliceboard.app"):
         broken.append("only the CLI builds the app")
-    if _within(source, "schema") and _within(base, "server.storage"):
-        allowed = base in ("server.storage.db", "server.storage.tables") or (
-            base == "server.storage" and set(names) <= {"tables"}
+    if _within(source, SCHEMA) and _within(base, "sliceboard.storage"):
+        allowed = base in ("sliceboard.storage.db", "sliceboard.storage.tables") or (
+            base == "sliceboard.storage" and set(names) <= {"tables"}
         )
         constants = bool(names) and all(name.isupper() for name in names)
         if not (allowed or constants):
-            broken.append("the schema queries through server.services")
+            broken.append("the schema queries through sliceboard.services")
     return broken
 
 
@@ -103,12 +109,12 @@ def test_dependency_direction() -> None:
 @pytest.mark.parametrize(
     ("module", "source", "rule"),
     [
-        ("server/evaluation/probe.py", "from server.storage import tables\n", "engine"),
+        ("server/evaluation/probe.py", "from sliceboard.storage import tables\n", "engine"),
         ("server/storage/probe.py", "from ..services import catalog\n", "reach up"),
-        ("server/services/probe.py", "import schema.errors\n", "GraphQL"),
-        ("server/services/probe.py", "from server.jobs.runner import JobRunner\n", "runner"),
-        ("schema/probe.py", "from server.storage.reads import page_items\n", "queries through"),
-        ("server/jobs/probe.py", "from server import app\n", "only the CLI"),
+        ("server/services/probe.py", "import sliceboard.schema.errors\n", "GraphQL"),
+        ("server/services/probe.py", "from sliceboard.jobs.runner import JobRunner\n", "runner"),
+        ("schema/probe.py", "from sliceboard.storage.reads import page_items\n", "queries through"),
+        ("server/jobs/probe.py", "from sliceboard import app\n", "only the CLI"),
     ],
 )
 def test_each_rule_catches_its_violation(module: str, source: str, rule: str) -> None:
@@ -117,9 +123,9 @@ def test_each_rule_catches_its_violation(module: str, source: str, rule: str) ->
 
 def test_allowed_imports_pass() -> None:
     allowed = {
-        "schema/probe.py": "from server.storage import tables\nfrom server.storage.db import transaction\n"
-        "from server.storage.jobs import TERMINAL_STATUSES\nfrom server.services import reads\n",
-        "server/cli.py": "from server.app import create_app\n",
+        "schema/probe.py": "from sliceboard.storage import tables\nfrom sliceboard.storage.db import transaction\n"
+        "from sliceboard.storage.jobs import TERMINAL_STATUSES\nfrom sliceboard.services import reads\n",
+        "server/cli.py": "from sliceboard.app import create_app\n",
         "server/evaluation/probe.py": "from . import matching\nimport numpy\n",
     }
     assert violations(allowed) == []

@@ -24,7 +24,7 @@ from graphql import (
     build_schema,
 )
 
-from schema.schema import sdl
+from sliceboard.schema.schema import sdl
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract.graphql"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.runtime import Notifier
+from sliceboard.runtime import Notifier
 
 
 async def test_notifier_wakes_waiters_and_forgets_keys_nobody_waits_on() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
-from server.storage.db import transaction
-from server.storage.tables import Dataset
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Dataset
 
 
 async def test_database_is_migrated_and_empty(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from server.app import create_app
-from server.config import Settings
-from server.runtime import Runtime
-from server.storage.db import SQLITE_BUSY_TIMEOUT_MS
+from sliceboard.app import create_app
+from sliceboard.config import Settings
+from sliceboard.runtime import Runtime
+from sliceboard.storage.db import SQLITE_BUSY_TIMEOUT_MS
 
 
 @pytest.fixture

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from schema.loaders.annotations_by_item import AnnotationsByItem
-from schema.loaders.by_id import RowsById
-from schema.loaders.children import ChildrenByParent
-from schema.loaders.labels_by_dataset import LabelsByDataset
-from schema.loaders.prediction_matches import PredictionMatches
-from schema.loaders.predictions_by_item import PredictionsByItem
-from server.runtime import Runtime
-from server.storage import tables
+from sliceboard.runtime import Runtime
+from sliceboard.schema.loaders.annotations_by_item import AnnotationsByItem
+from sliceboard.schema.loaders.by_id import RowsById
+from sliceboard.schema.loaders.children import ChildrenByParent
+from sliceboard.schema.loaders.labels_by_dataset import LabelsByDataset
+from sliceboard.schema.loaders.prediction_matches import PredictionMatches
+from sliceboard.schema.loaders.predictions_by_item import PredictionsByItem
+from sliceboard.storage import tables
 
 
 class Loaders:

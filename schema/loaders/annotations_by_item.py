@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from server.runtime import Runtime
-from server.services.reads import annotations_of_items
-from server.storage import tables
-from server.storage.db import read_session
+from sliceboard.runtime import Runtime
+from sliceboard.services.reads import annotations_of_items
+from sliceboard.storage import tables
+from sliceboard.storage.db import read_session
 
 
 class AnnotationsByItem(DataLoader[int, list[tables.Annotation]]):

@@ -8,9 +8,9 @@ from typing import Generic, TypeVar
 from sqlmodel import SQLModel
 from strawberry.dataloader import DataLoader
 
-from server.runtime import Runtime
-from server.services.reads import rows_in_key_order
-from server.storage.db import read_session
+from sliceboard.runtime import Runtime
+from sliceboard.services.reads import rows_in_key_order
+from sliceboard.storage.db import read_session
 
 RowT = TypeVar("RowT", bound=SQLModel)
 

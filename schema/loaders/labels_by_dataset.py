@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from server.runtime import Runtime
-from server.services.reads import labels_of_datasets
-from server.storage.db import read_session
+from sliceboard.runtime import Runtime
+from sliceboard.services.reads import labels_of_datasets
+from sliceboard.storage.db import read_session
 
 
 class LabelsByDataset(DataLoader[int, list[str]]):

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from server.runtime import Runtime
-from server.services.evaluation_browse import prediction_matches
-from server.services.evaluation_cache import snapshot_cache_for
-from server.storage import tables
-from server.storage.db import read_session
+from sliceboard.runtime import Runtime
+from sliceboard.services.evaluation_browse import prediction_matches
+from sliceboard.services.evaluation_cache import snapshot_cache_for
+from sliceboard.storage import tables
+from sliceboard.storage.db import read_session
 
 MatchKey = tuple[int, int, float]  # (model run id, prediction id, IoU threshold)
 Match = tuple[float | None, int | None]

@@ -6,19 +6,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.context import Info
-from schema.fields import field
-from schema.geometry import (
+from sliceboard.schema.context import Info
+from sliceboard.schema.fields import field
+from sliceboard.schema.geometry import (
     Geometry,
     GeometryType,
     geometry_from_json,
 )
-from schema.pagination import Connection
-from schema.scalars import JSON, json_value
-from server.storage import tables
+from sliceboard.schema.pagination import Connection
+from sliceboard.schema.scalars import JSON, json_value
+from sliceboard.storage import tables
 
 if TYPE_CHECKING:
-    from schema.types.item import Item
+    from sliceboard.schema.types.item import Item
 
 
 @strawberry.type
@@ -38,7 +38,7 @@ def _classifications(raw: list[dict[str, str]] | None) -> list[Classification]:
 
 
 async def _item(info: Info, item_id: int) -> Item:
-    from schema.types.item import Item
+    from sliceboard.schema.types.item import Item
 
     row = await info.context.loaders.item.load(item_id)
     assert row is not None, "foreign key guarantees the item"
@@ -86,7 +86,9 @@ class Annotation:
         return _classifications(self.row.classifications)
 
     @strawberry.field
-    async def item(self, info: Info) -> Annotated[Item, strawberry.lazy("schema.types.item")]:
+    async def item(
+        self, info: Info
+    ) -> Annotated[Item, strawberry.lazy("sliceboard.schema.types.item")]:
         return await _item(info, self.row.item_id)
 
 
@@ -144,18 +146,20 @@ class Prediction:
         return _classifications(self.row.classifications)
 
     @strawberry.field
-    async def item(self, info: Info) -> Annotated[Item, strawberry.lazy("schema.types.item")]:
+    async def item(
+        self, info: Info
+    ) -> Annotated[Item, strawberry.lazy("sliceboard.schema.types.item")]:
         return await _item(info, self.row.item_id)
 
     @field(description="IoU with its matched ground truth in the current evaluation.")
     async def iou(self, info: Info) -> float | None:
-        from schema.evaluation import prediction_iou
+        from sliceboard.schema.evaluation import prediction_iou
 
         return await prediction_iou(info, self.row, self.iou_threshold)
 
     @field(description="The ground truth it matched in the current evaluation.")
     async def matched_annotation(self, info: Info) -> Annotation | None:
-        from schema.evaluation import prediction_matched_annotation
+        from sliceboard.schema.evaluation import prediction_matched_annotation
 
         return await prediction_matched_annotation(info, self.row, self.iou_threshold)
 

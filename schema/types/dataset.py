@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.context import Info
-from schema.fields import field
-from schema.filters import ItemFilter, filter_to_dict
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
-from schema.reading import deferred, read
-from schema.scalars import JSON, json_value, utc
-from schema.types.annotation import Annotation, AnnotationConnection
-from schema.types.item import ItemConnection, item_connection
-from schema.types.slice import Slice
-from server.services import reads
-from server.storage import tables
+from sliceboard.schema.context import Info
+from sliceboard.schema.fields import field
+from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
+from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.scalars import JSON, json_value, utc
+from sliceboard.schema.types.annotation import Annotation, AnnotationConnection
+from sliceboard.schema.types.item import ItemConnection, item_connection
+from sliceboard.schema.types.slice import Slice
+from sliceboard.services import reads
+from sliceboard.storage import tables
 
 if TYPE_CHECKING:
-    from schema.types.model import ModelRun
+    from sliceboard.schema.types.model import ModelRun
 
 
 @strawberry.type
@@ -104,8 +104,8 @@ class Dataset:
     @strawberry.field
     async def model_runs(
         self, info: Info
-    ) -> list[Annotated[ModelRun, strawberry.lazy("schema.types.model")]]:
-        from schema.types.model import ModelRun
+    ) -> list[Annotated[ModelRun, strawberry.lazy("sliceboard.schema.types.model")]]:
+        from sliceboard.schema.types.model import ModelRun
 
         return [
             ModelRun(row=row) for row in await info.context.loaders.runs_by_dataset.load(self.key)

@@ -6,15 +6,15 @@ from typing import Any
 
 import strawberry
 
-from schema.context import Info
-from schema.fields import field
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
-from schema.reading import deferred, read
-from schema.scalars import JSON, json_value
-from schema.types.annotation import Annotation, Prediction
-from server.services import reads
-from server.services.ids import parse_id
-from server.storage import tables
+from sliceboard.schema.context import Info
+from sliceboard.schema.fields import field
+from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
+from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.scalars import JSON, json_value
+from sliceboard.schema.types.annotation import Annotation, Prediction
+from sliceboard.services import reads
+from sliceboard.services.ids import parse_id
+from sliceboard.storage import tables
 
 
 @strawberry.type

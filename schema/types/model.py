@@ -6,20 +6,29 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema import custom_metrics, evaluation, jobs
-from schema.context import Info
-from schema.evaluation import Evaluation, MetricsReport, PredictionFilter, PredictionOrder
-from schema.fields import field
-from schema.filters import ItemFilter, filter_to_dict
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
-from schema.reading import deferred, read
-from schema.scalars import JSON, json_value
-from schema.types.annotation import AnnotationConnection, Prediction, PredictionConnection
-from server.services import reads
-from server.storage import tables
+from sliceboard.schema import custom_metrics, evaluation, jobs
+from sliceboard.schema.context import Info
+from sliceboard.schema.evaluation import (
+    Evaluation,
+    MetricsReport,
+    PredictionFilter,
+    PredictionOrder,
+)
+from sliceboard.schema.fields import field
+from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
+from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.scalars import JSON, json_value
+from sliceboard.schema.types.annotation import (
+    AnnotationConnection,
+    Prediction,
+    PredictionConnection,
+)
+from sliceboard.services import reads
+from sliceboard.storage import tables
 
 if TYPE_CHECKING:
-    from schema.types.dataset import Dataset
+    from sliceboard.schema.types.dataset import Dataset
 
 
 def _set(value: object) -> bool:
@@ -80,8 +89,8 @@ class ModelRun:
     @strawberry.field
     async def dataset(
         self, info: Info
-    ) -> Annotated[Dataset, strawberry.lazy("schema.types.dataset")]:
-        from schema.types.dataset import Dataset
+    ) -> Annotated[Dataset, strawberry.lazy("sliceboard.schema.types.dataset")]:
+        from sliceboard.schema.types.dataset import Dataset
 
         row = await info.context.loaders.dataset.load(self.row.dataset_id)
         assert row is not None

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.context import Info
-from schema.fields import field
-from schema.scalars import JSON, json_value
-from schema.types.item import ItemConnection, item_connection
-from server.services.slices import slice_filter
-from server.storage import tables
+from sliceboard.schema.context import Info
+from sliceboard.schema.fields import field
+from sliceboard.schema.scalars import JSON, json_value
+from sliceboard.schema.types.item import ItemConnection, item_connection
+from sliceboard.services.slices import slice_filter
+from sliceboard.storage import tables
 
 if TYPE_CHECKING:
-    from schema.types.dataset import Dataset
+    from sliceboard.schema.types.dataset import Dataset
 
 
 @strawberry.type
@@ -40,8 +40,8 @@ class Slice:
     @strawberry.field
     async def dataset(
         self, info: Info
-    ) -> Annotated[Dataset, strawberry.lazy("schema.types.dataset")]:
-        from schema.types.dataset import Dataset
+    ) -> Annotated[Dataset, strawberry.lazy("sliceboard.schema.types.dataset")]:
+        from sliceboard.schema.types.dataset import Dataset
 
         row = await info.context.loaders.dataset.load(self.row.dataset_id)
         assert row is not None

@@ -11,10 +11,10 @@ crash on, or silently misread, raises :class:`CocoFileError` naming the object.
 This package reads files and builds arrays; it imports nothing of the web stack.
 """
 
-from server.cocofiles.engine_inputs import EngineInputs, engine_inputs
-from server.cocofiles.errors import CocoFileError
-from server.cocofiles.ground_truth import CocoGroundTruth, IouType, load_ground_truth
-from server.cocofiles.results import CocoResults, EarlyResults, load_results, start_results
+from sliceboard.cocofiles.engine_inputs import EngineInputs, engine_inputs
+from sliceboard.cocofiles.errors import CocoFileError
+from sliceboard.cocofiles.ground_truth import CocoGroundTruth, IouType, load_ground_truth
+from sliceboard.cocofiles.results import CocoResults, EarlyResults, load_results, start_results
 
 __all__ = [
     "CocoFileError",

@@ -19,11 +19,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import GrowingColumn
-from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.halves import Alloc, SecondPart, read_in_halves
-from server.cocofiles.slices import NotStreamable
-from server.evaluation.geometry import native
+from sliceboard.cocofiles.columns import GrowingColumn
+from sliceboard.cocofiles.ground_truth import CocoGroundTruth
+from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves
+from sliceboard.cocofiles.slices import NotStreamable
+from sliceboard.evaluation.geometry import native
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from server.cocofiles.errors import CocoFileError, short_repr
+from sliceboard.cocofiles.errors import CocoFileError, short_repr
 
 FloatArray = NDArray[np.float64]
 _NUMBER_TYPES = (int, float)

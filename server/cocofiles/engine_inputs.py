@@ -1,4 +1,4 @@
-"""Loaded COCO files -> the arguments of ``server.evaluation.evaluate``."""
+"""Loaded COCO files -> the arguments of ``sliceboard.evaluation.evaluate``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.results import CocoResults
-from server.evaluation.geometry.boxes import box_similarity
-from server.evaluation.geometry.kernel import Similarity
-from server.evaluation.geometry.keypoints import KeypointBatch, oks_similarity
-from server.evaluation.geometry.rle_iou import rle_similarity
-from server.evaluation.types import GroundTruth, MatchOptions, Predictions
+from sliceboard.cocofiles.ground_truth import CocoGroundTruth
+from sliceboard.cocofiles.results import CocoResults
+from sliceboard.evaluation.geometry.boxes import box_similarity
+from sliceboard.evaluation.geometry.kernel import Similarity
+from sliceboard.evaluation.geometry.keypoints import KeypointBatch, oks_similarity
+from sliceboard.evaluation.geometry.rle_iou import rle_similarity
+from sliceboard.evaluation.types import GroundTruth, MatchOptions, Predictions
 
 FloatArray = NDArray[np.float64]
 

@@ -2,7 +2,7 @@
 
 Matching a 50,000-image case takes ~3.5 s of one core, all of it numpy calls
 that each run too briefly to share a core with a thread. Items are independent
-(:mod:`server.evaluation.item_split`), so a forked child evaluates the items
+(:mod:`sliceboard.evaluation.item_split`), so a forked child evaluates the items
 from a cut on while this process evaluates those below it; the child writes its
 match table into a memfd (shared memory: nothing is pickled) and this process
 joins the two. If the child cannot be started or fails, this process evaluates
@@ -20,9 +20,9 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from server.cocofiles.engine_inputs import EngineInputs
-from server.evaluation import MatchTable, evaluate
-from server.evaluation.item_split import ItemPart, join_tables, split_items
+from sliceboard.cocofiles.engine_inputs import EngineInputs
+from sliceboard.evaluation import MatchTable, evaluate
+from sliceboard.evaluation.item_split import ItemPart, join_tables, split_items
 
 #: below this many predictions the fork and the join cost more than they save
 MIN_PREDICTIONS = 1_000_000

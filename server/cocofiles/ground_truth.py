@@ -22,12 +22,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import GrowingColumn, Records, parse_json, read_bytes
-from server.cocofiles.errors import CocoFileError, short_repr
-from server.cocofiles.ids import CocoId, IdIndex
-from server.cocofiles.masks import masks_of
-from server.cocofiles.slices import MemberSlices, NotStreamable
-from server.evaluation.geometry.rle import RleBatch
+from sliceboard.cocofiles.columns import GrowingColumn, Records, parse_json, read_bytes
+from sliceboard.cocofiles.errors import CocoFileError, short_repr
+from sliceboard.cocofiles.ids import CocoId, IdIndex
+from sliceboard.cocofiles.masks import masks_of
+from sliceboard.cocofiles.slices import MemberSlices, NotStreamable
+from sliceboard.evaluation.geometry.rle import RleBatch
 
 IouType = Literal["bbox", "segm", "keypoints"]
 IntArray = NDArray[np.int64]

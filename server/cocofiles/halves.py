@@ -22,8 +22,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import GrowingColumn
-from server.cocofiles.slices import Cut, array_slices, middle_cut, slices_after
+from sliceboard.cocofiles.columns import GrowingColumn
+from sliceboard.cocofiles.slices import Cut, array_slices, middle_cut, slices_after
 
 #: below this many bytes a fork (and its page-table copy) costs more than it saves
 MIN_BYTES = 24 << 20

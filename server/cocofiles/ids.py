@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import Records
-from server.cocofiles.errors import short_repr
+from sliceboard.cocofiles.columns import Records
+from sliceboard.cocofiles.errors import short_repr
 
 IntArray = NDArray[np.int64]
 CocoId = int | str

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.box_results import (
+from sliceboard.cocofiles.box_results import (
     EARLY_SHARE,
     BoxColumns,
     BoxPart,
@@ -32,12 +32,12 @@ from server.cocofiles.box_results import (
     joined_boxes,
     slice_columns,
 )
-from server.cocofiles.columns import GrowingColumn
-from server.cocofiles.ground_truth import CocoGroundTruth
-from server.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
-from server.cocofiles.slices import NotStreamable
-from server.evaluation.geometry import native
-from server.evaluation.geometry.rle_strings import RleStrings
+from sliceboard.cocofiles.columns import GrowingColumn
+from sliceboard.cocofiles.ground_truth import CocoGroundTruth
+from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
+from sliceboard.cocofiles.slices import NotStreamable
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.rle_strings import RleStrings
 
 IntArray = NDArray[np.int64]
 #: no detection with a mask is shorter than this many bytes

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.columns import Records, is_number
-from server.cocofiles.errors import short_repr
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_polygon import rle_from_boxes, rle_from_polygons
+from sliceboard.cocofiles.columns import Records, is_number
+from sliceboard.cocofiles.errors import short_repr
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_polygon import rle_from_boxes, rle_from_polygons
 
 IntArray = NDArray[np.int64]
 _POLYGON, _UNCOMPRESSED, _COMPRESSED = 0, 1, 2

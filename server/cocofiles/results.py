@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.cocofiles.box_results import BoxPart, start_boxes, streamed_boxes
-from server.cocofiles.columns import Records, map_file, parse_json, read_bytes
-from server.cocofiles.errors import CocoFileError, short_repr
-from server.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth, IouType
-from server.cocofiles.halves import SecondPart
-from server.cocofiles.mask_results import MaskPart, start_masks, streamed_masks
-from server.cocofiles.masks import boxes_as_masks, masks_of
-from server.cocofiles.slices import NotStreamable
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_strings import RleStrings
+from sliceboard.cocofiles.box_results import BoxPart, start_boxes, streamed_boxes
+from sliceboard.cocofiles.columns import Records, map_file, parse_json, read_bytes
+from sliceboard.cocofiles.errors import CocoFileError, short_repr
+from sliceboard.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth, IouType
+from sliceboard.cocofiles.halves import SecondPart
+from sliceboard.cocofiles.mask_results import MaskPart, start_masks, streamed_masks
+from sliceboard.cocofiles.masks import boxes_as_masks, masks_of
+from sliceboard.cocofiles.slices import NotStreamable
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_strings import RleStrings
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]

@@ -21,24 +21,24 @@ for 0.9 finds 0.8999999999999999); -1 marks undefined metrics; confusion
 matrices have ground truth in rows, predictions in columns, background last.
 """
 
-from server.evaluation.coco_metrics import CocoSummary, accumulate, coco_summary
-from server.evaluation.engine import evaluate
-from server.evaluation.geometry.boxes import box_areas, box_similarity
-from server.evaluation.geometry.kernel import Similarity
-from server.evaluation.match_table import (
+from sliceboard.evaluation.coco_metrics import CocoSummary, accumulate, coco_summary
+from sliceboard.evaluation.engine import evaluate
+from sliceboard.evaluation.geometry.boxes import box_areas, box_similarity
+from sliceboard.evaluation.geometry.kernel import Similarity
+from sliceboard.evaluation.match_table import (
     FALSE_POSITIVE,
     IGNORED,
     NOT_EVALUATED,
     TRUE_POSITIVE,
     MatchTable,
 )
-from server.evaluation.threshold_metrics import (
+from sliceboard.evaluation.threshold_metrics import (
     Counts,
     PRCurve,
     ThresholdMetrics,
     threshold_metrics,
 )
-from server.evaluation.types import (
+from sliceboard.evaluation.types import (
     COCO_AREA_RANGES,
     COCO_IOU_THRESHOLDS,
     KEYPOINT_AREA_RANGES,
@@ -51,7 +51,7 @@ from server.evaluation.types import (
     MatchOptions,
     Predictions,
 )
-from server.evaluation.voc_metrics import VocResult, voc_ap
+from sliceboard.evaluation.voc_metrics import VocResult, voc_ap
 
 __all__ = [
     "COCO_AREA_RANGES",

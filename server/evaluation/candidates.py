@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry.kernel import Similarity, ranges
-from server.evaluation.types import (
+from sliceboard.evaluation.geometry.kernel import Similarity, ranges
+from sliceboard.evaluation.types import (
     BoolArray,
     EvaluationInputError,
     FloatArray,

@@ -1,6 +1,6 @@
 """Precision at COCO's recall points from blocks of sorted prediction states.
 
-The inner loop of :func:`server.evaluation.coco_metrics.accumulate`. A block is
+The inner loop of :func:`sliceboard.evaluation.coco_metrics.accumulate`. A block is
 B rows (area range, IoU threshold) of one slice's predictions sorted by
 (class, -score, ...). Rather than cumulative TP/FP sums over all B*N entries,
 the states become 64-bit words of "counted" (TP or FP) bits: a running
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.match_table import TRUE_POSITIVE
-from server.evaluation.types import RECALL_THRESHOLDS, BoolArray, FloatArray, IntArray
+from sliceboard.evaluation.match_table import TRUE_POSITIVE
+from sliceboard.evaluation.types import RECALL_THRESHOLDS, BoolArray, FloatArray, IntArray
 
 N_RECALL = RECALL_THRESHOLDS.shape[0]
 

@@ -28,15 +28,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.coco_curves import (
+from sliceboard.evaluation.coco_curves import (
     N_RECALL,
     StateBlock,
     curves,
     final_recall,
     padded_width,
 )
-from server.evaluation.match_table import IGNORED, MatchTable
-from server.evaluation.types import (
+from sliceboard.evaluation.match_table import IGNORED, MatchTable
+from sliceboard.evaluation.types import (
     BoolArray,
     EmptyClasses,
     EvaluationInputError,

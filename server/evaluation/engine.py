@@ -4,30 +4,30 @@ Rows are every (area range, IoU threshold) of ``options.iou_thresholds`` plus
 the ``extra_iou_thresholds`` on the "all" range. One matching pass covers all
 rows; a second, class-agnostic pass over the left-overs of the "all" rows
 pairs false positives with missed ground truths of other labels for the
-confusion matrix. See :mod:`server.evaluation.match_table` for the output.
+confusion matrix. See :mod:`sliceboard.evaluation.match_table` for the output.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from server.evaluation.candidates import Candidates, build_candidates, gt_ignored_rows
-from server.evaluation.geometry.kernel import Similarity
-from server.evaluation.match_table import (
+from sliceboard.evaluation.candidates import Candidates, build_candidates, gt_ignored_rows
+from sliceboard.evaluation.geometry.kernel import Similarity
+from sliceboard.evaluation.match_table import (
     FALSE_POSITIVE,
     IGNORED,
     NOT_EVALUATED,
     TRUE_POSITIVE,
     MatchTable,
 )
-from server.evaluation.matching import (
+from sliceboard.evaluation.matching import (
     Matches,
     effective_thresholds,
     match_by_confidence,
     match_by_iou,
 )
-from server.evaluation.sparse_rows import SparseRows
-from server.evaluation.types import (
+from sliceboard.evaluation.sparse_rows import SparseRows
+from sliceboard.evaluation.types import (
     BoolArray,
     EvaluationInputError,
     FloatArray,
@@ -98,7 +98,7 @@ def evaluate(
         gt: G ground truths (item, label, area, iscrowd, ignore).
         dt: P predictions (item, label, score, area).
         similarity: kernel scoring (dt row, gt row, crowd) pairs, e.g.
-            :func:`server.evaluation.geometry.boxes.box_similarity`.
+            :func:`sliceboard.evaluation.geometry.boxes.box_similarity`.
         n_items: number of items; ``item`` values lie in [0, n_items).
         n_labels: number of labels; ``label`` values lie in [0, n_labels).
         options: matching options (pycocotools' bbox defaults when None).

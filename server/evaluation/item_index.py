@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.evaluation.types import IntArray
+from sliceboard.evaluation.types import IntArray
 
 
 def ranges(start: IntArray, stop: IntArray) -> IntArray:

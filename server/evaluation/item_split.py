@@ -2,7 +2,7 @@
 
 Matching never looks across items, so the items below a cut and those from it
 can be evaluated apart (e.g. in two processes) and their tables joined into the
-table :func:`~server.evaluation.engine.evaluate` returns for all of them. The one
+table :func:`~sliceboard.evaluation.engine.evaluate` returns for all of them. The one
 ordering that spans items, ``dt_metric_order`` (label, -score, item, input
 order), is a merge of the two parts' orders: every item of the first part comes
 before every item of the second, so on equal (label, score) the first part's
@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry.kernel import Similarity
-from server.evaluation.match_table import MatchTable
-from server.evaluation.sparse_rows import SparseRows
-from server.evaluation.types import (
+from sliceboard.evaluation.geometry.kernel import Similarity
+from sliceboard.evaluation.match_table import MatchTable
+from sliceboard.evaluation.sparse_rows import SparseRows
+from sliceboard.evaluation.types import (
     BoolArray,
     FloatArray,
     GroundTruth,

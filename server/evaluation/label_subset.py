@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.evaluation.coco_metrics import CocoSummary
-from server.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
-from server.evaluation.types import BoolArray, FloatArray, IntArray
+from sliceboard.evaluation.coco_metrics import CocoSummary
+from sliceboard.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
+from sliceboard.evaluation.types import BoolArray, FloatArray, IntArray
 
 
 def summary_stat(

@@ -45,9 +45,9 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.item_index import ItemIndex, inverse_order
-from server.evaluation.sparse_rows import SparseRows
-from server.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
+from sliceboard.evaluation.item_index import ItemIndex, inverse_order
+from sliceboard.evaluation.sparse_rows import SparseRows
+from sliceboard.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
 
 NOT_EVALUATED = -1
 FALSE_POSITIVE = 0

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.candidates import Candidates
-from server.evaluation.types import BoolArray, FloatArray, IntArray
+from sliceboard.evaluation.candidates import Candidates
+from sliceboard.evaluation.types import BoolArray, FloatArray, IntArray
 
 #: pycocotools caps thresholds so a perfect IoU of 1 still matches at t = 1.
 _IOU_CAP = 1 - 1e-10

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
-from server.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
+from sliceboard.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
+from sliceboard.evaluation.types import BoolArray, EvaluationInputError, FloatArray, IntArray
 
 
 @dataclass(frozen=True)

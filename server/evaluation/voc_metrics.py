@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
-from server.evaluation.types import BoolArray, EmptyClasses, FloatArray
+from sliceboard.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
+from sliceboard.evaluation.types import BoolArray, EmptyClasses, FloatArray
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import math
 import time
 from typing import Any
 
-from server.runtime import Runtime
-from server.storage import jobs as job_store
-from server.storage.db import read_session, transaction
-from server.storage.jobs import Attempt
+from sliceboard.runtime import Runtime
+from sliceboard.storage import jobs as job_store
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.jobs import Attempt
 
 logger = logging.getLogger("sliceboard.jobs")
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 
-from server.evaluation import EvaluationInputError
-from server.jobs.context import JobContext, JobFailed
-from server.jobs.offload import run_cpu
-from server.services import evaluation as service
-from server.services.evaluation_inputs import UnsupportedRun
-from server.storage.db import read_session, transaction
+from sliceboard.evaluation import EvaluationInputError
+from sliceboard.jobs.context import JobContext, JobFailed
+from sliceboard.jobs.offload import run_cpu
+from sliceboard.services import evaluation as service
+from sliceboard.services.evaluation_inputs import UnsupportedRun
+from sliceboard.storage.db import read_session, transaction
 
 
 async def run_evaluation_job(context: JobContext) -> None:

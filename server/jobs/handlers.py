@@ -1,9 +1,9 @@
 """The registry of job kinds: kind -> async handler.
 
-A handler gets a :class:`~server.jobs.context.JobContext`, does its work (CPU-heavy parts off
-the event loop, see :mod:`server.jobs.offload`), opens its own transactions through
+A handler gets a :class:`~sliceboard.jobs.context.JobContext`, does its work (CPU-heavy parts off
+the event loop, see :mod:`sliceboard.jobs.offload`), opens its own transactions through
 ``context.runtime.sessions`` and returns; raising retries the job, raising
-:class:`~server.jobs.context.JobFailed` fails it for good. Handlers must tolerate running more
+:class:`~sliceboard.jobs.context.JobFailed` fails it for good. Handlers must tolerate running more
 than once for the same job: delivery is at least once.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from server.jobs.context import JobContext
+from sliceboard.jobs.context import JobContext
 
 Handler = Callable[[JobContext], Coroutine[Any, Any, None]]
 
 
 def default_handlers() -> dict[str, Handler]:
     """The kinds a stock server runs. Each entry calls into a service."""
-    from server.jobs.evaluate import run_evaluation_job  # it imports this module's context
+    from sliceboard.jobs.evaluate import run_evaluation_job  # it imports this module's context
 
     return {"evaluate": run_evaluation_job}

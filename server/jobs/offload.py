@@ -26,7 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from server.process_guard import exit_with_parent
+from sliceboard.process_guard import exit_with_parent
 
 T = TypeVar("T")
 

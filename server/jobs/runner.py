@@ -28,14 +28,14 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.jobs.context import JobContext, JobFailed
-from server.jobs.handlers import Handler, default_handlers
-from server.jobs.offload import close_cpu_pool
-from server.runtime import Runtime
-from server.storage import jobs as job_store
-from server.storage.db import read_session, transaction
-from server.storage.jobs import Attempt
-from server.storage.tables import Job, utcnow
+from sliceboard.jobs.context import JobContext, JobFailed
+from sliceboard.jobs.handlers import Handler, default_handlers
+from sliceboard.jobs.offload import close_cpu_pool
+from sliceboard.runtime import Runtime
+from sliceboard.storage import jobs as job_store
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.jobs import Attempt
+from sliceboard.storage.tables import Job, utcnow
 
 logger = logging.getLogger("sliceboard.jobs")
 

@@ -11,19 +11,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import Conflict, InvalidInput, NotFound
-from server.services.ids import require_id
-from server.services.validation import Issues
-from server.services.validation.fields import (
+from sliceboard.errors import Conflict, InvalidInput, NotFound
+from sliceboard.services.ids import require_id
+from sliceboard.services.validation import Issues
+from sliceboard.services.validation.fields import (
     LABEL_MAX,
     REFERENCE_ID_MAX,
     check_metadata,
     check_text,
 )
-from server.storage import catalog_writes as sql
-from server.storage import upload_writes
-from server.storage.filters import validate_item_filter
-from server.storage.tables import Dataset, Model, ModelRun, Slice
+from sliceboard.storage import catalog_writes as sql
+from sliceboard.storage import upload_writes
+from sliceboard.storage.filters import validate_item_filter
+from sliceboard.storage.tables import Dataset, Model, ModelRun, Slice
 
 NAME_MAX = LABEL_MAX  # 255, the column width
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput, Issue, NotFound
-from server.evaluation.aggregation import (
+from sliceboard.errors import InvalidInput, Issue, NotFound
+from sliceboard.evaluation.aggregation import (
     Aggregation,
     BoolArray,
     FloatArray,
@@ -36,23 +36,23 @@ from server.evaluation.aggregation import (
     confusion_scores,
     keyed_reduce,
 )
-from server.services.custom_metrics_cache import (
+from sliceboard.services.custom_metrics_cache import (
     CONFIDENCE,
     CONFUSION,
     CustomMetricCache,
     MetricBlock,
     MetricColumns,
 )
-from server.services.custom_metrics_input import (
+from sliceboard.services.custom_metrics_input import (
     MetricRow,
     check_batch_shapes,
     describe_shape,
     shape_path,
     validate_row,
 )
-from server.services.ids import require_id
-from server.services.slices import resolve_item_ids
-from server.storage import custom_metrics as store
+from sliceboard.services.ids import require_id
+from sliceboard.services.slices import resolve_item_ids
+from sliceboard.storage import custom_metrics as store
 
 
 @dataclass(frozen=True)

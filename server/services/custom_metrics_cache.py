@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.evaluation.aggregation import (
+from sliceboard.evaluation.aggregation import (
     FEATURE,
     LEAF,
     ROW,
@@ -32,8 +32,8 @@ from server.evaluation.aggregation import (
     IntArray,
     rollup,
 )
-from server.services.per_engine import per_engine
-from server.storage import custom_metrics as store
+from sliceboard.services.per_engine import per_engine
+from sliceboard.storage import custom_metrics as store
 
 #: Where a metric's values come from: uploadCustomMetrics, or PredictionInput.customMetrics.
 RUN, PREDICTION = "RUN", "PREDICTION"

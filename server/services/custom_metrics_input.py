@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from server.errors import Issue
-from server.evaluation.aggregation import Aggregation
+from sliceboard.errors import Issue
+from sliceboard.evaluation.aggregation import Aggregation
 
 MAX_ABS_VALUE = 1e8
 MAX_COUNT = 100_000_000

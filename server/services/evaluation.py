@@ -16,8 +16,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput, Issue, NotFound
-from server.evaluation import (
+from sliceboard.errors import InvalidInput, Issue, NotFound
+from sliceboard.evaluation import (
     COCO_IOU_THRESHOLDS,
     LOW_IOU_THRESHOLDS,
     EmptyClasses,
@@ -25,12 +25,12 @@ from server.evaluation import (
     MatchOptions,
     evaluate,
 )
-from server.services.evaluation_inputs import EngineInputs, UnsupportedRun, build_inputs
-from server.services.evaluation_snapshot import Snapshot
-from server.services.ids import require_id
-from server.services.jobs import enqueue_job
-from server.storage.evaluation_data import RunData, load_run_data
-from server.storage.tables import Dataset, Evaluation, Job, ModelRun, core, utcnow
+from sliceboard.services.evaluation_inputs import EngineInputs, UnsupportedRun, build_inputs
+from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.ids import require_id
+from sliceboard.services.jobs import enqueue_job
+from sliceboard.storage.evaluation_data import RunData, load_run_data
+from sliceboard.storage.tables import Dataset, Evaluation, Job, ModelRun, core, utcnow
 
 EVALUATE = "evaluate"
 MAX_DETECTIONS_LIMIT = 10_000

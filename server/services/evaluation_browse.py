@@ -13,16 +13,16 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput, Issue
-from server.evaluation import FALSE_POSITIVE, TRUE_POSITIVE, EvaluationInputError
-from server.services.evaluation_cache import (
+from sliceboard.errors import InvalidInput, Issue
+from sliceboard.evaluation import FALSE_POSITIVE, TRUE_POSITIVE, EvaluationInputError
+from sliceboard.services.evaluation_cache import (
     SnapshotCache,
     check_threshold,
     selected_items,
     selected_labels,
     visible_snapshot,
 )
-from server.storage.tables import ModelRun
+from sliceboard.storage.tables import ModelRun
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import FailedPrecondition, InvalidInput, Issue
-from server.evaluation import EvaluationInputError
-from server.services.evaluation_snapshot import Snapshot
-from server.services.lru import Lru
-from server.services.ordered_compute import OrderedCompute
-from server.services.per_engine import per_engine
-from server.services.report_parts import PARTS
-from server.services.report_worker import (
+from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
+from sliceboard.evaluation import EvaluationInputError
+from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.lru import Lru
+from sliceboard.services.ordered_compute import OrderedCompute
+from sliceboard.services.per_engine import per_engine
+from sliceboard.services.report_parts import PARTS
+from sliceboard.services.report_worker import (
     REPORT_WORKER,
     ReportWorker,
     SnapshotGone,
@@ -33,10 +33,10 @@ from server.services.report_worker import (
     prepare,
     run_part,
 )
-from server.services.slices import resolve_item_ids
-from server.services.snapshot_files import SharedSnapshot, attach, write_shared
-from server.storage.reads import dataset_versions
-from server.storage.tables import Evaluation, ModelRun, core
+from sliceboard.services.slices import resolve_item_ids
+from sliceboard.services.snapshot_files import SharedSnapshot, attach, write_shared
+from sliceboard.storage.reads import dataset_versions
+from sliceboard.storage.tables import Evaluation, ModelRun, core
 
 EVALUATION = core(Evaluation)
 #: Longest wait for a metric request's turn (``SnapshotCache.admitted``).

@@ -26,20 +26,24 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from server.evaluation import GroundTruth, Predictions, Similarity, box_similarity
-from server.evaluation.geometry.cuboids import CuboidBatch, cuboid_similarity
-from server.evaluation.geometry.kernel import check_pairs
-from server.evaluation.geometry.keypoints import COCO_KEYPOINT_SIGMAS, KeypointBatch, oks_similarity
-from server.evaluation.geometry.polygons import (
+from sliceboard.evaluation import GroundTruth, Predictions, Similarity, box_similarity
+from sliceboard.evaluation.geometry.cuboids import CuboidBatch, cuboid_similarity
+from sliceboard.evaluation.geometry.kernel import check_pairs
+from sliceboard.evaluation.geometry.keypoints import (
+    COCO_KEYPOINT_SIGMAS,
+    KeypointBatch,
+    oks_similarity,
+)
+from sliceboard.evaluation.geometry.polygons import (
     geometry_similarity,
     make_polygons,
     rotated_box_polygons,
 )
-from server.evaluation.geometry.polylines import polyline_similarity
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_iou import rle_similarity
-from server.evaluation.geometry.rle_polygon import rle_from_polygons
-from server.storage.evaluation_data import ObjectRows, RunData
+from sliceboard.evaluation.geometry.polylines import polyline_similarity
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_iou import rle_similarity
+from sliceboard.evaluation.geometry.rle_polygon import rle_from_polygons
+from sliceboard.storage.evaluation_data import ObjectRows, RunData
 
 
 class UnsupportedRun(ValueError):

@@ -16,19 +16,19 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput, Issue
-from server.evaluation import ThresholdMetrics
-from server.services.evaluation_cache import (
+from sliceboard.errors import InvalidInput, Issue
+from sliceboard.evaluation import ThresholdMetrics
+from sliceboard.services.evaluation_cache import (
     SnapshotCache,
     check_threshold,
     selected_items,
     selected_labels,
     visible_snapshot,
 )
-from server.services.evaluation_snapshot import Snapshot
-from server.services.report_parts import Summary
-from server.services.snapshot_files import SharedSnapshot
-from server.storage.tables import ModelRun
+from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.report_parts import Summary
+from sliceboard.services.snapshot_files import SharedSnapshot
+from sliceboard.storage.tables import ModelRun
 
 T = TypeVar("T")
 

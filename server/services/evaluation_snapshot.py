@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.evaluation import MatchTable
+from sliceboard.evaluation import MatchTable
 
 
 @dataclass(frozen=True, eq=False)

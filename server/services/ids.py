@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import NotFound
+from sliceboard.errors import NotFound
 
 MAX_ID = 2**63 - 1
 

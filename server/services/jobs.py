@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput, Issue, NotFound
-from server.services.ids import parse_id, require_id
-from server.storage import jobs as job_store
-from server.storage.tables import Job, utcnow
+from sliceboard.errors import InvalidInput, Issue, NotFound
+from sliceboard.services.ids import parse_id, require_id
+from sliceboard.storage import jobs as job_store
+from sliceboard.storage.tables import Job, utcnow
 
 
 async def enqueue_job(

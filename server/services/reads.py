@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
-from server.services.slices import items_clause
-from server.storage import reads, tables
-from server.storage.pagination import Page
+from sliceboard.services.slices import items_clause
+from sliceboard.storage import reads, tables
+from sliceboard.storage.pagination import Page
 
 RowT = TypeVar("RowT", bound=SQLModel)
 

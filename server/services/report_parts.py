@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from server.evaluation import ThresholdMetrics, coco_summary, threshold_metrics
-from server.evaluation.label_subset import pooled_pr_curve, summary_stat
-from server.services.evaluation_snapshot import Snapshot
+from sliceboard.evaluation import ThresholdMetrics, coco_summary, threshold_metrics
+from sliceboard.evaluation.label_subset import pooled_pr_curve, summary_stat
+from sliceboard.services.evaluation_snapshot import Snapshot
 
 COCO_FIELDS = (
     "ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large",

@@ -30,11 +30,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from server.process_guard import exit_with_parent
-from server.services.evaluation_snapshot import Snapshot
-from server.services.lru import Lru
-from server.services.report_parts import PARTS
-from server.services.snapshot_files import SharedSnapshot, attach
+from sliceboard.process_guard import exit_with_parent
+from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.lru import Lru
+from sliceboard.services.report_parts import PARTS
+from sliceboard.services.snapshot_files import SharedSnapshot, attach
 
 #: Snapshots a worker keeps mapped (the server's cache keeps 4).
 _CAPACITY = 8

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from server.errors import NotFound
-from server.services.ids import require_id
-from server.storage import tables
-from server.storage.filters import item_filter_clause, validate_item_filter
-from server.storage.reads import rows_by_ids, select_item_ids
+from sliceboard.errors import NotFound
+from sliceboard.services.ids import require_id
+from sliceboard.storage import tables
+from sliceboard.storage.filters import item_filter_clause, validate_item_filter
+from sliceboard.storage.reads import rows_by_ids, select_item_ids
 
 
 def slice_filter(row: tables.Slice) -> dict[str, Any]:

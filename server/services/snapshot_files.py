@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.process_guard import pid_alive
-from server.services.evaluation_snapshot import Snapshot
+from sliceboard.process_guard import pid_alive
+from sliceboard.services.evaluation_snapshot import Snapshot
 
 _ALIGN = 64
 _SUFFIX = ".snapshot"

@@ -21,18 +21,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import NotFound
-from server.services.ids import require_id
-from server.services.validation import (
+from sliceboard.errors import NotFound
+from sliceboard.services.ids import require_id
+from sliceboard.services.validation import (
     Issues,
     check_row_limit,
     validate_annotations,
     validate_items,
     validate_predictions,
 )
-from server.storage import catalog_writes as catalog_sql
-from server.storage import upload_writes as sql
-from server.storage.tables import Dataset, ModelRun, utcnow
+from sliceboard.storage import catalog_writes as catalog_sql
+from sliceboard.storage import upload_writes as sql
+from sliceboard.storage.tables import Dataset, ModelRun, utcnow
 
 Row = dict[str, Any]
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from server.storage.tables import (
+from sliceboard.storage.tables import (
     Annotation,
     Dataset,
     Model,

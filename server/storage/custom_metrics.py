@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.storage.tables import CustomMetric, Item, ModelRun, Prediction, core, utcnow
+from sliceboard.storage.tables import CustomMetric, Item, ModelRun, Prediction, core, utcnow
 
 METRIC = core(CustomMetric)
 ITEM = core(Item)

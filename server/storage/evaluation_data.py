@@ -16,7 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.storage.tables import Annotation, Item, ModelRun, ModelRunLabel, Prediction, core
+from sliceboard.storage.tables import Annotation, Item, ModelRun, ModelRunLabel, Prediction, core
 
 ITEM = core(Item)
 ANNOTATION = core(Annotation)

@@ -36,8 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
-from server.errors import InvalidInput, Issue
-from server.storage import tables
+from sliceboard.errors import InvalidInput, Issue
+from sliceboard.storage import tables
 
 OPS = ("EQ", "NE", "IN", "NOT_IN", "GT", "GTE", "LT", "LTE", "CONTAINS", "EXISTS")
 FILTER_KEYS = frozenset(

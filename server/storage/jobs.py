@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from server.storage.tables import Job
+from sliceboard.storage.tables import Job
 
 QUEUED = "QUEUED"
 RUNNING = "RUNNING"

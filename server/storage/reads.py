@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
-from server.storage import tables
-from server.storage.pagination import Page, count_rows, fetch_page
+from sliceboard.storage import tables
+from sliceboard.storage.pagination import Page, count_rows, fetch_page
 
 TableT = TypeVar("TableT", bound=SQLModel)
 
@@ -84,7 +84,7 @@ async def count_models(*, session: AsyncSession) -> int:
 async def page_items(
     *, session: AsyncSession, where: ColumnElement[bool], after_id: int | None, limit: int
 ) -> Page[tables.Item]:
-    """Items matching ``where`` (built by ``server.storage.filters.item_filter_clause``)."""
+    """Items matching ``where`` (built by ``sliceboard.storage.filters.item_filter_clause``)."""
     return await fetch_page(
         session=session,
         statement=sa.select(tables.Item).where(where),

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from server.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction, core
+from sliceboard.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction, core
 
 ITEM = core(Item)
 ANNOTATION = core(Annotation)

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.app import create_app
-from server.config import Settings
+from sliceboard.app import create_app
+from sliceboard.config import Settings
 
 
 class GraphQLClient:

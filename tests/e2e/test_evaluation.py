@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.config import Settings
+from sliceboard.config import Settings
 from tests.e2e.conftest import GraphQLClient
 from tests.evaluation.coco_cases import CocoCase, make_case
 from tests.services.test_evaluation_flow import pycocotools_stats

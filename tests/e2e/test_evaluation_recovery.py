@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from bench.cocogen import make_detections, make_ground_truth
-from server.config import Settings
-from server.runtime import Runtime
+from sliceboard.config import Settings
+from sliceboard.runtime import Runtime
 from tests.e2e.test_evaluation import COCO
 from tests.e2e.test_serve_process import _free_port
 from tests.evaluation.coco_cases import CocoCase
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def start(database: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "sliceboard.cli", "serve", "--port", str(port),
          "--database-url", f"sqlite+aiosqlite:///{database}"],
         cwd=ROOT,
         env={**os.environ, "SLICEBOARD_JOB_POLL_SECONDS": "0.1", "SLICEBOARD_JOB_LEASE_SECONDS": "2"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from server.config import Settings
+from sliceboard.config import Settings
 from tests.e2e.conftest import GraphQLClient
 
 

@@ -36,7 +36,7 @@ def serving(database: Path) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "sliceboard.cli",
             "serve",
             "--port",
             str(port),

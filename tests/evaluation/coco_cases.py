@@ -15,7 +15,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from server.evaluation import (
+from sliceboard.evaluation import (
     GroundTruth,
     Matching,
     MatchOptions,
@@ -25,8 +25,8 @@ from server.evaluation import (
     coco_summary,
     evaluate,
 )
-from server.evaluation.coco_metrics import CocoSummary
-from server.evaluation.match_table import MatchTable
+from sliceboard.evaluation.coco_metrics import CocoSummary
+from sliceboard.evaluation.match_table import MatchTable
 
 CATEGORY_IDS = (3, 7, 8, 21, 40)  # non-contiguous; 40 never has ground truth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.evaluation import GroundTruth, MatchOptions, MatchTable, Predictions, evaluate
+from sliceboard.evaluation import GroundTruth, MatchOptions, MatchTable, Predictions, evaluate
 
 
 class MatrixSimilarity:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation import RECALL_THRESHOLDS, MatchOptions, MatchTable, accumulate
+from sliceboard.evaluation import RECALL_THRESHOLDS, MatchOptions, MatchTable, accumulate
 from tests.evaluation.coco_cases import make_case, run_engine
 
 

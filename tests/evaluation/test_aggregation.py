@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.evaluation.aggregation import (
+from sliceboard.evaluation.aggregation import (
     FEATURE,
     LEAF,
     ROW,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation.classification import classification_metrics
+from sliceboard.evaluation.classification import classification_metrics
 
 
 def test_hand_computed_three_classes() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench.cocogen import make_detections, make_ground_truth
-from server.evaluate_coco import main
+from sliceboard.evaluate_coco import main
 from tests.evaluation.data.pycoco import (
     per_category,
     pycocotools_eval,
@@ -180,8 +180,8 @@ def test_text_output_is_pycocotools_summary(
 @pytest.mark.parametrize(
     "entry",
     [
-        "runpy.run_module('server.evaluate_coco', run_name='__main__')",
-        "from server.cli import main; sys.exit(main(['evaluate-coco', *sys.argv[1:]]))",
+        "runpy.run_module('sliceboard.evaluate_coco', run_name='__main__')",
+        "from sliceboard.cli import main; sys.exit(main(['evaluate-coco', *sys.argv[1:]]))",
     ],
 )
 def test_command_runs_without_the_web_stack(
@@ -215,7 +215,7 @@ def test_python_m_entry_point(tmp_path: Path, small_gt: dict[str, Any]) -> None:
     gt_path = write_json(tmp_path / "gt.json", small_gt)
     dt_path = write_json(tmp_path / "dt.json", [{"image_id": 0, "category_id": 1, "score": 1}])
     proc = subprocess.run(
-        [sys.executable, "-m", "server.evaluate_coco", str(gt_path), str(dt_path)],
+        [sys.executable, "-m", "sliceboard.evaluate_coco", str(gt_path), str(dt_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -235,7 +235,7 @@ def keypoint_gt() -> dict[str, Any]:
 def test_keypoints_match_pycocotools(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, keypoint_gt: dict[str, Any]
 ) -> None:
-    pytest.importorskip("server.evaluation.geometry.keypoints")
+    pytest.importorskip("sliceboard.evaluation.geometry.keypoints")
     dt = make_detections(keypoint_gt, seed=22, kind="keypoints")
     assert any(a["num_keypoints"] == 0 for a in keypoint_gt["annotations"])
     out = assert_parity(capsys, tmp_path, keypoint_gt, dt, "keypoints")
@@ -247,7 +247,7 @@ def test_keypoints_match_pycocotools(
 def test_keypoint_results_with_boxes_take_the_box_area(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, keypoint_gt: dict[str, Any]
 ) -> None:
-    pytest.importorskip("server.evaluation.geometry.keypoints")
+    pytest.importorskip("sliceboard.evaluation.geometry.keypoints")
     dt = make_detections(keypoint_gt, seed=23, kind="keypoints")
     for d in dt:
         x, y = d["keypoints"][0::3], d["keypoints"][1::3]

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.cocofiles import CocoFileError, load_ground_truth, load_results
-from server.evaluate_coco import main
+from sliceboard.cocofiles import CocoFileError, load_ground_truth, load_results
+from sliceboard.evaluate_coco import main
 from tests.evaluation.data.pycoco import write_json
 
 

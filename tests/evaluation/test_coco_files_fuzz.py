@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.cocogen import make_detections, make_ground_truth
-from server.evaluate_coco import main
+from sliceboard.evaluate_coco import main
 
 GT = make_ground_truth(4, seed=41)
 DT_BBOX = make_detections(GT, seed=42)[:60]

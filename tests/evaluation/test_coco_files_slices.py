@@ -13,7 +13,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from bench.cocogen import make_detections, make_ground_truth
-from server.cocofiles import (
+from sliceboard.cocofiles import (
     CocoFileError,
     box_results,
     ground_truth,
@@ -24,12 +24,12 @@ from server.cocofiles import (
     results,
     slices,
 )
-from server.cocofiles.box_results import streamed_boxes
-from server.cocofiles.columns import GrowingColumn
-from server.cocofiles.slices import MemberSlices, NotStreamable, array_slices
-from server.evaluation.geometry import native
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_strings import RleStrings
+from sliceboard.cocofiles.box_results import streamed_boxes
+from sliceboard.cocofiles.columns import GrowingColumn
+from sliceboard.cocofiles.slices import MemberSlices, NotStreamable, array_slices
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_strings import RleStrings
 from tests.evaluation.data.pycoco import write_json
 
 TRICKY = [
@@ -366,7 +366,7 @@ def test_a_failing_child_leaves_its_half_to_the_parent(
 def test_a_mapped_file_reads_the_same_while_its_pages_are_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from server.cocofiles.columns import map_file
+    from sliceboard.cocofiles.columns import map_file
 
     elements = [{"a": i, "s": "x" * (i % 50)} for i in range(3000)]
     path = tmp_path / "dt.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.cocofiles.columns import Records
-from server.cocofiles.ids import IdIndex
+from sliceboard.cocofiles.columns import Records
+from sliceboard.cocofiles.ids import IdIndex
 
 BIG = 2**63 - 1
 

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from server.evaluation import MatchOptions, MatchTable, coco_summary
+from sliceboard.evaluation import MatchOptions, MatchTable, coco_summary
 from tests.evaluation.coco_cases import (
     make_case,
     run_engine,
@@ -100,8 +100,8 @@ def test_chunked_pair_generation_and_rounds_give_the_same_result(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Tiny chunks exercise the splitting of candidate generation and of rounds."""
-    import server.evaluation.candidates as candidates
-    import server.evaluation.matching as matching
+    import sliceboard.evaluation.candidates as candidates
+    import sliceboard.evaluation.matching as matching
 
     case = make_case(11, n_images=30)
     monkeypatch.setattr(candidates, "PAIR_CHUNK", 5)

@@ -17,10 +17,10 @@ import numpy as np
 import orjson
 import pytest
 
-import server.cocofiles.forked_evaluate as forked
-from server.cocofiles import engine_inputs as coco_engine_inputs
-from server.cocofiles import load_ground_truth, load_results
-from server.evaluation import (
+import sliceboard.cocofiles.forked_evaluate as forked
+from sliceboard.cocofiles import engine_inputs as coco_engine_inputs
+from sliceboard.cocofiles import load_ground_truth, load_results
+from sliceboard.evaluation import (
     EvaluationInputError,
     GroundTruth,
     MatchOptions,
@@ -29,9 +29,9 @@ from server.evaluation import (
     coco_summary,
     evaluate,
 )
-from server.evaluation.geometry.boxes import box_similarity
-from server.evaluation.item_split import join_tables, split_items
-from server.evaluation.sparse_rows import SparseRows
+from sliceboard.evaluation.geometry.boxes import box_similarity
+from sliceboard.evaluation.item_split import join_tables, split_items
+from sliceboard.evaluation.sparse_rows import SparseRows
 from tests.evaluation.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
 
 OPTIONS = PROTOCOL_OPTIONS

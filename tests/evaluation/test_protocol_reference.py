@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation import (
+from sliceboard.evaluation import (
     FALSE_POSITIVE,
     IGNORED,
     NOT_EVALUATED,
@@ -18,7 +18,7 @@ from server.evaluation import (
     MatchOptions,
     MatchTable,
 )
-from server.evaluation.geometry.boxes import box_iou_pairs
+from sliceboard.evaluation.geometry.boxes import box_iou_pairs
 from tests.evaluation.coco_cases import CocoCase, engine_inputs, make_case, run_engine
 
 

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from server.evaluation import (
+from sliceboard.evaluation import (
     FALSE_POSITIVE,
     IGNORED,
     TRUE_POSITIVE,

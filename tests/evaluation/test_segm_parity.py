@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.evaluation import coco_summary, evaluate
-from server.evaluation.geometry.rle_iou import rle_similarity
-from server.evaluation.geometry.rle_polygon import rle_from_polygons
+from sliceboard.evaluation import coco_summary, evaluate
+from sliceboard.evaluation.geometry.rle_iou import rle_similarity
+from sliceboard.evaluation.geometry.rle_polygon import rle_from_polygons
 from tests.evaluation.coco_cases import CocoCase, engine_inputs, make_case, run_pycocotools
 from tests.evaluation.test_coco_parity import assert_same
 

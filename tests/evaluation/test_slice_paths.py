@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation import (
+from sliceboard.evaluation import (
     GroundTruth,
     MatchTable,
     Predictions,
@@ -19,8 +19,8 @@ from server.evaluation import (
     evaluate,
     threshold_metrics,
 )
-from server.evaluation.geometry.boxes import box_similarity
-from server.evaluation.item_index import ItemIndex, ranges
+from sliceboard.evaluation.geometry.boxes import box_similarity
+from sliceboard.evaluation.item_index import ItemIndex, ranges
 from tests.evaluation.coco_cases import engine_inputs, make_case
 from tests.evaluation.test_subset_property import restrict
 
@@ -112,8 +112,8 @@ def test_empty_slice_has_undefined_metrics() -> None:
 
 
 def test_recall_points_reached_equals_binary_search() -> None:
-    from server.evaluation.coco_curves import recall_points_reached
-    from server.evaluation.types import RECALL_THRESHOLDS
+    from sliceboard.evaluation.coco_curves import recall_points_reached
+    from sliceboard.evaluation.types import RECALL_THRESHOLDS
 
     fractions = [np.arange(1, n + 1) / n for n in range(1, 300)]
     rng = np.random.default_rng(0)
@@ -126,7 +126,7 @@ def test_recall_points_reached_equals_binary_search() -> None:
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_pooled_pr_curve_ranks_ties_by_row(shuffle: bool) -> None:
-    from server.evaluation.label_subset import pooled_pr_curve
+    from sliceboard.evaluation.label_subset import pooled_pr_curve
 
     case = make_case(5, n_images=20)  # scores rounded to 0.1: many ties across items
     gt, dt, _, n_items, n_labels, _ = engine_inputs(case)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation import MatchTable
-from server.evaluation.sparse_rows import SparseRows
+from sliceboard.evaluation import MatchTable
+from sliceboard.evaluation.sparse_rows import SparseRows
 from tests.evaluation.test_protocols import confusion_case
 
 

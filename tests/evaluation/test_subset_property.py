@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.evaluation import (
+from sliceboard.evaluation import (
     EmptyClasses,
     GroundTruth,
     MatchOptions,
@@ -20,7 +20,7 @@ from server.evaluation import (
     evaluate,
     threshold_metrics,
 )
-from server.evaluation.geometry.boxes import box_similarity
+from sliceboard.evaluation.geometry.boxes import box_similarity
 from tests.evaluation.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
 
 OPTIONS = [*PROTOCOL_OPTIONS, MatchOptions(empty_classes=EmptyClasses.INCLUDE)]

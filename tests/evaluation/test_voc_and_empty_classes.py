@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation import EmptyClasses, MatchOptions, coco_summary, voc_ap
+from sliceboard.evaluation import EmptyClasses, MatchOptions, coco_summary, voc_ap
 from tests.evaluation.coco_cases import make_case, run_engine
 from tests.evaluation.golden import evaluate_matrix
 

@@ -6,11 +6,11 @@ import asyncio
 import time
 from typing import Any
 
-from server.runtime import Runtime
-from server.services.jobs import enqueue_job
-from server.storage import jobs as job_store
-from server.storage.db import read_session, transaction
-from server.storage.tables import Job
+from sliceboard.runtime import Runtime
+from sliceboard.services.jobs import enqueue_job
+from sliceboard.storage import jobs as job_store
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.tables import Job
 
 
 async def enqueue(

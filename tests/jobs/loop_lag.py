@@ -3,7 +3,7 @@
     /tmp/venv/bin/python -m tests.jobs.loop_lag [--seconds 3] [--rounds 2]
 
 For each way of running CPU work - none (baseline), ``asyncio.to_thread``, a
-``server.jobs.offload.CpuPool`` (what ``run_cpu`` uses) - and each workload (a pure-Python loop, vectorised numpy), it keeps
+``sliceboard.jobs.offload.CpuPool`` (what ``run_cpu`` uses) - and each workload (a pure-Python loop, vectorised numpy), it keeps
 the work running back to back for a while and meanwhile measures, in the server's own loop:
 
   * sleep lag: how late ``asyncio.sleep(0.01)`` wakes up (p50 / p99 / max, ms);
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from server.jobs.offload import CpuPool
-from server.storage.db import create_engine
+from sliceboard.jobs.offload import CpuPool
+from sliceboard.storage.db import create_engine
 
 CHUNK_SECONDS = 0.2
 

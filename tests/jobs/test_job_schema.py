@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 import strawberry
 
-from schema.errors import NotFoundError
-from schema.jobs import CancelJobPayload, Job, JobStatus, cancel_job, job, job_updates
-from server.errors import NotFound
-from server.jobs.context import JobContext
-from server.jobs.runner import JobRunner
-from server.runtime import Runtime
+from sliceboard.errors import NotFound
+from sliceboard.jobs.context import JobContext
+from sliceboard.jobs.runner import JobRunner
+from sliceboard.runtime import Runtime
+from sliceboard.schema.errors import NotFoundError
+from sliceboard.schema.jobs import CancelJobPayload, Job, JobStatus, cancel_job, job, job_updates
 from tests.jobs.conftest import enqueue
 
 

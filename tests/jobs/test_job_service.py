@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import delete
 from sqlmodel import col
 
-from server.errors import InvalidInput, NotFound
-from server.runtime import Runtime
-from server.services.jobs import cancel_job, enqueue_job, get_job, list_jobs_for_run
-from server.storage.db import read_session, transaction
-from server.storage.tables import Dataset, Model, ModelRun
+from sliceboard.errors import InvalidInput, NotFound
+from sliceboard.runtime import Runtime
+from sliceboard.services.jobs import cancel_job, enqueue_job, get_job, list_jobs_for_run
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.tables import Dataset, Model, ModelRun
 
 
 async def make_run(runtime: Runtime) -> int:

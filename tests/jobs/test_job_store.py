@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from server.runtime import Runtime
-from server.storage import jobs as job_store
-from server.storage.db import transaction
-from server.storage.jobs import Attempt
-from server.storage.tables import Job, utcnow
+from sliceboard.runtime import Runtime
+from sliceboard.storage import jobs as job_store
+from sliceboard.storage.db import transaction
+from sliceboard.storage.jobs import Attempt
+from sliceboard.storage.tables import Job, utcnow
 from tests.jobs.conftest import enqueue, load
 
 LEASE = 10.0

@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from server.jobs.offload import CpuPool, close_cpu_pool, run_cpu
+from sliceboard.jobs.offload import CpuPool, close_cpu_pool, run_cpu
 from tests.jobs import cpu_tasks
 
 

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from server.jobs.context import JobContext, JobFailed
-from server.jobs.runner import JobRunner, describe_error, retry_delay
-from server.runtime import Runtime
-from server.services.jobs import cancel_job
-from server.storage.db import transaction
-from server.storage.jobs import Attempt
-from server.storage.tables import Job
+from sliceboard.jobs.context import JobContext, JobFailed
+from sliceboard.jobs.runner import JobRunner, describe_error, retry_delay
+from sliceboard.runtime import Runtime
+from sliceboard.services.jobs import cancel_job
+from sliceboard.storage.db import transaction
+from sliceboard.storage.jobs import Attempt
+from sliceboard.storage.tables import Job
 from tests.jobs.conftest import enqueue, load, wait_for
 
 

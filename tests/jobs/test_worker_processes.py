@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.runtime import Runtime
+from sliceboard.runtime import Runtime
 from tests.jobs.conftest import enqueue, load, wait_for
 
 pytestmark = pytest.mark.slow

@@ -16,10 +16,10 @@ import signal
 import sys
 from pathlib import Path
 
-from server.config import Settings
-from server.jobs.context import JobContext
-from server.jobs.runner import JobRunner
-from server.runtime import Runtime
+from sliceboard.config import Settings
+from sliceboard.jobs.context import JobContext
+from sliceboard.jobs.runner import JobRunner
+from sliceboard.runtime import Runtime
 
 
 def append_line(path: Path, line: str) -> None:

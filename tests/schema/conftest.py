@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import strawberry
 
-from schema.context import Context
-from schema.schema import build_schema
-from server.config import Settings
-from server.runtime import Runtime
+from sliceboard.config import Settings
+from sliceboard.runtime import Runtime
+from sliceboard.schema.context import Context
+from sliceboard.schema.schema import build_schema
 
 
 class Executor:

@@ -11,19 +11,19 @@ from typing import Any
 
 import strawberry
 
-from schema.context import Context
-from schema.custom_metrics import (
+from sliceboard.runtime import Runtime
+from sliceboard.schema.context import Context
+from sliceboard.schema.custom_metrics import (
     AggregatedMetric,
     UpsertPayload,
     model_run_custom_metrics,
     upload_custom_metrics,
 )
-from schema.extensions import ErrorCodes
-from schema.filters import ItemFilter
-from schema.schema import build_schema
-from server.runtime import Runtime
-from server.storage.db import transaction
-from server.storage.tables import Slice
+from sliceboard.schema.extensions import ErrorCodes
+from sliceboard.schema.filters import ItemFilter
+from sliceboard.schema.schema import build_schema
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Slice
 from tests.services.custom_metrics_setup import make_run
 
 

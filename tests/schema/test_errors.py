@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from server.config import Settings
-from server.runtime import Runtime
-from server.storage.db import transaction
+from sliceboard.config import Settings
+from sliceboard.runtime import Runtime
+from sliceboard.storage.db import transaction
 from tests.schema.conftest import Executor
 
 CREATE = """mutation($name: String!) { createDataset(input: {name: $name}) {

@@ -14,10 +14,10 @@ from graphql import GraphQLInputObjectType, GraphQLInputType, Undefined, coerce_
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schema.input_coercion import SnakeRows, Unhandled, compile_coercer
-from schema.raw_uploads import converter
-from schema.schema import build_schema
-from schema.upload_executor import UploadExecutionContext, batch_coercers
+from sliceboard.schema.input_coercion import SnakeRows, Unhandled, compile_coercer
+from sliceboard.schema.raw_uploads import converter
+from sliceboard.schema.schema import build_schema
+from sliceboard.schema.upload_executor import UploadExecutionContext, batch_coercers
 from tests.schema.conftest import Executor
 
 SCHEMA = build_schema()._schema

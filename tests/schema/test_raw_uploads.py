@@ -7,10 +7,10 @@ from typing import Any
 
 from graphql import coerce_input_value
 
-from schema.convert import to_plain_list
-from schema.inputs import PredictionInput
-from schema.raw_uploads import converter
-from schema.schema import build_schema
+from sliceboard.schema.convert import to_plain_list
+from sliceboard.schema.inputs import PredictionInput
+from sliceboard.schema.raw_uploads import converter
+from sliceboard.schema.schema import build_schema
 
 ROW: dict[str, Any] = {
     "referenceId": "img1",
@@ -53,18 +53,18 @@ def test_raw_conversion_equals_the_strawberry_path_without_unset_fields() -> Non
 
 
 def _metric(name: str, value: float) -> Any:
-    from schema.inputs import MetricValueInput
+    from sliceboard.schema.inputs import MetricValueInput
 
     return MetricValueInput(name=name, value=value)
 
 
 def _classification(name: str, value: str) -> Any:
-    from schema.inputs import ClassificationInput
+    from sliceboard.schema.inputs import ClassificationInput
 
     return ClassificationInput(name=name, value=value)
 
 
 def _rle_segmentation() -> Any:
-    from schema.inputs import RleInput, SegmentationInput
+    from sliceboard.schema.inputs import RleInput, SegmentationInput
 
     return SegmentationInput(rle=RleInput(counts="PZ`0", size=[4, 5]))  # type: ignore[call-arg,arg-type]

@@ -1,9 +1,9 @@
 """The committed SDL is the schema we serve; regenerate it with
-``python -c "from schema.schema import sdl, SDL_PATH; SDL_PATH.write_text(sdl())"``."""
+``python -c "from sliceboard.schema.schema import sdl, SDL_PATH; SDL_PATH.write_text(sdl())"``."""
 
 from __future__ import annotations
 
-from schema.schema import SDL_PATH, sdl
+from sliceboard.schema.schema import SDL_PATH, sdl
 
 
 def test_committed_sdl_matches_the_schema() -> None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.services.custom_metrics import UploadCounts, upload_custom_metrics
-from server.storage.db import transaction
-from server.storage.tables import Dataset, Item, Model, ModelRun, Prediction
+from sliceboard.services.custom_metrics import UploadCounts, upload_custom_metrics
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Dataset, Item, Model, ModelRun, Prediction
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.services import catalog, uploads
-from server.storage.db import transaction
-from server.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction, core
+from sliceboard.services import catalog, uploads
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction, core
 
 MAX_ROWS = 10_000
 

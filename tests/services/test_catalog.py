@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.errors import Conflict, InvalidInput, NotFound
-from server.services import catalog, uploads
-from server.storage.db import transaction
-from server.storage.tables import Slice
+from sliceboard.errors import Conflict, InvalidInput, NotFound
+from sliceboard.services import catalog, uploads
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Slice
 from tests.services.factories import (
     MAX_ROWS,
     annotation,

@@ -14,13 +14,13 @@ from fractions import Fraction
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.services.custom_metrics import (
+from sliceboard.services.custom_metrics import (
     MetricAggregate,
     aggregate_custom_metrics,
 )
-from server.services.custom_metrics_cache import CustomMetricCache
-from server.services.uploads import upsert_predictions
-from server.storage.db import read_session, transaction
+from sliceboard.services.custom_metrics_cache import CustomMetricCache
+from sliceboard.services.uploads import upsert_predictions
+from sliceboard.storage.db import read_session, transaction
 from tests.services.custom_metrics_setup import Run, add_predictions, make_run, upload
 
 AGGREGATIONS = ["ARITHMETIC_MEAN", "GEOMETRIC_MEAN", "HARMONIC_MEAN", "SUM"]

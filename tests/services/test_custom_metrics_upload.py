@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.errors import InvalidInput, NotFound
-from server.services.custom_metrics import UploadCounts, upload_custom_metrics
-from server.storage.db import read_session, transaction
-from server.storage.tables import CustomMetric, ModelRun, core
+from sliceboard.errors import InvalidInput, NotFound
+from sliceboard.services.custom_metrics import UploadCounts, upload_custom_metrics
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.tables import CustomMetric, ModelRun, core
 from tests.services.custom_metrics_setup import Run, make_run, upload
 
 METRIC, RUN = core(CustomMetric), core(ModelRun)

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.evaluation import coco_summary, threshold_metrics
-from server.services.evaluation import DEFAULT_OPTIONS, compute_snapshot
-from server.services.evaluation_inputs import UnsupportedRun, build_inputs
-from server.services.evaluation_snapshot import Snapshot
-from server.storage.evaluation_data import ObjectRows, RunData
+from sliceboard.evaluation import coco_summary, threshold_metrics
+from sliceboard.services.evaluation import DEFAULT_OPTIONS, compute_snapshot
+from sliceboard.services.evaluation_inputs import UnsupportedRun, build_inputs
+from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.storage.evaluation_data import ObjectRows, RunData
 
 
 def rows(kind: str, geometries: list[Any], *, confidence: bool) -> ObjectRows:

@@ -15,21 +15,21 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from server.jobs.evaluate import run_evaluation_job
-from server.jobs.runner import JobRunner
-from server.runtime import Runtime
-from server.services import (
+from sliceboard.jobs.evaluate import run_evaluation_job
+from sliceboard.jobs.runner import JobRunner
+from sliceboard.runtime import Runtime
+from sliceboard.services import (
     catalog,
     evaluation,
     evaluation_results,
     report_parts,
     uploads,
 )
-from server.services.evaluation_cache import SnapshotCache
-from server.services.jobs import get_job
-from server.services.report_worker import REPORT_WORKER, forget
-from server.storage.db import read_session, transaction
-from server.storage.tables import ModelRun
+from sliceboard.services.evaluation_cache import SnapshotCache
+from sliceboard.services.jobs import get_job
+from sliceboard.services.report_worker import REPORT_WORKER, forget
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.tables import ModelRun
 from tests.evaluation.coco_cases import CocoCase, make_case
 
 MAX_ROWS = 1_000_000
@@ -302,7 +302,7 @@ async def _current_evaluation(runtime: Runtime, run_id: str) -> int:
 async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     """Metric requests take turns in arrival order; one that holds its turn too long (a slow
     filter) delays the next by ADMISSION_WAIT at most."""
-    from server.services import evaluation_cache
+    from sliceboard.services import evaluation_cache
 
     cache = SnapshotCache(worker=None)
     order: list[int] = []

@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.errors import InvalidInput, NotFound
-from server.services import uploads
-from server.storage.db import transaction
-from server.storage.tables import Annotation, ModelRun, ModelRunLabel, core
+from sliceboard.errors import InvalidInput, NotFound
+from sliceboard.services import uploads
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Annotation, ModelRun, ModelRunLabel, core
 from tests.services.factories import MAX_ROWS, annotation, setup_dataset, setup_run
 
 Sessions = async_sessionmaker[AsyncSession]

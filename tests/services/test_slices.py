@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.errors import InvalidInput, NotFound
-from server.services import catalog, uploads
-from server.services.slices import resolve_item_ids
-from server.storage.db import read_session, transaction
+from sliceboard.errors import InvalidInput, NotFound
+from sliceboard.services import catalog, uploads
+from sliceboard.services.slices import resolve_item_ids
+from sliceboard.storage.db import read_session, transaction
 
 RAIN: dict[str, Any] = {"metadata": {"field": "weather", "op": "EQ", "value": "rain"}}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.services import snapshot_files
-from server.services.evaluation_snapshot import Snapshot
+from sliceboard.services import snapshot_files
+from sliceboard.services.evaluation_snapshot import Snapshot
 from tests.evaluation.coco_cases import make_case, run_engine
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.errors import InvalidInput, NotFound
-from server.services import uploads
-from server.services.uploads import UpsertCounts
-from server.storage.db import transaction
-from server.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction
+from sliceboard.errors import InvalidInput, NotFound
+from sliceboard.services import uploads
+from sliceboard.services.uploads import UpsertCounts
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction
 from tests.services.factories import (
     MAX_ROWS,
     annotation,

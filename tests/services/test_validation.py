@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
-from server.services.validation import (
+from sliceboard.services.validation import (
     Issues,
     validate_annotations,
     validate_items,

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.errors import InvalidInput
-from server.storage import tables
-from server.storage.db import read_session, transaction
-from server.storage.filters import item_filter_clause, validate_item_filter
-from server.storage.reads import select_item_ids
+from sliceboard.errors import InvalidInput
+from sliceboard.storage import tables
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.filters import item_filter_clause, validate_item_filter
+from sliceboard.storage.reads import select_item_ids
 
 METADATA: dict[str, dict[str, Any] | None] = {
     "r0": {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.storage import reads, tables
-from server.storage.db import read_session, transaction
-from server.storage.filters import item_filter_clause
+from sliceboard.storage import reads, tables
+from sliceboard.storage.db import read_session, transaction
+from sliceboard.storage.filters import item_filter_clause
 
 
 async def _seed(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int, list[int]]:

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.storage import catalog_writes, upload_writes
-from server.storage.db import transaction
-from server.storage.tables import Item, core
+from sliceboard.storage import catalog_writes, upload_writes
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Item, core
 
 ITEM = core(Item)
 Sessions = async_sessionmaker[AsyncSession]

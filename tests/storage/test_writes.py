@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.storage import catalog_writes, upload_writes
-from server.storage.db import transaction
-from server.storage.tables import Item, core, utcnow
+from sliceboard.storage import catalog_writes, upload_writes
+from sliceboard.storage.db import transaction
+from sliceboard.storage.tables import Item, core, utcnow
 
 ITEM = core(Item)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry.kernel import BoolArray, FloatArray, IndexArray, Similarity
+from sliceboard.evaluation.geometry.kernel import BoolArray, FloatArray, IndexArray, Similarity
 
 
 def _as_boxes(boxes: object, name: str) -> FloatArray:

@@ -22,14 +22,14 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry.kernel import (
+from sliceboard.evaluation.geometry.kernel import (
     BoolArray,
     FloatArray,
     IndexArray,
     Similarity,
     check_pairs,
 )
-from server.evaluation.geometry.polygons import (
+from sliceboard.evaluation.geometry.polygons import (
     GeometryArray,
     area_iou,
     intersection_areas,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry.kernel import (
+from sliceboard.evaluation.geometry.kernel import (
     BoolArray,
     FloatArray,
     IndexArray,

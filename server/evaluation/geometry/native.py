@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry.kernel import BoolArray, FloatArray, IndexArray
+from sliceboard.evaluation.geometry.kernel import BoolArray, FloatArray, IndexArray
 
 
 def _load() -> ModuleType | None:
     if os.environ.get("SLICEBOARD_NATIVE", "1") == "0":
         return None
     try:
-        from server.evaluation.geometry import _native  # type: ignore[attr-defined]
+        from sliceboard.evaluation.geometry import _native  # type: ignore[attr-defined]
     except ImportError:
         return None
     return _native  # type: ignore[no-any-return]

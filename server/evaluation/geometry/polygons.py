@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry.kernel import (
+from sliceboard.evaluation.geometry.kernel import (
     BoolArray,
     FloatArray,
     IndexArray,

@@ -23,8 +23,8 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 
-from server.evaluation.geometry.kernel import Similarity
-from server.evaluation.geometry.polygons import GeometryArray, geometry_similarity, repair
+from sliceboard.evaluation.geometry.kernel import Similarity
+from sliceboard.evaluation.geometry.polygons import GeometryArray, geometry_similarity, repair
 
 DEFAULT_WIDTH = 2.0
 

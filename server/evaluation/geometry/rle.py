@@ -18,8 +18,8 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
-from server.evaluation.geometry.rle_codec import decode_strings_uint32, encode_counts
+from sliceboard.evaluation.geometry.kernel import chunks, ranges, segment_ids
+from sliceboard.evaluation.geometry.rle_codec import decode_strings_uint32, encode_counts
 
 _UINT32_WRAP = 1 << 32
 

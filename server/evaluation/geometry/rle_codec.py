@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry import native
-from server.evaluation.geometry.kernel import chunks, segment_ids
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.kernel import chunks, segment_ids
 
 _MAX_TOKEN_CHARS = 7  # 35 bits: any uint32 run length or delta fits
 _UINT32_LIMIT = 1 << 32

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry import native
-from server.evaluation.geometry.kernel import (
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.kernel import (
     BoolArray,
     FloatArray,
     IndexArray,
@@ -46,8 +46,8 @@ from server.evaluation.geometry.kernel import (
     ranges,
     segment_ids,
 )
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_strings import RleStrings
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_strings import RleStrings
 
 
 @dataclass(frozen=True, eq=False)

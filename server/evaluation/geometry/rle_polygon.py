@@ -30,9 +30,9 @@ from itertools import chain
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from server.evaluation.geometry import native
-from server.evaluation.geometry.kernel import chunks, ranges, segment_ids
-from server.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.kernel import chunks, ranges, segment_ids
+from sliceboard.evaluation.geometry.rle import RleBatch
 
 _SCALE = 5.0
 #: corrections of the along-y estimate before giving up (the C kernel allows as many, so the

@@ -17,10 +17,10 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import NDArray
 
-from server.evaluation.geometry import native
-from server.evaluation.geometry.kernel import chunks
-from server.evaluation.geometry.rle import RleBatch, run_sums
-from server.evaluation.geometry.rle_codec import decode_strings_uint32
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.kernel import chunks
+from sliceboard.evaluation.geometry.rle import RleBatch, run_sums
+from sliceboard.evaluation.geometry.rle_codec import decode_strings_uint32
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from server.evaluation.geometry.polygons import polygon_is_valid
-from server.evaluation.geometry.rle import rle_problem
-from server.evaluation.geometry.rle_codec import decode_strings
+from sliceboard.evaluation.geometry.polygons import polygon_is_valid
+from sliceboard.evaluation.geometry.rle import rle_problem
+from sliceboard.evaluation.geometry.rle_codec import decode_strings
 
 _MAX_PIXELS = (1 << 32) - 1  # pycocotools' run lengths are uint32
 

@@ -4,8 +4,8 @@ A batch is read whole and every offending field is reported with its path
 (``annotations[17].box.width``) before anything is written.
 """
 
-from server.services.validation.issues import Issues
-from server.services.validation.rows import (
+from sliceboard.services.validation.issues import Issues
+from sliceboard.services.validation.rows import (
     check_row_limit,
     validate_annotations,
     validate_items,

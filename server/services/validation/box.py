@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from server.services.validation.fields import check_float, check_positive
-from server.services.validation.issues import Issues
+from sliceboard.services.validation.fields import check_float, check_positive
+from sliceboard.services.validation.issues import Issues
 
 _NUMBERS = (float, int)
 

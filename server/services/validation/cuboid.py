@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.services.validation.fields import check_float, check_positive
-from server.services.validation.issues import Issues
+from sliceboard.services.validation.fields import check_float, check_positive
+from sliceboard.services.validation.issues import Issues
 
 
 def _vector(raw: object, path: str, issues: Issues, *, positive: bool) -> list[float] | None:

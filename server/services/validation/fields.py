@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from server.services.validation.issues import Issues
+from sliceboard.services.validation.issues import Issues
 
 REFERENCE_ID_MAX = 512
 LABEL_MAX = 255

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.services.validation.box import parse_box
-from server.services.validation.cuboid import parse_cuboid
-from server.services.validation.issues import Issues
-from server.services.validation.keypoints import parse_keypoints
-from server.services.validation.polygon import parse_polygon, parse_polyline
-from server.services.validation.segmentation import parse_segmentation
+from sliceboard.services.validation.box import parse_box
+from sliceboard.services.validation.cuboid import parse_cuboid
+from sliceboard.services.validation.issues import Issues
+from sliceboard.services.validation.keypoints import parse_keypoints
+from sliceboard.services.validation.polygon import parse_polygon, parse_polyline
+from sliceboard.services.validation.segmentation import parse_segmentation
 
 Parser = Callable[[object, str, Issues], "tuple[dict[str, Any], float | None] | None"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import InvalidInput, Issue
+from sliceboard.errors import InvalidInput, Issue
 
 
 class Issues:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.services.validation.fields import LABEL_MAX, check_float
-from server.services.validation.issues import Issues
+from sliceboard.services.validation.fields import LABEL_MAX, check_float
+from sliceboard.services.validation.issues import Issues
 
 
 def _parse_point(raw: object, path: str, issues: Issues) -> tuple[list[float], str | None] | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.services.validation.fields import check_float
-from server.services.validation.issues import Issues
+from sliceboard.services.validation.fields import check_float
+from sliceboard.services.validation.issues import Issues
 
 
 def parse_points(

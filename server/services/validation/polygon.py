@@ -11,8 +11,8 @@ from typing import Any
 
 import shapely
 
-from server.services.validation.issues import Issues
-from server.services.validation.points import parse_points
+from sliceboard.services.validation.issues import Issues
+from sliceboard.services.validation.points import parse_points
 
 
 def parse_rings(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.services.validation.fields import (
+from sliceboard.services.validation.fields import (
     LABEL_MAX,
     REFERENCE_ID_MAX,
     check_area,
@@ -22,8 +22,8 @@ from server.services.validation.fields import (
     check_text,
     check_url,
 )
-from server.services.validation.geometry import parse_geometry
-from server.services.validation.issues import Issues
+from sliceboard.services.validation.geometry import parse_geometry
+from sliceboard.services.validation.issues import Issues
 
 Row = dict[str, Any]
 

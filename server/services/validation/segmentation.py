@@ -2,7 +2,7 @@
 
 RLE counts arrive as COCO's compressed string or as a list of run lengths; both are stored as
 the compressed string, so readers decode one form. The codec is the evaluation engine's
-(``server.evaluation.geometry.rle_codec``), so upload and evaluation agree on what decodes.
+(``sliceboard.evaluation.geometry.rle_codec``), so upload and evaluation agree on what decodes.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import shapely
 
-from server.evaluation.geometry.rle import rle_problem
-from server.evaluation.geometry.rle_codec import decode_strings, encode_counts
-from server.services.validation.issues import Issues
-from server.services.validation.polygon import check_shape, parse_rings, shape_of
+from sliceboard.evaluation.geometry.rle import rle_problem
+from sliceboard.evaluation.geometry.rle_codec import decode_strings, encode_counts
+from sliceboard.services.validation.issues import Issues
+from sliceboard.services.validation.polygon import check_shape, parse_rings, shape_of
 
 MAX_PIXELS = 2**32 - 1  # COCO run lengths are uint32
 

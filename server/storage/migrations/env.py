@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from server.storage import tables  # noqa: F401  (registers the tables on the metadata)
-from server.storage.db import create_engine
+from sliceboard.storage import tables  # noqa: F401  (registers the tables on the metadata)
+from sliceboard.storage.db import create_engine
 
 target_metadata = SQLModel.metadata
 

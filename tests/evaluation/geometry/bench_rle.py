@@ -16,9 +16,9 @@ from collections.abc import Callable
 import numpy as np
 import pycocotools.mask as coco_mask
 
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_iou import rle_similarity
-from server.evaluation.geometry.rle_polygon import rle_from_polygons
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_iou import rle_similarity
+from sliceboard.evaluation.geometry.rle_polygon import rle_from_polygons
 
 H, W = 480, 640
 

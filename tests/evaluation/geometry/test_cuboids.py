@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.evaluation.geometry.cuboids import CuboidBatch, cuboid_similarity
+from sliceboard.evaluation.geometry.cuboids import CuboidBatch, cuboid_similarity
 
 
 def _iou(

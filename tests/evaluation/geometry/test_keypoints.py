@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pycocotools.cocoeval import COCOeval
 
-from server.evaluation.geometry.keypoints import (
+from sliceboard.evaluation.geometry.keypoints import (
     COCO_KEYPOINT_SIGMAS,
     KeypointBatch,
     oks_similarity,

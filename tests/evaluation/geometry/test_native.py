@@ -27,17 +27,17 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.typing import NDArray
 
-from server.evaluation.geometry import kernel as kernel_module
-from server.evaluation.geometry import native
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_codec import decode_strings_uint32, encode_counts
-from server.evaluation.geometry.rle_iou import rle_iou, rle_similarity
-from server.evaluation.geometry.rle_polygon import (
+from sliceboard.evaluation.geometry import kernel as kernel_module
+from sliceboard.evaluation.geometry import native
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_codec import decode_strings_uint32, encode_counts
+from sliceboard.evaluation.geometry.rle_iou import rle_iou, rle_similarity
+from sliceboard.evaluation.geometry.rle_polygon import (
     rasterize_polygons,
     rle_from_boxes,
     rle_from_polygons,
 )
-from server.evaluation.geometry.rle_strings import RleStrings
+from sliceboard.evaluation.geometry.rle_strings import RleStrings
 
 
 def _extension_built() -> bool:

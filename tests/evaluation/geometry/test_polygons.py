@@ -11,7 +11,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.evaluation.geometry.polygons import (
+from sliceboard.evaluation.geometry.polygons import (
     geometry_similarity,
     make_polygons,
     polygon_is_valid,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.evaluation.geometry.polylines import polyline_bands, polyline_similarity
+from sliceboard.evaluation.geometry.polylines import polyline_bands, polyline_similarity
 
 
 def _iou(a, b, width: float = 2.0) -> float:

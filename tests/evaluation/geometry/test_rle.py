@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from server.evaluation.geometry import rle_iou as rle_iou_module
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_codec import decode_strings, encode_counts
-from server.evaluation.geometry.rle_iou import rle_iou, rle_similarity
+from sliceboard.evaluation.geometry import rle_iou as rle_iou_module
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_codec import decode_strings, encode_counts
+from sliceboard.evaluation.geometry.rle_iou import rle_iou, rle_similarity
 
 
 def _coco(masks: list[np.ndarray]) -> list[dict[str, Any]]:
@@ -80,7 +80,7 @@ def test_codec_round_trips_any_uint32_runs(counts: list[int]) -> None:
 @pytest.mark.parametrize("budget", [1, 5, 64, 1 << 18])
 def test_many_strings_decode_in_one_call_across_chunks(monkeypatch, budget: int) -> None:
     """Chunk edges must not break the delta rule, the offsets or multi-character numbers."""
-    from server.evaluation.geometry import kernel
+    from sliceboard.evaluation.geometry import kernel
 
     monkeypatch.setattr(kernel, "CHUNK_ELEMENTS", budget)
     rng = np.random.default_rng(7)
@@ -222,7 +222,7 @@ def test_iou_with_no_pairs_is_empty() -> None:
 
 
 def test_small_chunks_give_the_same_results_and_error_positions(monkeypatch) -> None:
-    from server.evaluation.geometry import kernel
+    from sliceboard.evaluation.geometry import kernel
 
     rng = np.random.default_rng(6)
     refs = _coco([_random_mask(rng, 9, 13) for _ in range(60)])

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.rle_polygon import (
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.rle_polygon import (
     rasterize_polygons,
     rle_from_boxes,
     rle_from_polygons,
@@ -144,7 +144,7 @@ def test_far_outside_and_huge_polygons_match_pycocotools() -> None:
 
 
 def test_small_chunks_rasterise_the_same(monkeypatch) -> None:
-    from server.evaluation.geometry import kernel
+    from sliceboard.evaluation.geometry import kernel
 
     rng = np.random.default_rng(12)
     objects = [[_random_part(rng, 30, 40) for _ in range(2)] for _ in range(50)]

@@ -8,9 +8,9 @@ import numpy as np
 import pycocotools.mask as coco_mask
 import pytest
 
-from server.evaluation.geometry.keypoints import KeypointBatch
-from server.evaluation.geometry.rle import RleBatch
-from server.evaluation.geometry.validation import (
+from sliceboard.evaluation.geometry.keypoints import KeypointBatch
+from sliceboard.evaluation.geometry.rle import RleBatch
+from sliceboard.evaluation.geometry.validation import (
     polygon_needs_repair,
     validate_box,
     validate_coco_polygon,
