@@ -1,4 +1,5 @@
-"""Custom metrics in GraphQL: the contract's inputs and outputs, and two resolvers H4 wires in.
+"""Custom metrics in GraphQL: the contract's inputs and outputs, and their two resolvers, wired
+into Mutation and ModelRun as:
 
     Mutation.uploadCustomMetrics = strawberry.mutation(resolver=upload_custom_metrics)
     ModelRun.customMetrics       -> model_run_custom_metrics(info, run id, dataset id, ...)

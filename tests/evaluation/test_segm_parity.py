@@ -1,4 +1,4 @@
-"""Segm parity with pycocotools through E2's mask kernel, on the hard generated cases.
+"""Segm parity with pycocotools through the engine's mask kernel, on the hard generated cases.
 
 Every object gets an octagon inside its box; predictions keep their box too, so
 pycocotools' loadRes takes their area from the box (w*h) even in segm mode -

@@ -1,7 +1,7 @@
 """uploadCustomMetrics and customMetrics through strawberry, on both backends.
 
-The schema here is a minimal one built from H5's resolvers (H4 wires the same resolvers into
-Mutation and ModelRun), so these tests pin the GraphQL shape of custom metrics on their own.
+The schema here is a minimal one built from the custom-metric resolvers alone (the served
+schema wires the same resolvers into Mutation and ModelRun), so these tests pin the GraphQL shape of custom metrics on their own.
 """
 
 from __future__ import annotations
