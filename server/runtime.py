@@ -1,4 +1,5 @@
-"""What one process holds while it runs: settings, the database, and the job wake-up signals.
+"""What one process holds while it runs: settings, the database (and the one way to open a
+session on it), and the job wake-up signals.
 
 Built by the app's lifespan (or by ``sliceboard worker``) and handed down explicitly, so no
 module keeps a global engine.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sliceboard.config import Settings
-from sliceboard.storage.db import create_engine, create_sessionmaker
+from sliceboard.storage.db import create_engine, create_sessionmaker, read_session, transaction
 
 
 class Notifier:
@@ -65,6 +67,15 @@ class Runtime:
     def create(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.database_url)
         return cls(settings=settings, engine=engine, sessions=create_sessionmaker(engine))
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The write transaction of one mutation: commits when the block ends, rolls back on any
+        error. The caller opens it; the services it hands the session to never commit."""
+        return transaction(self.sessions)
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for queries only (a deferred transaction, so readers never wait for a writer)."""
+        return read_session(self.sessions)
 
     async def close(self) -> None:
         await self.engine.dispose()
