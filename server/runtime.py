@@ -1,5 +1,4 @@
-"""What one process holds while it runs: settings, the database (and the one way to open a
-session on it), and the job wake-up signals.
+"""What one process holds while it runs: settings, the database, and the job wake-up signals.
 
 Built by the app's lifespan (or by ``sliceboard worker``) and handed down explicitly, so no
 module keeps a global engine.
@@ -68,6 +67,9 @@ class Runtime:
         engine = create_engine(settings.database_url)
         return cls(settings=settings, engine=engine, sessions=create_sessionmaker(engine))
 
+    async def close(self) -> None:
+        await self.engine.dispose()
+
     def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         """The write transaction of one mutation: commits when the block ends, rolls back on any
         error. The caller opens it; the services it hands the session to never commit."""
@@ -76,6 +78,3 @@ class Runtime:
     def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for queries only (a deferred transaction, so readers never wait for a writer)."""
         return read_session(self.sessions)
-
-    async def close(self) -> None:
-        await self.engine.dispose()
