@@ -130,13 +130,18 @@ def _banned_imports(module: Module, banned: tuple[str, ...], rule: str) -> Itera
             yield imported.line, f"imports {imported.base}: {rule}"
 
 
-def engine_imports_nothing_of_ours(module: Module) -> Iterator[Finding]:
-    if module.within("sliceboard.evaluation"):
+def _self_contained(module: Module, package: str, rule: str) -> Iterator[Finding]:
+    """Imports of ours from outside ``package``, for a module inside it."""
+    if module.within(package):
         for imported in _imports(module):
-            if imported.reaches("sliceboard") and not _within(
-                imported.base, "sliceboard.evaluation"
-            ):
-                yield imported.line, f"imports {imported.base}: the engine imports nothing of ours"
+            if imported.reaches("sliceboard") and not _within(imported.base, package):
+                yield imported.line, f"imports {imported.base}: {rule}"
+
+
+def engine_imports_nothing_of_ours(module: Module) -> Iterator[Finding]:
+    yield from _self_contained(
+        module, "sliceboard.evaluation", "the engine imports nothing of ours"
+    )
 
 
 def storage_reaches_up_to_nothing(module: Module) -> Iterator[Finding]:
@@ -158,10 +163,7 @@ def compute_serves_no_layer(module: Module) -> Iterator[Finding]:
 
 
 def client_imports_nothing_of_the_server(module: Module) -> Iterator[Finding]:
-    if module.within("sliceboard.client"):
-        for imported in _imports(module):
-            if imported.reaches("sliceboard") and not _within(imported.base, "sliceboard.client"):
-                yield imported.line, f"imports {imported.base}: the client speaks only HTTP"
+    yield from _self_contained(module, "sliceboard.client", "the client speaks only HTTP")
 
 
 def only_the_cli_builds_the_app(module: Module) -> Iterator[Finding]:
@@ -282,6 +284,11 @@ def test_rule_holds(rule: Rule) -> None:
     assert violations(_sources(), [rule]) == []
 
 
+def _body(statement: str) -> str:
+    """``statement`` inside a coroutine, as a probe module's source."""
+    return f"async def f(r, s, session):\n    {statement}\n"
+
+
 @pytest.mark.parametrize(
     ("module", "source", "rule"),
     [
@@ -298,28 +305,16 @@ def test_rule_holds(rule: Rule) -> None:
         ("schema/probe.py", "from sliceboard.storage.db import transaction\n", "rows from"),
         ("schema/probe.py", "from sliceboard.storage.jobs import TERMINAL_STATUSES\n", "rows from"),
         ("schema/probe.py", "from sliceboard.storage import tables, reads\n", "rows from"),
-        ("server/services/probe.py", "async def f(s):\n    await s.commit()\n", "begins and"),
-        ("schema/probe.py", "async def f(session):\n    await session.rollback()\n", "begins and"),
-        (
-            "server/services/probe.py",
-            "async def f(r):\n    async with r.unit_of_work() as s:\n        pass\n",
-            "handed the session",
-        ),
-        (
-            "server/services/probe.py",
-            "async def f(m):\n    async with transaction(m) as s:\n        pass\n",
-            "handed the session",
-        ),
+        ("server/services/probe.py", _body("await s.commit()"), "begins and"),
+        ("schema/probe.py", _body("await session.rollback()"), "begins and"),
+        ("server/services/probe.py", _body("async with r.unit_of_work() as s: ..."), "handed the"),
+        ("server/services/probe.py", _body("async with transaction(r) as s: ..."), "handed the"),
         ("server/jobs/probe.py", "from sqlalchemy import select\n", "SQL is built"),
         ("schema/probe.py", "from sqlmodel import col, select\n", "SQL is built"),
         ("server/services/probe.py", "import sqlalchemy as sa\nq = sa.update(T)\n", "SQL is built"),
         ("server/app.py", "from sqlalchemy import sql\nq = sql.text('SELECT 1')\n", "SQL is built"),
-        ("schema/probe.py", "async def f(session):\n    await session.get(T, 1)\n", "run in"),
-        (
-            "server/app.py",
-            "async def f(r):\n    async with r.engine.connect() as c:\n        pass\n",
-            "run in",
-        ),
+        ("schema/probe.py", _body("await session.get(T, 1)"), "run in"),
+        ("server/app.py", _body("async with r.engine.connect() as c: ..."), "run in"),
     ],
 )
 def test_each_rule_catches_its_violation(module: str, source: str, rule: str) -> None:
