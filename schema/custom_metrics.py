@@ -24,7 +24,6 @@ from sliceboard.schema.errors import InvalidInputError, NotFoundError, UpsertRes
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.services import custom_metrics as service
 from sliceboard.services.custom_metrics_cache import cache_for
-from sliceboard.storage.db import read_session, transaction
 
 
 @strawberry.enum(
@@ -186,7 +185,7 @@ async def upload_custom_metrics(
     """``Mutation.uploadCustomMetrics``: one transaction; a rejected batch writes nothing."""
     runtime = info.context.runtime
     try:
-        async with transaction(runtime.sessions) as session:
+        async with runtime.unit_of_work() as session:
             counts = await service.upload_custom_metrics(
                 session,
                 model_run_id=model_run_id,
@@ -210,7 +209,7 @@ async def model_run_custom_metrics(
 ) -> list[AggregatedMetric]:
     """``ModelRun.customMetrics``: an unknown slice or a bad filter is a top-level error."""
     runtime = info.context.runtime
-    async with read_session(runtime.sessions) as session:
+    async with runtime.reading() as session:
         metrics = await service.query_custom_metrics(
             session,
             cache=cache_for(runtime.engine),

@@ -27,6 +27,7 @@ from sliceboard.services import evaluation_browse as browse
 from sliceboard.services import evaluation_cache
 from sliceboard.services import evaluation_results as results
 from sliceboard.services.jobs import get_job
+from sliceboard.services.reads import row_by_id
 from sliceboard.storage import tables
 
 if TYPE_CHECKING:
@@ -270,12 +271,13 @@ def _evaluation_status(row: tables.Evaluation, job: tables.Job | None) -> JobSta
 
 
 async def model_run_evaluation(info: Info, run: tables.ModelRun) -> Evaluation | None:
-    if run.current_evaluation_id is None:
+    evaluation_id = run.current_evaluation_id
+    if evaluation_id is None:
         return None
 
     async def work(session: AsyncSession) -> Evaluation | None:
-        row = await session.get(tables.Evaluation, run.current_evaluation_id)
-        dataset = await session.get(tables.Dataset, run.dataset_id)
+        row = await row_by_id(session, table=tables.Evaluation, id=evaluation_id)
+        dataset = await row_by_id(session, table=tables.Dataset, id=run.dataset_id)
         if row is None or dataset is None:
             return None
         job = await get_job(session, job_id=str(row.job_id)) if row.job_id else None

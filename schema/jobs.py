@@ -20,8 +20,6 @@ from sliceboard.schema.errors import NotFoundError, error_payload
 from sliceboard.schema.scalars import utc
 from sliceboard.services import jobs as job_service
 from sliceboard.storage import tables
-from sliceboard.storage.db import read_session, transaction
-from sliceboard.storage.jobs import TERMINAL_STATUSES
 
 
 @strawberry.enum(
@@ -75,7 +73,7 @@ CancelJobPayload = Annotated[Job | NotFoundError, strawberry.union("CancelJobPay
 
 async def job(info: Info, id: strawberry.ID) -> Job | None:
     """``Query.job``: null for an id that names no job."""
-    async with read_session(info.context.runtime.sessions) as session:
+    async with info.context.runtime.reading() as session:
         row = await job_service.get_job(session, job_id=id)
     return Job.from_row(row) if row is not None else None
 
@@ -85,7 +83,7 @@ async def cancel_job(info: Info, id: strawberry.ID) -> CancelJobPayload:
     checks; the answer is the job as it is after the request."""
     runtime = info.context.runtime
     try:
-        async with transaction(runtime.sessions) as session:
+        async with runtime.unit_of_work() as session:
             row = await job_service.cancel_job(session, job_id=id)
     except NotFound as exc:
         payload = error_payload(exc)
@@ -97,7 +95,7 @@ async def cancel_job(info: Info, id: strawberry.ID) -> CancelJobPayload:
 
 async def model_run_jobs(info: Info, model_run_id: int) -> list[Job]:
     """``ModelRun.jobs``: newest first."""
-    async with read_session(info.context.runtime.sessions) as session:
+    async with info.context.runtime.reading() as session:
         rows = await job_service.list_jobs_for_run(session, model_run_id=model_run_id)
     return [Job.from_row(row) for row in rows]
 
@@ -111,7 +109,7 @@ async def job_updates(info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None
     runtime = info.context.runtime
 
     async def current() -> tables.Job | None:
-        async with read_session(runtime.sessions) as session:
+        async with runtime.reading() as session:
             return await job_service.get_job(session, job_id=id)
 
     row = await current()
@@ -120,7 +118,7 @@ async def job_updates(info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None
     yield Job.from_row(row)
     key = ("job", row.id)
     revision = row.revision
-    while row.status not in TERMINAL_STATUSES:
+    while not job_service.has_ended(row):
         await runtime.notifier.wait(key, timeout=runtime.settings.job_poll_seconds)
         latest = await current()
         if latest is None:

@@ -54,7 +54,6 @@ from sliceboard.schema.types.model import Model, ModelRun
 from sliceboard.schema.types.slice import Slice
 from sliceboard.schema.uploads import upload_rows
 from sliceboard.services import catalog, uploads
-from sliceboard.storage.db import transaction
 
 T = TypeVar("T")
 
@@ -64,7 +63,7 @@ async def write(
 ) -> T | Error:
     """Run ``work`` in one write transaction; an expected error rolls back and becomes a payload."""
     try:
-        async with transaction(info.context.runtime.sessions) as session:
+        async with info.context.runtime.unit_of_work() as session:
             return await work(session)
     except SliceboardError as exc:
         return fit_union(error_payload(exc), allowed)

@@ -9,13 +9,12 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.schema.context import Info
-from sliceboard.storage.db import read_session
 
 T = TypeVar("T")
 
 
 async def read(info: Info, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async with read_session(info.context.runtime.sessions) as session:
+    async with info.context.runtime.reading() as session:
         return await work(session)
 
 

@@ -11,7 +11,6 @@ from sliceboard.schema.context import Context
 from sliceboard.schema.errors import UpsertResult, error_payload, fit_union
 from sliceboard.schema.payloads import UPSERT_ERRORS
 from sliceboard.services import uploads
-from sliceboard.storage.db import transaction
 
 Upload = Callable[..., Awaitable[uploads.UpsertCounts]]
 # rows argument -> (service, name of its id argument)
@@ -29,7 +28,7 @@ async def upload_rows(
     service, id_name = SERVICES[kind]
     settings = context.runtime.settings
     try:
-        async with transaction(context.runtime.sessions) as session:
+        async with context.runtime.unit_of_work() as session:
             counts = await service(
                 session,
                 **{id_name: target_id, kind: rows},

@@ -7,7 +7,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,6 +19,7 @@ from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
 from sliceboard.services.report_worker import REPORT_WORKER
+from sliceboard.storage.db import ping
 from sliceboard.storage.migrate import upgrade_async
 
 
@@ -40,8 +40,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
-            async with runtime.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await ping(runtime.engine)
         except Exception:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})

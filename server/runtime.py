@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sliceboard.config import Settings
-from sliceboard.storage.db import create_engine, create_sessionmaker
+from sliceboard.storage.db import create_engine, create_sessionmaker, read_session, transaction
 
 
 class Notifier:
@@ -68,3 +69,12 @@ class Runtime:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The write transaction of one mutation: commits when the block ends, rolls back on any
+        error. The caller opens it; the services it hands the session to never commit."""
+        return transaction(self.sessions)
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for queries only (a deferred transaction, so readers never wait for a writer)."""
+        return read_session(self.sessions)

@@ -1,10 +1,13 @@
-"""The in-process wake-up signals of a Runtime."""
+"""A Runtime's in-process wake-up signals, and the unit of work it opens for the GraphQL layer."""
 
 from __future__ import annotations
 
 import asyncio
 
-from sliceboard.runtime import Notifier
+import pytest
+
+from sliceboard.runtime import Notifier, Runtime
+from sliceboard.services import catalog, reads
 
 
 async def test_notifier_wakes_waiters_and_forgets_keys_nobody_waits_on() -> None:
@@ -15,3 +18,17 @@ async def test_notifier_wakes_waiters_and_forgets_keys_nobody_waits_on() -> None
     assert await waiter is True
     assert await notifier.wait("other", timeout=0.01) is False
     assert notifier._events == {} and notifier._waiters == {}
+
+
+async def test_unit_of_work_commits_what_succeeds_and_rolls_back_what_raises(
+    runtime: Runtime,
+) -> None:
+    async with runtime.unit_of_work() as session:
+        await catalog.create_dataset(session, name="kept", metadata=None)
+    with pytest.raises(RuntimeError):
+        async with runtime.unit_of_work() as session:
+            await catalog.create_dataset(session, name="dropped", metadata=None)
+            raise RuntimeError("fails after the write")
+    async with runtime.reading() as session:
+        assert await reads.dataset_by_name(session, name="kept") is not None
+        assert await reads.dataset_by_name(session, name="dropped") is None

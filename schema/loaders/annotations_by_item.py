@@ -9,13 +9,12 @@ from strawberry.dataloader import DataLoader
 from sliceboard.runtime import Runtime
 from sliceboard.services.reads import annotations_of_items
 from sliceboard.storage import tables
-from sliceboard.storage.db import read_session
 
 
 class AnnotationsByItem(DataLoader[int, list[tables.Annotation]]):
     def __init__(self, runtime: Runtime) -> None:
         async def load(item_ids: Sequence[int]) -> list[list[tables.Annotation]]:
-            async with read_session(runtime.sessions) as session:
+            async with runtime.reading() as session:
                 return await annotations_of_items(session, item_ids=item_ids)
 
         super().__init__(load_fn=load)

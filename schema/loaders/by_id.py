@@ -10,7 +10,6 @@ from strawberry.dataloader import DataLoader
 
 from sliceboard.runtime import Runtime
 from sliceboard.services.reads import rows_in_key_order
-from sliceboard.storage.db import read_session
 
 RowT = TypeVar("RowT", bound=SQLModel)
 
@@ -18,7 +17,7 @@ RowT = TypeVar("RowT", bound=SQLModel)
 class RowsById(DataLoader[int, RowT | None], Generic[RowT]):
     def __init__(self, runtime: Runtime, table: type[RowT]) -> None:
         async def load(ids: Sequence[int]) -> list[RowT | None]:
-            async with read_session(runtime.sessions) as session:
+            async with runtime.reading() as session:
                 return await rows_in_key_order(session, table=table, ids=ids)
 
         super().__init__(load_fn=load)

@@ -10,7 +10,6 @@ from strawberry.dataloader import DataLoader
 
 from sliceboard.runtime import Runtime
 from sliceboard.services.reads import children_of
-from sliceboard.storage.db import read_session
 
 RowT = TypeVar("RowT", bound=SQLModel)
 
@@ -18,7 +17,7 @@ RowT = TypeVar("RowT", bound=SQLModel)
 class ChildrenByParent(DataLoader[int, list[RowT]], Generic[RowT]):
     def __init__(self, runtime: Runtime, table: type[RowT], parent_column: str) -> None:
         async def load(parent_ids: Sequence[int]) -> list[list[RowT]]:
-            async with read_session(runtime.sessions) as session:
+            async with runtime.reading() as session:
                 return await children_of(
                     session, table=table, parent_column=parent_column, parent_ids=parent_ids
                 )

@@ -8,13 +8,12 @@ from strawberry.dataloader import DataLoader
 
 from sliceboard.runtime import Runtime
 from sliceboard.services.reads import labels_of_datasets
-from sliceboard.storage.db import read_session
 
 
 class LabelsByDataset(DataLoader[int, list[str]]):
     def __init__(self, runtime: Runtime) -> None:
         async def load(dataset_ids: Sequence[int]) -> list[list[str]]:
-            async with read_session(runtime.sessions) as session:
+            async with runtime.reading() as session:
                 return await labels_of_datasets(session, dataset_ids=dataset_ids)
 
         super().__init__(load_fn=load)

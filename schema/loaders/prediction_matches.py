@@ -11,8 +11,8 @@ from strawberry.dataloader import DataLoader
 from sliceboard.runtime import Runtime
 from sliceboard.services.evaluation_browse import prediction_matches
 from sliceboard.services.evaluation_cache import snapshot_cache_for
+from sliceboard.services.reads import row_by_id
 from sliceboard.storage import tables
-from sliceboard.storage.db import read_session
 
 MatchKey = tuple[int, int, float]  # (model run id, prediction id, IoU threshold)
 Match = tuple[float | None, int | None]
@@ -25,9 +25,9 @@ class PredictionMatches(DataLoader[MatchKey, Match]):
             for run_id, prediction_id, threshold in keys:
                 groups[(run_id, threshold)].append(prediction_id)
             found: dict[MatchKey, Match] = {}
-            async with read_session(runtime.sessions) as session:
+            async with runtime.reading() as session:
                 for (run_id, threshold), ids in groups.items():
-                    run = await session.get(tables.ModelRun, run_id)
+                    run = await row_by_id(session, table=tables.ModelRun, id=run_id)
                     if run is None:
                         continue
                     matches = await prediction_matches(

@@ -10,13 +10,12 @@ from strawberry.dataloader import DataLoader
 from sliceboard.runtime import Runtime
 from sliceboard.services.reads import predictions_of_items
 from sliceboard.storage import tables
-from sliceboard.storage.db import read_session
 
 
 class PredictionsByItem(DataLoader[tuple[int, int], list[tables.Prediction]]):
     def __init__(self, runtime: Runtime) -> None:
         async def load(keys: Sequence[tuple[int, int]]) -> list[list[tables.Prediction]]:
-            async with read_session(runtime.sessions) as session:
+            async with runtime.reading() as session:
                 return await predictions_of_items(session, keys=keys)
 
         super().__init__(load_fn=load)

@@ -62,6 +62,11 @@ async def cancel_job(session: AsyncSession, *, job_id: str) -> Job:
     return job
 
 
+def has_ended(job: Job) -> bool:
+    """True once the job reached a final status (SUCCEEDED, FAILED or CANCELLED)."""
+    return job.status in job_store.TERMINAL_STATUSES
+
+
 async def list_jobs_for_run(session: AsyncSession, *, model_run_id: int) -> list[Job]:
     """A model run's jobs, newest first."""
     return await job_store.select_jobs_for_run(session=session, model_run_id=model_run_id)

@@ -20,6 +20,10 @@ from sliceboard.storage.pagination import Page
 RowT = TypeVar("RowT", bound=SQLModel)
 
 
+async def row_by_id(session: AsyncSession, *, table: type[RowT], id: int) -> RowT | None:
+    return await reads.row_by_id(session=session, table=table, id=id)
+
+
 async def rows_in_key_order(
     session: AsyncSession, *, table: type[RowT], ids: Sequence[int]
 ) -> list[RowT | None]:

@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sliceboard.errors import NotFound
 from sliceboard.services.ids import require_id
 from sliceboard.storage import tables
+from sliceboard.storage.db import dialect_of
 from sliceboard.storage.filters import item_filter_clause, validate_item_filter
 from sliceboard.storage.reads import rows_by_ids, select_item_ids
 
@@ -27,10 +28,6 @@ def slice_filter(row: tables.Slice) -> dict[str, Any]:
     if row.reference_ids is not None:
         parts.append({"referenceIds": list(row.reference_ids)})
     return parts[0] if len(parts) == 1 else {"and": parts}
-
-
-def dialect_of(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
 
 
 async def items_clause(

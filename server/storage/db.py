@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -74,6 +74,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def _disable_pysqlite_autobegin(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """``sqlite`` or ``postgresql``: the SQL a statement compiles to differs between them."""
+    return session.get_bind().dialect.name
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database; raises when it does not answer."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -24,6 +24,11 @@ def _c(table: type[SQLModel], name: str) -> Any:
     return table.__table__.c[name]  # type: ignore[attr-defined]
 
 
+async def row_by_id(*, session: AsyncSession, table: type[TableT], id: int) -> TableT | None:
+    """The row of ``table`` with this primary key, or None."""
+    return await session.get(table, id)
+
+
 async def rows_by_ids(
     *, session: AsyncSession, table: type[TableT], ids: Sequence[int]
 ) -> list[TableT]:
