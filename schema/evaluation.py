@@ -2,7 +2,7 @@
 metrics over slices, and paging through true/false positives and misses.
 
 Resolvers are thin: they call ``sliceboard.services.evaluation`` (requests) and
-``sliceboard.services.evaluation_results`` (answers from the stored match table). Asking for
+``sliceboard.services.evaluation.results`` (answers from the stored match table). Asking for
 metrics before any evaluation completed is a top-level error with code FAILED_PRECONDITION.
 """
 
@@ -22,10 +22,9 @@ from sliceboard.schema.jobs import Job, JobStatus
 from sliceboard.schema.pagination import Edge, PageInfo, page_size
 from sliceboard.schema.reading import read
 from sliceboard.schema.scalars import JSON, json_value
-from sliceboard.services import evaluation as evaluation_service
-from sliceboard.services import evaluation_browse as browse
-from sliceboard.services import evaluation_cache
-from sliceboard.services import evaluation_results as results
+from sliceboard.services.evaluation import browse, results
+from sliceboard.services.evaluation import cache as evaluation_cache
+from sliceboard.services.evaluation import lifecycle as evaluation_service
 from sliceboard.services.jobs import get_job
 from sliceboard.storage import tables
 

@@ -25,8 +25,8 @@ from sliceboard.evaluation import (
     MatchOptions,
     evaluate,
 )
-from sliceboard.services.evaluation_inputs import EngineInputs, UnsupportedRun, build_inputs
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.inputs import EngineInputs, UnsupportedRun, build_inputs
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.ids import require_id
 from sliceboard.services.jobs import enqueue_job
 from sliceboard.storage.evaluation_data import RunData, load_run_data

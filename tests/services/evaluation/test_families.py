@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sliceboard.evaluation import coco_summary, threshold_metrics
-from sliceboard.services.evaluation import DEFAULT_OPTIONS, compute_snapshot
-from sliceboard.services.evaluation_inputs import UnsupportedRun, build_inputs
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.inputs import UnsupportedRun, build_inputs
+from sliceboard.services.evaluation.lifecycle import DEFAULT_OPTIONS, compute_snapshot
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.storage.evaluation_data import ObjectRows, RunData
 
 

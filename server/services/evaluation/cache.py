@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
 from sliceboard.evaluation import EvaluationInputError
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.report_parts import PARTS
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.lru import Lru
 from sliceboard.services.ordered_compute import OrderedCompute
 from sliceboard.services.per_engine import per_engine
-from sliceboard.services.report_parts import PARTS
 from sliceboard.services.report_worker import (
     REPORT_WORKER,
     ReportWorker,
