@@ -10,7 +10,8 @@ import pytest
 
 from sliceboard.evaluation import coco_summary, threshold_metrics
 from sliceboard.services.evaluation.inputs import UnsupportedRun, build_inputs
-from sliceboard.services.evaluation.lifecycle import DEFAULT_OPTIONS, compute_snapshot
+from sliceboard.services.evaluation.lifecycle import compute_snapshot
+from sliceboard.services.evaluation.options import EvaluationOptions
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.storage.evaluation_data import ObjectRows, RunData
 
@@ -64,12 +65,12 @@ CASES: dict[str, tuple[str, Any, Any]] = {
 @pytest.mark.parametrize("family", sorted(CASES))
 def test_a_perfect_prediction_has_ap_one_and_a_shifted_one_misses_at_high_iou(family: str) -> None:
     kind, gt, shifted = CASES[family]
-    blob, _ = compute_snapshot(run(kind, [gt], [gt]), dict(DEFAULT_OPTIONS))
+    blob, _ = compute_snapshot(run(kind, [gt], [gt]), EvaluationOptions())
     snapshot = Snapshot.from_bytes(blob)
     perfect = coco_summary(snapshot.table, kind=snapshot.kind)  # type: ignore[arg-type]
     assert perfect.stats[0] == pytest.approx(1.0)
 
-    blob, _ = compute_snapshot(run(kind, [gt], [shifted]), dict(DEFAULT_OPTIONS))
+    blob, _ = compute_snapshot(run(kind, [gt], [shifted]), EvaluationOptions())
     table = Snapshot.from_bytes(blob).table
     at_low = threshold_metrics(table, iou_threshold=0.05)
     at_high = threshold_metrics(table, iou_threshold=0.95)
@@ -88,7 +89,7 @@ def test_categories_match_on_the_label_alone() -> None:
             ids=[1, 2], item_ids=[1, 2], labels=["cat", "cat"], types=["CATEGORY"] * 2,
             geometries=[None] * 2, areas=[None] * 2, iscrowd=[False] * 2, confidences=[0.8, 0.7]),
     )  # fmt: skip
-    table = Snapshot.from_bytes(compute_snapshot(data, dict(DEFAULT_OPTIONS))[0]).table
+    table = Snapshot.from_bytes(compute_snapshot(data, EvaluationOptions())[0]).table
     metrics = threshold_metrics(table, iou_threshold=0.5)
     assert (int(metrics.overall.tp), int(metrics.overall.fp), int(metrics.overall.fn)) == (1, 1, 1)
     # rows: ground truth cat, dog, background; columns: prediction cat, dog, background

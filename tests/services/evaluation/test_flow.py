@@ -23,6 +23,7 @@ from sliceboard.services.evaluation import cache as evaluation_cache
 from sliceboard.services.evaluation import lifecycle, report_parts
 from sliceboard.services.evaluation import results as evaluation_results
 from sliceboard.services.evaluation.cache import SnapshotCache
+from sliceboard.services.evaluation.options import EvaluationOptions
 from sliceboard.services.jobs import get_job
 from sliceboard.services.report_worker import REPORT_WORKER, forget
 from sliceboard.storage.db import read_session, transaction
@@ -102,10 +103,15 @@ async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
     return dataset_id, run_id
 
 
-async def evaluate_now(runtime: Runtime, run_id: str, options: dict[str, Any] | None = None) -> str:
+async def evaluate_now(
+    runtime: Runtime, run_id: str, options: EvaluationOptions | None = None
+) -> str:
     async with transaction(runtime.sessions) as session:
         job = await lifecycle.request_evaluation(
-            session, model_run_id=run_id, options=options, max_attempts=1
+            session,
+            model_run_id=run_id,
+            options=options or EvaluationOptions(),
+            max_attempts=1,
         )
     runner = JobRunner(runtime, handlers={"evaluate": run_evaluation_job})
     assert await runner.run_next() == job.id
