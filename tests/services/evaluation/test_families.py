@@ -112,3 +112,38 @@ def test_a_run_without_predictions_fails_with_a_message() -> None:
     data = run("BOX", [CASES["bbox"][1]], [])
     with pytest.raises(UnsupportedRun, match="no predictions"):
         build_inputs(data)
+
+
+# Which evaluation family each case is matched in, and its COCO summary flavour.
+EVALUATED_AS = {
+    "bbox": ("bbox", "bbox"),
+    "rotated": ("polygon", "bbox"),
+    "polygon": ("polygon", "bbox"),
+    "segm": ("segm", "segm"),
+    "keypoints": ("keypoints", "keypoints"),
+    "cuboid": ("cuboid", "bbox"),
+    "polyline": ("polyline", "bbox"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_geometry_is_evaluated_in_its_family(case: str) -> None:
+    kind, gt, shifted = CASES[case]
+    inputs = build_inputs(run(kind, [gt], [shifted]))
+    assert (inputs.family, inputs.kind) == EVALUATED_AS[case]
+
+
+def test_boxes_with_polygons_are_evaluated_as_polygons() -> None:
+    box = {"x": 5, "y": 5, "width": 20, "height": 20, "rotation": 0.0}
+    data = RunData(
+        item_ids=[1],
+        item_sizes={},
+        ground_truth=rows("BOX", [box], confidence=False),
+        predictions=rows(
+            "POLYGON", [{"vertices": square(15, 5, 20), "holes": []}], confidence=True
+        ),
+    )
+    inputs = build_inputs(data)
+    assert inputs.family == "polygon"
+    iou = inputs.similarity(np.array([0]), np.array([0]), np.array([False]))
+    np.testing.assert_allclose(iou, [200 / 600])  # overlap 10x20 over union 20x20 + 20x20 - 200
