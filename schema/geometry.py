@@ -1,7 +1,9 @@
-"""Geometry output types, built from the stored geometry JSON (format in SERVICES_API.md)."""
+"""Geometry output types, built from the stored geometry JSON of each type code of the geometry
+family registry (``sliceboard.services.validation.families``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
 
@@ -109,51 +111,72 @@ def _point3d(values: list[float]) -> Point3D:
     return Point3D(x=float(values[0]), y=float(values[1]), z=float(values[2]))
 
 
-def geometry_from_json(
-    kind: str, data: dict[str, Any] | None
-) -> Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid | None:
+def _box(data: dict[str, Any]) -> Box:
+    return Box(
+        x=float(data["x"]),
+        y=float(data["y"]),
+        width=float(data["width"]),
+        height=float(data["height"]),
+        rotation=float(data.get("rotation") or 0.0),
+    )
+
+
+def _polyline(data: dict[str, Any]) -> Polyline:
+    return Polyline(vertices=_points(data["vertices"]))
+
+
+def _keypoints(data: dict[str, Any]) -> Keypoints:
+    names = data.get("names") or []
+    points = [
+        Keypoint(
+            x=float(p[0]),
+            y=float(p[1]),
+            visibility=int(p[2]),
+            name=names[i] if i < len(names) else None,
+        )
+        for i, p in enumerate(data["points"])
+    ]
+    skeleton = data.get("skeleton")
+    return Keypoints(
+        points=points,
+        skeleton=[list(map(int, e)) for e in skeleton] if skeleton is not None else None,
+    )
+
+
+def _segmentation(data: dict[str, Any]) -> Segmentation:
+    rle = data.get("rle")
+    polygons = data.get("polygons")
+    return Segmentation(
+        rle=Rle(counts=str(rle["counts"]), size=[int(v) for v in rle["size"]]) if rle else None,
+        polygons=[_polygon(p) for p in polygons] if polygons is not None else None,
+    )
+
+
+def _cuboid(data: dict[str, Any]) -> Cuboid:
+    return Cuboid(
+        position=_point3d(data["position"]),
+        dimensions=_point3d(data["dimensions"]),
+        yaw=float(data["yaw"]),
+    )
+
+
+GeometryOutput = Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid
+#: Output type by stored type code (every family of the registry but CATEGORY).
+OUTPUTS: dict[str, Callable[[dict[str, Any]], GeometryOutput]] = {
+    "BOX": _box,
+    "POLYGON": _polygon,
+    "POLYLINE": _polyline,
+    "KEYPOINTS": _keypoints,
+    "SEGMENTATION": _segmentation,
+    "CUBOID": _cuboid,
+}
+
+
+def geometry_from_json(kind: str, data: dict[str, Any] | None) -> GeometryOutput | None:
     """The output type of one stored geometry; None for a CATEGORY (no geometry)."""
     if data is None or kind == "CATEGORY":
         return None
-    if kind == "BOX":
-        return Box(
-            x=float(data["x"]),
-            y=float(data["y"]),
-            width=float(data["width"]),
-            height=float(data["height"]),
-            rotation=float(data.get("rotation") or 0.0),
-        )
-    if kind == "POLYGON":
-        return _polygon(data)
-    if kind == "POLYLINE":
-        return Polyline(vertices=_points(data["vertices"]))
-    if kind == "KEYPOINTS":
-        names = data.get("names") or []
-        points = [
-            Keypoint(
-                x=float(p[0]),
-                y=float(p[1]),
-                visibility=int(p[2]),
-                name=names[i] if i < len(names) else None,
-            )
-            for i, p in enumerate(data["points"])
-        ]
-        skeleton = data.get("skeleton")
-        return Keypoints(
-            points=points,
-            skeleton=[list(map(int, e)) for e in skeleton] if skeleton is not None else None,
-        )
-    if kind == "SEGMENTATION":
-        rle = data.get("rle")
-        polygons = data.get("polygons")
-        return Segmentation(
-            rle=Rle(counts=str(rle["counts"]), size=[int(v) for v in rle["size"]]) if rle else None,
-            polygons=[_polygon(p) for p in polygons] if polygons is not None else None,
-        )
-    if kind == "CUBOID":
-        return Cuboid(
-            position=_point3d(data["position"]),
-            dimensions=_point3d(data["dimensions"]),
-            yaw=float(data["yaw"]),
-        )
-    raise ValueError(f"unknown geometry type {kind!r}")
+    output = OUTPUTS.get(kind)
+    if output is None:
+        raise ValueError(f"unknown geometry type {kind!r}")
+    return output(data)

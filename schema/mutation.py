@@ -13,7 +13,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import SliceboardError
-from sliceboard.schema import custom_metrics, evaluation, jobs
+from sliceboard.schema import custom_metrics, jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import to_plain, to_plain_list
 from sliceboard.schema.errors import (
@@ -24,7 +24,8 @@ from sliceboard.schema.errors import (
     error_payload,
     fit_union,
 )
-from sliceboard.schema.evaluation import EvaluationOptions
+from sliceboard.schema.evaluation import versions
+from sliceboard.schema.evaluation.options import EvaluationOptionsInput
 from sliceboard.schema.fields import mutation
 from sliceboard.schema.filters import filter_to_dict
 from sliceboard.schema.inputs import (
@@ -217,6 +218,6 @@ class Mutation:
         description="Queue an evaluation of the run; the answer is its Job (follow it with Subscription.job)."
     )
     async def calculate_evaluation_metrics(
-        self, info: Info, model_run_id: strawberry.ID, options: EvaluationOptions | None = None
+        self, info: Info, model_run_id: strawberry.ID, options: EvaluationOptionsInput | None = None
     ) -> EvaluationJobPayload:
-        return await evaluation.calculate_evaluation_metrics(info, model_run_id, options)
+        return await versions.calculate_evaluation_metrics(info, model_run_id, options)

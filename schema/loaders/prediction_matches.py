@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from sliceboard.runtime import Runtime
-from sliceboard.services.evaluation_browse import prediction_matches
-from sliceboard.services.evaluation_cache import snapshot_cache_for
+from sliceboard.services.evaluation.browse import prediction_matches
+from sliceboard.services.evaluation.cache import snapshot_cache_for
 from sliceboard.services.reads import row_by_id
 from sliceboard.storage import tables
 

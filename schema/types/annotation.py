@@ -153,13 +153,13 @@ class Prediction:
 
     @field(description="IoU with its matched ground truth in the current evaluation.")
     async def iou(self, info: Info) -> float | None:
-        from sliceboard.schema.evaluation import prediction_iou
+        from sliceboard.schema.evaluation.browse import prediction_iou
 
         return await prediction_iou(info, self.row, self.iou_threshold)
 
     @field(description="The ground truth it matched in the current evaluation.")
     async def matched_annotation(self, info: Info) -> Annotation | None:
-        from sliceboard.schema.evaluation import prediction_matched_annotation
+        from sliceboard.schema.evaluation.browse import prediction_matched_annotation
 
         return await prediction_matched_annotation(info, self.row, self.iou_threshold)
 

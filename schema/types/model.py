@@ -6,14 +6,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from sliceboard.schema import custom_metrics, evaluation, jobs
+from sliceboard.schema import custom_metrics, jobs
 from sliceboard.schema.context import Info
-from sliceboard.schema.evaluation import (
-    Evaluation,
-    MetricsReport,
-    PredictionFilter,
-    PredictionOrder,
-)
+from sliceboard.schema.evaluation import browse, report, versions
+from sliceboard.schema.evaluation.browse import PredictionFilter, PredictionOrder
+from sliceboard.schema.evaluation.report import MetricsReport
+from sliceboard.schema.evaluation.versions import Evaluation
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
@@ -102,7 +100,7 @@ class ModelRun:
 
     @field(description="The current evaluation; null before the first completes.")
     async def evaluation(self, info: Info) -> Evaluation | None:
-        return await evaluation.model_run_evaluation(info, self.row)
+        return await versions.model_run_evaluation(info, self.row)
 
     @strawberry.field
     async def metrics(
@@ -114,7 +112,7 @@ class ModelRun:
         confidence_threshold: float | None = 0.0,
         labels: list[str] | None = None,
     ) -> MetricsReport:
-        return await evaluation.model_run_metrics(
+        return await report.model_run_metrics(
             info,
             self.row,
             filter=filter,
@@ -139,8 +137,8 @@ class ModelRun:
         first: int | None = None,
         after: str | None = None,
     ) -> PredictionConnection:
-        if evaluation.needs_evaluation(filter, order_by):
-            return await evaluation.model_run_evaluated_predictions(
+        if browse.needs_evaluation(filter, order_by):
+            return await browse.model_run_evaluated_predictions(
                 info,
                 self.row,
                 filter=filter,
@@ -196,7 +194,7 @@ class ModelRun:
         first: int | None = None,
         after: str | None = None,
     ) -> AnnotationConnection:
-        return await evaluation.model_run_false_negatives(
+        return await browse.model_run_false_negatives(
             info,
             self.row,
             filter=filter,

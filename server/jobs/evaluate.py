@@ -11,8 +11,8 @@ import time
 from sliceboard.evaluation import EvaluationInputError
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.jobs.offload import run_cpu
-from sliceboard.services import evaluation as service
-from sliceboard.services.evaluation_inputs import UnsupportedRun
+from sliceboard.services.evaluation import lifecycle as service
+from sliceboard.services.evaluation.inputs import UnsupportedRun
 from sliceboard.storage.db import read_session, transaction
 
 

@@ -31,9 +31,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sliceboard.process_guard import exit_with_parent
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.report_parts import PARTS
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.lru import Lru
-from sliceboard.services.report_parts import PARTS
 from sliceboard.services.snapshot_files import SharedSnapshot, attach
 
 #: Snapshots a worker keeps mapped (the server's cache keeps 4).

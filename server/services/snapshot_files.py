@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sliceboard.process_guard import pid_alive
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.snapshot import Snapshot
 
 _ALIGN = 64
 _SUFFIX = ".snapshot"

@@ -12,7 +12,7 @@ import pytest
 from sliceboard.config import Settings
 from tests.e2e.conftest import GraphQLClient
 from tests.evaluation.coco_cases import CocoCase, make_case
-from tests.services.test_evaluation_flow import pycocotools_stats
+from tests.services.evaluation.test_flow import pycocotools_stats
 
 COCO = "ap ap50 ap75 apSmall apMedium apLarge ar1 ar10 ar100 arSmall arMedium arLarge"
 ERRORS = "... on Error { message } ... on InvalidInputError { issues { path message } }"

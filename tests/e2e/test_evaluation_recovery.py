@@ -23,7 +23,7 @@ from sliceboard.runtime import Runtime
 from tests.e2e.test_evaluation import COCO
 from tests.e2e.test_serve_process import _free_port
 from tests.evaluation.coco_cases import CocoCase
-from tests.services.test_evaluation_flow import pycocotools_stats, upload_case
+from tests.services.evaluation.test_flow import pycocotools_stats, upload_case
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

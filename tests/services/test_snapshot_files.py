@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sliceboard.services import snapshot_files
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.snapshot import Snapshot
 from tests.evaluation.coco_cases import make_case, run_engine
 
 

@@ -18,14 +18,12 @@ from pycocotools.cocoeval import COCOeval
 from sliceboard.jobs.evaluate import run_evaluation_job
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
-from sliceboard.services import (
-    catalog,
-    evaluation,
-    evaluation_results,
-    report_parts,
-    uploads,
-)
-from sliceboard.services.evaluation_cache import SnapshotCache
+from sliceboard.services import catalog, uploads
+from sliceboard.services.evaluation import cache as evaluation_cache
+from sliceboard.services.evaluation import lifecycle, report_parts
+from sliceboard.services.evaluation import results as evaluation_results
+from sliceboard.services.evaluation.cache import SnapshotCache
+from sliceboard.services.evaluation.options import EvaluationOptions
 from sliceboard.services.jobs import get_job
 from sliceboard.services.report_worker import REPORT_WORKER, forget
 from sliceboard.storage.db import read_session, transaction
@@ -105,10 +103,15 @@ async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
     return dataset_id, run_id
 
 
-async def evaluate_now(runtime: Runtime, run_id: str, options: dict[str, Any] | None = None) -> str:
+async def evaluate_now(
+    runtime: Runtime, run_id: str, options: EvaluationOptions | None = None
+) -> str:
     async with transaction(runtime.sessions) as session:
-        job = await evaluation.request_evaluation(
-            session, model_run_id=run_id, options=options, max_attempts=1
+        job = await lifecycle.request_evaluation(
+            session,
+            model_run_id=run_id,
+            options=options or EvaluationOptions(),
+            max_attempts=1,
         )
     runner = JobRunner(runtime, handlers={"evaluate": run_evaluation_job})
     assert await runner.run_next() == job.id
@@ -302,8 +305,6 @@ async def _current_evaluation(runtime: Runtime, run_id: str) -> int:
 async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     """Metric requests take turns in arrival order; one that holds its turn too long (a slow
     filter) delays the next by ADMISSION_WAIT at most."""
-    from sliceboard.services import evaluation_cache
-
     cache = SnapshotCache(worker=None)
     order: list[int] = []
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from sliceboard.evaluation import coco_summary, threshold_metrics
-from sliceboard.services.evaluation import DEFAULT_OPTIONS, compute_snapshot
-from sliceboard.services.evaluation_inputs import UnsupportedRun, build_inputs
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.inputs import UnsupportedRun, build_inputs
+from sliceboard.services.evaluation.lifecycle import compute_snapshot
+from sliceboard.services.evaluation.options import EvaluationOptions
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.storage.evaluation_data import ObjectRows, RunData
 
 
@@ -64,12 +65,12 @@ CASES: dict[str, tuple[str, Any, Any]] = {
 @pytest.mark.parametrize("family", sorted(CASES))
 def test_a_perfect_prediction_has_ap_one_and_a_shifted_one_misses_at_high_iou(family: str) -> None:
     kind, gt, shifted = CASES[family]
-    blob, _ = compute_snapshot(run(kind, [gt], [gt]), dict(DEFAULT_OPTIONS))
+    blob, _ = compute_snapshot(run(kind, [gt], [gt]), EvaluationOptions())
     snapshot = Snapshot.from_bytes(blob)
     perfect = coco_summary(snapshot.table, kind=snapshot.kind)  # type: ignore[arg-type]
     assert perfect.stats[0] == pytest.approx(1.0)
 
-    blob, _ = compute_snapshot(run(kind, [gt], [shifted]), dict(DEFAULT_OPTIONS))
+    blob, _ = compute_snapshot(run(kind, [gt], [shifted]), EvaluationOptions())
     table = Snapshot.from_bytes(blob).table
     at_low = threshold_metrics(table, iou_threshold=0.05)
     at_high = threshold_metrics(table, iou_threshold=0.95)
@@ -88,7 +89,7 @@ def test_categories_match_on_the_label_alone() -> None:
             ids=[1, 2], item_ids=[1, 2], labels=["cat", "cat"], types=["CATEGORY"] * 2,
             geometries=[None] * 2, areas=[None] * 2, iscrowd=[False] * 2, confidences=[0.8, 0.7]),
     )  # fmt: skip
-    table = Snapshot.from_bytes(compute_snapshot(data, dict(DEFAULT_OPTIONS))[0]).table
+    table = Snapshot.from_bytes(compute_snapshot(data, EvaluationOptions())[0]).table
     metrics = threshold_metrics(table, iou_threshold=0.5)
     assert (int(metrics.overall.tp), int(metrics.overall.fp), int(metrics.overall.fn)) == (1, 1, 1)
     # rows: ground truth cat, dog, background; columns: prediction cat, dog, background
@@ -111,3 +112,38 @@ def test_a_run_without_predictions_fails_with_a_message() -> None:
     data = run("BOX", [CASES["bbox"][1]], [])
     with pytest.raises(UnsupportedRun, match="no predictions"):
         build_inputs(data)
+
+
+# Which evaluation family each case is matched in, and its COCO summary flavour.
+EVALUATED_AS = {
+    "bbox": ("bbox", "bbox"),
+    "rotated": ("polygon", "bbox"),
+    "polygon": ("polygon", "bbox"),
+    "segm": ("segm", "segm"),
+    "keypoints": ("keypoints", "keypoints"),
+    "cuboid": ("cuboid", "bbox"),
+    "polyline": ("polyline", "bbox"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_geometry_is_evaluated_in_its_family(case: str) -> None:
+    kind, gt, shifted = CASES[case]
+    inputs = build_inputs(run(kind, [gt], [shifted]))
+    assert (inputs.family, inputs.kind) == EVALUATED_AS[case]
+
+
+def test_boxes_with_polygons_are_evaluated_as_polygons() -> None:
+    box = {"x": 5, "y": 5, "width": 20, "height": 20, "rotation": 0.0}
+    data = RunData(
+        item_ids=[1],
+        item_sizes={},
+        ground_truth=rows("BOX", [box], confidence=False),
+        predictions=rows(
+            "POLYGON", [{"vertices": square(15, 5, 20), "holes": []}], confidence=True
+        ),
+    )
+    inputs = build_inputs(data)
+    assert inputs.family == "polygon"
+    iou = inputs.similarity(np.array([0]), np.array([0]), np.array([False]))
+    np.testing.assert_allclose(iou, [200 / 600])  # overlap 10x20 over union 20x20 + 20x20 - 200

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation import FALSE_POSITIVE, TRUE_POSITIVE, EvaluationInputError
-from sliceboard.services.evaluation_cache import (
+from sliceboard.services.evaluation.cache import (
     SnapshotCache,
     check_threshold,
     selected_items,

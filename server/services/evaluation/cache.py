@@ -15,16 +15,15 @@ from typing import Any
 
 import numpy as np
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
 from sliceboard.evaluation import EvaluationInputError
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.report_parts import PARTS
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.lru import Lru
 from sliceboard.services.ordered_compute import OrderedCompute
 from sliceboard.services.per_engine import per_engine
-from sliceboard.services.report_parts import PARTS
 from sliceboard.services.report_worker import (
     REPORT_WORKER,
     ReportWorker,
@@ -35,10 +34,10 @@ from sliceboard.services.report_worker import (
 )
 from sliceboard.services.slices import resolve_item_ids
 from sliceboard.services.snapshot_files import SharedSnapshot, attach, write_shared
+from sliceboard.storage.evaluations import select_snapshot_blob
 from sliceboard.storage.reads import dataset_versions
-from sliceboard.storage.tables import Evaluation, ModelRun, core
+from sliceboard.storage.tables import ModelRun
 
-EVALUATION = core(Evaluation)
 #: Longest wait for a metric request's turn (``SnapshotCache.admitted``).
 ADMISSION_WAIT = 0.05
 logger = logging.getLogger(__name__)
@@ -79,11 +78,7 @@ class SnapshotCache:
             cached = self._items.get(evaluation_id)
             if cached is not None:
                 return cached
-            blob = (
-                await session.execute(
-                    sa.select(EVALUATION.c.snapshot).where(EVALUATION.c.id == evaluation_id)
-                )
-            ).scalar()
+            blob = await select_snapshot_blob(session=session, evaluation_id=evaluation_id)
             if blob is None:
                 raise FailedPrecondition("the evaluation has no stored results")
             snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)

@@ -13,7 +13,7 @@ import numpy as np
 
 from sliceboard.evaluation import ThresholdMetrics, coco_summary, threshold_metrics
 from sliceboard.evaluation.label_subset import pooled_pr_curve, summary_stat
-from sliceboard.services.evaluation_snapshot import Snapshot
+from sliceboard.services.evaluation.snapshot import Snapshot
 
 COCO_FIELDS = (
     "ap", "ap50", "ap75", "ap_small", "ap_medium", "ap_large",

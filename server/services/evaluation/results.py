@@ -3,7 +3,7 @@
 Everything reads the columnar snapshot (loaded once per process and kept in a small LRU: a
 snapshot never changes once written), masks it by the slice's items and aggregates; nothing is
 re-matched at query time. Paging through true/false positives and misses is in
-evaluation_browse.py.
+browse.py.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation import ThresholdMetrics
-from sliceboard.services.evaluation_cache import (
+from sliceboard.services.evaluation.cache import (
     SnapshotCache,
     check_threshold,
     selected_items,
     selected_labels,
     visible_snapshot,
 )
-from sliceboard.services.evaluation_snapshot import Snapshot
-from sliceboard.services.report_parts import Summary
+from sliceboard.services.evaluation.report_parts import Summary
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.snapshot_files import SharedSnapshot
 from sliceboard.storage.tables import ModelRun
 

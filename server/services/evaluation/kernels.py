@@ -1,11 +1,9 @@
-"""Stored rows of a model run -> the engine's arrays and similarity kernel.
+"""Similarity kernels and areas of a run's objects, one builder per geometry family:
 
-The geometry *family* of a run decides the kernel and the COCO summary flavour:
-
-    bbox       axis-aligned boxes                  box IoU (crowd: over the prediction)
+    box        axis-aligned boxes                  box IoU (crowd: over the prediction)
     polygon    polygons and rotated boxes          area IoU of shapely polygons (repaired)
-    segm       instance masks (RLE or polygons)    mask IoU on run lengths
-    keypoints  keypoint sets                       COCO's OKS (17 keypoints: COCO's sigmas,
+    mask       instance masks (RLE or polygons)    mask IoU on run lengths
+    keypoint   keypoint sets                       COCO's OKS (17 keypoints: COCO's sigmas,
                                                    other layouts: 0.05 for every keypoint)
     cuboid     3D cuboids                          3D IoU (bird's-eye overlap x height overlap)
     polyline   open lines                          IoU of the lines drawn 2 px wide
@@ -14,19 +12,19 @@ The geometry *family* of a run decides the kernel and the COCO summary flavour:
 
 Keypoint ground truth has no box of its own here: the extent of its labelled keypoints
 stands in for COCO's ``bbox`` (used when a ground truth has no labelled keypoint) and, when
-no ``area`` was given, for its area.
-
-A run whose objects mix families that cannot be compared fails with a message naming them.
+no ``area`` was given, for its area. Which builder a run uses is the geometry family
+registry's choice (``sliceboard.services.validation.families``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
-from sliceboard.evaluation import GroundTruth, Predictions, Similarity, box_similarity
+from sliceboard.evaluation import Similarity, box_similarity
 from sliceboard.evaluation.geometry.cuboids import CuboidBatch, cuboid_similarity
 from sliceboard.evaluation.geometry.kernel import check_pairs
 from sliceboard.evaluation.geometry.keypoints import (
@@ -43,7 +41,9 @@ from sliceboard.evaluation.geometry.polylines import polyline_similarity
 from sliceboard.evaluation.geometry.rle import RleBatch
 from sliceboard.evaluation.geometry.rle_iou import rle_similarity
 from sliceboard.evaluation.geometry.rle_polygon import rle_from_polygons
-from sliceboard.storage.evaluation_data import ObjectRows, RunData
+from sliceboard.storage.evaluation_data import ObjectRows
+
+ItemSizes = dict[int, tuple[int | None, int | None]]  # item id -> (height, width)
 
 
 class UnsupportedRun(ValueError):
@@ -51,37 +51,23 @@ class UnsupportedRun(ValueError):
 
 
 @dataclass(frozen=True)
-class EngineInputs:
-    family: str
-    kind: str  # coco_summary flavour: bbox | segm | keypoints
-    ground_truth: GroundTruth
-    predictions: Predictions
+class Kernel:
+    """What the engine needs of a run's geometry: pair similarity and each object's own area
+    (used when the row gives none)."""
+
     similarity: Similarity
-    item_ids: np.ndarray
-    label_names: list[str]
-    gt_ids: np.ndarray
-    dt_ids: np.ndarray
+    gt_area: np.ndarray  # float64 (G,)
+    dt_area: np.ndarray  # float64 (P,)
+    gt_ignore: np.ndarray | None = None  # bool (G,): ground truth the protocol ignores
 
 
-def _family(gt: ObjectRows, dt: ObjectRows) -> str:
-    types = gt.type_set() | dt.type_set()
-    if not types or types == {"CATEGORY"}:
-        return "category"
-    if types == {"BOX"}:
-        return "polygon" if _rotated(gt) or _rotated(dt) else "bbox"
-    if types <= {"BOX", "POLYGON"}:
-        return "polygon"
-    single = {
-        "SEGMENTATION": "segm",
-        "KEYPOINTS": "keypoints",
-        "CUBOID": "cuboid",
-        "POLYLINE": "polyline",
-    }
-    if len(types) == 1 and next(iter(types)) in single:
-        return single[next(iter(types))]
-    raise UnsupportedRun(
-        "cannot evaluate these geometry types together: " + ", ".join(sorted(types))
-    )
+#: Builds the kernel of a run whose objects all belong to one family.
+KernelBuilder = Callable[[ObjectRows, ObjectRows, ItemSizes], Kernel]
+
+
+def unrotated(rows: ObjectRows) -> bool:
+    """Whether no box of ``rows`` is rotated (the box kernel compares axis-aligned boxes)."""
+    return not _rotated(rows)
 
 
 def _rotated(rows: ObjectRows) -> bool:
@@ -234,102 +220,78 @@ def _same_item(n_dt: int, n_gt: int) -> Similarity:
     return similarity
 
 
-def _areas(rows: ObjectRows, fallback: np.ndarray) -> np.ndarray:
+def own_or(rows: ObjectRows, fallback: np.ndarray) -> np.ndarray:
+    """The rows' given areas, ``fallback`` (their own geometry's) where none was given."""
     return np.where(np.isnan(rows.areas), fallback, rows.areas) if len(rows) else fallback
 
 
-def _label_index(rows: ObjectRows, label_names: list[str]) -> np.ndarray:
-    """The rows' label codes translated into indices of the run's sorted ``label_names``."""
-    position = {name: k for k, name in enumerate(label_names)}
-    lookup = np.array([position[name] for name in rows.label_names], dtype=np.int64)
-    return lookup[rows.label_codes] if len(rows) else np.zeros(0, dtype=np.int64)
-
-
-def build_inputs(data: RunData) -> EngineInputs:
-    """The engine's view of a run; raises UnsupportedRun for runs it cannot evaluate."""
-    gt_rows, dt_rows = data.ground_truth, data.predictions
-    if len(dt_rows) == 0:
-        raise UnsupportedRun("the model run has no predictions to evaluate")
-    family = _family(gt_rows, dt_rows)
-
-    item_ids = np.asarray(data.item_ids, dtype=np.int64)  # ascending: items by row id
-    label_names = sorted(set(gt_rows.label_names) | set(dt_rows.label_names))
-
-    n_gt, n_dt = len(gt_rows), len(dt_rows)
-    gt_ignore = np.zeros(n_gt, dtype=bool)
-    similarity: Similarity
-    kind = "bbox"
-    if family == "bbox":
-        gt_boxes, dt_boxes = _boxes(gt_rows)[:, :4], _boxes(dt_rows)[:, :4]
-        similarity = box_similarity(dt_boxes, gt_boxes)
-        gt_own_area = gt_boxes[:, 2] * gt_boxes[:, 3]
-        dt_area = dt_boxes[:, 2] * dt_boxes[:, 3]
-    elif family == "segm":
-        kind = "segm"
-        gt_masks = _masks(gt_rows, data.item_sizes, "annotation")
-        dt_masks = _masks(dt_rows, data.item_sizes, "prediction")
-        similarity = rle_similarity(dt_masks, gt_masks)
-        gt_own_area = gt_masks.area().astype(np.float64)
-        dt_area = dt_masks.area().astype(np.float64)
-    elif family == "polygon":
-        gt_shapes, dt_shapes = _polygons(gt_rows), _polygons(dt_rows)
-        similarity = geometry_similarity(dt_shapes, gt_shapes)
-        gt_own_area = np.asarray(shapely.area(gt_shapes), dtype=np.float64)
-        dt_area = np.asarray(shapely.area(dt_shapes), dtype=np.float64)
-    elif family == "keypoints":
-        kind = "keypoints"
-        gt_points, dt_points = _keypoints(gt_rows), _keypoints(dt_rows)
-        gt_boxes = _keypoint_boxes(gt_points)
-        gt_own_area = gt_boxes[:, 2] * gt_boxes[:, 3]
-        dt_boxes = _keypoint_boxes(dt_points)
-        dt_area = dt_boxes[:, 2] * dt_boxes[:, 3]
-        similarity = oks_similarity(
-            dt_points,
-            gt_points,
-            _areas(gt_rows, gt_own_area),
-            gt_boxes,
-            _keypoint_sigmas(gt_points),
-        )
-        # COCO ignores ground truth without labelled keypoints.
-        gt_ignore = gt_points.labelled_count() == 0
-    elif family == "cuboid":
-        gt_cuboids, dt_cuboids = _cuboids(gt_rows), _cuboids(dt_rows)
-        similarity = cuboid_similarity(dt_cuboids, gt_cuboids)
-        gt_own_area = gt_cuboids.dimensions[:, 0] * gt_cuboids.dimensions[:, 1]
-        dt_area = dt_cuboids.dimensions[:, 0] * dt_cuboids.dimensions[:, 1]
-    elif family == "polyline":
-        gt_lines = [np.asarray(g["vertices"], dtype=np.float64) for g in gt_rows.geometries]
-        dt_lines = [np.asarray(g["vertices"], dtype=np.float64) for g in dt_rows.geometries]
-        similarity = polyline_similarity(dt_lines, gt_lines)
-        gt_own_area = np.zeros(n_gt, dtype=np.float64)
-        dt_area = np.zeros(n_dt, dtype=np.float64)
-    else:
-        similarity = _same_item(n_dt, n_gt)
-        gt_own_area = np.zeros(n_gt, dtype=np.float64)
-        dt_area = np.zeros(n_dt, dtype=np.float64)
-
-    ground_truth = GroundTruth.from_arrays(
-        item=np.searchsorted(item_ids, gt_rows.item_ids),
-        label=_label_index(gt_rows, label_names),
-        area=_areas(gt_rows, gt_own_area),
-        iscrowd=gt_rows.iscrowd,
-        ignore=gt_ignore | gt_rows.iscrowd,
+def box_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    gt_boxes, dt_boxes = _boxes(gt)[:, :4], _boxes(dt)[:, :4]
+    return Kernel(
+        box_similarity(dt_boxes, gt_boxes),
+        gt_boxes[:, 2] * gt_boxes[:, 3],
+        dt_boxes[:, 2] * dt_boxes[:, 3],
     )
-    scores = np.where(np.isnan(dt_rows.confidences), 1.0, dt_rows.confidences)  # none given: 1
-    predictions = Predictions.from_arrays(
-        item=np.searchsorted(item_ids, dt_rows.item_ids),
-        label=_label_index(dt_rows, label_names),
-        score=scores,
-        area=_areas(dt_rows, dt_area),
+
+
+def polygon_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    gt_shapes, dt_shapes = _polygons(gt), _polygons(dt)
+    return Kernel(
+        geometry_similarity(dt_shapes, gt_shapes),
+        np.asarray(shapely.area(gt_shapes), dtype=np.float64),
+        np.asarray(shapely.area(dt_shapes), dtype=np.float64),
     )
-    return EngineInputs(
-        family=family,
-        kind=kind,
-        ground_truth=ground_truth,
-        predictions=predictions,
-        similarity=similarity,
-        item_ids=item_ids,
-        label_names=label_names,
-        gt_ids=gt_rows.ids,
-        dt_ids=dt_rows.ids,
+
+
+def mask_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    gt_masks = _masks(gt, sizes, "annotation")
+    dt_masks = _masks(dt, sizes, "prediction")
+    return Kernel(
+        rle_similarity(dt_masks, gt_masks),
+        gt_masks.area().astype(np.float64),
+        dt_masks.area().astype(np.float64),
+    )
+
+
+def keypoint_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    gt_points, dt_points = _keypoints(gt), _keypoints(dt)
+    gt_boxes = _keypoint_boxes(gt_points)
+    gt_own_area = gt_boxes[:, 2] * gt_boxes[:, 3]
+    dt_boxes = _keypoint_boxes(dt_points)
+    similarity = oks_similarity(
+        dt_points, gt_points, own_or(gt, gt_own_area), gt_boxes, _keypoint_sigmas(gt_points)
+    )
+    # COCO ignores ground truth without labelled keypoints.
+    return Kernel(
+        similarity,
+        gt_own_area,
+        dt_boxes[:, 2] * dt_boxes[:, 3],
+        gt_ignore=gt_points.labelled_count() == 0,
+    )
+
+
+def cuboid_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    gt_cuboids, dt_cuboids = _cuboids(gt), _cuboids(dt)
+    return Kernel(
+        cuboid_similarity(dt_cuboids, gt_cuboids),
+        gt_cuboids.dimensions[:, 0] * gt_cuboids.dimensions[:, 1],
+        dt_cuboids.dimensions[:, 0] * dt_cuboids.dimensions[:, 1],
+    )
+
+
+def polyline_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    gt_lines = [np.asarray(g["vertices"], dtype=np.float64) for g in gt.geometries]
+    dt_lines = [np.asarray(g["vertices"], dtype=np.float64) for g in dt.geometries]
+    return Kernel(
+        polyline_similarity(dt_lines, gt_lines),
+        np.zeros(len(gt), dtype=np.float64),
+        np.zeros(len(dt), dtype=np.float64),
+    )
+
+
+def category_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    return Kernel(
+        _same_item(len(dt), len(gt)),
+        np.zeros(len(gt), dtype=np.float64),
+        np.zeros(len(dt), dtype=np.float64),
     )

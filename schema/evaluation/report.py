@@ -1,0 +1,121 @@
+"""Metrics of a slice of a run's visible evaluation: ``MetricsReport`` and its parts, each
+computed only when a query selects it."""
+
+from __future__ import annotations
+
+import strawberry
+
+from sliceboard.schema.context import Info
+from sliceboard.schema.evaluation.arguments import given, snapshot_cache
+from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.schema.reading import read
+from sliceboard.services.evaluation import results
+from sliceboard.storage import tables
+
+
+@strawberry.type
+class CocoSummary:
+    ap: float
+    ap50: float
+    ap75: float
+    ap_small: float
+    ap_medium: float
+    ap_large: float
+    ar1: float
+    ar10: float
+    ar100: float
+    ar_small: float
+    ar_medium: float
+    ar_large: float
+
+
+@strawberry.type
+class LabelMetrics:
+    label: str
+    ap: float | None
+    ap50: float | None
+    ar: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+
+@strawberry.type
+class PrPoint:
+    recall: float
+    precision: float
+    confidence: float
+
+
+@strawberry.type(description="Last row and column: background (unmatched).")
+class ConfusionMatrix:
+    labels: list[str]
+    counts: list[list[int]]
+
+
+@strawberry.type
+class MetricsReport:
+    """Each part is computed when a query selects it (and kept with the slice's report)."""
+
+    report: strawberry.Private[results.Report]
+
+    @strawberry.field
+    def item_count(self) -> int:
+        return self.report.item_count
+
+    @strawberry.field
+    def ground_truth_count(self) -> int:
+        return self.report.ground_truth_count
+
+    @strawberry.field
+    def prediction_count(self) -> int:
+        return self.report.prediction_count
+
+    @strawberry.field
+    async def coco(self) -> CocoSummary:
+        return CocoSummary(**await self.report.coco())
+
+    @strawberry.field
+    async def per_label(self) -> list[LabelMetrics]:
+        return [LabelMetrics(**vars(row)) for row in await self.report.per_label()]
+
+    @strawberry.field
+    async def confusion_matrix(self) -> ConfusionMatrix:
+        labels, counts = await self.report.confusion()
+        return ConfusionMatrix(labels=labels, counts=counts)
+
+    @strawberry.field
+    async def precision_recall_curve(self, label: str | None = None) -> list[PrPoint]:
+        return [
+            PrPoint(recall=r, precision=p, confidence=c)
+            for r, p, c in await self.report.curve(label)
+        ]
+
+
+async def model_run_metrics(
+    info: Info,
+    run: tables.ModelRun,
+    *,
+    filter: ItemFilter | None,
+    slice_id: strawberry.ID | None,
+    iou_threshold: float | None,
+    confidence_threshold: float | None,
+    labels: list[str] | None,
+) -> MetricsReport:
+    report = await read(
+        info,
+        lambda session: results.metrics_report(
+            session,
+            snapshot_cache(info),
+            run=run,
+            filter=filter_to_dict(filter),
+            slice_id=str(slice_id) if given(slice_id) else None,
+            iou_threshold=0.5 if iou_threshold is None else iou_threshold,
+            confidence_threshold=0.0 if confidence_threshold is None else confidence_threshold,
+            labels=labels if given(labels) else None,
+        ),
+    )
+    return MetricsReport(report=report)
