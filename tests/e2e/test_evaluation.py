@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from sliceboard.config import Settings
-from tests.e2e.conftest import GraphQLClient
-from tests.evaluation.coco_cases import CocoCase, make_case
-from tests.services.test_evaluation_flow import pycocotools_stats
+from tests.support.coco_cases import CocoCase, case_stats, make_case
+from tests.support.graphql import COCO_SUMMARY_FIELDS as COCO
+from tests.support.graphql import GraphQLClient
 
-COCO = "ap ap50 ap75 apSmall apMedium apLarge ar1 ar10 ar100 arSmall arMedium arLarge"
 ERRORS = "... on Error { message } ... on InvalidInputError { issues { path message } }"
 
 
@@ -126,7 +125,7 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
         precisionRecallCurve {{ recall precision confidence }}
         confusionMatrix {{ labels counts }} }} }} }}"""
     whole = (await gql.data(query, {"slice": None}))["modelRun"]["metrics"]
-    np.testing.assert_allclose(coco_of(whole), pycocotools_stats(case), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(coco_of(whole), case_stats(case), rtol=0, atol=1e-12)
     assert whole["itemCount"] == 20 and whole["predictionCount"] == len(case.detections)
     assert len(whole["confusionMatrix"]["counts"]) == len(whole["confusionMatrix"]["labels"]) + 1
 
@@ -137,7 +136,7 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
     )
     sliced = (await gql.data(query, {"slice": slice_id}))["modelRun"]["metrics"]
     even = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
-    np.testing.assert_allclose(coco_of(sliced), pycocotools_stats(case, even), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(coco_of(sliced), case_stats(case, even), rtol=0, atol=1e-12)
 
     false_positives = sum(row["falsePositives"] for row in whole["perLabel"])
     true_positives = sum(row["truePositives"] for row in whole["perLabel"])

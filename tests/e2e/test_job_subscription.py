@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import websockets.sync.client
 
-from tests.e2e.test_serve_process import _post as post
-from tests.e2e.test_serve_process import serving
+from tests.support.serving import post, serving
 
 pytestmark = pytest.mark.slow
 

@@ -15,20 +15,14 @@ import numpy as np
 import pytest
 
 from sliceboard.evaluation import MatchOptions, MatchTable, coco_summary
-from tests.evaluation.coco_cases import (
+from tests.support.coco_cases import (
+    TOL,
+    assert_same,
     make_case,
     run_engine,
     run_pycocotools,
     subset_case,
 )
-
-TOL = 1e-12
-
-
-def assert_same(ref, summary) -> None:
-    np.testing.assert_allclose(summary.stats, ref.stats, rtol=0, atol=TOL)
-    np.testing.assert_allclose(summary.precision, ref.eval["precision"], rtol=0, atol=TOL)
-    np.testing.assert_allclose(summary.recall, ref.eval["recall"], rtol=0, atol=TOL)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -19,7 +19,7 @@ from sliceboard.evaluation import (
     MatchTable,
 )
 from sliceboard.evaluation.geometry.boxes import box_iou_pairs
-from tests.evaluation.coco_cases import CocoCase, engine_inputs, make_case, run_engine
+from tests.support.coco_cases import CocoCase, engine_inputs, make_case, run_engine
 
 
 def reference_states(case: CocoCase, table: MatchTable, matching: Matching) -> np.ndarray:

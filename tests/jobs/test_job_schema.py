@@ -16,7 +16,7 @@ from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
 from sliceboard.schema.errors import NotFoundError
 from sliceboard.schema.jobs import CancelJobPayload, Job, JobStatus, cancel_job, job, job_updates
-from tests.jobs.conftest import enqueue
+from tests.support.jobs import enqueue
 
 
 def info_for(runtime: Runtime):

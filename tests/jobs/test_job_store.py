@@ -10,7 +10,7 @@ from sliceboard.storage import jobs as job_store
 from sliceboard.storage.db import transaction
 from sliceboard.storage.jobs import Attempt
 from sliceboard.storage.tables import Job, utcnow
-from tests.jobs.conftest import enqueue, load
+from tests.support.jobs import enqueue, load
 
 LEASE = 10.0
 

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from sliceboard.jobs.offload import CpuPool, close_cpu_pool, run_cpu
-from tests.jobs import cpu_tasks
+from tests.support import cpu_tasks
 
 
 async def test_results_and_errors_come_back_from_another_process() -> None:

@@ -16,7 +16,7 @@ from sliceboard.services.jobs import cancel_job
 from sliceboard.storage.db import transaction
 from sliceboard.storage.jobs import Attempt
 from sliceboard.storage.tables import Job
-from tests.jobs.conftest import enqueue, load, wait_for
+from tests.support.jobs import enqueue, load, wait_for
 
 
 def runner_for(runtime: Runtime, handler, **options) -> JobRunner:

@@ -9,7 +9,7 @@ from sliceboard.errors import Conflict, InvalidInput, NotFound
 from sliceboard.services import catalog, uploads
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Slice
-from tests.services.factories import (
+from tests.support.factories import (
     MAX_ROWS,
     annotation,
     fetch_all,

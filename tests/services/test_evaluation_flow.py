@@ -5,21 +5,16 @@ pycocotools on the same data (both backends)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from sliceboard.jobs.evaluate import run_evaluation_job
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
 from sliceboard.services import (
-    catalog,
     evaluation,
     evaluation_results,
     report_parts,
@@ -30,79 +25,8 @@ from sliceboard.services.jobs import get_job
 from sliceboard.services.report_worker import REPORT_WORKER, forget
 from sliceboard.storage.db import read_session, transaction
 from sliceboard.storage.tables import ModelRun
-from tests.evaluation.coco_cases import CocoCase, make_case
-
-MAX_ROWS = 1_000_000
-
-
-def pycocotools_stats(case: CocoCase, image_ids: list[int] | None = None) -> np.ndarray:
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = case.dataset
-        gt.createIndex()
-        dt = gt.loadRes([dict(d) for d in case.detections])
-        evaluator = COCOeval(gt, dt, "bbox")
-        if image_ids is not None:
-            evaluator.params.imgIds = sorted(image_ids)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return np.asarray(evaluator.stats)
-
-
-async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
-    """The case as a dataset (items in image-id order, metadata split = even/odd) and a run."""
-    images = sorted(case.dataset["images"], key=lambda i: i["id"])
-    key_of = {i["id"]: i["key"] for i in images}
-    name_of = {c["id"]: c["name"] for c in case.dataset["categories"]}
-    async with transaction(runtime.sessions) as session:
-        dataset = await catalog.create_dataset(session, name="coco", metadata=None)
-        dataset_id = str(dataset.id)
-        items = [
-            {
-                "reference_id": key_of[i["id"]],
-                "width": i["width"],
-                "height": i["height"],
-                "metadata": {"split": "even" if i["id"] % 2 == 0 else "odd", "n": i["id"]},
-            }
-            for i in images
-        ]
-        await uploads.upsert_items(
-            session, dataset_id=dataset_id, items=items, update=False, max_rows=MAX_ROWS
-        )
-        annotations = [
-            {
-                "reference_id": key_of[a["image_id"]],
-                "annotation_id": f"gt-{a['id']}",
-                "label": name_of[a["category_id"]],
-                "box": dict(zip(("x", "y", "width", "height"), a["bbox"], strict=True)),
-                "area": a["area"],
-                "iscrowd": bool(a["iscrowd"]),
-            }
-            for a in case.dataset["annotations"]
-        ]
-        await uploads.upsert_annotations(
-            session, dataset_id=dataset_id, annotations=annotations, update=False, max_rows=MAX_ROWS
-        )
-        model = await catalog.create_model(session, name="m", reference_id="m", metadata=None)
-        run = await catalog.create_model_run(
-            session, model_id=str(model.id), dataset_id=dataset_id, name="r"
-        )
-        run_id = str(run.id)
-        predictions = [
-            {
-                "reference_id": key_of[d["image_id"]],
-                "annotation_id": f"dt-{k}",
-                "label": name_of[d["category_id"]],
-                "box": dict(zip(("x", "y", "width", "height"), d["bbox"], strict=True)),
-                "confidence": d["score"],
-            }
-            for k, d in enumerate(case.detections)
-        ]
-        await uploads.upsert_predictions(
-            session, model_run_id=run_id, predictions=predictions, update=False, max_rows=MAX_ROWS
-        )
-    return dataset_id, run_id
+from tests.support.coco_cases import case_stats, make_case
+from tests.support.evaluation_upload import MAX_ROWS, upload_case
 
 
 async def evaluate_now(runtime: Runtime, run_id: str, options: dict[str, Any] | None = None) -> str:
@@ -175,7 +99,7 @@ async def test_run_metrics_equal_pycocotools_for_the_run_and_a_slice(runtime: Ru
     await evaluate_now(runtime, run_id)
 
     whole = await report(runtime, run_id)
-    np.testing.assert_allclose(coco_vector(whole), pycocotools_stats(case), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(coco_vector(whole), case_stats(case), rtol=0, atol=1e-12)
     assert whole.item_count == 30
     assert whole.ground_truth_count == len(case.dataset["annotations"])
     assert whole.prediction_count == len(case.detections)
@@ -183,9 +107,7 @@ async def test_run_metrics_equal_pycocotools_for_the_run_and_a_slice(runtime: Ru
     even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
     sliced = await report(runtime, run_id, filter=even)
     even_ids = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
-    np.testing.assert_allclose(
-        coco_vector(sliced), pycocotools_stats(case, even_ids), rtol=0, atol=1e-12
-    )
+    np.testing.assert_allclose(coco_vector(sliced), case_stats(case, even_ids), rtol=0, atol=1e-12)
     assert sliced.item_count == len(even_ids)
 
 
@@ -264,7 +186,7 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
     await evaluate_now(runtime, run_id)
     even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
     even_ids = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
-    expected = pycocotools_stats(case, even_ids)
+    expected = case_stats(case, even_ids)
 
     async def numbers(cache: SnapshotCache) -> tuple[np.ndarray, list[Any]]:
         found = await find_report(runtime, run_id, cache, filter=even, confidence_threshold=0.3)
@@ -288,7 +210,7 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
         snapshot = await with_worker.get(session, evaluation_id)
     forgot = await with_worker.part(0, snapshot, shared, "summary", (None, None))
     np.testing.assert_allclose(
-        [forgot.coco[n] for n in report_parts.COCO_FIELDS], pycocotools_stats(case), atol=1e-12
+        [forgot.coco[n] for n in report_parts.COCO_FIELDS], case_stats(case), atol=1e-12
     )
 
 

@@ -10,7 +10,7 @@ from sliceboard.errors import InvalidInput, NotFound
 from sliceboard.services import uploads
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Annotation, ModelRun, ModelRunLabel, core
-from tests.services.factories import MAX_ROWS, annotation, setup_dataset, setup_run
+from tests.support.factories import MAX_ROWS, annotation, setup_dataset, setup_run
 
 Sessions = async_sessionmaker[AsyncSession]
 

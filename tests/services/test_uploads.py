@@ -13,7 +13,7 @@ from sliceboard.services import uploads
 from sliceboard.services.uploads import UpsertCounts
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction
-from tests.services.factories import (
+from tests.support.factories import (
     MAX_ROWS,
     annotation,
     box,
