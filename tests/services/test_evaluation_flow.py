@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sliceboard.evaluation import FALSE_POSITIVE, TRUE_POSITIVE
 from sliceboard.jobs.evaluate import run_evaluation_job
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
@@ -21,6 +22,7 @@ from sliceboard.services import (
     uploads,
 )
 from sliceboard.services.evaluation_cache import SnapshotCache
+from sliceboard.services.evaluation_snapshot import Snapshot
 from sliceboard.services.jobs import get_job
 from sliceboard.services.report_worker import REPORT_WORKER, forget
 from sliceboard.storage.db import read_session, transaction
@@ -111,20 +113,62 @@ async def test_run_metrics_equal_pycocotools_for_the_run_and_a_slice(runtime: Ru
     assert sliced.item_count == len(even_ids)
 
 
+def recount(snapshot: Snapshot, iou: float, confidence: float) -> dict[str, tuple[int, int, int]]:
+    """(TP, FP, FN) per label name, counted from the stored arrays one object at a time.
+
+    Read as the protocol defines the counts, not as the service computes them: a prediction
+    with score >= ``confidence`` is a TP when its state on the threshold's "all" row is TP
+    (in its matched ground truth's label), an FP when it is FP; a ground truth that is neither
+    crowd, ignored nor outside the "all" area range is an FN unless its matched prediction
+    (``gt_dt``) clears the confidence threshold.
+    """
+    table = snapshot.table
+    all_rows = [r for r in range(len(table.row_area)) if table.row_area[r] == 0]
+    [row] = [r for r in all_rows if abs(float(table.row_threshold[r]) - iou) < 1e-9]
+    t0 = all_rows.index(row)
+    matched_gt, gt_match = table.dt_gt[t0], table.gt_dt[t0]
+    counts = {name: [0, 0, 0] for name in snapshot.label_names}
+    for p, state in enumerate(table.dt_state[row].tolist()):
+        if table.dt_score[p] < confidence:
+            continue
+        if state == TRUE_POSITIVE:
+            counts[snapshot.label_names[table.gt_label[matched_gt[p]]]][0] += 1
+        elif state == FALSE_POSITIVE:
+            counts[snapshot.label_names[table.dt_label[p]]][1] += 1
+    low, high = float(table.area_low[0]), float(table.area_high[0])
+    for g in range(len(table.gt_label)):
+        if table.gt_iscrowd[g] or table.gt_ignore[g] or not low <= table.gt_area[g] <= high:
+            continue
+        p = int(gt_match[g])
+        if p < 0 or table.dt_score[p] < confidence:
+            counts[snapshot.label_names[table.gt_label[g]]][2] += 1
+    return {name: (tp, fp, fn) for name, (tp, fp, fn) in counts.items()}
+
+
 async def test_counts_match_a_recount_of_the_match_table_at_each_threshold(
     runtime: Runtime,
 ) -> None:
     case = make_case(seed=9, n_images=12)
     _, run_id = await upload_case(runtime, case)
     await evaluate_now(runtime, run_id)
+    async with read_session(runtime.sessions) as session:
+        stored = await SnapshotCache(worker=None).get(
+            session, await _current_evaluation(runtime, run_id)
+        )
     for iou in (0.1, 0.5, 0.9):
         data = await report(runtime, run_id, iou_threshold=iou, confidence_threshold=0.3)
+        reported = {
+            row.label: (row.true_positives, row.false_positives, row.false_negatives)
+            for row in data.per_label
+        }
+        expected = recount(stored, iou, 0.3)
+        assert reported == expected
+        assert sum(tp + fn for tp, _, fn in expected.values()) > 0  # the case has ground truth
         for row in data.per_label:
             if row.true_positives + row.false_positives:
                 assert row.precision == pytest.approx(
                     row.true_positives / (row.true_positives + row.false_positives)
                 )
-            assert row.true_positives + row.false_negatives >= 0
         assert len(data.confusion_counts) == len(data.confusion_labels) + 1
         total_tp = sum(r.true_positives for r in data.per_label)
         diagonal = sum(data.confusion_counts[k][k] for k in range(len(data.confusion_labels)))
@@ -229,18 +273,25 @@ async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     cache = SnapshotCache(worker=None)
     order: list[int] = []
 
-    async def request(k: int, hold: float) -> None:
+    async def request(
+        k: int, release: asyncio.Event | None = None, holding: asyncio.Event | None = None
+    ) -> None:
         async with cache.admitted():
             order.append(k)
-            await asyncio.sleep(hold)
+            if holding is not None:
+                holding.set()
+            # hold the turn until released, or across one pass of the loop (the others queue)
+            await (asyncio.sleep(0) if release is None else release.wait())
 
-    await asyncio.gather(*(request(k, 0.001) for k in range(5)))
+    await asyncio.gather(*(request(k) for k in range(5)))
     assert order == [0, 1, 2, 3, 4]
 
     loop = asyncio.get_running_loop()
-    slow = asyncio.ensure_future(request(9, 1.0))
-    await asyncio.sleep(0)
+    holding, never = asyncio.Event(), asyncio.Event()
+    slow = asyncio.ensure_future(request(9, never, holding))
+    await asyncio.wait_for(holding.wait(), 5)  # the slow request holds its turn
     started = loop.time()
-    await request(10, 0.0)
+    await asyncio.wait_for(request(10), 5)  # waiting for the turn would never end
     assert loop.time() - started < evaluation_cache.ADMISSION_WAIT + 0.2
+    assert order[-2:] == [9, 10] and not slow.done()
     slow.cancel()
