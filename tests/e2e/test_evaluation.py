@@ -71,10 +71,11 @@ async def upload(gql: GraphQLClient, case: CocoCase) -> tuple[str, str]:
          "box": dict(zip(("x", "y", "width", "height"), d["bbox"], strict=True)), "confidence": d["score"]}
         for k, d in enumerate(case.detections)
     ]  # fmt: skip
-    await gql.data(
+    uploaded = await gql.data(
         f"mutation($id: ID!, $rows: [PredictionInput!]!) {{ upsertPredictions(modelRunId: $id, predictions: $rows) {{ ... on UpsertResult {{ new }} {ERRORS} }} }}",
         {"id": run_id, "rows": predictions},
     )
+    assert uploaded["upsertPredictions"]["new"] == len(predictions)
     return dataset_id, run_id
 
 
@@ -117,7 +118,10 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
     assert evaluation["evaluation"]["status"] == "SUCCEEDED"
     assert evaluation["evaluation"]["isStale"] is False
     assert evaluation["evaluation"]["options"]["matching"] == "CONFIDENCE"
-    assert evaluation["evaluation"]["timings"]["matchSeconds"] >= 0
+    timings = evaluation["evaluation"]["timings"]
+    parts = ("loadSeconds", "buildSeconds", "matchSeconds", "storeSeconds")
+    assert set(timings) == {*parts, "totalSeconds"}
+    assert 0 < timings["matchSeconds"] <= sum(timings[p] for p in parts) <= timings["totalSeconds"]
 
     query = f"""query($slice: ID) {{ modelRun(id: "{run_id}") {{ metrics(sliceId: $slice) {{
         itemCount groundTruthCount predictionCount coco {{ {COCO} }}
@@ -168,10 +172,11 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
     fn = (await gql.data(f'query {{ modelRun(id: "{run_id}") {{ falseNegatives(first: 3) {{ totalCount edges {{ node {{ annotationId }} }} }} }} }}'))  # fmt: skip
     assert fn["modelRun"]["falseNegatives"]["totalCount"] == misses
 
-    await gql.data(
+    late = await gql.data(
         'mutation($id: ID!, $ref: String!) { upsertPredictions(modelRunId: $id, predictions: [{referenceId: $ref, annotationId: "late", label: "c3", box: {x: 1, y: 1, width: 5, height: 5}, confidence: 0.5}]) { ... on UpsertResult { new } } }',
         {"id": run_id, "ref": case.image_keys[0]},
     )
+    assert late["upsertPredictions"] == {"new": 1}
     stale = (await gql.data(f'query {{ modelRun(id: "{run_id}") {{ evaluation {{ version isStale }} metrics {{ predictionCount }} }} }}'))["modelRun"]  # fmt: skip
     assert stale["evaluation"] == {"version": 1, "isStale": True}
     assert stale["metrics"]["predictionCount"] == len(
