@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-import websockets.sync.client
 
-from tests.support.serving import post, serving
+from tests.support.serving import post, serving, subscription
 
 pytestmark = pytest.mark.slow
 
@@ -41,21 +40,7 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
             {"d": dataset_id, "a": annotations},
         )
         # The websocket endpoint speaks graphql-transport-ws; an unknown job is a coded error.
-        with websockets.sync.client.connect(
-            base.replace("http", "ws") + "/graphql",
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-        ) as ws:
-            ws.send(json.dumps({"type": "connection_init"}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-            ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": 'subscription { job(id: "999") { status } }'},
-                    }
-                )
-            )
+        with subscription(base, 'subscription { job(id: "999") { status } }') as ws:
             message = json.loads(ws.recv(timeout=10))
             assert message["type"] in ("error", "next")
             errors = (

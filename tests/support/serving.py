@@ -3,6 +3,7 @@ a clean SIGTERM, and GraphQL posted to it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets.sync.client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,3 +96,19 @@ def post(base: str, query: str, variables: dict[str, Any] | None = None) -> dict
     assert "errors" not in body, body
     data: dict[str, Any] = body["data"]
     return data
+
+
+@contextmanager
+def subscription(
+    base: str, query: str, variables: dict[str, Any] | None = None
+) -> Iterator[websockets.sync.client.ClientConnection]:
+    """A graphql-transport-ws connection with one subscription (id "1") sent; read its messages."""
+    with websockets.sync.client.connect(
+        base.replace("http", "ws") + "/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    ) as ws:
+        ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        payload = {"query": query, "variables": variables or {}}
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        yield ws
