@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
@@ -98,13 +99,16 @@ async def test_the_subscription_follows_a_job_to_its_end(runtime: Runtime) -> No
         async for update in job_updates(info_for(runtime), strawberry.ID(str(job_id))):
             seen.append((update.status, update.progress, update.message))
 
+    def last_message_is(message: str) -> bool:
+        return seen[-1][2] == message
+
     async def stepper(context: JobContext) -> None:
         await until(lambda: any(status == JobStatus.RUNNING for status, _, _ in seen), "RUNNING")
         for step in range(1, 4):
             message = f"step {step}"
             await context.report(step / 4, message)
             # the subscriber sees each step before the next one is made
-            await until(lambda text=message: seen[-1][2] == text, message)
+            await until(partial(last_message_is, message), message)
 
     job_id = await enqueue(runtime)
     updates = asyncio.create_task(follow_live())
