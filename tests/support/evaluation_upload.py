@@ -3,6 +3,8 @@ a run of predictions, ready to evaluate (both backends)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sliceboard.runtime import Runtime
 from sliceboard.services import catalog, uploads
 from sliceboard.storage.db import transaction
@@ -31,15 +33,17 @@ async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
         await uploads.upsert_items(
             session, dataset_id=dataset_id, items=items, update=False, max_rows=MAX_ROWS
         )
-        annotations = [
-            {
-                "reference_id": key_of[a["image_id"]],
-                "annotation_id": f"gt-{a['id']}",
-                "label": name_of[a["category_id"]],
-                "box": dict(zip(("x", "y", "width", "height"), a["bbox"], strict=True)),
-                "area": a["area"],
-                "iscrowd": bool(a["iscrowd"]),
+
+        def box_row(coco_object: dict[str, Any], annotation_id: str) -> dict[str, Any]:
+            return {
+                "reference_id": key_of[coco_object["image_id"]],
+                "annotation_id": annotation_id,
+                "label": name_of[coco_object["category_id"]],
+                "box": dict(zip(("x", "y", "width", "height"), coco_object["bbox"], strict=True)),
             }
+
+        annotations = [
+            {**box_row(a, f"gt-{a['id']}"), "area": a["area"], "iscrowd": bool(a["iscrowd"])}
             for a in case.dataset["annotations"]
         ]
         await uploads.upsert_annotations(
@@ -51,13 +55,7 @@ async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
         )
         run_id = str(run.id)
         predictions = [
-            {
-                "reference_id": key_of[d["image_id"]],
-                "annotation_id": f"dt-{k}",
-                "label": name_of[d["category_id"]],
-                "box": dict(zip(("x", "y", "width", "height"), d["bbox"], strict=True)),
-                "confidence": d["score"],
-            }
+            {**box_row(d, f"dt-{k}"), "confidence": d["score"]}
             for k, d in enumerate(case.detections)
         ]
         await uploads.upsert_predictions(
