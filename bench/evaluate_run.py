@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import os
 import statistics
 import subprocess
@@ -188,22 +187,11 @@ async def slice_latencies(
 def pycocotools_run(
     gt: dict[str, Any], dts: list[dict[str, Any]], image_ids: list[Any] | None = None
 ) -> tuple[np.ndarray, float]:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from bench.pycoco import pycocotools_stats
 
     started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = gt
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes([dict(d) for d in dts])
-        evaluator = COCOeval(coco_gt, coco_dt, "bbox")
-        if image_ids is not None:
-            evaluator.params.imgIds = sorted(image_ids)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return np.asarray(evaluator.stats), time.perf_counter() - started
+    stats = pycocotools_stats(gt, dts, image_ids=image_ids)
+    return stats, time.perf_counter() - started
 
 
 def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.serving import start_server
 
 pytestmark = pytest.mark.slow
 
@@ -57,12 +57,6 @@ def test_wheel_console_script_is_sliceboard(wheel: Path) -> None:
     assert "sliceboard = sliceboard.cli:run" in text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_server_runs_from_the_wheel_alone(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
@@ -97,35 +91,16 @@ def test_server_runs_from_the_wheel_alone(wheel: Path, tmp_path: Path) -> None:
     )
     assert Path(located.stdout.strip()).is_relative_to(target)
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sliceboard.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--no-jobs",
-            "--database-url",
-            f"sqlite+aiosqlite:///{tmp_path / 'wheel.db'}",
-        ],
+    server, base = start_server(
+        "--no-jobs",
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'wheel.db'}",
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
         created = httpx.post(
             f"{base}/graphql",
             json={

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from sliceboard.config import Settings
-from tests.e2e.conftest import GraphQLClient
-from tests.evaluation.coco_cases import CocoCase, make_case
-from tests.services.evaluation.test_flow import pycocotools_stats
+from tests.support.coco_cases import CocoCase, case_stats, make_case
+from tests.support.graphql import COCO_SUMMARY_FIELDS as COCO
+from tests.support.graphql import GraphQLClient
 
-COCO = "ap ap50 ap75 apSmall apMedium apLarge ar1 ar10 ar100 arSmall arMedium arLarge"
 ERRORS = "... on Error { message } ... on InvalidInputError { issues { path message } }"
 
 
@@ -72,10 +71,11 @@ async def upload(gql: GraphQLClient, case: CocoCase) -> tuple[str, str]:
          "box": dict(zip(("x", "y", "width", "height"), d["bbox"], strict=True)), "confidence": d["score"]}
         for k, d in enumerate(case.detections)
     ]  # fmt: skip
-    await gql.data(
+    uploaded = await gql.data(
         f"mutation($id: ID!, $rows: [PredictionInput!]!) {{ upsertPredictions(modelRunId: $id, predictions: $rows) {{ ... on UpsertResult {{ new }} {ERRORS} }} }}",
         {"id": run_id, "rows": predictions},
     )
+    assert uploaded["upsertPredictions"]["new"] == len(predictions)
     return dataset_id, run_id
 
 
@@ -118,7 +118,10 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
     assert evaluation["evaluation"]["status"] == "SUCCEEDED"
     assert evaluation["evaluation"]["isStale"] is False
     assert evaluation["evaluation"]["options"]["matching"] == "CONFIDENCE"
-    assert evaluation["evaluation"]["timings"]["matchSeconds"] >= 0
+    timings = evaluation["evaluation"]["timings"]
+    parts = ("loadSeconds", "buildSeconds", "matchSeconds", "storeSeconds")
+    assert set(timings) == {*parts, "totalSeconds"}
+    assert 0 < timings["matchSeconds"] <= sum(timings[p] for p in parts) <= timings["totalSeconds"]
 
     query = f"""query($slice: ID) {{ modelRun(id: "{run_id}") {{ metrics(sliceId: $slice) {{
         itemCount groundTruthCount predictionCount coco {{ {COCO} }}
@@ -126,7 +129,7 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
         precisionRecallCurve {{ recall precision confidence }}
         confusionMatrix {{ labels counts }} }} }} }}"""
     whole = (await gql.data(query, {"slice": None}))["modelRun"]["metrics"]
-    np.testing.assert_allclose(coco_of(whole), pycocotools_stats(case), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(coco_of(whole), case_stats(case), rtol=0, atol=1e-12)
     assert whole["itemCount"] == 20 and whole["predictionCount"] == len(case.detections)
     assert len(whole["confusionMatrix"]["counts"]) == len(whole["confusionMatrix"]["labels"]) + 1
 
@@ -137,7 +140,7 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
     )
     sliced = (await gql.data(query, {"slice": slice_id}))["modelRun"]["metrics"]
     even = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
-    np.testing.assert_allclose(coco_of(sliced), pycocotools_stats(case, even), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(coco_of(sliced), case_stats(case, even), rtol=0, atol=1e-12)
 
     false_positives = sum(row["falsePositives"] for row in whole["perLabel"])
     true_positives = sum(row["truePositives"] for row in whole["perLabel"])
@@ -169,10 +172,11 @@ async def test_evaluate_and_query_a_run_through_graphql(gql: GraphQLClient) -> N
     fn = (await gql.data(f'query {{ modelRun(id: "{run_id}") {{ falseNegatives(first: 3) {{ totalCount edges {{ node {{ annotationId }} }} }} }} }}'))  # fmt: skip
     assert fn["modelRun"]["falseNegatives"]["totalCount"] == misses
 
-    await gql.data(
+    late = await gql.data(
         'mutation($id: ID!, $ref: String!) { upsertPredictions(modelRunId: $id, predictions: [{referenceId: $ref, annotationId: "late", label: "c3", box: {x: 1, y: 1, width: 5, height: 5}, confidence: 0.5}]) { ... on UpsertResult { new } } }',
         {"id": run_id, "ref": case.image_keys[0]},
     )
+    assert late["upsertPredictions"] == {"new": 1}
     stale = (await gql.data(f'query {{ modelRun(id: "{run_id}") {{ evaluation {{ version isStale }} metrics {{ predictionCount }} }} }}'))["modelRun"]  # fmt: skip
     assert stale["evaluation"] == {"version": 1, "isStale": True}
     assert stale["metrics"]["predictionCount"] == len(

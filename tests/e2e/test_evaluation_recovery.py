@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,36 +19,28 @@ import pytest
 from bench.cocogen import make_detections, make_ground_truth
 from sliceboard.config import Settings
 from sliceboard.runtime import Runtime
-from tests.e2e.test_evaluation import COCO
-from tests.e2e.test_serve_process import _free_port
-from tests.evaluation.coco_cases import CocoCase
-from tests.services.evaluation.test_flow import pycocotools_stats, upload_case
+from tests.support.coco_cases import CocoCase, case_stats
+from tests.support.evaluation_upload import upload_case
+from tests.support.graphql import COCO_SUMMARY_FIELDS
+from tests.support.serving import start_server
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(database: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sliceboard.cli", "serve", "--port", str(port),
-         "--database-url", f"sqlite+aiosqlite:///{database}"],
-        cwd=ROOT,
-        env={**os.environ, "SLICEBOARD_JOB_POLL_SECONDS": "0.1", "SLICEBOARD_JOB_LEASE_SECONDS": "2"},
+    return start_server(
+        "--database-url",
+        f"sqlite+aiosqlite:///{database}",
+        env={
+            **os.environ,
+            "SLICEBOARD_JOB_POLL_SECONDS": "0.1",
+            "SLICEBOARD_JOB_LEASE_SECONDS": "2",
+        },
+        timeout=60,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its worker processes die with it, as on a crashed machine
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("server did not start")
+    )
 
 
 def job_row(database: Path, job_id: str) -> tuple[str, int]:
@@ -111,7 +102,7 @@ def test_a_killed_server_finishes_the_evaluation_after_restart(sqlite_url: str) 
         metrics = httpx.post(
             f"{base}/graphql",
             json={
-                "query": f'query {{ modelRun(id: "{run_id}") {{ evaluation {{ version status }} metrics {{ coco {{ {COCO} }} }} }} }}'
+                "query": f'query {{ modelRun(id: "{run_id}") {{ evaluation {{ version status }} metrics {{ coco {{ {COCO_SUMMARY_FIELDS} }} }} }} }}'
             },
             timeout=60,
         ).json()["data"]["modelRun"]
@@ -119,5 +110,5 @@ def test_a_killed_server_finishes_the_evaluation_after_restart(sqlite_url: str) 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert metrics["evaluation"] == {"version": 1, "status": "SUCCEEDED"}
-    ours = np.array([metrics["metrics"]["coco"][k] for k in COCO.split()])
-    np.testing.assert_allclose(ours, pycocotools_stats(case), rtol=0, atol=1e-12)
+    ours = np.array([metrics["metrics"]["coco"][k] for k in COCO_SUMMARY_FIELDS.split()])
+    np.testing.assert_allclose(ours, case_stats(case), rtol=0, atol=1e-12)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from sliceboard.config import Settings
-from tests.e2e.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 
 async def test_oversized_body_is_413_before_parsing(

@@ -7,10 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-import websockets.sync.client
 
-from tests.e2e.test_serve_process import _post as post
-from tests.e2e.test_serve_process import serving
+from tests.support.serving import post, serving, subscription
 
 pytestmark = pytest.mark.slow
 
@@ -52,21 +50,7 @@ def test_subscription_streams_an_evaluation_job_until_it_ends(tmp_path: Path) ->
         )["calculateEvaluationMetrics"]["id"]
 
         seen: list[tuple[str, float]] = []
-        with websockets.sync.client.connect(
-            base.replace("http", "ws") + "/graphql",
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-        ) as ws:
-            ws.send(json.dumps({"type": "connection_init"}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-            ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": SUBSCRIBE, "variables": {"id": job_id}},
-                    }
-                )
-            )
+        with subscription(base, SUBSCRIBE, {"id": job_id}) as ws:
             while True:
                 message = json.loads(ws.recv(timeout=60))
                 if message["type"] == "complete":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 GEOMETRY = """
   __typename

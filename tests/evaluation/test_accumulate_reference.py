@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sliceboard.evaluation import RECALL_THRESHOLDS, MatchOptions, MatchTable, accumulate
-from tests.evaluation.coco_cases import make_case, run_engine
+from tests.support.coco_cases import make_case, run_engine
 
 
 def reference_accumulate(table: MatchTable) -> tuple[np.ndarray, np.ndarray]:

@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+import sliceboard.evaluation.geometry.keypoints  # noqa: F401  (missing: fail, never skip)
 from bench.cocogen import make_detections, make_ground_truth
+from bench.pycoco import per_category, pycocotools_eval, pycocotools_stats
 from sliceboard.evaluate_coco import main
-from tests.evaluation.data.pycoco import (
-    per_category,
-    pycocotools_eval,
-    pycocotools_stats,
-    write_json,
-)
+from tests.support.json_files import write_json
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-12
@@ -235,7 +232,6 @@ def keypoint_gt() -> dict[str, Any]:
 def test_keypoints_match_pycocotools(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, keypoint_gt: dict[str, Any]
 ) -> None:
-    pytest.importorskip("sliceboard.evaluation.geometry.keypoints")
     dt = make_detections(keypoint_gt, seed=22, kind="keypoints")
     assert any(a["num_keypoints"] == 0 for a in keypoint_gt["annotations"])
     out = assert_parity(capsys, tmp_path, keypoint_gt, dt, "keypoints")
@@ -247,7 +243,6 @@ def test_keypoints_match_pycocotools(
 def test_keypoint_results_with_boxes_take_the_box_area(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, keypoint_gt: dict[str, Any]
 ) -> None:
-    pytest.importorskip("sliceboard.evaluation.geometry.keypoints")
     dt = make_detections(keypoint_gt, seed=23, kind="keypoints")
     for d in dt:
         x, y = d["keypoints"][0::3], d["keypoints"][1::3]

@@ -11,7 +11,7 @@ import pytest
 
 from sliceboard.cocofiles import CocoFileError, load_ground_truth, load_results
 from sliceboard.evaluate_coco import main
-from tests.evaluation.data.pycoco import write_json
+from tests.support.json_files import write_json
 
 
 def small_gt() -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sliceboard.cocofiles.slices import MemberSlices, NotStreamable, array_slice
 from sliceboard.evaluation.geometry import native
 from sliceboard.evaluation.geometry.rle import RleBatch
 from sliceboard.evaluation.geometry.rle_strings import RleStrings
-from tests.evaluation.data.pycoco import write_json
+from tests.support.json_files import write_json
 
 TRICKY = [
     {"a": "},{", "b": [{"x": 1}, {"y": "\\"}]},

@@ -32,7 +32,7 @@ from sliceboard.evaluation import (
 from sliceboard.evaluation.geometry.boxes import box_similarity
 from sliceboard.evaluation.item_split import join_tables, split_items
 from sliceboard.evaluation.sparse_rows import SparseRows
-from tests.evaluation.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
+from tests.support.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
 
 OPTIONS = PROTOCOL_OPTIONS
 

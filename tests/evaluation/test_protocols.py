@@ -21,7 +21,7 @@ from sliceboard.evaluation import (
     evaluate,
     threshold_metrics,
 )
-from tests.evaluation.golden import evaluate_matrix
+from tests.support.golden import CAT, CONFUSION_IOU, DOG, confusion_case, evaluate_matrix
 
 # d0 (0.9) overlaps g0 by 0.62; d1 (0.8) overlaps g0 by 0.81 and g1 by 0.57.
 FALLBACK_IOU = [[0.62, 0.0], [0.81, 0.57]]
@@ -107,22 +107,6 @@ def test_crowd_absorbs_only_when_no_regular_ground_truth_matches(matching: Match
     assert table.gt_dt[int(np.searchsorted(table.all_rows, row))].tolist() == [-1, 0]
     metrics = threshold_metrics(table, iou_threshold=0.5)
     assert totals(metrics) == (1, 0, 0)
-
-
-CAT, DOG = 0, 1
-# g0 cat, g1 dog, g2 dog; d0 cat .9, d1 dog .8, d2 cat .7, d3 dog .6
-CONFUSION_IOU = [[0.9, 0.0, 0.0], [0.7, 0.0, 0.0], [0.0, 0.75, 0.0], [0.0, 0.0, 0.0]]
-
-
-def confusion_case(**options: object) -> MatchTable:
-    return evaluate_matrix(
-        CONFUSION_IOU,
-        gt_label=[CAT, DOG, DOG],
-        dt_label=[CAT, DOG, CAT, DOG],
-        dt_score=[0.9, 0.8, 0.7, 0.6],
-        n_labels=2,
-        options=MatchOptions(**options),  # type: ignore[arg-type]
-    )
 
 
 def test_confusion_matrix_rows_ground_truth_columns_prediction() -> None:

@@ -16,8 +16,13 @@ import pytest
 from sliceboard.evaluation import coco_summary, evaluate
 from sliceboard.evaluation.geometry.rle_iou import rle_similarity
 from sliceboard.evaluation.geometry.rle_polygon import rle_from_polygons
-from tests.evaluation.coco_cases import CocoCase, engine_inputs, make_case, run_pycocotools
-from tests.evaluation.test_coco_parity import assert_same
+from tests.support.coco_cases import (
+    CocoCase,
+    assert_same,
+    engine_inputs,
+    make_case,
+    run_pycocotools,
+)
 
 
 def octagon(box: list[float]) -> list[float]:

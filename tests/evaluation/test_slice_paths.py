@@ -21,8 +21,7 @@ from sliceboard.evaluation import (
 )
 from sliceboard.evaluation.geometry.boxes import box_similarity
 from sliceboard.evaluation.item_index import ItemIndex, ranges
-from tests.evaluation.coco_cases import engine_inputs, make_case
-from tests.evaluation.test_subset_property import restrict
+from tests.support.coco_cases import engine_inputs, make_case, restrict
 
 
 def test_ranges_concatenates_aranges() -> None:

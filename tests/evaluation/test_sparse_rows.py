@@ -7,7 +7,7 @@ import pytest
 
 from sliceboard.evaluation import MatchTable
 from sliceboard.evaluation.sparse_rows import SparseRows
-from tests.evaluation.test_protocols import confusion_case
+from tests.support.golden import confusion_case
 
 
 def test_rows_and_values_read_like_the_dense_matrix() -> None:

@@ -13,35 +13,15 @@ from hypothesis import strategies as st
 
 from sliceboard.evaluation import (
     EmptyClasses,
-    GroundTruth,
     MatchOptions,
-    Predictions,
     coco_summary,
     evaluate,
     threshold_metrics,
 )
 from sliceboard.evaluation.geometry.boxes import box_similarity
-from tests.evaluation.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
+from tests.support.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case, restrict
 
 OPTIONS = [*PROTOCOL_OPTIONS, MatchOptions(empty_classes=EmptyClasses.INCLUDE)]
-
-
-def restrict(gt: GroundTruth, dt: Predictions, mask: np.ndarray) -> tuple[GroundTruth, Predictions]:
-    """Objects of the selected items, items renumbered 0..k-1 in the same order."""
-    new_index = np.cumsum(mask) - 1
-    g, d = mask[gt.item], mask[dt.item]
-    return (
-        GroundTruth(
-            item=new_index[gt.item[g]],
-            label=gt.label[g],
-            area=gt.area[g],
-            iscrowd=gt.iscrowd[g],
-            ignore=gt.ignore[g],
-        ),
-        Predictions(
-            item=new_index[dt.item[d]], label=dt.label[d], score=dt.score[d], area=dt.area[d]
-        ),
-    )
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sliceboard.evaluation import EmptyClasses, MatchOptions, coco_summary, voc_ap
-from tests.evaluation.coco_cases import make_case, run_engine
-from tests.evaluation.golden import evaluate_matrix
+from tests.support.coco_cases import make_case, run_engine
+from tests.support.golden import evaluate_matrix
 
 
 def reference_voc_ap(is_tp: np.ndarray, n_gt: int) -> float:

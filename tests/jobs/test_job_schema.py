@@ -4,7 +4,10 @@ subscription generator (iterated directly; the websocket transport is tested wit
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +19,7 @@ from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
 from sliceboard.schema.errors import NotFoundError
 from sliceboard.schema.jobs import CancelJobPayload, Job, JobStatus, cancel_job, job, job_updates
-from tests.jobs.conftest import enqueue
+from tests.support.jobs import enqueue
 
 
 def info_for(runtime: Runtime):
@@ -81,21 +84,39 @@ async def collect(generator) -> list[tuple[JobStatus, float, str | None]]:
     return [(update.status, update.progress, update.message) async for update in generator]
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Returns once ``condition()`` holds, checking at every pass of the loop until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never saw {what}"
+        await asyncio.sleep(0.005)
+
+
 async def test_the_subscription_follows_a_job_to_its_end(runtime: Runtime) -> None:
+    seen: list[tuple[JobStatus, float, str | None]] = []
+
+    async def follow_live() -> None:
+        async for update in job_updates(info_for(runtime), strawberry.ID(str(job_id))):
+            seen.append((update.status, update.progress, update.message))
+
+    def last_message_is(message: str) -> bool:
+        return seen[-1][2] == message
+
     async def stepper(context: JobContext) -> None:
+        await until(lambda: any(status == JobStatus.RUNNING for status, _, _ in seen), "RUNNING")
         for step in range(1, 4):
-            await asyncio.sleep(0.05)
-            await context.report(step / 4, f"step {step}")
+            message = f"step {step}"
+            await context.report(step / 4, message)
+            # the subscriber sees each step before the next one is made
+            await until(partial(last_message_is, message), message)
 
     job_id = await enqueue(runtime)
-    updates = asyncio.create_task(
-        collect(job_updates(info_for(runtime), strawberry.ID(str(job_id))))
-    )
-    await asyncio.sleep(0.05)
+    updates = asyncio.create_task(follow_live())
+    await until(lambda: len(seen) > 0, "the first update")  # subscribed while QUEUED
     runner = JobRunner(runtime, {"test": stepper}, progress_interval=0.0)
     await runner.start()
     try:
-        seen = await asyncio.wait_for(updates, 10)
+        await asyncio.wait_for(updates, 10)
     finally:
         await runner.stop()
     assert seen[0] == (JobStatus.QUEUED, 0.0, None)

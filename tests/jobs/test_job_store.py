@@ -10,7 +10,7 @@ from sliceboard.storage import jobs as job_store
 from sliceboard.storage.db import transaction
 from sliceboard.storage.jobs import Attempt
 from sliceboard.storage.tables import Job, utcnow
-from tests.jobs.conftest import enqueue, load
+from tests.support.jobs import enqueue, load
 
 LEASE = 10.0
 
@@ -54,7 +54,8 @@ async def test_claims_skip_other_kinds_and_future_jobs(runtime: Runtime) -> None
     async with runtime.sessions() as session:
         assert not await job_store.has_claimable(session=session, kinds=["test"], now=utcnow())
         assert await job_store.has_claimable(session=session, kinds=["other"], now=utcnow())
-    assert (await claim(runtime, "w", kinds=("other",))) is not None
+    claimed = await claim(runtime, "w", kinds=("other",))
+    assert claimed is not None and claimed.id == other and claimed.kind == "other"
     job = await claim(runtime, "w", now=utcnow() + timedelta(seconds=61))
     assert job is not None and job.id == later and other != later
 
@@ -64,7 +65,8 @@ async def test_an_expired_lease_is_reclaimed_and_the_old_worker_is_fenced_out(
 ) -> None:
     job_id = await enqueue(runtime)
     t0 = utcnow()
-    assert await claim(runtime, "dead", t0) is not None
+    first = await claim(runtime, "dead", t0)
+    assert first is not None and (first.id, first.worker_id) == (job_id, "dead")
     assert await claim(runtime, "new", t0 + timedelta(seconds=LEASE / 2)) is None
     taken = await claim(runtime, "new", t0 + timedelta(seconds=LEASE + 1))
     assert taken is not None and taken.id == job_id

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from sliceboard.jobs.offload import CpuPool, close_cpu_pool, run_cpu
-from tests.jobs import cpu_tasks
+from tests.support import cpu_tasks
 
 
 async def test_results_and_errors_come_back_from_another_process() -> None:
@@ -35,12 +36,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-async def test_cancelling_kills_the_running_work() -> None:
+async def until_running(marker: Path, timeout: float = 30.0) -> None:
+    """Returns once a worker has written ``marker`` (the work is running there)."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert time.monotonic() < deadline, f"the work never started ({marker.name})"
+        await asyncio.sleep(0.01)
+
+
+async def test_cancelling_kills_the_running_work(tmp_path: Path) -> None:
     pool = CpuPool(max_workers=1)
     try:
         pid = await pool.run(cpu_tasks.worker_pid)  # started, so the timing below is the work's
-        task = asyncio.create_task(pool.run(cpu_tasks.spin, 60.0))
-        await asyncio.sleep(0.3)
+        marker = tmp_path / "spinning"
+        task = asyncio.create_task(pool.run(cpu_tasks.spin, 60.0, str(marker)))
+        await until_running(marker)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -62,14 +72,19 @@ async def test_the_shared_pool() -> None:
         await close_cpu_pool()
 
 
-async def test_close_kills_work_nobody_awaits_any_more() -> None:
+async def test_close_kills_work_nobody_awaits_any_more(tmp_path: Path) -> None:
     pool = CpuPool(max_workers=2)
-    abandoned = asyncio.create_task(pool.run(cpu_tasks.spin, 60.0))
-    awaited = asyncio.create_task(pool.run(cpu_tasks.spin, 1.5))
-    await asyncio.sleep(0.5)
+    abandoned = asyncio.create_task(pool.run(cpu_tasks.spin, 60.0, str(tmp_path / "abandoned")))
+    release = tmp_path / "release"
+    awaited = asyncio.create_task(
+        pool.run(cpu_tasks.spin, 60.0, str(tmp_path / "awaited"), str(release))
+    )
+    await until_running(tmp_path / "abandoned")
+    await until_running(tmp_path / "awaited")
     abandoned.cancel()  # another call is running, so this one is left to run on
     await asyncio.gather(abandoned, return_exceptions=True)
-    pid = await awaited
+    release.touch()
+    pid = await asyncio.wait_for(awaited, 30)
     assert alive(pid)
     started = time.monotonic()
     await pool.close()

@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from sliceboard.jobs import runner as runner_module
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.jobs.runner import JobRunner, describe_error, retry_delay
 from sliceboard.runtime import Runtime
-from sliceboard.services.jobs import cancel_job
+from sliceboard.services.jobs import cancel_job, enqueue_job
+from sliceboard.storage import jobs as job_store
 from sliceboard.storage.db import transaction
 from sliceboard.storage.jobs import Attempt
-from sliceboard.storage.tables import Job
-from tests.jobs.conftest import enqueue, load, wait_for
+from sliceboard.storage.tables import Job, utcnow
+from tests.support.jobs import enqueue, load, poll, wait_for
 
 
 def runner_for(runtime: Runtime, handler, **options) -> JobRunner:
@@ -46,7 +50,9 @@ async def test_a_handler_that_returns_succeeds(runtime: Runtime) -> None:
     assert await runner.run_next() is None
 
 
-async def test_an_exception_is_retried_after_a_backoff(runtime: Runtime) -> None:
+async def test_an_exception_is_retried_after_a_backoff(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = 0
 
     async def flaky(context: JobContext) -> None:
@@ -56,6 +62,8 @@ async def test_an_exception_is_retried_after_a_backoff(runtime: Runtime) -> None
             raise ValueError("boom")
 
     job_id = await enqueue(runtime)
+    now = utcnow()
+    monkeypatch.setattr(runner_module, "utcnow", lambda: now)  # the runner's clock stands still
     runner = runner_for(runtime, flaky, retry_base_seconds=0.3)
     await runner.run_next()
     job = await load(runtime, job_id)
@@ -65,7 +73,9 @@ async def test_an_exception_is_retried_after_a_backoff(runtime: Runtime) -> None
         "ValueError: boom (attempt 1 of 3)",
     )
     assert await runner.run_next() is None  # backing off
-    await asyncio.sleep(0.35)
+    monkeypatch.setattr(runner_module, "utcnow", lambda: now + timedelta(seconds=0.29))
+    assert await runner.run_next() is None  # still backing off
+    monkeypatch.setattr(runner_module, "utcnow", lambda: now + timedelta(seconds=0.31))
     assert await runner.run_next() == job_id
     job = await load(runtime, job_id)
     assert (job.status, job.attempts, job.error) == ("SUCCEEDED", 2, None)
@@ -150,8 +160,9 @@ async def test_progress_writes_are_throttled_but_the_last_one_lands(runtime: Run
             await context.report(step / 100, f"step {step}")
             await asyncio.sleep(0.004)
         elapsed = time.monotonic() - started
-        await asyncio.sleep(0.3)  # the held report is written after the interval
-        observed.append((await load(runtime, job_id), elapsed))
+        # the held report is written once the interval has passed
+        landed = await poll(runtime, job_id, lambda job: job.message == "step 99", "step 99")
+        observed.append((landed, elapsed))
 
     await runner_for(runtime, chatty, progress_interval=0.1).run_next()
     assert (await load(runtime, job_id)).status == "SUCCEEDED"
@@ -216,8 +227,24 @@ async def test_stop_waits_for_the_grace_period_then_requeues(runtime: Runtime) -
     assert (job.status, job.attempts, job.worker_id, job.lease_until) == ("QUEUED", 0, None, None)
 
 
-async def test_wake_beats_the_poll_interval(runtime: Runtime) -> None:
+async def test_the_runtimes_wake_jobs_wakes_the_runner(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While started, ``runtime.wake_jobs()`` ends the runner's 30 s poll wait at once; after
+    stop, it is the callable it was before."""
     runtime.settings = replace(runtime.settings, job_poll_seconds=30.0)
+    previous_calls: list[None] = []
+    runtime.wake_jobs = lambda: previous_calls.append(None)
+    looked = asyncio.Event()
+    has_claimable = job_store.has_claimable
+
+    async def watched(**kwargs: Any) -> bool:
+        found = await has_claimable(**kwargs)
+        if not found:
+            looked.set()
+        return found
+
+    monkeypatch.setattr(job_store, "has_claimable", watched)
     done = asyncio.Event()
 
     async def handler(context: JobContext) -> None:
@@ -226,26 +253,33 @@ async def test_wake_beats_the_poll_interval(runtime: Runtime) -> None:
     runner = runner_for(runtime, handler)
     await runner.start()
     try:
-        await asyncio.sleep(0.05)  # the loop is now asleep on its 30 s poll
-        started = time.monotonic()
-        await enqueue(runtime)  # calls runtime.wake_jobs()
+        await asyncio.wait_for(looked.wait(), 5)  # the queue was empty: the loop waits 30 s
+        async with transaction(runtime.sessions) as session:  # a job, and nobody told
+            await enqueue_job(session, kind="test", payload={}, max_attempts=1)
+        runtime.wake_jobs()
         await asyncio.wait_for(done.wait(), 5)
-        assert time.monotonic() - started < 2.0
     finally:
         await runner.stop()
-    assert runtime.wake_jobs != runner.wake
+    assert previous_calls == []
+    runtime.wake_jobs()
+    assert previous_calls == [None]
 
 
 async def test_concurrency_runs_several_jobs_at_once(runtime: Runtime) -> None:
     running = 0
     peak = 0
+    two_at_once = asyncio.Event()
 
     async def handler(context: JobContext) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.2)
-        running -= 1
+        if running == 2:
+            two_at_once.set()
+        try:
+            await asyncio.wait_for(two_at_once.wait(), 10)  # one job alone would wait here
+        finally:
+            running -= 1
 
     runner = runner_for(runtime, handler, concurrency=2)
     await runner.start()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sliceboard.runtime import Runtime
-from tests.jobs.conftest import enqueue, load, wait_for
+from tests.support.jobs import enqueue, load, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-import strawberry
 
 from sliceboard.config import Settings
 from sliceboard.runtime import Runtime
-from sliceboard.schema.context import Context
-from sliceboard.schema.schema import build_schema
-
-
-class Executor:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.schema: strawberry.Schema = build_schema(runtime.settings)
-
-    async def run(
-        self, query: str, variables: dict[str, Any] | None = None
-    ) -> tuple[Any, list[dict[str, Any]]]:
-        """(data, errors as the client sees them)."""
-        result = await self.schema.execute(
-            query, variable_values=variables, context_value=Context.create(self.runtime)
-        )
-        return result.data, [dict(error.formatted) for error in result.errors or []]
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        data, errors = await self.run(query, variables)
-        assert errors == []
-        return data
+from tests.support.graphql import Executor
 
 
 @pytest.fixture

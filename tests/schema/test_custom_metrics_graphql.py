@@ -24,7 +24,7 @@ from sliceboard.schema.filters import ItemFilter
 from sliceboard.schema.schema import build_schema
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Slice
-from tests.services.custom_metrics_setup import make_run
+from tests.support.custom_metrics_setup import make_run
 
 
 @strawberry.type

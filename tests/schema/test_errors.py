@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sliceboard.config import Settings
 from sliceboard.runtime import Runtime
 from sliceboard.storage.db import transaction
-from tests.schema.conftest import Executor
+from tests.support.graphql import Executor
 
 CREATE = """mutation($name: String!) { createDataset(input: {name: $name}) {
   __typename ... on Dataset { id } ... on Error { message } ... on InvalidInputError { issues { path message } } } }"""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sliceboard.storage import evaluations
 from sliceboard.storage.db import read_session, transaction
-from tests.schema.conftest import Executor
-from tests.services.factories import setup_dataset, setup_run
+from tests.support.factories import setup_dataset, setup_run
+from tests.support.graphql import Executor
 
 REQUEST = """mutation($r: ID!, $o: EvaluationOptions) { calculateEvaluationMetrics(modelRunId: $r, options: $o) {
   __typename ... on Job { id } ... on InvalidInputError { issues { path } } } }"""

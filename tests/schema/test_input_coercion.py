@@ -18,7 +18,7 @@ from sliceboard.schema.input_coercion import SnakeRows, Unhandled, compile_coerc
 from sliceboard.schema.raw_uploads import converter
 from sliceboard.schema.schema import build_schema
 from sliceboard.schema.upload_executor import UploadExecutionContext, batch_coercers
-from tests.schema.conftest import Executor
+from tests.support.graphql import Executor
 
 SCHEMA = build_schema()._schema
 TYPES: dict[str, GraphQLInputObjectType] = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.schema.conftest import Executor
+from tests.support.graphql import Executor
 
 NESTED = """query($d: ID!, $r: ID!, $n: Int) { dataset(id: $d) { labels modelRuns { name }
   items(first: $n) { edges { node { referenceId

@@ -9,8 +9,9 @@ from sliceboard.errors import Conflict, InvalidInput, NotFound
 from sliceboard.services import catalog, uploads
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Slice
-from tests.services.factories import (
+from tests.support.factories import (
     MAX_ROWS,
+    add_annotations,
     annotation,
     fetch_all,
     prediction,
@@ -155,20 +156,8 @@ async def test_delete_dataset_cascades(sessions: Sessions) -> None:
     kept_id = await setup_dataset(sessions, ["a"], name="kept")
     run_id = await setup_run(sessions, dataset_id)
     async with transaction(sessions) as session:
-        await uploads.upsert_annotations(
-            session,
-            dataset_id=dataset_id,
-            annotations=[annotation("a", "1")],
-            update=False,
-            max_rows=MAX_ROWS,
-        )
-        await uploads.upsert_annotations(
-            session,
-            dataset_id=kept_id,
-            annotations=[annotation("a", "1")],
-            update=False,
-            max_rows=MAX_ROWS,
-        )
+        await add_annotations(session, dataset_id, annotation("a", "1"))
+        await add_annotations(session, kept_id, annotation("a", "1"))
         await uploads.upsert_predictions(
             session,
             model_run_id=run_id,

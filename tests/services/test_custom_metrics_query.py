@@ -21,7 +21,7 @@ from sliceboard.services.custom_metrics import (
 from sliceboard.services.custom_metrics_cache import CustomMetricCache
 from sliceboard.services.uploads import upsert_predictions
 from sliceboard.storage.db import read_session, transaction
-from tests.services.custom_metrics_setup import Run, add_predictions, make_run, upload
+from tests.support.custom_metrics_setup import Run, add_predictions, make_run, upload
 
 AGGREGATIONS = ["ARITHMETIC_MEAN", "GEOMETRIC_MEAN", "HARMONIC_MEAN", "SUM"]
 

@@ -12,7 +12,7 @@ from sliceboard.errors import InvalidInput, NotFound
 from sliceboard.services.custom_metrics import UploadCounts, upload_custom_metrics
 from sliceboard.storage.db import read_session, transaction
 from sliceboard.storage.tables import CustomMetric, ModelRun, core
-from tests.services.custom_metrics_setup import Run, make_run, upload
+from tests.support.custom_metrics_setup import Run, make_run, upload
 
 METRIC, RUN = core(CustomMetric), core(ModelRun)
 

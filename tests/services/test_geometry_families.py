@@ -8,7 +8,7 @@ import pytest
 from sliceboard.services.validation.families import FAMILIES, UPLOAD_FIELDS
 from sliceboard.services.validation.geometry import parse_geometry
 from sliceboard.services.validation.issues import Issues
-from tests.services.factories import box
+from tests.support.factories import box
 
 
 def test_types_fields_and_evaluation_families_are_each_named_once() -> None:

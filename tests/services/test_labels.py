@@ -10,7 +10,7 @@ from sliceboard.errors import InvalidInput, NotFound
 from sliceboard.services import uploads
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Annotation, ModelRun, ModelRunLabel, core
-from tests.services.factories import MAX_ROWS, annotation, setup_dataset, setup_run
+from tests.support.factories import MAX_ROWS, add_annotations, annotation, setup_dataset, setup_run
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -71,20 +71,8 @@ async def test_unknown_and_conflicting_arguments(sessions: Sessions) -> None:
     other_id = await setup_dataset(sessions, ["a"], name="other")
     run_id = await setup_run(sessions, dataset_id)
     async with transaction(sessions) as session:
-        await uploads.upsert_annotations(
-            session,
-            dataset_id=dataset_id,
-            annotations=[annotation("a", "1")],
-            update=False,
-            max_rows=MAX_ROWS,
-        )
-        await uploads.upsert_annotations(
-            session,
-            dataset_id=other_id,
-            annotations=[annotation("a", "elsewhere")],
-            update=False,
-            max_rows=MAX_ROWS,
-        )
+        await add_annotations(session, dataset_id, annotation("a", "1"))
+        await add_annotations(session, other_id, annotation("a", "elsewhere"))
     async with transaction(sessions) as session:
         with pytest.raises(InvalidInput) as info:
             await uploads.upsert_labels(

@@ -12,7 +12,7 @@ import pytest
 
 from sliceboard.services import snapshot_files
 from sliceboard.services.evaluation.snapshot import Snapshot
-from tests.evaluation.coco_cases import make_case, run_engine
+from tests.support.coco_cases import make_case, run_engine
 
 
 def small_snapshot(seed: int) -> Snapshot:

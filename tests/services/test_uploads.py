@@ -13,8 +13,9 @@ from sliceboard.services import uploads
 from sliceboard.services.uploads import UpsertCounts
 from sliceboard.storage.db import transaction
 from sliceboard.storage.tables import Annotation, Dataset, Item, ModelRun, Prediction
-from tests.services.factories import (
+from tests.support.factories import (
     MAX_ROWS,
+    add_annotations,
     annotation,
     box,
     fetch_all,
@@ -243,20 +244,8 @@ async def test_error_rolls_back_the_whole_transaction(sessions: Sessions) -> Non
     before = await row_counts(sessions)
     with pytest.raises(InvalidInput):
         async with transaction(sessions) as session:
-            await uploads.upsert_annotations(
-                session,
-                dataset_id=dataset_id,
-                annotations=[annotation("a", "1")],
-                update=False,
-                max_rows=MAX_ROWS,
-            )
-            await uploads.upsert_annotations(
-                session,
-                dataset_id=dataset_id,
-                annotations=[annotation("a", "2", label="")],
-                update=False,
-                max_rows=MAX_ROWS,
-            )
+            await add_annotations(session, dataset_id, annotation("a", "1"))
+            await add_annotations(session, dataset_id, annotation("a", "2", label=""))
     assert await row_counts(sessions) == before
     assert await dataset_version(sessions) == 0
 

@@ -15,7 +15,7 @@ from sliceboard.services.validation import (
     validate_items,
     validate_predictions,
 )
-from tests.services.factories import annotation, box, item, prediction, pts
+from tests.support.factories import annotation, box, item, prediction, pts
 
 
 def paths_of(rows: list[dict[str, Any]], kind: str = "annotations") -> list[str]:

@@ -5,102 +5,29 @@ pycocotools on the same data (both backends)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
+from sliceboard.evaluation import FALSE_POSITIVE, TRUE_POSITIVE
 from sliceboard.jobs.evaluate import run_evaluation_job
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.runtime import Runtime
-from sliceboard.services import catalog, uploads
+from sliceboard.services import uploads
 from sliceboard.services.evaluation import cache as evaluation_cache
 from sliceboard.services.evaluation import lifecycle, report_parts
 from sliceboard.services.evaluation import results as evaluation_results
 from sliceboard.services.evaluation.cache import SnapshotCache
 from sliceboard.services.evaluation.options import EvaluationOptions
+from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.jobs import get_job
 from sliceboard.services.report_worker import REPORT_WORKER, forget
 from sliceboard.storage.db import read_session, transaction
 from sliceboard.storage.tables import ModelRun
-from tests.evaluation.coco_cases import CocoCase, make_case
-
-MAX_ROWS = 1_000_000
-
-
-def pycocotools_stats(case: CocoCase, image_ids: list[int] | None = None) -> np.ndarray:
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = case.dataset
-        gt.createIndex()
-        dt = gt.loadRes([dict(d) for d in case.detections])
-        evaluator = COCOeval(gt, dt, "bbox")
-        if image_ids is not None:
-            evaluator.params.imgIds = sorted(image_ids)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return np.asarray(evaluator.stats)
-
-
-async def upload_case(runtime: Runtime, case: CocoCase) -> tuple[str, str]:
-    """The case as a dataset (items in image-id order, metadata split = even/odd) and a run."""
-    images = sorted(case.dataset["images"], key=lambda i: i["id"])
-    key_of = {i["id"]: i["key"] for i in images}
-    name_of = {c["id"]: c["name"] for c in case.dataset["categories"]}
-    async with transaction(runtime.sessions) as session:
-        dataset = await catalog.create_dataset(session, name="coco", metadata=None)
-        dataset_id = str(dataset.id)
-        items = [
-            {
-                "reference_id": key_of[i["id"]],
-                "width": i["width"],
-                "height": i["height"],
-                "metadata": {"split": "even" if i["id"] % 2 == 0 else "odd", "n": i["id"]},
-            }
-            for i in images
-        ]
-        await uploads.upsert_items(
-            session, dataset_id=dataset_id, items=items, update=False, max_rows=MAX_ROWS
-        )
-        annotations = [
-            {
-                "reference_id": key_of[a["image_id"]],
-                "annotation_id": f"gt-{a['id']}",
-                "label": name_of[a["category_id"]],
-                "box": dict(zip(("x", "y", "width", "height"), a["bbox"], strict=True)),
-                "area": a["area"],
-                "iscrowd": bool(a["iscrowd"]),
-            }
-            for a in case.dataset["annotations"]
-        ]
-        await uploads.upsert_annotations(
-            session, dataset_id=dataset_id, annotations=annotations, update=False, max_rows=MAX_ROWS
-        )
-        model = await catalog.create_model(session, name="m", reference_id="m", metadata=None)
-        run = await catalog.create_model_run(
-            session, model_id=str(model.id), dataset_id=dataset_id, name="r"
-        )
-        run_id = str(run.id)
-        predictions = [
-            {
-                "reference_id": key_of[d["image_id"]],
-                "annotation_id": f"dt-{k}",
-                "label": name_of[d["category_id"]],
-                "box": dict(zip(("x", "y", "width", "height"), d["bbox"], strict=True)),
-                "confidence": d["score"],
-            }
-            for k, d in enumerate(case.detections)
-        ]
-        await uploads.upsert_predictions(
-            session, model_run_id=run_id, predictions=predictions, update=False, max_rows=MAX_ROWS
-        )
-    return dataset_id, run_id
+from tests.support.coco_cases import case_stats, make_case
+from tests.support.evaluation_upload import MAX_ROWS, upload_case
 
 
 async def evaluate_now(
@@ -178,7 +105,7 @@ async def test_run_metrics_equal_pycocotools_for_the_run_and_a_slice(runtime: Ru
     await evaluate_now(runtime, run_id)
 
     whole = await report(runtime, run_id)
-    np.testing.assert_allclose(coco_vector(whole), pycocotools_stats(case), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(coco_vector(whole), case_stats(case), rtol=0, atol=1e-12)
     assert whole.item_count == 30
     assert whole.ground_truth_count == len(case.dataset["annotations"])
     assert whole.prediction_count == len(case.detections)
@@ -186,10 +113,40 @@ async def test_run_metrics_equal_pycocotools_for_the_run_and_a_slice(runtime: Ru
     even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
     sliced = await report(runtime, run_id, filter=even)
     even_ids = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
-    np.testing.assert_allclose(
-        coco_vector(sliced), pycocotools_stats(case, even_ids), rtol=0, atol=1e-12
-    )
+    np.testing.assert_allclose(coco_vector(sliced), case_stats(case, even_ids), rtol=0, atol=1e-12)
     assert sliced.item_count == len(even_ids)
+
+
+def recount(snapshot: Snapshot, iou: float, confidence: float) -> dict[str, tuple[int, int, int]]:
+    """(TP, FP, FN) per label name, counted from the stored arrays one object at a time.
+
+    Read as the protocol defines the counts, not as the service computes them: a prediction
+    with score >= ``confidence`` is a TP when its state on the threshold's "all" row is TP
+    (in its matched ground truth's label), an FP when it is FP; a ground truth that is neither
+    crowd, ignored nor outside the "all" area range is an FN unless its matched prediction
+    (``gt_dt``) clears the confidence threshold.
+    """
+    table = snapshot.table
+    all_rows = [r for r in range(len(table.row_area)) if table.row_area[r] == 0]
+    [row] = [r for r in all_rows if abs(float(table.row_threshold[r]) - iou) < 1e-9]
+    t0 = all_rows.index(row)
+    matched_gt, gt_match = table.dt_gt[t0], table.gt_dt[t0]
+    counts = {name: [0, 0, 0] for name in snapshot.label_names}
+    for p, state in enumerate(table.dt_state[row].tolist()):
+        if table.dt_score[p] < confidence:
+            continue
+        if state == TRUE_POSITIVE:
+            counts[snapshot.label_names[table.gt_label[matched_gt[p]]]][0] += 1
+        elif state == FALSE_POSITIVE:
+            counts[snapshot.label_names[table.dt_label[p]]][1] += 1
+    low, high = float(table.area_low[0]), float(table.area_high[0])
+    for g in range(len(table.gt_label)):
+        if table.gt_iscrowd[g] or table.gt_ignore[g] or not low <= table.gt_area[g] <= high:
+            continue
+        p = int(gt_match[g])
+        if p < 0 or table.dt_score[p] < confidence:
+            counts[snapshot.label_names[table.gt_label[g]]][2] += 1
+    return {name: (tp, fp, fn) for name, (tp, fp, fn) in counts.items()}
 
 
 async def test_counts_match_a_recount_of_the_match_table_at_each_threshold(
@@ -198,14 +155,24 @@ async def test_counts_match_a_recount_of_the_match_table_at_each_threshold(
     case = make_case(seed=9, n_images=12)
     _, run_id = await upload_case(runtime, case)
     await evaluate_now(runtime, run_id)
+    async with read_session(runtime.sessions) as session:
+        stored = await SnapshotCache(worker=None).get(
+            session, await _current_evaluation(runtime, run_id)
+        )
     for iou in (0.1, 0.5, 0.9):
         data = await report(runtime, run_id, iou_threshold=iou, confidence_threshold=0.3)
+        reported = {
+            row.label: (row.true_positives, row.false_positives, row.false_negatives)
+            for row in data.per_label
+        }
+        expected = recount(stored, iou, 0.3)
+        assert reported == expected
+        assert sum(tp + fn for tp, _, fn in expected.values()) > 0  # the case has ground truth
         for row in data.per_label:
             if row.true_positives + row.false_positives:
                 assert row.precision == pytest.approx(
                     row.true_positives / (row.true_positives + row.false_positives)
                 )
-            assert row.true_positives + row.false_negatives >= 0
         assert len(data.confusion_counts) == len(data.confusion_labels) + 1
         total_tp = sum(r.true_positives for r in data.per_label)
         diagonal = sum(data.confusion_counts[k][k] for k in range(len(data.confusion_labels)))
@@ -267,7 +234,7 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
     await evaluate_now(runtime, run_id)
     even = {"metadata": {"field": "split", "op": "EQ", "value": "even"}}
     even_ids = [i["id"] for i in case.dataset["images"] if i["id"] % 2 == 0]
-    expected = pycocotools_stats(case, even_ids)
+    expected = case_stats(case, even_ids)
 
     async def numbers(cache: SnapshotCache) -> tuple[np.ndarray, list[Any]]:
         found = await find_report(runtime, run_id, cache, filter=even, confidence_threshold=0.3)
@@ -291,7 +258,7 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
         snapshot = await with_worker.get(session, evaluation_id)
     forgot = await with_worker.part(0, snapshot, shared, "summary", (None, None))
     np.testing.assert_allclose(
-        [forgot.coco[n] for n in report_parts.COCO_FIELDS], pycocotools_stats(case), atol=1e-12
+        [forgot.coco[n] for n in report_parts.COCO_FIELDS], case_stats(case), atol=1e-12
     )
 
 
@@ -308,18 +275,25 @@ async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     cache = SnapshotCache(worker=None)
     order: list[int] = []
 
-    async def request(k: int, hold: float) -> None:
+    async def request(
+        k: int, release: asyncio.Event | None = None, holding: asyncio.Event | None = None
+    ) -> None:
         async with cache.admitted():
             order.append(k)
-            await asyncio.sleep(hold)
+            if holding is not None:
+                holding.set()
+            # hold the turn until released, or across one pass of the loop (the others queue)
+            await (asyncio.sleep(0) if release is None else release.wait())
 
-    await asyncio.gather(*(request(k, 0.001) for k in range(5)))
+    await asyncio.gather(*(request(k) for k in range(5)))
     assert order == [0, 1, 2, 3, 4]
 
     loop = asyncio.get_running_loop()
-    slow = asyncio.ensure_future(request(9, 1.0))
-    await asyncio.sleep(0)
+    holding, never = asyncio.Event(), asyncio.Event()
+    slow = asyncio.ensure_future(request(9, never, holding))
+    await asyncio.wait_for(holding.wait(), 5)  # the slow request holds its turn
     started = loop.time()
-    await request(10, 0.0)
+    await asyncio.wait_for(request(10), 5)  # waiting for the turn would never end
     assert loop.time() - started < evaluation_cache.ADMISSION_WAIT + 0.2
+    assert order[-2:] == [9, 10] and not slow.done()
     slow.cancel()

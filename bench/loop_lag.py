@@ -1,6 +1,6 @@
 """How responsive is the event loop while CPU-bound work runs off it? (A measurement, not a test.)
 
-    /tmp/venv/bin/python -m tests.jobs.loop_lag [--seconds 3] [--rounds 2]
+    python bench/loop_lag.py [--seconds 3] [--rounds 2]
 
 For each way of running CPU work - none (baseline), ``asyncio.to_thread``, a
 ``sliceboard.jobs.offload.CpuPool`` (what ``run_cpu`` uses) - and each workload (a pure-Python loop, vectorised numpy), it keeps

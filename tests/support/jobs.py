@@ -1,9 +1,11 @@
-"""Helpers for job tests: enqueue through the service, read rows back, wait for a status."""
+"""Helpers for job tests: enqueue through the service, read rows back, wait (with a deadline)
+for a status or any condition on the row."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sliceboard.runtime import Runtime
@@ -37,12 +39,23 @@ async def load(runtime: Runtime, job_id: int) -> Job:
     return job
 
 
-async def wait_for(runtime: Runtime, job_id: int, statuses: set[str], timeout: float = 10.0) -> Job:
+async def poll(
+    runtime: Runtime,
+    job_id: int,
+    condition: Callable[[Job], bool],
+    what: str = "the condition",
+    timeout: float = 10.0,
+) -> Job:
+    """The job's row once ``condition`` holds, read every 20 ms until ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         job = await load(runtime, job_id)
-        if job.status in statuses:
+        if condition(job):
             return job
         if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job.status} (wanted {statuses})")
+            raise AssertionError(f"job {job_id} ({job.status}, {job.message!r}) never met {what}")
         await asyncio.sleep(0.02)
+
+
+async def wait_for(runtime: Runtime, job_id: int, statuses: set[str], timeout: float = 10.0) -> Job:
+    return await poll(runtime, job_id, lambda job: job.status in statuses, f"{statuses}", timeout)

@@ -49,3 +49,19 @@ def evaluate_matrix(
     return evaluate(
         gt, dt, MatrixSimilarity(matrix), n_items, n_labels, options, confusion=confusion
     )
+
+
+CAT, DOG = 0, 1
+# g0 cat, g1 dog, g2 dog; d0 cat .9, d1 dog .8, d2 cat .7, d3 dog .6
+CONFUSION_IOU = [[0.9, 0.0, 0.0], [0.7, 0.0, 0.0], [0.0, 0.75, 0.0], [0.0, 0.0, 0.0]]
+
+
+def confusion_case(**options: object) -> MatchTable:
+    return evaluate_matrix(
+        CONFUSION_IOU,
+        gt_label=[CAT, DOG, DOG],
+        dt_label=[CAT, DOG, CAT, DOG],
+        dt_score=[0.9, 0.8, 0.7, 0.6],
+        n_labels=2,
+        options=MatchOptions(**options),  # type: ignore[arg-type]
+    )

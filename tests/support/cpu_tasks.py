@@ -19,8 +19,13 @@ def fail(message: str) -> None:
     raise ValueError(message)
 
 
-def spin(seconds: float) -> int:
+def spin(seconds: float, marker: str | None = None, release: str | None = None) -> int:
+    """Busy for ``seconds``, or until the file ``release`` exists; first creates the file
+    ``marker`` so a test can see the work began. Returns the worker's pid."""
+    if marker is not None:
+        open(marker, "w").close()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
-        pass
+        if release is not None and os.path.exists(release):
+            break
     return os.getpid()

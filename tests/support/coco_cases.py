@@ -1,20 +1,18 @@
-"""Synthetic COCO-style cases with the hard parts, and a pycocotools runner.
+"""Synthetic COCO-style cases with the hard parts, as pycocotools and our engine take them.
 
-Used by the parity tests: the same data goes through pycocotools
-(``COCO()``, ``loadRes``, ``COCOeval``) and through our engine.
+Used by the parity tests: the same data goes through pycocotools (``bench.pycoco``) and
+through our engine (``engine_inputs``/``run_engine``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from bench.pycoco import pycocotools_eval, pycocotools_stats
 from sliceboard.evaluation import (
     GroundTruth,
     Matching,
@@ -106,18 +104,23 @@ def make_case(seed: int, n_images: int = 24, *, tied_scores: bool = True) -> Coc
 
 
 def run_pycocotools(case: CocoCase, iou_type: str = "bbox", use_cats: bool = True) -> COCOeval:
-    """evaluate + accumulate + summarize with pycocotools, output silenced."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = case.dataset
-        gt.createIndex()
-        dt = gt.loadRes([dict(d) for d in case.detections]) if case.detections else COCO()
-        evaluator = COCOeval(gt, dt, iou_type)
-        evaluator.params.useCats = int(use_cats)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return evaluator
+    """evaluate + accumulate + summarize with pycocotools on the case."""
+    return pycocotools_eval(case.dataset, case.detections, iou_type, use_cats=use_cats)
+
+
+def case_stats(case: CocoCase, image_ids: list[int] | None = None) -> np.ndarray:
+    """pycocotools' 12 bbox numbers for the case, or for some of its images."""
+    return pycocotools_stats(case.dataset, case.detections, image_ids=image_ids)
+
+
+TOL = 1e-12
+
+
+def assert_same(ref: COCOeval, summary: CocoSummary) -> None:
+    """Our summary equals pycocotools' stats, precision and recall arrays within ``TOL``."""
+    np.testing.assert_allclose(summary.stats, ref.stats, rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.precision, ref.eval["precision"], rtol=0, atol=TOL)
+    np.testing.assert_allclose(summary.recall, ref.eval["recall"], rtol=0, atol=TOL)
 
 
 def engine_inputs(case: CocoCase) -> tuple[GroundTruth, Predictions, Any, int, int, list[Any]]:
@@ -153,6 +156,24 @@ def run_engine(
     gt, dt, similarity, n_items, n_labels, _ = engine_inputs(case)
     table = evaluate(gt, dt, similarity, n_items, n_labels, options)
     return table, coco_summary(table, item_mask)
+
+
+def restrict(gt: GroundTruth, dt: Predictions, mask: np.ndarray) -> tuple[GroundTruth, Predictions]:
+    """Objects of the selected items, items renumbered 0..k-1 in the same order."""
+    new_index = np.cumsum(mask) - 1
+    g, d = mask[gt.item], mask[dt.item]
+    return (
+        GroundTruth(
+            item=new_index[gt.item[g]],
+            label=gt.label[g],
+            area=gt.area[g],
+            iscrowd=gt.iscrowd[g],
+            ignore=gt.ignore[g],
+        ),
+        Predictions(
+            item=new_index[dt.item[d]], label=dt.label[d], score=dt.score[d], area=dt.area[d]
+        ),
+    )
 
 
 def subset_case(case: CocoCase, keep_keys: set[str]) -> CocoCase:

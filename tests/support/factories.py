@@ -61,6 +61,13 @@ async def setup_dataset(
     return dataset_id
 
 
+async def add_annotations(session: AsyncSession, dataset_id: str, *rows: dict[str, Any]) -> None:
+    """Ground-truth rows uploaded (``update=False``) in the caller's transaction."""
+    await uploads.upsert_annotations(
+        session, dataset_id=dataset_id, annotations=list(rows), update=False, max_rows=MAX_ROWS
+    )
+
+
 async def setup_run(
     sessions: async_sessionmaker[AsyncSession], dataset_id: str, reference_id: str = "m1"
 ) -> str:

@@ -1,6 +1,6 @@
 """Speed of the RLE kernels against pycocotools.mask on a COCO-sized workload.
 
-Not a test (no ``test_`` prefix): run ``python -m tests.evaluation.geometry.bench_rle``.
+Run ``python bench/rle_kernels.py``.
 5,000 images of 480x640, 7 ground-truth and 20 predicted polygon masks each;
 prints each side's CPU time (process_time: steadier than wall time on a shared machine) and the ratio ours / pycocotools for rasterising the
 polygons (frPyObjects + merge, as COCO.annToRLE) and for IoU of all pairs per
