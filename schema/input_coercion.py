@@ -2,8 +2,8 @@
 
 graphql-core's ``coerce_input_value`` walks a variable generically (type predicates, default
 look-ups, and a separate depth walk over the whole value), about 23 µs per prediction row, and
-``schema/raw_uploads.py`` then copied every dict again to rename its keys. Here one closure per
-input type, built once from the schema, does both in one pass over the JSON the client sent.
+every dict was then copied again to rename its keys. Here one closure per input type, built once
+from the schema, does both in one pass over the JSON the client sent.
 
 The closures accept only what graphql-core accepts, by the same rules: non-null, lists, known
 fields, required fields, field defaults and each scalar's own ``coerce_input_value``; common
@@ -12,6 +12,8 @@ for Boolean) are recognised inline and anything else goes to the scalar's own fu
 doubt — a value graphql-core would reject, or one it would accept by a rule not mirrored here
 (a lone value where a list is expected, a dict subclass) — raises ``Unhandled``; the caller then
 leaves the variable to graphql-core, which coerces it or reports the error exactly as before.
+What graphql-core coerced (such a variable, or rows written inline in the document) is renamed
+afterwards by ``compile_renamer``, so a service receives the same dicts either way.
 """
 
 from __future__ import annotations
@@ -182,3 +184,46 @@ def compile_rows_coercer(type_: GraphQLInputType) -> Callable[[Any], SnakeRows]:
         return SnakeRows(rows)
 
     return coerce_rows
+
+
+def compile_renamer(type_: GraphQLInputType) -> Coerce:
+    """Renames input-object keys throughout a value graphql-core coerced to ``type_``.
+
+    JSON scalars (metadata, classPdf, RLE counts) pass through untouched, as they do through
+    strawberry's own conversion.
+    """
+    return _renamer(type_, {}) or _same
+
+
+def _renamer(type_: GraphQLInputType, seen: dict[str, Coerce]) -> Coerce | None:
+    """None when a value of ``type_`` holds nothing to rename."""
+    if isinstance(type_, GraphQLNonNull):
+        return _renamer(type_.of_type, seen)
+    if isinstance(type_, GraphQLList):
+        inner = _renamer(type_.of_type, seen)
+        if inner is None:
+            return None
+        return lambda values: None if values is None else [inner(v) for v in values]
+    if not isinstance(type_, GraphQLInputObjectType):
+        return None
+    if type_.name in seen:  # a type that contains itself
+        return seen[type_.name]
+    fields: dict[str, tuple[str, Coerce | None]] = {}
+
+    def rename_object(value: Any) -> Any:
+        if value is None:
+            return None
+        out = {}
+        for key, item in value.items():
+            name, inner = fields[key]
+            out[name] = item if inner is None else inner(item)
+        return out
+
+    seen[type_.name] = rename_object
+    for key, field in type_.fields.items():
+        fields[key] = (snake_case(field.out_name or key), _renamer(field.type, seen))
+    return rename_object
+
+
+def _same(value: Any) -> Any:
+    return value

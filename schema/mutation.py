@@ -7,7 +7,7 @@ failure rolls the whole transaction back, so a rejected batch writes nothing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sliceboard.errors import SliceboardError
 from sliceboard.schema import custom_metrics, jobs
 from sliceboard.schema.context import Info
-from sliceboard.schema.convert import to_plain, to_plain_list
+from sliceboard.schema.convert import to_plain
 from sliceboard.schema.errors import (
     Deleted,
     Error,
@@ -53,10 +53,20 @@ from sliceboard.schema.payloads import (
 from sliceboard.schema.types.dataset import Dataset
 from sliceboard.schema.types.model import Model, ModelRun
 from sliceboard.schema.types.slice import Slice
-from sliceboard.schema.uploads import upload_rows
+from sliceboard.schema.uploads import ANNOTATIONS, ITEMS, PREDICTIONS, Row, upload_rows
 from sliceboard.services import catalog, uploads
 
 T = TypeVar("T")
+
+# A batch argument is published as its input type; ``schema/upload_hooks.py`` hands the resolver
+# the rows already coerced into the plain snake_case dicts the services take.
+ItemRows: TypeAlias = Annotated[list[Row], strawberry.argument(graphql_type=list[ItemInput])]
+AnnotationRows: TypeAlias = Annotated[
+    list[Row], strawberry.argument(graphql_type=list[AnnotationInput])
+]
+PredictionRows: TypeAlias = Annotated[
+    list[Row], strawberry.argument(graphql_type=list[PredictionInput])
+]
 
 
 async def write(
@@ -106,15 +116,11 @@ class Mutation:
         self,
         info: Info,
         dataset_id: strawberry.ID,
-        items: list[ItemInput],
+        items: ItemRows,
         update: bool | None = False,
     ) -> UpsertPayload:
         return await upload_rows(  # type: ignore[no-any-return]
-            info.context,
-            "items",
-            target_id=str(dataset_id),
-            rows=to_plain_list(items),
-            update=bool(update),
+            info.context, ITEMS, target_id=str(dataset_id), rows=items, update=bool(update)
         )
 
     @mutation(description="Ground truth keyed by (referenceId, annotationId).")
@@ -122,14 +128,14 @@ class Mutation:
         self,
         info: Info,
         dataset_id: strawberry.ID,
-        annotations: list[AnnotationInput],
+        annotations: AnnotationRows,
         update: bool | None = False,
     ) -> UpsertPayload:
         return await upload_rows(  # type: ignore[no-any-return]
             info.context,
-            "annotations",
+            ANNOTATIONS,
             target_id=str(dataset_id),
-            rows=to_plain_list(annotations),
+            rows=annotations,
             update=bool(update),
         )
 
@@ -163,14 +169,14 @@ class Mutation:
         self,
         info: Info,
         model_run_id: strawberry.ID,
-        predictions: list[PredictionInput],
+        predictions: PredictionRows,
         update: bool | None = False,
     ) -> UpsertPayload:
         return await upload_rows(  # type: ignore[no-any-return]
             info.context,
-            "predictions",
+            PREDICTIONS,
             target_id=str(model_run_id),
-            rows=to_plain_list(predictions),
+            rows=predictions,
             update=bool(update),
         )
 

@@ -18,12 +18,11 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from sliceboard.config import Settings
-from sliceboard.schema import raw_uploads
+from sliceboard.schema import upload_hooks
 from sliceboard.schema.extensions import ErrorCodes, is_bug
 from sliceboard.schema.mutation import Mutation
 from sliceboard.schema.query import Query
 from sliceboard.schema.subscription import Subscription
-from sliceboard.schema.upload_executor import UploadExecutionContext
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -57,10 +56,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
-        # Coerces upload batches in one pass; see schema/upload_executor.py.
-        execution_context_class=UploadExecutionContext,
+        # Coerces upload batches in one pass; see schema/upload_hooks.py.
+        execution_context_class=upload_hooks.UploadExecutionContext,
     )
-    raw_uploads.install(built)
+    upload_hooks.install(built)
     return built
 
 

@@ -1,37 +1,67 @@
-"""The three batch uploads behind one function, fed plain dicts by either resolver path
-(strawberry's, or graphql-core's coerced arguments in ``schema/raw_uploads.py``)."""
+"""The batch upload fields: one table, and the one function that writes a batch.
+
+Each row of ``BATCH_FIELDS`` names a Mutation field, its id and rows arguments and the service
+that writes the rows. Coercion (``schema/upload_hooks.py`` picks the variables to precompile by
+it), execution (the hooks give these fields their resolvers by it) and the resolvers in
+``schema/mutation.py`` (which hand their row to ``upload_rows``) all read this one table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sliceboard.errors import SliceboardError
 from sliceboard.schema.context import Context
 from sliceboard.schema.errors import UpsertResult, error_payload, fit_union
+from sliceboard.schema.input_coercion import snake_case
 from sliceboard.schema.payloads import UPSERT_ERRORS
 from sliceboard.services import uploads
 
+Row = dict[str, Any]
 Upload = Callable[..., Awaitable[uploads.UpsertCounts]]
-# rows argument -> (service, name of its id argument)
-SERVICES: dict[str, tuple[Upload, str]] = {
-    "items": (uploads.upsert_items, "dataset_id"),
-    "annotations": (uploads.upsert_annotations, "dataset_id"),
-    "predictions": (uploads.upsert_predictions, "model_run_id"),
-}
+
+
+@dataclass(frozen=True)
+class BatchField:
+    """One upload mutation: ``field(idArgument: ID!, rowsArgument: [XInput!]!, update)``."""
+
+    field: str
+    id_argument: str
+    rows_argument: str
+    service: Upload
+
+    @property
+    def service_keywords(self) -> tuple[str, str]:
+        """The service's keyword for the id, then for the rows (``model_run_id``, ``predictions``)."""
+        return snake_case(self.id_argument), self.rows_argument
+
+
+ITEMS = BatchField("upsertItems", "datasetId", "items", uploads.upsert_items)
+ANNOTATIONS = BatchField(
+    "upsertAnnotations", "datasetId", "annotations", uploads.upsert_annotations
+)
+PREDICTIONS = BatchField(
+    "upsertPredictions", "modelRunId", "predictions", uploads.upsert_predictions
+)
+BATCH_FIELDS = (ITEMS, ANNOTATIONS, PREDICTIONS)
 
 
 async def upload_rows(
-    context: Context, kind: str, *, target_id: str, rows: list[dict[str, Any]], update: bool
+    context: Context, batch: BatchField, *, target_id: str, rows: list[Row], update: bool
 ) -> Any:
-    """Validate and write one batch in one transaction; the payload union member to answer."""
-    service, id_name = SERVICES[kind]
+    """Validate and write one batch in one transaction; the payload union member to answer.
+
+    ``rows`` are the plain snake_case dicts a service takes, as the hooks hand them over.
+    """
+    id_keyword, rows_keyword = batch.service_keywords
     settings = context.runtime.settings
     try:
         async with context.runtime.unit_of_work() as session:
-            counts = await service(
+            counts = await batch.service(
                 session,
-                **{id_name: target_id, kind: rows},
+                **{id_keyword: target_id, rows_keyword: rows},
                 update=update,
                 max_rows=settings.max_batch_rows,
             )

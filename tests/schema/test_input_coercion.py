@@ -1,7 +1,9 @@
-"""The precompiled batch coercer against graphql-core's own coercion.
+"""The precompiled batch coercer against graphql-core's own coercion, and the renamer against
+strawberry's conversion.
 
 Whatever the fast path returns must equal graphql-core's coerced value renamed by
-``raw_uploads.converter``; whatever graphql-core rejects, the fast path must not accept.
+``compile_renamer``; whatever graphql-core rejects, the fast path must not accept. The renamed
+value must be what strawberry's own conversion (``to_plain``) would have handed a service.
 """
 
 from __future__ import annotations
@@ -10,17 +12,24 @@ import math
 from typing import Any, cast
 
 import pytest
-from graphql import GraphQLInputObjectType, GraphQLInputType, Undefined, coerce_input_value, parse
+from graphql import GraphQLInputObjectType, GraphQLInputType, Undefined, coerce_input_value
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sliceboard.schema.input_coercion import SnakeRows, Unhandled, compile_coercer
-from sliceboard.schema.raw_uploads import converter
+from sliceboard.schema.convert import to_plain_list
+from sliceboard.schema.input_coercion import Unhandled, compile_coercer, compile_renamer
+from sliceboard.schema.inputs import (
+    ClassificationInput,
+    MetricValueInput,
+    PredictionInput,
+    RleInput,
+    SegmentationInput,
+)
 from sliceboard.schema.schema import build_schema
-from sliceboard.schema.upload_executor import UploadExecutionContext, batch_coercers
+from sliceboard.schema.upload_hooks import graphql_core_schema
 from tests.support.graphql import Executor
 
-SCHEMA = build_schema()._schema
+SCHEMA = graphql_core_schema(build_schema())
 TYPES: dict[str, GraphQLInputObjectType] = {
     name: cast(GraphQLInputObjectType, SCHEMA.type_map[name])
     for name in ("PredictionInput", "AnnotationInput", "ItemInput")
@@ -31,8 +40,7 @@ def _reference(value: Any, type_: GraphQLInputType) -> Any:
     coerced = coerce_input_value(value, type_)
     if coerced is Undefined:
         return Undefined
-    convert = converter(type_)
-    return coerced if convert is None else convert(coerced)
+    return compile_renamer(type_)(coerced)
 
 
 def _fast(value: Any, type_: GraphQLInputType) -> Any:
@@ -145,23 +153,6 @@ def test_fast_path_never_disagrees_with_graphql_core(row: dict[str, Any]) -> Non
         assert reference is not Undefined and fast == reference
 
 
-def test_the_executor_coerces_batches_itself() -> None:
-    document = parse(
-        "mutation($id: ID!, $rows: [PredictionInput!]!) "
-        "{ upsertPredictions(modelRunId: $id, predictions: $rows) { __typename } }"
-    )
-    built = UploadExecutionContext.build(
-        SCHEMA, document, raw_variable_values={"id": "1", "rows": [PREDICTION]}
-    )
-    assert not isinstance(built, list)
-    rows = built.variable_values.coerced["rows"]
-    assert type(rows) is SnakeRows and rows == [_reference(PREDICTION, TYPES["PredictionInput"])]
-    assert built.variable_values.sources["rows"].value == [PREDICTION]
-    assert set(batch_coercers(SCHEMA)) == {
-        f"[{name}!]{bang}" for name in TYPES for bang in ("", "!")
-    }
-
-
 UPSERT = (
     "mutation($id: ID!, $rows: [PredictionInput!]!) { upsertPredictions(modelRunId: $id, "
     "predictions: $rows) { ... on UpsertResult { new } ... on Error { message } } }"
@@ -187,3 +178,37 @@ async def test_bad_batches_are_still_graphql_cores_errors(
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
     assert errors[0]["message"].startswith("Variable '$rows' has invalid value at [1]")
     assert fragment in errors[0]["message"]
+
+
+def test_renamed_rows_equal_the_strawberry_path_without_unset_fields() -> None:
+    row: dict[str, Any] = {
+        "referenceId": "img1",
+        "annotationId": "p1",
+        "label": "car",
+        "metadata": {"camelKey": {"innerKey": [1, 2]}},
+        "classPdf": {"car": 0.75, "bus": 0.25},
+        "customMetrics": [{"name": "iou", "value": 0.5}],
+        "classifications": [{"name": "color", "value": "red"}],
+        "segmentation": {"rle": {"counts": "PZ`0", "size": [4, 5]}},
+    }
+    rows_type = SCHEMA.mutation_type.fields["upsertPredictions"].args["predictions"].type  # type: ignore[union-attr]
+    renamed = compile_renamer(rows_type)(coerce_input_value([row], rows_type))
+
+    strawberry_rows = to_plain_list(
+        [
+            PredictionInput(  # type: ignore[call-arg]
+                reference_id="img1",
+                annotation_id="p1",
+                label="car",
+                metadata=row["metadata"],
+                class_pdf=row["classPdf"],
+                custom_metrics=[MetricValueInput(name="iou", value=0.5)],
+                classifications=[ClassificationInput(name="color", value="red")],
+                segmentation=SegmentationInput(rle=RleInput(counts="PZ`0", size=[4, 5])),  # type: ignore[call-arg,arg-type]
+            )
+        ]
+    )
+    expected = {k: v for k, v in strawberry_rows[0].items() if v is not None}
+    expected["segmentation"] = {"rle": {"counts": "PZ`0", "size": [4, 5]}}
+    assert renamed == [expected]
+    assert renamed[0]["metadata"] == {"camelKey": {"innerKey": [1, 2]}}  # JSON stays as sent
