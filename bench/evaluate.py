@@ -154,14 +154,14 @@ def slice_aggregation(paths: dict[str, Path], repeats: int) -> None:
 
     import hotcoco
 
-    from sliceboard.cocofiles import engine_inputs, load_ground_truth, load_results
+    from sliceboard.cocofiles import coco_inputs, load_ground_truth, load_results
     from sliceboard.cocofiles.columns import paused_gc
     from sliceboard.evaluation import MatchTable, coco_summary, evaluate
 
     with paused_gc():
         gt = load_ground_truth(str(paths["gt"]), "bbox")
         dt = load_results(str(paths["bbox"]), gt)
-        inputs = engine_inputs(gt, dt)
+        inputs = coco_inputs(gt, dt)
         start = time.perf_counter()
         table = evaluate(inputs.gt, inputs.dt, inputs.similarity, inputs.n_items, inputs.n_labels,
                          inputs.options, confusion=False)  # fmt: skip

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.evaluate import _HOTCOCO_NAMES, ensure_case  # noqa: E402
-from sliceboard.cocofiles import engine_inputs, load_ground_truth, load_results  # noqa: E402
+from sliceboard.cocofiles import coco_inputs, load_ground_truth, load_results  # noqa: E402
 from sliceboard.cocofiles.columns import paused_gc  # noqa: E402
 from sliceboard.evaluation import MatchTable, coco_summary, evaluate, threshold_metrics  # noqa: E402
 
@@ -80,7 +80,7 @@ def _stored_table(paths: dict[str, Path], confusion: bool) -> tuple[MatchTable, 
     note = "loaded"
     if not stored.exists():
         with paused_gc():
-            inputs = engine_inputs(gt, load_results(str(paths["bbox"]), gt))
+            inputs = coco_inputs(gt, load_results(str(paths["bbox"]), gt))
             start = time.perf_counter()
             table = evaluate(inputs.gt, inputs.dt, inputs.similarity, inputs.n_items,
                              inputs.n_labels, inputs.options, confusion=confusion)  # fmt: skip

@@ -38,7 +38,7 @@ import orjson
 from sliceboard.cocofiles import (
     CocoFileError,
     IouType,
-    engine_inputs,
+    coco_inputs,
     load_ground_truth,
     load_results,
     start_results,
@@ -120,7 +120,7 @@ def run(
         finally:
             if early is not None:
                 early.cancel()
-        inputs = engine_inputs(gt, dt)
+        inputs = coco_inputs(gt, dt)
         table = evaluate_inputs(inputs)
         # The output reads precision only at the largest maxDets (the AP lines, per-category
         # ap/ap50/ap75): the other maxDets' precision is not computed.

@@ -2,7 +2,7 @@
 
     gt = load_ground_truth("instances_val2017.json", "bbox")
     dt = load_results("detections.json", gt)
-    x = engine_inputs(gt, dt)
+    x = coco_inputs(gt, dt)
     table = evaluate(x.gt, x.dt, x.similarity, x.n_items, x.n_labels, x.options)
 
 Every rule that decides parity with pycocotools' ``COCO()``/``loadRes``/``_prepare``
@@ -11,7 +11,7 @@ crash on, or silently misread, raises :class:`CocoFileError` naming the object.
 This package reads files and builds arrays; it imports nothing of the web stack.
 """
 
-from sliceboard.cocofiles.engine_inputs import EngineInputs, engine_inputs
+from sliceboard.cocofiles.coco_inputs import CocoInputs, coco_inputs
 from sliceboard.cocofiles.errors import CocoFileError
 from sliceboard.cocofiles.ground_truth import CocoGroundTruth, IouType, load_ground_truth
 from sliceboard.cocofiles.results import CocoResults, EarlyResults, load_results, start_results
@@ -19,11 +19,11 @@ from sliceboard.cocofiles.results import CocoResults, EarlyResults, load_results
 __all__ = [
     "CocoFileError",
     "CocoGroundTruth",
+    "CocoInputs",
     "CocoResults",
     "EarlyResults",
-    "EngineInputs",
     "IouType",
-    "engine_inputs",
+    "coco_inputs",
     "load_ground_truth",
     "load_results",
     "start_results",

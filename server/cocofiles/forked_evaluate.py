@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from sliceboard.cocofiles.engine_inputs import EngineInputs
+from sliceboard.cocofiles.coco_inputs import CocoInputs
 from sliceboard.evaluation import MatchTable, evaluate
 from sliceboard.evaluation.item_split import ItemPart, join_tables, split_items
 
@@ -34,7 +34,7 @@ _MAGIC = b"SBTABLE1"
 
 
 def evaluate_inputs(
-    inputs: EngineInputs, *, confusion: bool = False, min_predictions: int = MIN_PREDICTIONS
+    inputs: CocoInputs, *, confusion: bool = False, min_predictions: int = MIN_PREDICTIONS
 ) -> MatchTable:
     """``evaluate`` of the inputs, in two processes when they are big enough."""
     if len(inputs.dt) < min_predictions or (os.cpu_count() or 1) < 2:
@@ -68,7 +68,7 @@ def evaluate_inputs(
         os.close(fd)
 
 
-def _evaluate(inputs: EngineInputs, part: ItemPart | None, confusion: bool) -> MatchTable:
+def _evaluate(inputs: CocoInputs, part: ItemPart | None, confusion: bool) -> MatchTable:
     gt, dt, similarity = (
         (inputs.gt, inputs.dt, inputs.similarity)
         if part is None
@@ -80,7 +80,7 @@ def _evaluate(inputs: EngineInputs, part: ItemPart | None, confusion: bool) -> M
 
 
 def _child(
-    inputs: EngineInputs, part: ItemPart, confusion: bool, fd: int
+    inputs: CocoInputs, part: ItemPart, confusion: bool, fd: int
 ) -> None:  # pragma: no cover
     code = 1
     try:

@@ -18,8 +18,7 @@ import orjson
 import pytest
 
 import sliceboard.cocofiles.forked_evaluate as forked
-from sliceboard.cocofiles import engine_inputs as coco_engine_inputs
-from sliceboard.cocofiles import load_ground_truth, load_results
+from sliceboard.cocofiles import coco_inputs, load_ground_truth, load_results
 from sliceboard.evaluation import (
     EvaluationInputError,
     GroundTruth,
@@ -32,7 +31,7 @@ from sliceboard.evaluation import (
 from sliceboard.evaluation.geometry.boxes import box_similarity
 from sliceboard.evaluation.item_split import join_tables, split_items
 from sliceboard.evaluation.sparse_rows import SparseRows
-from tests.support.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case
+from tests.support.coco_cases import PROTOCOL_OPTIONS, case_inputs, make_case
 
 OPTIONS = PROTOCOL_OPTIONS
 
@@ -74,7 +73,7 @@ def shuffled(
 @pytest.mark.parametrize("order", ["file", "shuffled"])
 @pytest.mark.parametrize("share", [0.0, 0.3, 0.55, 1.0])
 def test_joined_parts_equal_one_evaluation(options: MatchOptions, order: str, share: float) -> None:
-    gt, dt, similarity, n_items, n_labels, _ = engine_inputs(make_case(5, n_images=40))
+    gt, dt, similarity, n_items, n_labels, _ = case_inputs(make_case(5, n_images=40))
     assert bool(np.all(np.diff(dt.item) >= 0))  # the file lists images in item order
     if order == "shuffled":
         gt, dt, similarity = shuffled(gt, dt, similarity, 11)
@@ -116,7 +115,7 @@ def coco_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def evaluated(files: tuple[Path, Path], **kwargs: Any) -> tuple[MatchTable, MatchTable]:
     gt = load_ground_truth(str(files[0]), "bbox")
-    inputs = coco_engine_inputs(gt, load_results(str(files[1]), gt))
+    inputs = coco_inputs(gt, load_results(str(files[1]), gt))
     one = evaluate(
         inputs.gt,
         inputs.dt,
@@ -148,7 +147,7 @@ def test_forked_evaluation_equals_one_process(
 
 def test_forked_evaluation_with_the_confusion_pass(coco_files: tuple[Path, Path]) -> None:
     gt = load_ground_truth(str(coco_files[0]), "bbox")
-    inputs = coco_engine_inputs(gt, load_results(str(coco_files[1]), gt))
+    inputs = coco_inputs(gt, load_results(str(coco_files[1]), gt))
     one = evaluate(
         inputs.gt, inputs.dt, inputs.similarity, inputs.n_items, inputs.n_labels, inputs.options
     )
@@ -179,7 +178,7 @@ def test_a_failed_fork_evaluates_in_one_process(
 
 def test_bad_item_indices_are_reported_by_evaluate(coco_files: tuple[Path, Path]) -> None:
     gt = load_ground_truth(str(coco_files[0]), "bbox")
-    inputs = coco_engine_inputs(gt, load_results(str(coco_files[1]), gt))
+    inputs = coco_inputs(gt, load_results(str(coco_files[1]), gt))
     for bad in (-1, inputs.n_items):
         item = inputs.dt.item.copy()
         item[len(item) // 2 + 1] = bad  # in the second part when the index is too large

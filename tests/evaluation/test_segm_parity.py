@@ -19,7 +19,7 @@ from sliceboard.evaluation.geometry.rle_polygon import rle_from_polygons
 from tests.support.coco_cases import (
     CocoCase,
     assert_same,
-    engine_inputs,
+    case_inputs,
     make_case,
     run_pycocotools,
 )
@@ -43,7 +43,7 @@ def with_masks(case: CocoCase) -> CocoCase:
 @pytest.mark.parametrize("seed", range(3))
 def test_segm_matches_pycocotools(seed: int) -> None:
     case = with_masks(make_case(600 + seed, n_images=16))
-    gt, dt, _, n_items, n_labels, _ = engine_inputs(case)
+    gt, dt, _, n_items, n_labels, _ = case_inputs(case)
     size: dict[Any, tuple[int, int]] = {
         img["id"]: (img["height"], img["width"]) for img in case.dataset["images"]
     }

@@ -21,7 +21,7 @@ from sliceboard.evaluation import (
 )
 from sliceboard.evaluation.geometry.boxes import box_similarity
 from sliceboard.evaluation.item_index import ItemIndex, ranges
-from tests.support.coco_cases import engine_inputs, make_case, restrict
+from tests.support.coco_cases import case_inputs, make_case, restrict
 
 
 def test_ranges_concatenates_aranges() -> None:
@@ -59,7 +59,7 @@ def _shuffled(
 @pytest.mark.parametrize("old_blob", [False, True])
 def test_small_slices_equal_fresh_evaluation(shuffle: bool, old_blob: bool) -> None:
     case = make_case(7, n_images=40)
-    gt, dt, _, n_items, n_labels, _ = engine_inputs(case)
+    gt, dt, _, n_items, n_labels, _ = case_inputs(case)
     gt_boxes = np.array([a["bbox"] for a in case.dataset["annotations"]]).reshape(-1, 4)
     dt_boxes = np.array([d["bbox"] for d in case.detections]).reshape(-1, 4)
     rng = np.random.default_rng(3)
@@ -102,7 +102,7 @@ def test_small_slices_equal_fresh_evaluation(shuffle: bool, old_blob: bool) -> N
 
 def test_empty_slice_has_undefined_metrics() -> None:
     case = make_case(2, n_images=6)
-    gt, dt, similarity, n_items, n_labels, _ = engine_inputs(case)
+    gt, dt, similarity, n_items, n_labels, _ = case_inputs(case)
     table = evaluate(gt, dt, similarity, n_items, n_labels)
     summary = coco_summary(table, np.zeros(n_items, dtype=bool))
     assert np.all(summary.stats == -1)
@@ -128,7 +128,7 @@ def test_pooled_pr_curve_ranks_ties_by_row(shuffle: bool) -> None:
     from sliceboard.evaluation.label_subset import pooled_pr_curve
 
     case = make_case(5, n_images=20)  # scores rounded to 0.1: many ties across items
-    gt, dt, _, n_items, n_labels, _ = engine_inputs(case)
+    gt, dt, _, n_items, n_labels, _ = case_inputs(case)
     gt_boxes = np.array([a["bbox"] for a in case.dataset["annotations"]]).reshape(-1, 4)
     dt_boxes = np.array([d["bbox"] for d in case.detections]).reshape(-1, 4)
     if shuffle:

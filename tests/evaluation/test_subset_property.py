@@ -19,7 +19,7 @@ from sliceboard.evaluation import (
     threshold_metrics,
 )
 from sliceboard.evaluation.geometry.boxes import box_similarity
-from tests.support.coco_cases import PROTOCOL_OPTIONS, engine_inputs, make_case, restrict
+from tests.support.coco_cases import PROTOCOL_OPTIONS, case_inputs, make_case, restrict
 
 OPTIONS = [*PROTOCOL_OPTIONS, MatchOptions(empty_classes=EmptyClasses.INCLUDE)]
 
@@ -37,7 +37,7 @@ def test_slice_from_full_table_equals_fresh_evaluation(
 ) -> None:
     options = OPTIONS[option_index]
     case = make_case(seed, n_images=10)
-    gt, dt, _, n_items, n_labels, _ = engine_inputs(case)
+    gt, dt, _, n_items, n_labels, _ = case_inputs(case)
     gt_boxes = np.array([a["bbox"] for a in case.dataset["annotations"]]).reshape(-1, 4)
     dt_boxes = np.array([d["bbox"] for d in case.detections]).reshape(-1, 4)
     mask = np.random.default_rng(mask_seed).random(n_items) < 0.5

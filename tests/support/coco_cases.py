@@ -1,7 +1,7 @@
 """Synthetic COCO-style cases with the hard parts, as pycocotools and our engine take them.
 
 Used by the parity tests: the same data goes through pycocotools (``bench.pycoco``) and
-through our engine (``engine_inputs``/``run_engine``).
+through our engine (``case_inputs``/``run_engine``).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def assert_same(ref: COCOeval, summary: CocoSummary) -> None:
     np.testing.assert_allclose(summary.recall, ref.eval["recall"], rtol=0, atol=TOL)
 
 
-def engine_inputs(case: CocoCase) -> tuple[GroundTruth, Predictions, Any, int, int, list[Any]]:
+def case_inputs(case: CocoCase) -> tuple[GroundTruth, Predictions, Any, int, int, list[Any]]:
     """The case as engine arrays, items keyed by the sorted string keys."""
     item_of_image = {img["id"]: case.image_keys.index(img["key"]) for img in case.dataset["images"]}
     cat_ids = sorted(c["id"] for c in case.dataset["categories"])
@@ -153,7 +153,7 @@ def engine_inputs(case: CocoCase) -> tuple[GroundTruth, Predictions, Any, int, i
 def run_engine(
     case: CocoCase, options: MatchOptions | None = None, item_mask: Any = None
 ) -> tuple[MatchTable, CocoSummary]:
-    gt, dt, similarity, n_items, n_labels, _ = engine_inputs(case)
+    gt, dt, similarity, n_items, n_labels, _ = case_inputs(case)
     table = evaluate(gt, dt, similarity, n_items, n_labels, options)
     return table, coco_summary(table, item_mask)
 

@@ -17,11 +17,11 @@ from sliceboard.services.evaluation.kernels import UnsupportedRun, own_or
 from sliceboard.services.validation.families import BY_TYPE, CATEGORY, GeometryFamily
 from sliceboard.storage.evaluation_data import ObjectRows, RunData
 
-__all__ = ["EngineInputs", "UnsupportedRun", "build_inputs", "evaluation_family"]
+__all__ = ["RunInputs", "UnsupportedRun", "build_run_inputs", "evaluation_family"]
 
 
 @dataclass(frozen=True)
-class EngineInputs:
+class RunInputs:
     family: str
     kind: str  # coco_summary flavour: bbox | segm | keypoints
     ground_truth: GroundTruth
@@ -57,7 +57,7 @@ def _label_index(rows: ObjectRows, label_names: list[str]) -> np.ndarray:
     return lookup[rows.label_codes] if len(rows) else np.zeros(0, dtype=np.int64)
 
 
-def build_inputs(data: RunData) -> EngineInputs:
+def build_run_inputs(data: RunData) -> RunInputs:
     """The engine's view of a run; raises UnsupportedRun for runs it cannot evaluate."""
     gt_rows, dt_rows = data.ground_truth, data.predictions
     if len(dt_rows) == 0:
@@ -82,7 +82,7 @@ def build_inputs(data: RunData) -> EngineInputs:
         score=scores,
         area=own_or(dt_rows, kernel.dt_area),
     )
-    return EngineInputs(
+    return RunInputs(
         family=family.evaluated_as,
         kind=family.kind,
         ground_truth=ground_truth,

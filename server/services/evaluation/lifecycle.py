@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import NotFound
 from sliceboard.evaluation import evaluate
-from sliceboard.services.evaluation.inputs import EngineInputs, UnsupportedRun, build_inputs
+from sliceboard.services.evaluation.inputs import RunInputs, UnsupportedRun, build_run_inputs
 from sliceboard.services.evaluation.options import EvaluationOptions, match_options
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.ids import require_id
@@ -49,7 +49,7 @@ async def request_evaluation(
 def compute_snapshot(data: RunData, options: EvaluationOptions) -> tuple[bytes, dict[str, float]]:
     """CPU-bound part of an evaluation, run in a worker process: rows in, stored blob out."""
     started = time.perf_counter()
-    inputs: EngineInputs = build_inputs(data)
+    inputs: RunInputs = build_run_inputs(data)
     built = time.perf_counter()
     table = evaluate(
         inputs.ground_truth,

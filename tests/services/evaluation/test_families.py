@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sliceboard.evaluation import coco_summary, threshold_metrics
-from sliceboard.services.evaluation.inputs import UnsupportedRun, build_inputs
+from sliceboard.services.evaluation.inputs import UnsupportedRun, build_run_inputs
 from sliceboard.services.evaluation.lifecycle import compute_snapshot
 from sliceboard.services.evaluation.options import EvaluationOptions
 from sliceboard.services.evaluation.snapshot import Snapshot
@@ -105,13 +105,13 @@ def test_geometries_that_cannot_be_compared_fail_with_a_message() -> None:
         predictions=rows("CUBOID", [CASES["cuboid"][1]], confidence=True),
     )
     with pytest.raises(UnsupportedRun, match="BOX, CUBOID"):
-        build_inputs(mixed)
+        build_run_inputs(mixed)
 
 
 def test_a_run_without_predictions_fails_with_a_message() -> None:
     data = run("BOX", [CASES["bbox"][1]], [])
     with pytest.raises(UnsupportedRun, match="no predictions"):
-        build_inputs(data)
+        build_run_inputs(data)
 
 
 # Which evaluation family each case is matched in, and its COCO summary flavour.
@@ -129,7 +129,7 @@ EVALUATED_AS = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_each_geometry_is_evaluated_in_its_family(case: str) -> None:
     kind, gt, shifted = CASES[case]
-    inputs = build_inputs(run(kind, [gt], [shifted]))
+    inputs = build_run_inputs(run(kind, [gt], [shifted]))
     assert (inputs.family, inputs.kind) == EVALUATED_AS[case]
 
 
@@ -143,7 +143,7 @@ def test_boxes_with_polygons_are_evaluated_as_polygons() -> None:
             "POLYGON", [{"vertices": square(15, 5, 20), "holes": []}], confidence=True
         ),
     )
-    inputs = build_inputs(data)
+    inputs = build_run_inputs(data)
     assert inputs.family == "polygon"
     iou = inputs.similarity(np.array([0]), np.array([0]), np.array([False]))
     np.testing.assert_allclose(iou, [200 / 600])  # overlap 10x20 over union 20x20 + 20x20 - 200

@@ -19,7 +19,7 @@ FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class EngineInputs:
+class CocoInputs:
     gt: GroundTruth
     dt: Predictions
     similarity: Similarity
@@ -50,7 +50,7 @@ def _keypoints(flat: FloatArray) -> KeypointBatch:
     )
 
 
-def engine_inputs(gt: CocoGroundTruth, dt: CocoResults) -> EngineInputs:
+def coco_inputs(gt: CocoGroundTruth, dt: CocoResults) -> CocoInputs:
     """pycocotools' default parameters for the ground truth's iou type.
 
     Only COCO's ten IoU thresholds are matched (no extra low thresholds): the
@@ -63,7 +63,7 @@ def engine_inputs(gt: CocoGroundTruth, dt: CocoResults) -> EngineInputs:
         max_detections=base.max_detections,
         area_ranges=base.area_ranges,
     )
-    return EngineInputs(
+    return CocoInputs(
         gt=GroundTruth(gt.item, gt.label, gt.area, gt.iscrowd, gt.ignore),
         dt=Predictions(dt.item, dt.label, dt.score, dt.area),
         similarity=similarity_for(gt, dt),
