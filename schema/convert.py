@@ -12,6 +12,11 @@ from typing import Any
 import strawberry
 
 
+def given(value: object) -> bool:
+    """Whether an optional argument or input field was given a value (not null, not unset)."""
+    return value is not None and value is not strawberry.UNSET
+
+
 def to_plain(value: Any) -> Any:
     """Recursively: input objects -> dicts, lists -> lists, enums -> their values, UNSET -> None.
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from sliceboard.schema.convert import given
 from sliceboard.schema.scalars import JSON
 
 
@@ -55,23 +56,19 @@ class ItemFilter:
     )
 
 
-def _set(value: object) -> bool:
-    return value is not None and value is not strawberry.UNSET
-
-
 def filter_to_dict(value: ItemFilter | None) -> dict[str, Any] | None:
     """The plain-dict filter the storage layer compiles (unset keys left out)."""
-    if not _set(value):
+    if not given(value):
         return None
     assert value is not None
     out: dict[str, Any] = {}
-    if _set(value.and_):
+    if given(value.and_):
         out["and"] = [filter_to_dict(child) for child in value.and_ or []]
-    if _set(value.or_):
+    if given(value.or_):
         out["or"] = [filter_to_dict(child) for child in value.or_ or []]
-    if _set(value.not_):
+    if given(value.not_):
         out["not"] = filter_to_dict(value.not_)
-    if _set(value.metadata):
+    if given(value.metadata):
         condition = value.metadata
         assert condition is not None
         out["metadata"] = {"field": condition.field, "op": condition.op.value}
@@ -82,6 +79,6 @@ def filter_to_dict(value: ItemFilter | None) -> dict[str, Any] | None:
         ("hasAnnotationLabel", value.has_annotation_label),
         ("hasPredictionLabel", value.has_prediction_label),
     ):
-        if _set(raw):
+        if given(raw):
             out[key] = list(raw or [])
     return out

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from sliceboard.schema.context import Info
-from sliceboard.schema.evaluation.arguments import given, snapshot_cache
+from sliceboard.schema.convert import given
+from sliceboard.schema.evaluation.arguments import snapshot_cache
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.pagination import Edge, PageInfo, page_size
 from sliceboard.schema.reading import read

@@ -6,7 +6,8 @@ from __future__ import annotations
 import strawberry
 
 from sliceboard.schema.context import Info
-from sliceboard.schema.evaluation.arguments import given, snapshot_cache
+from sliceboard.schema.convert import given
+from sliceboard.schema.evaluation.arguments import snapshot_cache
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.reading import read
 from sliceboard.services.evaluation import results

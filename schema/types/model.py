@@ -8,6 +8,7 @@ import strawberry
 
 from sliceboard.schema import custom_metrics, jobs
 from sliceboard.schema.context import Info
+from sliceboard.schema.convert import given
 from sliceboard.schema.evaluation import browse, report, versions
 from sliceboard.schema.evaluation.browse import PredictionFilter, PredictionOrder
 from sliceboard.schema.evaluation.report import MetricsReport
@@ -27,10 +28,6 @@ from sliceboard.storage import tables
 
 if TYPE_CHECKING:
     from sliceboard.schema.types.dataset import Dataset
-
-
-def _set(value: object) -> bool:
-    return value is not None and value is not strawberry.UNSET
 
 
 @strawberry.type
@@ -148,22 +145,22 @@ class ModelRun:
                 after=after,
             )
         limit, after_id = page_size(info, first), decode_cursor("Prediction", after)
-        labels = filter.labels if filter is not None and _set(filter.labels) else None
+        labels = filter.labels if filter is not None and given(filter.labels) else None
         confidence = (
             filter.confidence_range
-            if filter is not None and _set(filter.confidence_range)
+            if filter is not None and given(filter.confidence_range)
             else None
         )
-        items = filter_to_dict(filter.items) if filter is not None and _set(filter.items) else None
+        items = filter_to_dict(filter.items) if filter is not None and given(filter.items) else None
         selection = reads.PredictionSelection(
             model_run_id=int(self.row.id or 0),
             dataset_id=self.row.dataset_id,
             labels=labels,
             confidence_min=confidence.min
-            if confidence is not None and _set(confidence.min)
+            if confidence is not None and given(confidence.min)
             else None,
             confidence_max=confidence.max
-            if confidence is not None and _set(confidence.max)
+            if confidence is not None and given(confidence.max)
             else None,
             items=items,
         )
