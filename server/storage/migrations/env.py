@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 from sliceboard.storage import tables  # noqa: F401  (registers the tables on the metadata)
 from sliceboard.storage.db import create_engine
+from sliceboard.storage.migrate import DATABASE_URL
 from sliceboard.storage.migration_lock import begin_locked
 
 target_metadata = SQLModel.metadata
@@ -38,4 +39,4 @@ async def _run_async(url: str) -> None:
         await engine.dispose()
 
 
-asyncio.run(_run_async(context.config.get_main_option("sqlalchemy.url") or ""))
+asyncio.run(_run_async(context.config.attributes[DATABASE_URL]))
