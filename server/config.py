@@ -13,9 +13,6 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sliceboard.db"
 SUPPORTED_DATABASES = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 LOG_FORMATS = ("text", "json")
@@ -66,6 +63,9 @@ def normalise_database_url(url: str) -> str:
 
 def redact_database_url(url: str) -> str:
     """The URL with its password replaced by ``***``: the form to print or log."""
+    from sqlalchemy.engine import make_url  # here: ``evaluate-coco`` never loads SQLAlchemy
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
@@ -182,6 +182,9 @@ class Settings:
 
 
 def _checked_database_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     url = normalise_database_url(url)
     shown = redact_database_url(url)
     try:
