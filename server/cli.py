@@ -111,6 +111,7 @@ def _serve(settings: Settings) -> int:
 
     from sliceboard.app import create_app
 
+    logger.info("serving database %s", redact_database_url(settings.database_url))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
