@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
 from sliceboard.jobs.runner import JobRunner
+from sliceboard.request_log import RequestLog
 from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
 from sliceboard.services.report_worker import REPORT_WORKER
@@ -67,7 +68,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -1,17 +1,25 @@
 """``sliceboard serve | worker | migrate | evaluate-coco``.
 
-Imports are deferred to each command so ``evaluate-coco`` never loads the web stack.
+Imports are deferred to each command so ``evaluate-coco`` never loads the web stack. A setting
+that cannot work ends the command with one line naming it and exit code 2; the long-running
+commands configure logging once (:mod:`sliceboard.logs`) before anything else.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
 
-from sliceboard.config import Settings
+from sliceboard.config import Settings, SettingsError, redact_database_url
+
+logger = logging.getLogger("sliceboard.cli")
+
+# Settings that a command-line option can also give.
+OPTIONS = {"database_url": "--database-url", "host": "--host", "port": "--port"}
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -59,23 +67,43 @@ def main(argv: list[str] | None = None) -> int:
 
         return evaluate_coco(argv[1:])
     args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        option = OPTIONS.get(exc.setting)
+        named = f"{exc.variable} / {option}" if option else exc.variable
+        print(f"sliceboard: invalid setting {named}: {exc.problem}", file=sys.stderr)
+        return 2
 
-    settings = Settings.from_env().with_overrides(database_url=args.database_url)
+    from sliceboard.logs import configure_logging
+
+    configure_logging(settings)
     if args.command == "migrate":
-        from sliceboard.storage.migrate import upgrade
-
-        upgrade(settings.database_url)
-        print(f"migrated {settings.database_url}")
-        return 0
+        return _migrate(settings)
     if args.command == "serve":
-        return _serve(
-            settings.with_overrides(
-                host=args.host, port=args.port, run_jobs=False if args.no_jobs else None
-            )
-        )
+        return _serve(settings)
     if args.command == "worker":
         return asyncio.run(_work(settings))
     return 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env().with_overrides(database_url=args.database_url)
+    if args.command == "serve":
+        settings = settings.with_overrides(
+            host=args.host, port=args.port, run_jobs=False if args.no_jobs else None
+        )
+    return settings
+
+
+def _migrate(settings: Settings) -> int:
+    from sliceboard.storage.migrate import upgrade
+
+    shown = redact_database_url(settings.database_url)
+    logger.info("migrating %s", shown)
+    upgrade(settings.database_url)
+    print(f"migrated {shown}")
+    return 0
 
 
 def _serve(settings: Settings) -> int:
@@ -83,12 +111,17 @@ def _serve(settings: Settings) -> int:
 
     from sliceboard.app import create_app
 
+    logger.info("serving database %s", redact_database_url(settings.database_url))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         timeout_graceful_shutdown=10,
-        log_level="info",
+        # Our logging configuration (sliceboard.logs) formats uvicorn's records too, and
+        # sliceboard.request_log logs each request, so uvicorn's access log would repeat it.
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
     )
     return 0
 
@@ -106,7 +139,9 @@ async def _work(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await runner.start()
-    print("sliceboard worker started", flush=True)
+    logger.info(
+        "sliceboard worker started (database %s)", redact_database_url(settings.database_url)
+    )
     await stop.wait()
     await runner.stop()
     await runtime.close()

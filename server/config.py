@@ -1,12 +1,52 @@
-"""Settings, read once from the environment (``SLICEBOARD_*``) so every entry point agrees."""
+"""Settings, read once from the environment (``SLICEBOARD_*``) so every entry point agrees.
+
+Every setting is checked when :class:`Settings` is built, however it is built (environment,
+command line, tests): a value that cannot work raises :class:`SettingsError`, which names the
+setting in one line and which the CLI turns into exit code 2 instead of a traceback.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field, replace
+import re
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sliceboard.db"
+SUPPORTED_DATABASES = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_PORT = 65_535
+
+# Numbers that must be above zero; every other number must be at least zero.
+POSITIVE = frozenset(
+    {
+        "max_batch_rows",
+        "max_body_bytes",
+        "max_page_size",
+        "max_query_depth",
+        "max_aliases",
+        "job_lease_seconds",
+        "job_poll_seconds",
+        "job_max_attempts",
+    }
+)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work. ``variable`` is the environment variable that sets it."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        self.variable = env_variable(setting)
+        self.problem = problem
+        super().__init__(f"{self.variable}: {problem}")
+
+
+def env_variable(setting: str) -> str:
+    """The environment variable of a setting: ``port`` -> ``SLICEBOARD_PORT``."""
+    return f"SLICEBOARD_{setting.upper()}"
 
 
 def normalise_database_url(url: str) -> str:
@@ -21,21 +61,55 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def redact_database_url(url: str) -> str:
+    """The URL with its password replaced by ``***``: the form to print or log."""
+    from sqlalchemy.engine import make_url  # here: ``evaluate-coco`` never loads SQLAlchemy
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _env(setting: str) -> str | None:
+    raw = os.environ.get(env_variable(setting))
+    return None if raw is None or raw.strip() == "" else raw.strip()
+
+
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(_setting(name), f"expected a whole number, got {raw!r}") from None
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(_setting(name), f"expected a number, got {raw!r}") from None
 
 
 def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(_setting(name), f"expected true or false, got {raw!r}")
+
+
+def _setting(variable: str) -> str:
+    return variable.removeprefix("SLICEBOARD_").lower()
 
 
 @dataclass(frozen=True)
@@ -52,7 +126,31 @@ class Settings:
     job_lease_seconds: float = 30.0
     job_poll_seconds: float = 0.5
     job_max_attempts: int = 3
+    log_level: str = "INFO"
+    log_format: str = "text"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
+        object.__setattr__(
+            self, "log_level", _checked_choice("log_level", self.log_level.upper(), LOG_LEVELS)
+        )
+        object.__setattr__(
+            self, "log_format", _checked_choice("log_format", self.log_format.lower(), LOG_FORMATS)
+        )
+        if not self.host.strip():
+            raise SettingsError("host", "must not be empty")
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                _check_number(setting.name, value)
+        if self.port > MAX_PORT:
+            raise SettingsError("port", f"must be at most {MAX_PORT}, got {self.port}")
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["database_url"] = redact_database_url(self.database_url)
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,13 +164,53 @@ class Settings:
             port=_env_int("SLICEBOARD_PORT", 8000),
             max_batch_rows=_env_int("SLICEBOARD_MAX_BATCH_ROWS", 10_000),
             max_body_bytes=_env_int("SLICEBOARD_MAX_BODY_BYTES", 64 * 1024 * 1024),
+            max_page_size=_env_int("SLICEBOARD_MAX_PAGE_SIZE", 100),
+            max_query_depth=_env_int("SLICEBOARD_MAX_QUERY_DEPTH", 15),
+            max_aliases=_env_int("SLICEBOARD_MAX_ALIASES", 30),
             run_jobs=_env_bool("SLICEBOARD_RUN_JOBS", True),
             job_lease_seconds=_env_float("SLICEBOARD_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_env_float("SLICEBOARD_JOB_POLL_SECONDS", 0.5),
             job_max_attempts=_env_int("SLICEBOARD_JOB_MAX_ATTEMPTS", 3),
+            log_level=_env("log_level") or "INFO",
+            log_format=_env("log_format") or "text",
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
         if "database_url" in changes and changes["database_url"] is not None:
             changes["database_url"] = normalise_database_url(changes["database_url"])
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _checked_database_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = normalise_database_url(url)
+    shown = redact_database_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise SettingsError("database_url", f"not a database URL: {shown!r}") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if SUPPORTED_DATABASES.get(backend) != driver:
+        raise SettingsError(
+            "database_url",
+            f"unsupported database {parsed.drivername!r} in {shown!r}; use "
+            "sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user:password@host/name",
+        )
+    return url
+
+
+def _checked_choice(setting: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(setting, f"expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _check_number(setting: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise SettingsError(setting, f"must be a finite number, got {value!r}")
+    if setting in POSITIVE and value <= 0:
+        raise SettingsError(setting, f"must be above 0, got {value!r}")
+    if value < 0:
+        raise SettingsError(setting, f"must not be negative, got {value!r}")

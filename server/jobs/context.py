@@ -2,7 +2,9 @@
 
 Progress writes are throttled (at most one per ``progress_interval``) but never dropped for
 good: a report that arrives too soon is held and written when the interval has passed, so the
-last message a handler reports is the one subscribers end up seeing.
+last message a handler reports is the one subscribers end up seeing (the runner writes it with
+the job's final status when the handler ends first). Each write is logged: at INFO when the
+message changes, at DEBUG otherwise.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class JobContext:
         self._last_write = -math.inf
         self._last_check = -math.inf
         self._pending: tuple[float, str | None] | None = None
+        self._last_message: str | None = None
+        self._logged_message: str | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._cancel_requested = False
@@ -66,6 +70,11 @@ class JobContext:
         return self._cancel_requested
 
     @property
+    def last_message(self) -> str | None:
+        """The message of the latest :meth:`report`, written or still held back."""
+        return self._last_message
+
+    @property
     def lost(self) -> bool:
         """True once another worker owns this job (our lease expired) or it was deleted."""
         return self._lost
@@ -78,6 +87,7 @@ class JobContext:
         if not math.isfinite(progress):
             raise ValueError(f"progress must be a finite number, got {progress!r}")
         self._pending = (min(max(progress, 0.0), 1.0), message)
+        self._last_message = message
         if self._flusher is not None:
             return
         delay = self._last_write + self._interval - time.monotonic()
@@ -144,4 +154,18 @@ class JobContext:
                     session=session, attempt=self._fence, progress=progress, message=message
                 )
             self.observe(flag)
+        self._log_progress(progress, message)
         self.runtime.notifier.notify(("job", self.job_id))
+
+    def _log_progress(self, progress: float, message: str | None) -> None:
+        level = logging.INFO if message != self._logged_message else logging.DEBUG
+        self._logged_message = message
+        logger.log(
+            level,
+            "job %s (%s) progress %.0f%%%s",
+            self.job_id,
+            self.kind,
+            progress * 100,
+            f": {message}" if message else "",
+            extra={"job_id": self.job_id, "kind": self.kind, "progress": progress},
+        )

@@ -56,6 +56,11 @@ async def run_evaluation_job(context: JobContext) -> None:
             timings={**timings, "totalSeconds": time.perf_counter() - started},
         )
     context.runtime.notifier.notify(("evaluation", work.run_id))
+    await context.report(
+        1.0,
+        f"evaluation version {work.version} published: {len(work.data.predictions.ids)} "
+        f"predictions against {len(work.data.ground_truth.ids)} ground truths",
+    )
 
 
 async def _finish(

@@ -13,6 +13,10 @@ once). Outcomes:
     lease lost to another worker    -> the handler is cancelled; nothing is written
     runner stops mid-job            -> after a grace period the handler is cancelled and the job
                                        is queued again without counting the attempt
+
+A job ends with the last message its handler reported. The ``sliceboard.jobs`` logger records
+each claim, progress message (see :mod:`sliceboard.jobs.context`), retry and outcome with its
+duration; the records carry ``job_id``, ``kind`` and ``attempt`` for JSON logs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
@@ -49,6 +54,11 @@ def describe_error(exc: BaseException) -> str:
     if len(text) > MAX_ERROR_CHARS:
         text = text[:MAX_ERROR_CHARS] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def job_fields(job: Job, attempt: int, **more: object) -> dict[str, object]:
+    """The structured fields of a job's log records."""
+    return {"job_id": job.id, "kind": job.kind, "attempt": attempt, **more}
 
 
 def retry_delay(attempt: int, *, base: float, cap: float) -> float:
@@ -178,11 +188,13 @@ class JobRunner:
             assert job.id is not None
             self._notify(job.id)
             logger.info(
-                "job %s (%s) attempt %s claimed by %s",
+                "job %s (%s) attempt %s of %s started by %s",
                 job.id,
                 job.kind,
                 job.attempts,
+                job.max_attempts,
                 self.worker_id,
+                extra=job_fields(job, job.attempts, worker=self.worker_id),
             )
         return job
 
@@ -197,6 +209,7 @@ class JobRunner:
             max_attempts=job.max_attempts,
             progress_interval=self.progress_interval,
         )
+        started = time.monotonic()
         work = asyncio.create_task(self.handlers[job.kind](context), name=f"job {job.id} handler")
         beat = asyncio.create_task(self._heartbeat(context, work), name=f"job {job.id} heartbeat")
         self._handlers_running[job.id] = work
@@ -207,13 +220,21 @@ class JobRunner:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
             await context.close()
-        await self._settle(job, context, work)
+        await self._settle(job, context, work, time.monotonic() - started)
 
-    async def _settle(self, job: Job, context: JobContext, work: asyncio.Task[None]) -> None:
+    async def _settle(
+        self, job: Job, context: JobContext, work: asyncio.Task[None], seconds: float
+    ) -> None:
         attempt = context.fence
+        fields = job_fields(job, attempt.attempt, duration_seconds=round(seconds, 3))
         if context.lost:
             logger.warning(
-                "job %s attempt %s: lease lost, outcome discarded", job.id, attempt.attempt
+                "job %s (%s) attempt %s: lease lost after %.2f s, outcome discarded",
+                job.id,
+                job.kind,
+                attempt.attempt,
+                seconds,
+                extra=fields,
             )
             return
         with contextlib.suppress(Exception):
@@ -228,7 +249,12 @@ class JobRunner:
                 ),
             )
             logger.info(
-                "job %s attempt %s: interrupted by shutdown, queued again", job.id, attempt.attempt
+                "job %s (%s) attempt %s: interrupted by shutdown after %.2f s, queued again",
+                job.id,
+                job.kind,
+                attempt.attempt,
+                seconds,
+                extra=fields,
             )
             return
         exc: BaseException | None = (
@@ -243,7 +269,15 @@ class JobRunner:
         elif isinstance(exc, JobFailed):
             status, error, progress = job_store.FAILED, str(exc) or "JobFailed", None
         else:
-            logger.error("job %s attempt %s failed", job.id, attempt.attempt, exc_info=exc)
+            logger.error(
+                "job %s (%s) attempt %s failed after %.2f s",
+                job.id,
+                job.kind,
+                attempt.attempt,
+                seconds,
+                exc_info=exc,
+                extra=fields,
+            )
             message = f"{describe_error(exc)} (attempt {attempt.attempt} of {job.max_attempts})"
             if attempt.attempt < job.max_attempts:
                 delay = retry_delay(
@@ -256,7 +290,14 @@ class JobRunner:
                         session=session, attempt=attempt, run_after=run_after, error=message
                     ),
                 )
-                logger.info("job %s attempt %s: retry in %.1fs", job.id, attempt.attempt, delay)
+                logger.warning(
+                    "job %s (%s) attempt %s: retry in %.1f s",
+                    job.id,
+                    job.kind,
+                    attempt.attempt,
+                    delay,
+                    extra=fields,
+                )
                 return
             status, error, progress = job_store.FAILED, message, None
         await self._record(
@@ -268,9 +309,20 @@ class JobRunner:
                 now=now,
                 error=error,
                 progress=progress,
+                message=context.last_message,
             ),
         )
-        logger.info("job %s attempt %s: %s", job.id, attempt.attempt, status)
+        logger.log(
+            logging.WARNING if status == job_store.FAILED else logging.INFO,
+            "job %s (%s) attempt %s %s in %.2f s%s",
+            job.id,
+            job.kind,
+            attempt.attempt,
+            status,
+            seconds,
+            f": {error}" if error else "",
+            extra={**fields, "status": status},
+        )
 
     async def _record(
         self, attempt: Attempt, write: Callable[[AsyncSession], Awaitable[bool]]

@@ -122,7 +122,10 @@ async def claim_job(
     lease_seconds: float,
 ) -> Job | None:
     """Take the oldest runnable job of ``kinds``: a queued one whose ``run_after`` has come, or a
-    running one whose lease expired (its worker died) with attempts left. FIFO by id."""
+    running one whose lease expired (its worker died) with attempts left. FIFO by id.
+
+    The attempt starts from progress 0 and no message: what an earlier attempt reported is not
+    this attempt's."""
     if not kinds:
         return None
     runnable = _claimable(now)
@@ -145,6 +148,8 @@ async def claim_job(
             heartbeat_at=now,
             started_at=now,
             finished_at=None,
+            progress=0.0,
+            message=None,
             **_bump(),
         )
         .returning(Job)
@@ -241,13 +246,16 @@ async def finish_job(
     now: datetime,
     error: str | None = None,
     progress: float | None = None,
+    message: str | None = None,
 ) -> bool:
-    """End the attempt with a terminal status; False when it was no longer ours."""
+    """End the attempt with a terminal status and its final ``message`` (the last one its
+    handler reported); False when it was no longer ours."""
     if status not in TERMINAL_STATUSES:
         raise ValueError(f"not a terminal status: {status}")
     values: dict[str, Any] = {
         "status": status,
         "error": error,
+        "message": message,
         "worker_id": None,
         "lease_until": None,
         "finished_at": now,

@@ -9,12 +9,15 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+DATABASE_URL = "sliceboard.database_url"
 
 
 def alembic_config(database_url: str) -> Config:
+    """The URL travels as an attribute, not a config option: options go through configparser,
+    which fails on the ``%`` of a percent-encoded password and shows the whole URL in its error."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes[DATABASE_URL] = database_url
     return config
 
 
