@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sliceboard.config import Settings
-from tests.e2e.conftest import GraphQLClient
+from tests.support.graphql import GraphQLClient
 
 BOX = {"x": 0, "y": 0, "width": 10, "height": 10}
 
