@@ -211,7 +211,7 @@ def needs_evaluation(
 
 
 def _cache(info: Info) -> evaluation_cache.SnapshotCache:
-    return evaluation_cache.snapshot_cache_for(info.context.runtime.engine)
+    return info.context.runtime.snapshot_cache
 
 
 def options_to_dict(options: EvaluationOptions | None) -> dict[str, Any]:

@@ -105,11 +105,13 @@ async def _work(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await runner.start()
-    print("sliceboard worker started", flush=True)
-    await stop.wait()
-    await runner.stop()
-    await runtime.close()
+    try:
+        await runner.start()
+        print("sliceboard worker started", flush=True)
+        await stop.wait()
+        await runner.stop()
+    finally:
+        await runtime.close()  # the job runner's worker processes, then the database
     return 0
 
 

@@ -1,4 +1,4 @@
-"""run_cpu: results and exceptions come back from the worker process; cancelling stops it."""
+"""CpuPool: results and exceptions come back from the worker process; cancelling stops it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import time
 import psutil
 import pytest
 
-from sliceboard.jobs.offload import CpuPool, close_cpu_pool, run_cpu
-from tests.jobs import cpu_tasks
+from sliceboard.compute.machinery import Compute
+from sliceboard.compute.process_pool import CpuPool
+from tests.compute import cpu_tasks
 
 
 async def test_results_and_errors_come_back_from_another_process() -> None:
@@ -55,11 +56,12 @@ async def test_cancelling_kills_the_running_work() -> None:
         await pool.close()
 
 
-async def test_the_shared_pool() -> None:
+async def test_the_pool_of_the_compute_machinery() -> None:
+    compute = Compute()
     try:
-        assert await run_cpu(cpu_tasks.square_sum, 3) == 5
+        assert await compute.process_pool.run(cpu_tasks.square_sum, 3) == 5
     finally:
-        await close_cpu_pool()
+        await compute.close()
 
 
 async def test_close_kills_work_nobody_awaits_any_more() -> None:
