@@ -1,8 +1,6 @@
 """The direction of dependencies (DESIGN.md §1), checked on the source with ``ast``:
 
 * ``sliceboard.evaluation`` imports nothing of ours (pure numpy/shapely);
-* ``sliceboard.compute`` imports neither services, jobs, storage nor ``schema`` (the machinery
-  runs what it is handed);
 * ``sliceboard.storage`` imports neither ``sliceboard.services``, ``sliceboard.jobs`` nor ``schema``;
 * ``sliceboard.services`` never imports ``schema``, nor ``sliceboard.jobs`` (jobs call services; a service
   wakes the runner through the callable it is handed);
@@ -76,10 +74,6 @@ def _rule_breaks(source: str, base: str, names: list[str]) -> list[str]:
         and not _within(base, "sliceboard.evaluation")
     ):
         broken.append("the engine imports nothing of ours")
-    if _within(source, "sliceboard.compute") and reaches(
-        "sliceboard.services", "sliceboard.jobs", "sliceboard.storage", SCHEMA
-    ):
-        broken.append("the compute machinery knows no use case")
     if _within(source, "sliceboard.storage") and reaches(
         "sliceboard.services", "sliceboard.jobs", SCHEMA
     ):
@@ -118,7 +112,6 @@ def test_dependency_direction() -> None:
         ("server/evaluation/probe.py", "from sliceboard.storage import tables\n", "engine"),
         ("server/storage/probe.py", "from ..services import catalog\n", "reach up"),
         ("server/services/probe.py", "import sliceboard.schema.errors\n", "GraphQL"),
-        ("server/compute/probe.py", "from ..services import report_parts\n", "no use case"),
         ("server/services/probe.py", "from sliceboard.jobs.runner import JobRunner\n", "runner"),
         ("schema/probe.py", "from sliceboard.storage.reads import page_items\n", "queries through"),
         ("server/jobs/probe.py", "from sliceboard import app\n", "only the CLI"),
