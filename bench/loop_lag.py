@@ -3,7 +3,7 @@
     python bench/loop_lag.py [--seconds 3] [--rounds 2]
 
 For each way of running CPU work - none (baseline), ``asyncio.to_thread``, a
-``sliceboard.jobs.offload.CpuPool`` (what ``run_cpu`` uses) - and each workload (a pure-Python loop, vectorised numpy), it keeps
+``sliceboard.compute.process_pool.CpuPool`` (what evaluations use) - and each workload (a pure-Python loop, vectorised numpy), it keeps
 the work running back to back for a while and meanwhile measures, in the server's own loop:
 
   * sleep lag: how late ``asyncio.sleep(0.01)`` wakes up (p50 / p99 / max, ms);
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from sliceboard.jobs.offload import CpuPool
+from sliceboard.compute.process_pool import CpuPool
 from sliceboard.storage.db import create_engine
 
 CHUNK_SECONDS = 0.2
@@ -124,7 +124,7 @@ async def measure(
 
 
 async def main(seconds: float, rounds: int) -> None:
-    pool = CpuPool(max_workers=1)  # what run_cpu uses
+    pool = CpuPool(max_workers=1)  # what evaluations use
     started = time.perf_counter()
     await pool.run(python_work, 0.0)  # start the worker process
     spawn_ms = (time.perf_counter() - started) * 1000

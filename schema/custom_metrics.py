@@ -23,7 +23,6 @@ from sliceboard.schema.convert import to_plain_list
 from sliceboard.schema.errors import InvalidInputError, NotFoundError, UpsertResult, error_payload
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.services import custom_metrics as service
-from sliceboard.services.custom_metrics_cache import cache_for
 
 
 @strawberry.enum(
@@ -212,7 +211,7 @@ async def model_run_custom_metrics(
     async with runtime.reading() as session:
         metrics = await service.query_custom_metrics(
             session,
-            cache=cache_for(runtime.engine),
+            cache=runtime.custom_metric_cache,
             model_run_id=model_run_id,
             dataset_id=dataset_id,
             filter=filter_to_dict(filter) if filter else None,

@@ -19,7 +19,6 @@ from sliceboard.jobs.runner import JobRunner
 from sliceboard.request_log import RequestLog
 from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
-from sliceboard.services.report_worker import REPORT_WORKER
 from sliceboard.storage.db import ping
 from sliceboard.storage.migrate import upgrade_async
 
@@ -59,8 +58,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         finally:
             if runner is not None:
                 await runner.stop()
-            REPORT_WORKER.close()  # uvicorn's exit skips atexit handlers
-            await runtime.close()
+            await runtime.close()  # its workers too: uvicorn's exit skips atexit handlers
 
     app = Starlette(
         routes=[

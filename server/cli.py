@@ -138,13 +138,15 @@ async def _work(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await runner.start()
-    logger.info(
-        "sliceboard worker started (database %s)", redact_database_url(settings.database_url)
-    )
-    await stop.wait()
-    await runner.stop()
-    await runtime.close()
+    try:
+        await runner.start()
+        logger.info(
+            "sliceboard worker started (database %s)", redact_database_url(settings.database_url)
+        )
+        await stop.wait()
+        await runner.stop()
+    finally:
+        await runtime.close()  # the job runner's worker processes, then the database
     return 0
 
 

@@ -1,7 +1,9 @@
-"""What one process holds while it runs: settings, the database, and the job wake-up signals.
+"""What one app holds while it runs: settings, the database, the job wake-up signals, the
+compute machinery and the caches over it.
 
 Built by the app's lifespan (or by ``sliceboard worker``) and handed down explicitly, so no
-module keeps a global engine.
+module keeps a global engine, cache or worker: two runtimes in one process share nothing, and
+``close`` stops exactly this one's workers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from sliceboard.compute.machinery import Compute
 from sliceboard.config import Settings
+from sliceboard.services.custom_metrics_cache import CustomMetricCache
+from sliceboard.services.evaluation.cache import SnapshotCache
 from sliceboard.storage.db import create_engine, create_sessionmaker, read_session, transaction
 
 
@@ -58,6 +63,9 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    compute: Compute
+    snapshot_cache: SnapshotCache
+    custom_metric_cache: CustomMetricCache
     notifier: Notifier = field(default_factory=Notifier)
     # Set by whoever runs jobs in this process; services call it after committing a new job.
     wake_jobs: Callable[[], None] = lambda: None
@@ -65,9 +73,21 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.database_url)
-        return cls(settings=settings, engine=engine, sessions=create_sessionmaker(engine))
+        compute = Compute()
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            compute=compute,
+            snapshot_cache=SnapshotCache(
+                worker=compute.report_worker, thread=compute.report_thread
+            ),
+            custom_metric_cache=CustomMetricCache(),
+        )
 
     async def close(self) -> None:
+        """Stops this runtime's workers, then closes its database connections."""
+        await self.compute.close()
         await self.engine.dispose()
 
     def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:

@@ -1,4 +1,4 @@
-"""What the evaluation resolvers share: the process's snapshot cache."""
+"""What the evaluation resolvers share: the runtime's snapshot cache."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ from sliceboard.services.evaluation import cache as evaluation_cache
 
 
 def snapshot_cache(info: Info) -> evaluation_cache.SnapshotCache:
-    return evaluation_cache.snapshot_cache_for(info.context.runtime.engine)
+    return info.context.runtime.snapshot_cache

@@ -10,7 +10,6 @@ from strawberry.dataloader import DataLoader
 
 from sliceboard.runtime import Runtime
 from sliceboard.services.evaluation.browse import prediction_matches
-from sliceboard.services.evaluation.cache import snapshot_cache_for
 from sliceboard.services.reads import row_by_id
 from sliceboard.storage import tables
 
@@ -32,7 +31,7 @@ class PredictionMatches(DataLoader[MatchKey, Match]):
                         continue
                     matches = await prediction_matches(
                         session,
-                        snapshot_cache_for(runtime.engine),
+                        runtime.snapshot_cache,
                         run=run,
                         prediction_ids=ids,
                         iou_threshold=threshold,

@@ -10,7 +10,6 @@ import time
 
 from sliceboard.evaluation import EvaluationInputError
 from sliceboard.jobs.context import JobContext, JobFailed
-from sliceboard.jobs.offload import run_cpu
 from sliceboard.services.evaluation import lifecycle as service
 from sliceboard.services.evaluation.inputs import UnsupportedRun
 from sliceboard.storage.db import read_session, transaction
@@ -39,7 +38,9 @@ async def run_evaluation_job(context: JobContext) -> None:
         await _finish(context, evaluation_id, "CANCELLED")
         return
     try:
-        blob, timings = await run_cpu(service.compute_snapshot, work.data, work.options)
+        blob, timings = await context.runtime.compute.process_pool.run(
+            service.compute_snapshot, work.data, work.options
+        )
     except (UnsupportedRun, EvaluationInputError, ValueError) as exc:
         await _finish(context, evaluation_id, "FAILED", str(exc))
         raise JobFailed(str(exc)) from exc

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.jobs.handlers import Handler, default_handlers
-from sliceboard.jobs.offload import close_cpu_pool
 from sliceboard.runtime import Runtime
 from sliceboard.storage import jobs as job_store
 from sliceboard.storage.db import read_session, transaction
@@ -126,7 +125,6 @@ class JobRunner:
             for work in list(self._handlers_running.values()):
                 work.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        await close_cpu_pool()
         logger.info("job runner %s stopped", self.worker_id)
 
     async def run_next(self) -> int | None:

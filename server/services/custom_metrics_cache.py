@@ -1,4 +1,4 @@
-"""A run's custom metrics as numpy columns, cached per process and keyed by version counters.
+"""A run's custom metrics as numpy columns, cached per runtime and keyed by version counters.
 
 The roll-up below the slice level does not depend on the slice: a feature's value on a data
 row, and a data row's value, come from that row's entries alone. So the cache rolls every
@@ -32,7 +32,6 @@ from sliceboard.evaluation.aggregation import (
     IntArray,
     rollup,
 )
-from sliceboard.services.per_engine import per_engine
 from sliceboard.storage import custom_metrics as store
 
 #: Where a metric's values come from: uploadCustomMetrics, or PredictionInput.customMetrics.
@@ -344,7 +343,3 @@ class CustomMetricCache:
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
             return cached
-
-
-#: The process's custom-metric cache for one database.
-cache_for = per_engine(CustomMetricCache)

@@ -1,4 +1,4 @@
-"""Module-level functions for the offload tests (a worker process must be able to import them
+"""Module-level functions for the process pool tests (a worker process must be able to import them
 cheaply, so this module imports nothing heavy)."""
 
 from __future__ import annotations

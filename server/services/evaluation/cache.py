@@ -1,4 +1,4 @@
-"""The visible evaluation of a run, loaded once per process: snapshots by evaluation id (an
+"""The visible evaluation of a run, loaded once per runtime: snapshots by evaluation id (an
 evaluation never changes once written, so nothing here goes stale), and the item and label
 masks every answer over it starts from."""
 
@@ -17,23 +17,15 @@ import numpy as np
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sliceboard.compute.lru import Lru
+from sliceboard.compute.ranked_thread import RankedThread
+from sliceboard.compute.report_process import ReportWorker, SnapshotGone, forget
+from sliceboard.compute.shared_arrays import SharedSnapshot, attach, write_shared
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
 from sliceboard.evaluation import EvaluationInputError
-from sliceboard.services.evaluation.report_parts import PARTS
+from sliceboard.services.evaluation.report_parts import PARTS, prepare, run_part
 from sliceboard.services.evaluation.snapshot import Snapshot
-from sliceboard.services.lru import Lru
-from sliceboard.services.ordered_compute import OrderedCompute
-from sliceboard.services.per_engine import per_engine
-from sliceboard.services.report_worker import (
-    REPORT_WORKER,
-    ReportWorker,
-    SnapshotGone,
-    forget,
-    prepare,
-    run_part,
-)
 from sliceboard.services.slices import resolve_item_ids
-from sliceboard.services.snapshot_files import SharedSnapshot, attach, write_shared
 from sliceboard.storage.evaluations import select_snapshot_blob
 from sliceboard.storage.reads import dataset_versions
 from sliceboard.storage.tables import ModelRun
@@ -56,11 +48,17 @@ class SnapshotCache:
     them; least recently used out.
 
     With a worker, each snapshot is also handed to it through a shared file, and report parts
-    run there (``part``); without one, or when it fails, they run in this process.
+    run there (``part``); without one, or when it fails, they run on ``thread`` in this process.
+    The Runtime builds one with its own worker and thread (compute/machinery.py).
     """
 
     def __init__(
-        self, capacity: int = 4, reports: int = 256, worker: ReportWorker | None = REPORT_WORKER
+        self,
+        *,
+        worker: ReportWorker | None,
+        thread: RankedThread,
+        capacity: int = 4,
+        reports: int = 256,
     ) -> None:
         self._items: Lru[int, Snapshot] = Lru(capacity)
         self._shared: dict[int, SharedSnapshot] = {}
@@ -71,7 +69,7 @@ class SnapshotCache:
         self.selections: Lru[tuple[Any, ...], Selection] = Lru(reports)
         self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
-        self.compute = OrderedCompute("slice-metrics")
+        self.compute = thread
 
     async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
         async with self._lock:
@@ -162,8 +160,8 @@ def _load(blob: bytes, share: bool) -> tuple[Snapshot, SharedSnapshot | None]:
     shared = None
     if share:
         try:
-            shared = write_shared(snapshot)
-            snapshot = attach(shared)
+            shared = write_shared(snapshot.to_arrays())
+            snapshot = Snapshot.from_arrays(attach(shared))
         except OSError:
             logger.warning("could not share a snapshot with the report worker", exc_info=True)
             if shared is not None:
@@ -174,10 +172,6 @@ def _load(blob: bytes, share: bool) -> tuple[Snapshot, SharedSnapshot | None]:
     for index in own if shared is not None else own + metric:
         getattr(snapshot.table, index)
     return snapshot, shared
-
-
-#: The process's snapshot cache for one database.
-snapshot_cache_for = per_engine(SnapshotCache)
 
 
 async def visible_snapshot(

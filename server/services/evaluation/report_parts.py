@@ -1,4 +1,5 @@
-"""The parts of a slice report, computed from a snapshot and item/label masks.
+"""The parts of a slice report, computed from a snapshot and item/label masks, and the two
+functions the report worker process runs on a shared snapshot (``prepare``, ``run_part``).
 
 Pure numpy over the engine: the report worker process imports this and nothing from the web
 stack or the database.
@@ -11,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from sliceboard.compute.report_process import mapped
+from sliceboard.compute.shared_arrays import SharedSnapshot
 from sliceboard.evaluation import ThresholdMetrics, coco_summary, threshold_metrics
 from sliceboard.evaluation.label_subset import pooled_pr_curve, summary_stat
 from sliceboard.services.evaluation.snapshot import Snapshot
@@ -120,3 +123,16 @@ PARTS: dict[str, Any] = {
     "thresholds": thresholds_part,
     "pooled curve": pooled_curve_part,
 }
+
+
+def prepare(shared: SharedSnapshot) -> None:
+    """Maps the snapshot and builds the indexes a slice's metrics read (in the worker)."""
+    table = mapped(shared, Snapshot.from_arrays).table
+    for index in ("dt_index", "gt_index", "dt_metric_position", "metric_label", "metric_rank"):
+        getattr(table, index)
+    table.metric_state  # noqa: B018 - built now, not on the first request
+
+
+def run_part(shared: SharedSnapshot, part: str, args: tuple[Any, ...]) -> Any:
+    """One report part (``PARTS``) of a snapshot the worker maps (in the worker)."""
+    return PARTS[part](mapped(shared, Snapshot.from_arrays), *args)

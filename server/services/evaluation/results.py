@@ -1,6 +1,6 @@
 """Metrics of any slice of a run's visible evaluation.
 
-Everything reads the columnar snapshot (loaded once per process and kept in a small LRU: a
+Everything reads the columnar snapshot (loaded once per runtime and kept in a small LRU: a
 snapshot never changes once written), masks it by the slice's items and aggregates; nothing is
 re-matched at query time. Paging through true/false positives and misses is in
 browse.py.
@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sliceboard.compute.shared_arrays import SharedSnapshot
 from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation import ThresholdMetrics
 from sliceboard.services.evaluation.cache import (
@@ -27,7 +28,6 @@ from sliceboard.services.evaluation.cache import (
 )
 from sliceboard.services.evaluation.report_parts import Summary
 from sliceboard.services.evaluation.snapshot import Snapshot
-from sliceboard.services.snapshot_files import SharedSnapshot
 from sliceboard.storage.tables import ModelRun
 
 T = TypeVar("T")

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sliceboard.compute.ranked_thread import RankedThread
+from sliceboard.compute.report_process import forget
 from sliceboard.evaluation import FALSE_POSITIVE, TRUE_POSITIVE
 from sliceboard.jobs.evaluate import run_evaluation_job
 from sliceboard.jobs.runner import JobRunner
@@ -23,7 +25,6 @@ from sliceboard.services.evaluation.cache import SnapshotCache
 from sliceboard.services.evaluation.options import EvaluationOptions
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.jobs import get_job
-from sliceboard.services.report_worker import REPORT_WORKER, forget
 from sliceboard.storage.db import read_session, transaction
 from sliceboard.storage.tables import ModelRun
 from tests.support.coco_cases import case_stats, make_case
@@ -63,6 +64,14 @@ class Resolved:
     confusion_counts: list[list[int]]
 
 
+def new_cache(runtime: Runtime, *, worker: bool = True) -> SnapshotCache:
+    """A cold cache on the runtime's machinery, with its report worker or without one."""
+    compute = runtime.compute
+    return SnapshotCache(
+        worker=compute.report_worker if worker else None, thread=compute.report_thread
+    )
+
+
 async def find_report(
     runtime: Runtime, run_id: str, cache: SnapshotCache | None = None, **kwargs: Any
 ) -> evaluation_results.Report:
@@ -76,7 +85,7 @@ async def find_report(
         }  # fmt: skip
         arguments.update(kwargs)
         return await evaluation_results.metrics_report(
-            session, cache or SnapshotCache(), run=run, **arguments
+            session, cache or new_cache(runtime), run=run, **arguments
         )
 
 
@@ -156,7 +165,7 @@ async def test_counts_match_a_recount_of_the_match_table_at_each_threshold(
     _, run_id = await upload_case(runtime, case)
     await evaluate_now(runtime, run_id)
     async with read_session(runtime.sessions) as session:
-        stored = await SnapshotCache(worker=None).get(
+        stored = await new_cache(runtime, worker=False).get(
             session, await _current_evaluation(runtime, run_id)
         )
     for iou in (0.1, 0.5, 0.9):
@@ -187,7 +196,7 @@ async def test_a_remembered_filter_follows_items_and_ground_truth_changes(
     case = make_case(seed=11, n_images=10)
     dataset_id, run_id = await upload_case(runtime, case)
     await evaluate_now(runtime, run_id)
-    cache = SnapshotCache()
+    cache = new_cache(runtime)
     images = sorted(case.dataset["images"], key=lambda i: i["id"])
 
     async def slice_report(filter: dict[str, Any]) -> evaluation_results.Report:
@@ -241,8 +250,8 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
         coco = await found.coco()
         return np.array([coco[n] for n in report_parts.COCO_FIELDS]), await found.per_label()
 
-    with_worker = SnapshotCache()
-    in_process = SnapshotCache(worker=None)
+    with_worker = new_cache(runtime)
+    in_process = new_cache(runtime, worker=False)
     worker_numbers, worker_rows = await numbers(with_worker)
     local_numbers, local_rows = await numbers(in_process)
     assert with_worker.shared(int(await _current_evaluation(runtime, run_id))) is not None
@@ -253,7 +262,7 @@ async def test_reports_agree_in_the_worker_in_process_and_after_the_worker_forgo
     evaluation_id = await _current_evaluation(runtime, run_id)
     shared = with_worker.shared(evaluation_id)
     assert shared is not None
-    await REPORT_WORKER.call(0, forget, shared)
+    await runtime.compute.report_worker.call(0, forget, shared)
     async with read_session(runtime.sessions) as session:
         snapshot = await with_worker.get(session, evaluation_id)
     forgot = await with_worker.part(0, snapshot, shared, "summary", (None, None))
@@ -272,7 +281,7 @@ async def _current_evaluation(runtime: Runtime, run_id: str) -> int:
 async def test_admission_is_in_arrival_order_and_never_waits_long() -> None:
     """Metric requests take turns in arrival order; one that holds its turn too long (a slow
     filter) delays the next by ADMISSION_WAIT at most."""
-    cache = SnapshotCache(worker=None)
+    cache = SnapshotCache(worker=None, thread=RankedThread("test"))
     order: list[int] = []
 
     async def request(

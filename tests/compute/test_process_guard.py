@@ -9,13 +9,13 @@ import sys
 import textwrap
 import time
 
-from sliceboard.process_guard import pid_alive
+from sliceboard.compute.process_guard import pid_alive
 
 PARENT = textwrap.dedent(
     """
     import multiprocessing, os, sys
     from concurrent.futures import ProcessPoolExecutor
-    from sliceboard.process_guard import exit_with_parent
+    from sliceboard.compute.process_guard import exit_with_parent
 
     if __name__ == "__main__":
         pool = ProcessPoolExecutor(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sliceboard.services import snapshot_files
+from sliceboard.compute import shared_arrays
 from sliceboard.services.evaluation.snapshot import Snapshot
 from tests.support.coco_cases import make_case, run_engine
 
@@ -33,9 +33,9 @@ def test_snapshot_files_of_dead_servers_are_swept(tmp_path: Path) -> None:
     live = tmp_path / f"sliceboard-{os.getpid()}-def.snapshot"
     live.write_bytes(b"x")
     snapshot = small_snapshot(3)
-    shared = snapshot_files.write_shared(snapshot, [str(tmp_path)])
+    shared = shared_arrays.write_shared(snapshot.to_arrays(), [str(tmp_path)])
     assert not stale.exists() and live.exists()
-    back = snapshot_files.attach(shared)
+    back = Snapshot.from_arrays(shared_arrays.attach(shared))
     os.unlink(shared.path)
     np.testing.assert_array_equal(back.table.dt_state, snapshot.table.dt_state)
     assert back.kind == "bbox" and back.table.n_items == snapshot.table.n_items
@@ -46,12 +46,12 @@ def test_a_directory_that_refuses_the_snapshot_file_passes_it_to_the_next() -> N
     room, instead of a SIGBUS while writing) moves the file to the next directory."""
     snapshot = small_snapshot(4)
     with pytest.raises(OSError):
-        snapshot_files.write_shared(snapshot, ["/proc"])  # no room at all
-    shared = snapshot_files.write_shared(
-        snapshot, ["/proc", snapshot_files.shared_directories()[-1]]
+        shared_arrays.write_shared(snapshot.to_arrays(), ["/proc"])  # no room at all
+    shared = shared_arrays.write_shared(
+        snapshot.to_arrays(), ["/proc", shared_arrays.shared_directories()[-1]]
     )
     try:
-        back = snapshot_files.attach(shared)
+        back = Snapshot.from_arrays(shared_arrays.attach(shared))
         np.testing.assert_array_equal(back.table.dt_score, snapshot.table.dt_score)
     finally:
         os.unlink(shared.path)

@@ -1,4 +1,4 @@
-"""run_cpu: results and exceptions come back from the worker process; cancelling stops it."""
+"""CpuPool: results and exceptions come back from the worker process; cancelling stops it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sliceboard.jobs.offload import CpuPool, close_cpu_pool, run_cpu
+from sliceboard.compute.machinery import Compute
+from sliceboard.compute.process_pool import CpuPool
 from tests.support import cpu_tasks
 
 
@@ -65,11 +66,12 @@ async def test_cancelling_kills_the_running_work(tmp_path: Path) -> None:
         await pool.close()
 
 
-async def test_the_shared_pool() -> None:
+async def test_the_pool_of_the_compute_machinery() -> None:
+    compute = Compute()
     try:
-        assert await run_cpu(cpu_tasks.square_sum, 3) == 5
+        assert await compute.process_pool.run(cpu_tasks.square_sum, 3) == 5
     finally:
-        await close_cpu_pool()
+        await compute.close()
 
 
 async def test_close_kills_work_nobody_awaits_any_more(tmp_path: Path) -> None:

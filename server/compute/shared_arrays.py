@@ -1,5 +1,5 @@
-"""Snapshots laid out in one memory-mapped file, so the report worker process reads the very
-pages the server reads instead of a second copy of every array.
+"""A snapshot's arrays laid out in one memory-mapped file, so the report worker process reads
+the very pages the server reads instead of a second copy of every array.
 
 The file lives in /dev/shm where there is one (memory, not disk) and is unlinked as soon as
 both processes have mapped it: a mapping outlives its name, and nothing is left behind if the
@@ -12,13 +12,12 @@ import contextlib
 import mmap
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sliceboard.process_guard import pid_alive
-from sliceboard.services.evaluation.snapshot import Snapshot
+from sliceboard.compute.process_guard import pid_alive
 
 _ALIGN = 64
 _SUFFIX = ".snapshot"
@@ -55,11 +54,13 @@ def shared_directories() -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def write_shared(snapshot: Snapshot, directories: Sequence[str] | None = None) -> SharedSnapshot:
-    """Writes every array of ``snapshot`` into a new file in the first of ``directories`` with
+def write_shared(
+    named: Mapping[str, np.ndarray], directories: Sequence[str] | None = None
+) -> SharedSnapshot:
+    """Writes every array of ``named`` into a new file in the first of ``directories`` with
     room for it; map it back with :func:`attach`. Raises OSError when none has room."""
     # not ascontiguousarray: it turns 0-d arrays (kind, scalars) into 1-d ones
-    arrays = {name: np.array(a, order="C", copy=None) for name, a in snapshot.to_arrays().items()}
+    arrays = {name: np.array(a, order="C", copy=None) for name, a in named.items()}
     layout: dict[str, tuple[int, str, tuple[int, ...]]] = {}
     offset = 0
     for name, array in arrays.items():
@@ -99,15 +100,15 @@ def _write(
     return path
 
 
-def attach(shared: SharedSnapshot) -> Snapshot:
-    """The snapshot as read-only views of the file's mapping (raises OSError once the file is
+def attach(shared: SharedSnapshot) -> dict[str, np.ndarray]:
+    """The arrays as read-only views of the file's mapping (raises OSError once the file is
     gone and this process never mapped it)."""
     with open(shared.path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
         memory = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ)
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for name, (offset, dtype, shape) in shared.layout.items():
         kind = np.dtype(dtype)
         count = int(np.prod(shape, dtype=np.int64))
         arrays[name] = np.frombuffer(memory, dtype=kind, count=count, offset=offset).reshape(shape)
-    return Snapshot.from_arrays(arrays)
+    return arrays

@@ -26,7 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from sliceboard.process_guard import exit_with_parent
+from sliceboard.compute.process_guard import exit_with_parent
 
 T = TypeVar("T")
 
@@ -95,16 +95,3 @@ class CpuPool:
             with contextlib.suppress(Exception):
                 process.kill()
         self._discard(pool)
-
-
-_default_pool = CpuPool()
-
-
-async def run_cpu(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in the shared worker-process pool."""
-    return await _default_pool.run(fn, *args)
-
-
-async def close_cpu_pool() -> None:
-    """Stop the shared pool's workers (the job runner does this when it stops)."""
-    await _default_pool.close()

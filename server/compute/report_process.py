@@ -4,7 +4,7 @@ Why a process: a report is ~150 numpy calls that each release and retake the GIL
 retakes it only when the event loop's thread lets go. Measured on the 5k case (a 10% slice's
 COCO summary, 7 ms alone), beside a busy Python thread it took 767 ms at CPython's default
 switch interval (166 ms at 1 ms): under a burst of requests a thread starved exactly when
-reports were wanted. The worker maps the snapshot's file (snapshot_files.py), so its arrays
+reports were wanted. The worker maps the snapshot's file (shared_arrays.py), so its arrays
 cost no second copy, and builds the indexes only metric computations use (``metric_state``:
 15 MB at 380k predictions) itself.
 
@@ -17,6 +17,10 @@ Requests wait in a heap by rank (a report's place in the line), one at a time in
 every part of the first report asked for is done before any part of the next. If the worker
 dies or cannot start, pending calls fail with ``WorkerUnavailable`` and the next call starts a
 new one; callers then compute in-process.
+
+Each Runtime owns its ``ReportWorker`` (compute/machinery.py). The functions the worker runs
+are the caller's (module-level, so they pickle by name); :func:`mapped` and :func:`forget` keep
+the snapshots a worker maps.
 """
 
 from __future__ import annotations
@@ -26,19 +30,24 @@ import heapq
 import itertools
 import multiprocessing
 import os
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sliceboard.process_guard import exit_with_parent
-from sliceboard.services.evaluation.report_parts import PARTS
-from sliceboard.services.evaluation.snapshot import Snapshot
-from sliceboard.services.lru import Lru
-from sliceboard.services.snapshot_files import SharedSnapshot, attach
+import numpy as np
+
+from sliceboard.compute.lru import Lru
+from sliceboard.compute.process_guard import exit_with_parent
+from sliceboard.compute.shared_arrays import SharedSnapshot, attach
+
+T = TypeVar("T")
 
 #: Snapshots a worker keeps mapped (the server's cache keeps 4).
 _CAPACITY = 8
-_ATTACHED: Lru[str, Snapshot] = Lru(_CAPACITY)
+#: The worker's mapped snapshots, by file. Module-level on purpose: only a worker process (one
+#: per ReportWorker, so one per Runtime) fills it; the server never calls :func:`mapped`.
+_MAPPED: Lru[str, Any] = Lru(_CAPACITY)
 
 
 class SnapshotGone(Exception):
@@ -49,33 +58,22 @@ class WorkerUnavailable(Exception):
     """The worker process could not start or died."""
 
 
-def _attached(shared: SharedSnapshot) -> Snapshot:
-    snapshot = _ATTACHED.get(shared.path)
-    if snapshot is None:
+def mapped(shared: SharedSnapshot, build: Callable[[dict[str, np.ndarray]], T]) -> T:
+    """``build(arrays)`` of a shared snapshot, mapped once and kept (in the worker)."""
+    found = _MAPPED.get(shared.path)
+    if found is None:
         try:
-            snapshot = attach(shared)
+            arrays = attach(shared)
         except OSError as exc:
             raise SnapshotGone(shared.path) from exc
-        _ATTACHED.put(shared.path, snapshot)
-    return snapshot
-
-
-def prepare(shared: SharedSnapshot) -> None:
-    """Maps the snapshot and builds the indexes a slice's metrics read (in the worker)."""
-    table = _attached(shared).table
-    for index in ("dt_index", "gt_index", "dt_metric_position", "metric_label", "metric_rank"):
-        getattr(table, index)
-    table.metric_state  # noqa: B018 - built now, not on the first request
+        found = build(arrays)
+        _MAPPED.put(shared.path, found)
+    return cast(T, found)
 
 
 def forget(shared: SharedSnapshot) -> None:
     """Unmaps a snapshot the server no longer holds (in the worker)."""
-    _ATTACHED.pop(shared.path)
-
-
-def run_part(shared: SharedSnapshot, part: str, args: tuple[Any, ...]) -> Any:
-    """One report part (report_parts.PARTS) of a snapshot the worker maps (in the worker)."""
-    return PARTS[part](_attached(shared), *args)
+    _MAPPED.pop(shared.path)
 
 
 def _serve(conn: Connection, parent: int) -> None:
@@ -205,7 +203,3 @@ class ReportWorker:
             if process.is_alive():
                 process.kill()
                 process.join()
-
-
-#: The process's report worker, shared by every snapshot cache.
-REPORT_WORKER = ReportWorker()
