@@ -201,6 +201,17 @@ def services_never_open_a_session(module: Module) -> Iterator[Finding]:
                 yield call.lineno, f"calls {name}(): services are handed the session"
 
 
+def only_the_runtime_opens_a_unit_of_work(module: Module) -> Iterator[Finding]:
+    """The GraphQL layer and the jobs open sessions through ``runtime.unit_of_work()`` and
+    ``runtime.reading()``; storage's own openers are for the runtime alone."""
+    if not (module.within("sliceboard.storage") or module.name == "sliceboard.runtime"):
+        for imported in _imports(module):
+            if imported.base == "sliceboard.storage.db" and {"transaction", "read_session"} & set(
+                imported.names
+            ):
+                yield imported.line, "imports a session opener: the runtime opens units of work"
+
+
 def only_the_unit_of_work_commits(module: Module) -> Iterator[Finding]:
     if not module.within("sliceboard.storage"):
         for call, name in _calls(module):
@@ -255,6 +266,7 @@ RULES: list[Rule] = [
     only_the_cli_builds_the_app,
     graphql_reaches_storage_only_for_rows,
     services_never_open_a_session,
+    only_the_runtime_opens_a_unit_of_work,
     only_the_unit_of_work_commits,
     storage_holds_every_query,
 ]
@@ -305,6 +317,12 @@ def _body(statement: str) -> str:
         ("schema/probe.py", "from sliceboard.storage.db import transaction\n", "rows from"),
         ("schema/probe.py", "from sliceboard.storage.jobs import TERMINAL_STATUSES\n", "rows from"),
         ("schema/probe.py", "from sliceboard.storage import tables, reads\n", "rows from"),
+        (
+            "server/jobs/probe.py",
+            "from sliceboard.storage.db import transaction\n",
+            "runtime opens",
+        ),
+        ("server/app.py", "from .storage.db import ping, read_session\n", "runtime opens"),
         ("server/services/probe.py", _body("await s.commit()"), "begins and"),
         ("schema/probe.py", _body("await session.rollback()"), "begins and"),
         ("server/services/probe.py", _body("async with r.unit_of_work() as s: ..."), "handed the"),

@@ -17,7 +17,6 @@ from typing import Any
 
 from sliceboard.runtime import Runtime
 from sliceboard.storage import jobs as job_store
-from sliceboard.storage.db import read_session, transaction
 from sliceboard.storage.jobs import Attempt
 
 logger = logging.getLogger("sliceboard.jobs")
@@ -112,7 +111,7 @@ class JobContext:
 
     async def refresh(self) -> None:
         """Re-read the cancellation flag now."""
-        async with read_session(self.runtime.sessions) as session:
+        async with self.runtime.reading() as session:
             flag = await job_store.select_cancel_requested(session=session, attempt=self._fence)
         self._last_check = time.monotonic()
         self.observe(flag)
@@ -149,7 +148,7 @@ class JobContext:
                 return
             progress, message = pending
             self._last_write = time.monotonic()
-            async with transaction(self.runtime.sessions) as session:
+            async with self.runtime.unit_of_work() as session:
                 flag = await job_store.update_progress(
                     session=session, attempt=self._fence, progress=progress, message=message
                 )

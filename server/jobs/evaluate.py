@@ -12,21 +12,19 @@ from sliceboard.evaluation import EvaluationInputError
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.services.evaluation import lifecycle as service
 from sliceboard.services.evaluation.inputs import UnsupportedRun
-from sliceboard.storage.db import read_session, transaction
 
 
 async def run_evaluation_job(context: JobContext) -> None:
     evaluation_id = int(context.payload["evaluation_id"])
-    sessions = context.runtime.sessions
     started = time.perf_counter()
     try:
-        async with read_session(sessions) as session:
+        async with context.runtime.reading() as session:
             work = await service.load_work(session, evaluation_id=evaluation_id)
     except UnsupportedRun as exc:
         raise JobFailed(str(exc)) from exc
     if work is None:
         return
-    async with transaction(sessions) as session:
+    async with context.runtime.unit_of_work() as session:
         await service.set_status(session, evaluation_id=evaluation_id, status="RUNNING")
     loaded = time.perf_counter()
     await context.report(
@@ -49,7 +47,7 @@ async def run_evaluation_job(context: JobContext) -> None:
         return
     await context.report(0.9, "matched; publishing the results")
     timings = {"loadSeconds": loaded - started, **timings}
-    async with transaction(sessions) as session:
+    async with context.runtime.unit_of_work() as session:
         await service.publish(
             session,
             work=work,
@@ -67,5 +65,5 @@ async def run_evaluation_job(context: JobContext) -> None:
 async def _finish(
     context: JobContext, evaluation_id: int, status: str, error: str | None = None
 ) -> None:
-    async with transaction(context.runtime.sessions) as session:
+    async with context.runtime.unit_of_work() as session:
         await service.set_status(session, evaluation_id=evaluation_id, status=status, error=error)

@@ -2,7 +2,7 @@
 
 A handler gets a :class:`~sliceboard.jobs.context.JobContext`, does its work (CPU-heavy parts off
 the event loop, see :mod:`sliceboard.compute.process_pool`), opens its own transactions through
-``context.runtime.sessions`` and returns; raising retries the job, raising
+``context.runtime.unit_of_work()`` and returns; raising retries the job, raising
 :class:`~sliceboard.jobs.context.JobFailed` fails it for good. Handlers must tolerate running more
 than once for the same job: delivery is at least once.
 """

@@ -37,7 +37,6 @@ from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.jobs.handlers import Handler, default_handlers
 from sliceboard.runtime import Runtime
 from sliceboard.storage import jobs as job_store
-from sliceboard.storage.db import read_session, transaction
 from sliceboard.storage.jobs import Attempt
 from sliceboard.storage.tables import Job, utcnow
 
@@ -168,10 +167,10 @@ class JobRunner:
         if not self.handlers:
             return None
         now = utcnow()
-        async with read_session(self.runtime.sessions) as session:
+        async with self.runtime.reading() as session:
             if not await job_store.has_claimable(session=session, kinds=self.handlers, now=now):
                 return None
-        async with transaction(self.runtime.sessions) as session:
+        async with self.runtime.unit_of_work() as session:
             settled = await job_store.settle_lost_jobs(session=session, now=now)
             job = await job_store.claim_job(
                 session=session,
@@ -329,7 +328,7 @@ class JobRunner:
         lease expires and the job runs again."""
         for delay in (*WRITE_RETRY_DELAYS, None):
             try:
-                async with transaction(self.runtime.sessions) as session:
+                async with self.runtime.unit_of_work() as session:
                     owned = await write(session)
             except Exception:
                 if delay is None:
@@ -348,7 +347,7 @@ class JobRunner:
         while True:
             await asyncio.sleep(max(lease / 3, 0.05))
             try:
-                async with transaction(self.runtime.sessions) as session:
+                async with self.runtime.unit_of_work() as session:
                     flag = await job_store.renew_lease(
                         session=session, attempt=attempt, now=utcnow(), lease_seconds=lease
                     )
