@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
-            await ping(runtime.engine)
+            await ping(runtime.database)
         except Exception:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})

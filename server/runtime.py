@@ -2,7 +2,7 @@
 compute machinery and the caches over it.
 
 Built by the app's lifespan (or by ``sliceboard worker``) and handed down explicitly, so no
-module keeps a global engine, cache or worker: two runtimes in one process share nothing, and
+module keeps a global database, cache or worker: two runtimes in one process share nothing, and
 ``close`` stops exactly this one's workers.
 """
 
@@ -61,7 +61,7 @@ class Notifier:
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    database: AsyncEngine  # SQLAlchemy's engine; "the engine" elsewhere is sliceboard.evaluation
     sessions: async_sessionmaker[AsyncSession]
     compute: Compute
     snapshot_cache: SnapshotCache
@@ -72,12 +72,12 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        engine = create_engine(settings.database_url)
+        database = create_engine(settings.database_url)
         compute = Compute()
         return cls(
             settings=settings,
-            engine=engine,
-            sessions=create_sessionmaker(engine),
+            database=database,
+            sessions=create_sessionmaker(database),
             compute=compute,
             snapshot_cache=SnapshotCache(
                 worker=compute.report_worker, thread=compute.report_thread
@@ -88,7 +88,7 @@ class Runtime:
     async def close(self) -> None:
         """Stops this runtime's workers, then closes its database connections."""
         await self.compute.close()
-        await self.engine.dispose()
+        await self.database.dispose()
 
     def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
         """The write transaction of one mutation: commits when the block ends, rolls back on any

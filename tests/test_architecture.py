@@ -22,7 +22,8 @@ The unit of work (code):
 * nothing outside storage commits, rolls back or begins a transaction: the unit of work does;
 * storage holds every query: outside it no module builds a statement (``select``, ``insert``,
   ``update``, ``delete``, ``text``... from sqlalchemy or sqlmodel), calls a method of a
-  ``session`` (it only hands it to storage functions) or connects to the ``engine``.
+  ``session`` (it only hands it to storage functions) or connects to the database
+  (``runtime.database``, SQLAlchemy's engine).
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ def storage_holds_every_query(module: Module) -> Iterator[Finding]:
             yield node.lineno, f"uses {_name_of(node.value)}.{node.attr}: SQL is built in storage"
     for call, name in _calls(module):
         receiver = _name_of(call.func.value) if isinstance(call.func, ast.Attribute) else None
-        if receiver == SESSION_NAME or (receiver == "engine" and name == "connect"):
+        if receiver == SESSION_NAME or (receiver in ("engine", "database") and name == "connect"):
             yield call.lineno, f"calls {receiver}.{name}(): queries run in storage"
 
 
@@ -332,7 +333,7 @@ def _body(statement: str) -> str:
         ("server/services/probe.py", "import sqlalchemy as sa\nq = sa.update(T)\n", "SQL is built"),
         ("server/app.py", "from sqlalchemy import sql\nq = sql.text('SELECT 1')\n", "SQL is built"),
         ("schema/probe.py", _body("await session.get(T, 1)"), "run in"),
-        ("server/app.py", _body("async with r.engine.connect() as c: ..."), "run in"),
+        ("server/app.py", _body("async with r.database.connect() as c: ..."), "run in"),
     ],
 )
 def test_each_rule_catches_its_violation(module: str, source: str, rule: str) -> None:

@@ -26,7 +26,7 @@ async def app(sqlite_url: str) -> AsyncIterator[Starlette]:
 
 async def test_pragmas_on_the_apps_engine(app: Starlette) -> None:
     runtime: Runtime = app.state.runtime
-    async with runtime.engine.connect() as connection:
+    async with runtime.database.connect() as connection:
         values = {
             pragma: (await connection.execute(text(f"PRAGMA {pragma}"))).scalar_one()
             for pragma in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")

@@ -24,7 +24,7 @@ def counted(execute: Executor) -> Iterator[list[str]]:
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    engine = execute.runtime.engine.sync_engine
+    engine = execute.runtime.database.sync_engine
     event.listen(engine, "before_cursor_execute", before)
     try:
         yield statements
