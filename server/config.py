@@ -53,6 +53,14 @@ class Settings:
     job_poll_seconds: float = 0.5
     job_max_attempts: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
+    # Input bounds (issue 11 §7), read by sliceboard.input_limits: beyond them, InvalidInput.
+    max_metadata_depth: int = 32
+    max_metadata_bytes: int = 65_536
+    max_filter_path_segments: int = 32
+    max_coordinate: float = 1e7
+    max_rotation: float = 1_000.0
+    max_mask_side: int = 100_000
+    max_mask_pixels: int = 2**32 - 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,6 +78,13 @@ class Settings:
             job_lease_seconds=_env_float("SLICEBOARD_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_env_float("SLICEBOARD_JOB_POLL_SECONDS", 0.5),
             job_max_attempts=_env_int("SLICEBOARD_JOB_MAX_ATTEMPTS", 3),
+            max_metadata_depth=_env_int("SLICEBOARD_MAX_METADATA_DEPTH", 32),
+            max_metadata_bytes=_env_int("SLICEBOARD_MAX_METADATA_BYTES", 65_536),
+            max_filter_path_segments=_env_int("SLICEBOARD_MAX_FILTER_PATH_SEGMENTS", 32),
+            max_coordinate=_env_float("SLICEBOARD_MAX_COORDINATE", 1e7),
+            max_rotation=_env_float("SLICEBOARD_MAX_ROTATION", 1_000.0),
+            max_mask_side=_env_int("SLICEBOARD_MAX_MASK_SIDE", 100_000),
+            max_mask_pixels=_env_int("SLICEBOARD_MAX_MASK_PIXELS", 2**32 - 1),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
