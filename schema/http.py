@@ -1,15 +1,24 @@
-"""The /graphql endpoint: HTTP (GraphiQL on GET from a browser) and graphql-transport-ws."""
+"""The /graphql endpoint: HTTP (GraphiQL on GET from a browser) and graphql-transport-ws.
+
+A request the transport refuses (a body that is not a JSON object or batch, invalid UTF-8, JSON
+nested past the parser's depth, an unsupported method or content type) is answered with its
+HTTP status and a GraphQL error body ``{"errors": [{"message", "extensions": {"code":
+"BAD_REQUEST"}}]}``: never a 500, never a traceback in the log.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from sliceboard.runtime import Runtime
 from sliceboard.schema.context import Context
@@ -30,14 +39,40 @@ class SliceboardGraphQL(GraphQL[Context, None]):
         (NaN or Infinity literals, integers past 64 bits) go to the standard parser, so a NaN
         still reaches validation and is reported at its field instead of failing the request."""
         try:
-            return orjson.loads(data)
+            decoded = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return json.loads(data)
+            decoded = _standard_json(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object (or a batch list).")
+        return decoded
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+        """Strawberry's run, with the transport's refusals answered as GraphQL error bodies."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if isinstance(request, WebSocket):
+                raise
+            return bad_request(exc.status_code, exc.reason)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return Context.create(self.runtime, request=request, response=response)
+
+
+def _standard_json(data: str | bytes) -> object:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, "The request body is not valid UTF-8 JSON.") from exc
+    except RecursionError as exc:
+        raise HTTPException(400, "The request body nests JSON too deeply.") from exc
+
+
+def bad_request(status: int, message: str) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+    return JSONResponse(body, status_code=status)
 
 
 def make_graphql_app(runtime: Runtime) -> GraphQL[Context, None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +28,16 @@ def slice_filter(row: tables.Slice) -> dict[str, Any]:
     if row.reference_ids is not None:
         parts.append({"referenceIds": list(row.reference_ids)})
     return parts[0] if len(parts) == 1 else {"and": parts}
+
+
+def filter_key(filter: dict[str, Any] | None) -> bytes | None:
+    """A cache key for a validated filter: its JSON with sorted keys.
+
+    Exact because validation admits only what JSON writes exactly (finite numbers, integers
+    within 64 bits, valid text): orjson writes NaN and infinity as ``null``, which once gave
+    ``value: 1e400`` the cached answer of ``value: -1e400``.
+    """
+    return orjson.dumps(filter, option=orjson.OPT_SORT_KEYS) if filter else None
 
 
 def dialect_of(session: AsyncSession) -> str:
