@@ -115,6 +115,8 @@ def _is_scalar(value: object) -> bool:
 
 def _scalar_problem(value: object) -> str | None:
     """Why a scalar cannot be compared exactly (NaN, infinity, a huge integer, bad text)."""
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return None  # the common case, first
     if isinstance(value, str):
         return text_problem(value)
     if isinstance(value, bool):
@@ -338,7 +340,9 @@ class _SqliteJson:
         kind = self._type()
         parts: list[ColumnElement[bool]] = []
         strings = [v for v in values if isinstance(v, str)]
-        numbers = [float(v) for v in values if _is_number(v)]
+        numbers = [
+            float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
         if strings:
             parts.append(sa.and_(kind == "text", self._extract().in_(_json_members(strings))))
         if numbers:

@@ -58,8 +58,10 @@ def _free_port() -> int:
 def test_a_real_server_logs_no_traceback_for_unreadable_bodies(tmp_path: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sliceboard.cli", "serve", "--port", str(port)]
-        + ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"],
+        [
+            *(sys.executable, "-m", "sliceboard.cli", "serve", "--port", str(port)),
+            *("--database-url", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"),
+        ],
         cwd=ROOT,
         env={**os.environ, "SLICEBOARD_RUN_JOBS": "0"},
         stdout=subprocess.PIPE,
