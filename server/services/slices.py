@@ -30,14 +30,18 @@ def slice_filter(row: tables.Slice) -> dict[str, Any]:
     return parts[0] if len(parts) == 1 else {"and": parts}
 
 
-def filter_key(filter: dict[str, Any] | None) -> bytes | None:
-    """A cache key for a validated filter: its JSON with sorted keys.
+def filter_key(filter: dict[str, Any] | None, path: str = "filter") -> bytes | None:
+    """A cache key for a filter: its JSON with sorted keys, once it has passed validation.
 
     Exact because validation admits only what JSON writes exactly (finite numbers, integers
     within 64 bits, valid text): orjson writes NaN and infinity as ``null``, which once gave
-    ``value: 1e400`` the cached answer of ``value: -1e400``.
+    ``value: 1e400`` the cached answer of ``value: -1e400``. Validating here, before any cache
+    is looked at, keeps a refused filter from reaching the entry of an accepted one.
     """
-    return orjson.dumps(filter, option=orjson.OPT_SORT_KEYS) if filter else None
+    if not filter:
+        return None
+    validate_item_filter(filter, path)
+    return orjson.dumps(filter, option=orjson.OPT_SORT_KEYS)
 
 
 def dialect_of(session: AsyncSession) -> str:

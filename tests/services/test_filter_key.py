@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -55,10 +56,15 @@ def _same(left: Any, right: Any) -> bool:
 
 
 def _valid(filter: dict[str, Any]) -> bool:
+    """Whether the filter gets a key; ``filter_key`` refuses exactly what validation refuses."""
     try:
         validate_item_filter(filter)
     except InvalidInput:
-        return False
+        try:
+            filter_key(filter)
+        except InvalidInput:
+            return False
+        raise AssertionError(f"a refused filter got a key: {filter!r}") from None
     try:
         filter_key(filter)
     except TypeError:  # orjson refuses the value: the filter never reaches a cache
@@ -83,5 +89,13 @@ def test_filters_sharing_a_key_are_the_same_filter(left: Any, right: Any) -> Non
 
 @settings(max_examples=200, deadline=None)
 @given(FILTERS)
-def test_every_valid_filter_has_a_key(filter: Any) -> None:
+def test_every_valid_filter_has_a_key_and_no_other(filter: Any) -> None:
     _valid(filter)
+
+
+def test_a_refused_filter_never_shares_the_key_of_an_accepted_one() -> None:
+    """EQ null is valid; EQ NaN wrote the same JSON and must be refused before any lookup."""
+    accepted = filter_key({"metadata": {"field": "a", "op": "EQ", "value": None}})
+    assert accepted is not None
+    with pytest.raises(InvalidInput):
+        filter_key({"metadata": {"field": "a", "op": "EQ", "value": float("nan")}})
