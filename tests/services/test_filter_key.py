@@ -31,15 +31,17 @@ LEAVES = st.one_of(
     ),
     st.builds(lambda refs: {"referenceIds": refs}, st.lists(st.sampled_from(["r", "\ud800"]))),
 )
-FILTERS = st.recursive(
-    LEAVES,
-    lambda children: st.one_of(
+
+
+def _combined(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
         st.builds(lambda c: {"not": c}, children),
         st.builds(lambda cs: {"and": cs}, st.lists(children, max_size=2)),
         st.builds(lambda cs: {"or": cs}, st.lists(children, max_size=2)),
-    ),
-    max_leaves=4,
-)
+    )
+
+
+FILTERS = st.recursive(LEAVES, _combined, max_leaves=4)
 
 
 def _same(left: Any, right: Any) -> bool:
