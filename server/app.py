@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
+from sliceboard.input_limits import configure_input_limits
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.request_log import RequestLog
 from sliceboard.runtime import Runtime
@@ -35,6 +36,7 @@ def tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
+    configure_input_limits(settings)
     runtime = Runtime.create(settings)
     graphql = make_graphql_app(runtime)
 

@@ -30,6 +30,13 @@ POSITIVE = frozenset(
         "job_lease_seconds",
         "job_poll_seconds",
         "job_max_attempts",
+        "max_metadata_depth",
+        "max_metadata_bytes",
+        "max_filter_path_segments",
+        "max_coordinate",
+        "max_rotation",
+        "max_mask_side",
+        "max_mask_pixels",
     }
 )
 
@@ -129,6 +136,14 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Input bounds (issue 11 §7), read by sliceboard.input_limits: beyond them, InvalidInput.
+    max_metadata_depth: int = 32
+    max_metadata_bytes: int = 65_536
+    max_filter_path_segments: int = 32
+    max_coordinate: float = 1e7
+    max_rotation: float = 1_000.0
+    max_mask_side: int = 100_000
+    max_mask_pixels: int = 2**32 - 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -173,6 +188,13 @@ class Settings:
             job_max_attempts=_env_int("SLICEBOARD_JOB_MAX_ATTEMPTS", 3),
             log_level=_env("log_level") or "INFO",
             log_format=_env("log_format") or "text",
+            max_metadata_depth=_env_int("SLICEBOARD_MAX_METADATA_DEPTH", 32),
+            max_metadata_bytes=_env_int("SLICEBOARD_MAX_METADATA_BYTES", 65_536),
+            max_filter_path_segments=_env_int("SLICEBOARD_MAX_FILTER_PATH_SEGMENTS", 32),
+            max_coordinate=_env_float("SLICEBOARD_MAX_COORDINATE", 1e7),
+            max_rotation=_env_float("SLICEBOARD_MAX_ROTATION", 1_000.0),
+            max_mask_side=_env_int("SLICEBOARD_MAX_MASK_SIDE", 100_000),
+            max_mask_pixels=_env_int("SLICEBOARD_MAX_MASK_PIXELS", 2**32 - 1),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

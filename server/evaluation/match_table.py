@@ -113,7 +113,7 @@ class MatchTable:
             available = sorted({round(float(t), 6) for t in self.row_threshold})
             raise EvaluationInputError(
                 f"IoU threshold {iou_threshold} was not evaluated on area range "
-                f"{self.area_names[area_index]!r}; available: {available}"
+                f"'{self.area_names[area_index]}'; available: {available}"
             )
         return int(hits[0])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,6 +29,20 @@ def slice_filter(row: tables.Slice) -> dict[str, Any]:
     if row.reference_ids is not None:
         parts.append({"referenceIds": list(row.reference_ids)})
     return parts[0] if len(parts) == 1 else {"and": parts}
+
+
+def filter_key(filter: dict[str, Any] | None, path: str = "filter") -> bytes | None:
+    """A cache key for a filter: its JSON with sorted keys, once it has passed validation.
+
+    Exact because validation admits only what JSON writes exactly (finite numbers, integers
+    within 64 bits, valid text): orjson writes NaN and infinity as ``null``, which once gave
+    ``value: 1e400`` the cached answer of ``value: -1e400``. Validating here, before any cache
+    is looked at, keeps a refused filter from reaching the entry of an accepted one.
+    """
+    if not filter:
+        return None
+    validate_item_filter(filter, path)
+    return orjson.dumps(filter, option=orjson.OPT_SORT_KEYS)
 
 
 async def items_clause(

@@ -11,13 +11,17 @@ Semantics (identical on SQLite and PostgreSQL):
 
 * The keys set in one object are ANDed; ``{}`` and ``and: []`` match every item, ``or: []``
   matches none.
-* ``metadata.field`` is a dotted path of plain identifiers (``[A-Za-z_][A-Za-z0-9_]*``); it is
-  bound as a parameter (a JSON path on SQLite, a text[] on PostgreSQL), never spliced into SQL.
+* ``metadata.field`` is a dotted path of plain identifiers (``[A-Za-z_][A-Za-z0-9_]*``), at most
+  ``SLICEBOARD_MAX_FILTER_PATH_SEGMENTS`` of them; it is bound as a parameter (a JSON path on
+  SQLite, a text[] on PostgreSQL), never spliced into SQL.
+* Values are exact: numbers finite, integers within signed 64 bits, strings valid Unicode without
+  NUL. Anything else is refused at its field, so a filter's JSON form (a cache key) says exactly
+  which items it selects.
 * Comparisons are type-aware: a number only equals / orders against JSON numbers, a string
   against JSON strings (code-point order), a boolean against JSON booleans, ``null`` only
   equals JSON null. A missing field or a value of another type never matches EQ/IN/GT/...
 * ``NE`` and ``NOT_IN`` are exactly ``not EQ`` / ``not IN``: they match missing fields too.
-* ``IN``/``NOT_IN`` take a non-empty list of scalars. ``GT GTE LT LTE`` take a number or a
+* ``IN``/``NOT_IN`` take a non-empty list of scalars (up to 10,000), bound as ONE parameter. ``GT GTE LT LTE`` take a number or a
   string. ``CONTAINS`` matches a string field containing the (string) value as a case-sensitive
   substring, or an array field with an element equal to the (scalar) value.
 * ``EXISTS`` with ``true`` (the default) matches when the path is present, even holding null;
@@ -29,6 +33,7 @@ Semantics (identical on SQLite and PostgreSQL):
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -36,7 +41,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
+from sliceboard.clean_text import text_problem
 from sliceboard.errors import InvalidInput, Issue
+from sliceboard.input_limits import INT64_MAX, INT64_MIN, input_limits
 from sliceboard.storage import tables
 
 OPS = ("EQ", "NE", "IN", "NOT_IN", "GT", "GTE", "LT", "LTE", "CONTAINS", "EXISTS")
@@ -96,12 +103,36 @@ def _validate_node(
             issues.append(Issue(f"{path}.{key}", "must be a list of strings"))
         elif len(values) > MAX_LIST:
             issues.append(Issue(f"{path}.{key}", f"at most {MAX_LIST} values"))
+        else:
+            _check_members(values, f"{path}.{key}", issues)
     if node.get("metadata") is not None:
         _validate_condition(node["metadata"], f"{path}.metadata", issues)
 
 
 def _is_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
+
+
+def _scalar_problem(value: object) -> str | None:
+    """Why a scalar cannot be compared exactly (NaN, infinity, a huge integer, bad text)."""
+    if type(value) is str and value.isascii() and "\x00" not in value:
+        return None  # the common case, first
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return "integers must fit in signed 64 bits"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number (not NaN or infinity)"
+    return None
+
+
+def _check_members(values: list[Any], path: str, issues: list[Issue]) -> None:
+    for index, value in enumerate(values):
+        problem = _scalar_problem(value)
+        if problem is not None:
+            issues.append(Issue(f"{path}[{index}]", problem))
 
 
 def _is_number(value: object) -> bool:
@@ -115,10 +146,13 @@ def _validate_condition(condition: object, path: str, issues: list[Issue]) -> No
     for key in sorted(set(condition) - {"field", "op", "value"}):
         issues.append(Issue(f"{path}.{key}", "unknown key"))
     field = condition.get("field")
+    segments = input_limits().filter_path_segments
     if not isinstance(field, str) or not all(_IDENT.fullmatch(part) for part in field.split(".")):
         issues.append(
             Issue(f"{path}.field", "must be a dotted path of identifiers like `camera.location`")
         )
+    elif field.count(".") >= segments:
+        issues.append(Issue(f"{path}.field", f"a path may have at most {segments} segments"))
     op = condition.get("op")
     if op not in OPS:
         issues.append(Issue(f"{path}.op", f"must be one of {', '.join(OPS)}"))
@@ -127,6 +161,12 @@ def _validate_condition(condition: object, path: str, issues: list[Issue]) -> No
     problem = _value_problem(op, value)
     if problem:
         issues.append(Issue(f"{path}.value", problem))
+    elif isinstance(value, list):
+        _check_members(value, f"{path}.value", issues)
+    else:
+        problem = _scalar_problem(value)
+        if problem:
+            issues.append(Issue(f"{path}.value", problem))
 
 
 def _value_problem(op: str, value: object) -> str | None:
@@ -205,10 +245,14 @@ def _in_strings(column: Any, values: list[str], dialect: str) -> ColumnElement[b
     """``column IN values`` with ONE bound parameter, whatever the list's length."""
     if dialect == "postgresql":
         return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String())))  # type: ignore[no-any-return]
-    members: sa.Select[Any] = sa.select(sa.column("value")).select_from(
-        sa.func.json_each(sa.bindparam(None, json.dumps(values)))
+    return column.in_(_json_members(values))  # type: ignore[no-any-return]
+
+
+def _json_members(values: list[str] | list[float]) -> sa.Select[Any]:
+    """SQLite: the members of ``values`` as a one-column subquery over ONE bound JSON array."""
+    return sa.select(sa.column("value")).select_from(
+        sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.String()))
     )
-    return column.in_(members)  # type: ignore[no-any-return]
 
 
 def _has_label(table: Any, labels: list[str], run: int | None, dialect: str) -> ColumnElement[bool]:
@@ -236,9 +280,9 @@ def _metadata(keys: list[str], op: str, value: Any, dialect: str) -> ColumnEleme
     if op == "NE":
         return sa.not_(equals(value))
     if op == "IN":
-        return sa.or_(*(equals(v) for v in value))
+        return _definite(json_value.one_of(value))
     if op == "NOT_IN":
-        return sa.not_(sa.or_(*(equals(v) for v in value)))
+        return sa.not_(_definite(json_value.one_of(value)))
     if op == "CONTAINS":
         return _definite(json_value.contains(value))
     return _definite(json_value.compare(op, value))
@@ -289,6 +333,26 @@ class _SqliteJson:
             kind.in_(("integer", "real")),
             self._extract() == sa.bindparam(None, float(value), type_=sa.Float()),
         )
+
+    def one_of(self, values: list[Scalar]) -> ColumnElement[bool]:
+        """``equals`` any of ``values``: each type's values bound as one JSON array, whatever
+        the list's length (an OR per value overflows SQLite's expression tree at ~1,000)."""
+        kind = self._type()
+        parts: list[ColumnElement[bool]] = []
+        strings = [v for v in values if isinstance(v, str)]
+        numbers = [
+            float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        if strings:
+            parts.append(sa.and_(kind == "text", self._extract().in_(_json_members(strings))))
+        if numbers:
+            parts.append(
+                sa.and_(kind.in_(("integer", "real")), self._extract().in_(_json_members(numbers)))
+            )
+        for constant, name in ((True, "true"), (False, "false"), (None, "null")):
+            if any(v is constant for v in values):
+                parts.append(kind == name)
+        return sa.or_(*parts)
 
     def compare(self, op: str, value: str | float) -> ColumnElement[bool]:
         if isinstance(value, str):
@@ -355,6 +419,12 @@ class _PgJson:
         # jsonb equality is type-aware already: 1 = 1.0, "1" <> 1, true <> 1.
         literal = sa.cast(sa.bindparam(None, json.dumps(value), type_=sa.Text()), JSONB())
         return self._node() == literal  # type: ignore[no-any-return]
+
+    def one_of(self, values: list[Scalar]) -> ColumnElement[bool]:
+        """``equals`` any of ``values``, bound as one jsonb array (jsonb equality is type-aware)."""
+        array = sa.cast(sa.bindparam(None, json.dumps(values), type_=sa.Text()), JSONB())
+        members = sa.select(sa.func.jsonb_array_elements(array, type_=JSONB()))
+        return self._node().in_(members)  # type: ignore[no-any-return]
 
     def compare(self, op: str, value: str | float) -> ColumnElement[bool]:
         # CASE guards the cast: AND does not promise to evaluate its left side first.

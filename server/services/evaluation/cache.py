@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.compute.lru import Lru
@@ -25,7 +24,7 @@ from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
 from sliceboard.evaluation import EvaluationInputError
 from sliceboard.services.evaluation.report_parts import PARTS, prepare, run_part
 from sliceboard.services.evaluation.snapshot import Snapshot
-from sliceboard.services.slices import resolve_item_ids
+from sliceboard.services.slices import filter_key, resolve_item_ids
 from sliceboard.storage.evaluations import select_snapshot_blob
 from sliceboard.storage.reads import dataset_versions
 from sliceboard.storage.tables import ModelRun
@@ -208,7 +207,7 @@ async def selected_items(
         run.dataset_id,
         versions,
         run.data_version,
-        orjson.dumps(filter, option=orjson.OPT_SORT_KEYS) if filter else None,
+        filter_key(filter),
         slice_id,
     )
     found = cache.selections.get(key)

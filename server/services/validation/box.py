@@ -1,11 +1,16 @@
-"""Boxes: top-left x, y, positive width and height, optional rotation (radians CCW about the centre)."""
+"""Boxes: top-left x, y, positive width and height, optional rotation (radians CCW about the centre).
+
+Coordinates and sizes stay within ``SLICEBOARD_MAX_COORDINATE``, the rotation within
+``SLICEBOARD_MAX_ROTATION`` radians: beyond them areas overflow and angles lose their precision.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from sliceboard.services.validation.fields import check_float, check_positive
+from sliceboard.input_limits import input_limits
+from sliceboard.services.validation.fields import check_angle, check_coordinate, check_extent
 from sliceboard.services.validation.issues import Issues
 
 _NUMBERS = (float, int)
@@ -26,12 +31,21 @@ def parse_box(raw: object, path: str, issues: Issues) -> tuple[dict[str, Any], f
             and type(height) in _NUMBERS
             and type(rotation) in _NUMBERS
         ):
-            # The common case in one test: any NaN/inf makes the sum or product non-finite,
+            # The common case in one test: NaN fails every comparison and infinity every bound,
             # and then the field-by-field checks below name the culprit.
             x, y, width, height = float(x), float(y), float(width), float(height)  # type: ignore[arg-type]
             rotation = float(rotation)  # type: ignore[arg-type]
             area = width * height
-            if width > 0 and height > 0 and math.isfinite(x + y + rotation + area):
+            limits = input_limits()
+            bound = limits.coordinate
+            if (
+                0 < width <= bound
+                and 0 < height <= bound
+                and abs(x) <= bound
+                and abs(y) <= bound
+                and abs(rotation) <= limits.rotation
+                and math.isfinite(area)
+            ):
                 geometry = {"x": x, "y": y, "width": width, "height": height, "rotation": rotation}
                 return geometry, area
     return _parse_box_checked(raw, path, issues)
@@ -44,13 +58,13 @@ def _parse_box_checked(
         issues.add(path, "must be an object {x, y, width, height, rotation}")
         return None
     before = len(issues)
-    x = check_float(raw.get("x"), path + ".x", issues)
-    y = check_float(raw.get("y"), path + ".y", issues)
-    width = check_positive(raw.get("width"), path + ".width", issues)
-    height = check_positive(raw.get("height"), path + ".height", issues)
+    x = check_coordinate(raw.get("x"), path + ".x", issues)
+    y = check_coordinate(raw.get("y"), path + ".y", issues)
+    width = check_extent(raw.get("width"), path + ".width", issues)
+    height = check_extent(raw.get("height"), path + ".height", issues)
     rotation_raw = raw.get("rotation")
     rotation = (
-        0.0 if rotation_raw is None else check_float(rotation_raw, path + ".rotation", issues)
+        0.0 if rotation_raw is None else check_angle(rotation_raw, path + ".rotation", issues)
     )
     if len(issues) > before:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sliceboard.services.validation.fields import check_float, check_positive
+from sliceboard.services.validation.fields import check_angle, check_coordinate, check_extent
 from sliceboard.services.validation.issues import Issues
 
 
@@ -12,7 +12,7 @@ def _vector(raw: object, path: str, issues: Issues, *, positive: bool) -> list[f
     if not isinstance(raw, dict):
         issues.add(path, "must be a point {x, y, z}")
         return None
-    check = check_positive if positive else check_float
+    check = check_extent if positive else check_coordinate
     before = len(issues)
     values = [check(raw.get(axis), f"{path}.{axis}", issues) for axis in ("x", "y", "z")]
     if len(issues) > before:
@@ -27,7 +27,7 @@ def parse_cuboid(raw: object, path: str, issues: Issues) -> tuple[dict[str, Any]
         return None
     position = _vector(raw.get("position"), path + ".position", issues, positive=False)
     dimensions = _vector(raw.get("dimensions"), path + ".dimensions", issues, positive=True)
-    yaw = check_float(raw.get("yaw"), path + ".yaw", issues)
+    yaw = check_angle(raw.get("yaw"), path + ".yaw", issues)
     if position is None or dimensions is None or yaw is None:
         return None
     return {"position": position, "dimensions": dimensions, "yaw": yaw}, dimensions[0] * dimensions[

@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
+from sliceboard.clean_text import printable, text_problem
+from sliceboard.input_limits import INT64_MAX, INT64_MIN, input_limits
 from sliceboard.services.validation.issues import Issues
 
 REFERENCE_ID_MAX = 512
@@ -25,16 +29,29 @@ def is_number(value: object) -> bool:
 
 
 def check_text(value: object, path: str, issues: Issues, *, max_length: int) -> str | None:
-    """A non-empty string of at most ``max_length`` characters."""
-    if type(value) is str and 0 < len(value) <= max_length and not value.isspace():
-        return value
+    """A non-empty string of at most ``max_length`` characters, storable on both databases."""
+    if is_plain_text(value, max_length):
+        return value  # type: ignore[return-value]
+    problem = text_problem(value) if isinstance(value, str) else None
     if not isinstance(value, str):
         issues.add(path, "must be a string")
     elif not value or value.isspace():
         issues.add(path, "must not be empty")
-    else:
+    elif len(value) > max_length:
         issues.add(path, f"must be at most {max_length} characters")
+    elif problem is not None:
+        issues.add(path, problem)
     return None
+
+
+def is_plain_text(value: object, max_length: int) -> bool:
+    """The common well-formed case of ``check_text``, tested inline by the row loops."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_length
+        and not value.isspace()
+        and text_problem(value) is None
+    )
 
 
 def check_float(value: object, path: str, issues: Issues) -> float | None:
@@ -57,6 +74,36 @@ def check_positive(value: object, path: str, issues: Issues) -> float | None:
     return number
 
 
+def check_coordinate(value: object, path: str, issues: Issues) -> float | None:
+    """A finite number within ``SLICEBOARD_MAX_COORDINATE`` of 0."""
+    number = check_float(value, path, issues)
+    bound = input_limits().coordinate
+    if number is not None and abs(number) > bound:
+        issues.add(path, f"must be between -{bound:g} and {bound:g}")
+        return None
+    return number
+
+
+def check_extent(value: object, path: str, issues: Issues) -> float | None:
+    """A size: greater than 0 and at most ``SLICEBOARD_MAX_COORDINATE``."""
+    number = check_positive(value, path, issues)
+    bound = input_limits().coordinate
+    if number is not None and number > bound:
+        issues.add(path, f"must be at most {bound:g}")
+        return None
+    return number
+
+
+def check_angle(value: object, path: str, issues: Issues) -> float | None:
+    """Radians within ``SLICEBOARD_MAX_ROTATION`` of 0 (beyond, sin/cos lose their precision)."""
+    number = check_float(value, path, issues)
+    bound = input_limits().rotation
+    if number is not None and abs(number) > bound:
+        issues.add(path, f"must be between -{bound:g} and {bound:g} radians")
+        return None
+    return number
+
+
 def check_optional_positive_int(value: object, path: str, issues: Issues) -> int | None:
     if value is None:
         return None
@@ -69,32 +116,63 @@ def check_optional_positive_int(value: object, path: str, issues: Issues) -> int
     return value
 
 
-def _non_finite_path(value: object, path: str) -> str | None:
-    """The path of the first NaN/infinite number inside a JSON value (iterative: no depth limit)."""
-    stack: list[tuple[object, str]] = [(value, path)]
+def _json_problem(value: object, path: str, max_depth: int) -> tuple[str, str] | None:
+    """``(path, message)`` of the first value in a JSON object that cannot be stored exactly on
+    both databases: NaN/infinity, an integer beyond signed 64 bits, text with NUL or a lone
+    surrogate (values and keys), or containers nested deeper than ``max_depth``. Iterative, so a
+    deep value costs no recursion."""
+    stack: list[tuple[object, str, int]] = [(value, path, 1)]
     while stack:
-        current, where = stack.pop()
-        if isinstance(current, float):
+        current, where, depth = stack.pop()
+        if isinstance(current, str):
+            problem = text_problem(current)
+            if problem is not None:
+                return where, problem
+        elif isinstance(current, bool) or current is None:
+            continue
+        elif isinstance(current, int):
+            if not INT64_MIN <= current <= INT64_MAX:
+                return where, "integers must fit in signed 64 bits; send larger ones as strings"
+        elif isinstance(current, float):
             if not math.isfinite(current):
-                return where
-        elif isinstance(current, dict):
-            stack.extend((child, f"{where}.{key}") for key, child in current.items())
-        elif isinstance(current, list):
-            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(current))
+                return where, "must be a finite number"
+        elif isinstance(current, dict | list):
+            if depth > max_depth:
+                return where, f"JSON may nest at most {max_depth} levels deep"
+            if isinstance(current, list):
+                stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(current))
+                continue
+            for key, child in current.items():
+                if not isinstance(key, str):
+                    return where, "keys must be strings"
+                problem = text_problem(key)
+                if problem is not None:
+                    return f"{where}.{printable(key)}", f"keys {problem}"
+                stack.append((child, f"{where}.{key}", depth + 1))
+        else:
+            return where, "must be JSON"
     return None
 
 
 def check_metadata(value: object, path: str, issues: Issues) -> dict[str, Any] | None:
-    """None or a JSON object whose numbers are all finite (NaN cannot be stored as JSON)."""
+    """None or a JSON object both databases store exactly, within the depth and size limits
+    (``SLICEBOARD_MAX_METADATA_DEPTH``, ``SLICEBOARD_MAX_METADATA_BYTES`` as compact JSON)."""
     if value is None:
         return None
     if not isinstance(value, dict):
         issues.add(path, "must be a JSON object")
         return None
     if value:
-        bad = _non_finite_path(value, path)
+        limits = input_limits()
+        bad = _json_problem(value, path, limits.metadata_depth)
         if bad is not None:
-            issues.add(bad, "must be a finite number")
+            issues.add(*bad)
+            return None
+        size = len(orjson.dumps(value))
+        if size > limits.metadata_bytes:
+            issues.add(
+                path, f"is {size} bytes as JSON; metadata may be at most {limits.metadata_bytes}"
+            )
             return None
     return value
 
@@ -105,6 +183,10 @@ def check_area(value: object, path: str, issues: Issues) -> float | None:
     number = check_float(value, path, issues)
     if number is not None and number < 0:
         issues.add(path, "must not be negative")
+        return None
+    bound = input_limits().coordinate ** 2
+    if number is not None and number > bound:
+        issues.add(path, f"must be at most {bound:g} (SLICEBOARD_MAX_COORDINATE squared)")
         return None
     return number
 
@@ -130,9 +212,13 @@ def check_class_pdf(value: object, path: str, issues: Issues) -> dict[str, float
     pdf: dict[str, float] = {}
     before = len(issues)
     for label, probability in value.items():
-        where = f"{path}.{label}"
         if not isinstance(label, str) or not label:
             issues.add(path, "labels must be non-empty strings")
+            continue
+        where = f"{path}.{printable(label)}"
+        problem = text_problem(label)
+        if problem is not None:
+            issues.add(where, f"labels {problem}")
             continue
         number = check_float(probability, where, issues)
         if number is not None and number < 0:
@@ -204,5 +290,9 @@ def check_url(value: object, path: str, issues: Issues) -> str | None:
         return None
     if len(value) > URL_MAX:
         issues.add(path, f"must be at most {URL_MAX} characters")
+        return None
+    problem = text_problem(value)
+    if problem is not None:
+        issues.add(path, problem)
         return None
     return value

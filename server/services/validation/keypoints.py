@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sliceboard.services.validation.fields import LABEL_MAX, check_float
+from sliceboard.clean_text import text_problem
+from sliceboard.services.validation.fields import LABEL_MAX, check_coordinate
 from sliceboard.services.validation.issues import Issues
 
 
@@ -13,14 +14,18 @@ def _parse_point(raw: object, path: str, issues: Issues) -> tuple[list[float], s
         issues.add(path, "must be a keypoint {x, y, visibility, name}")
         return None
     before = len(issues)
-    x = check_float(raw.get("x"), path + ".x", issues)
-    y = check_float(raw.get("y"), path + ".y", issues)
+    x = check_coordinate(raw.get("x"), path + ".x", issues)
+    y = check_coordinate(raw.get("y"), path + ".y", issues)
     visibility = raw.get("visibility")
     if type(visibility) is not int or not 0 <= visibility <= 2:
         issues.add(path + ".visibility", "must be 0, 1 or 2")
     name = raw.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > LABEL_MAX):
         issues.add(path + ".name", f"must be a string of at most {LABEL_MAX} characters")
+    elif name is not None:
+        problem = text_problem(name)
+        if problem is not None:
+            issues.add(path + ".name", problem)
     if len(issues) > before:
         return None
     assert x is not None and y is not None and isinstance(visibility, int)

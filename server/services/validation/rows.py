@@ -21,6 +21,7 @@ from sliceboard.services.validation.fields import (
     check_optional_positive_int,
     check_text,
     check_url,
+    is_plain_text,
 )
 from sliceboard.services.validation.geometry import parse_geometry
 from sliceboard.services.validation.issues import Issues
@@ -92,13 +93,13 @@ def _common(
     """
     before = len(issues)
     ref = raw.get("reference_id")
-    if not (type(ref) is str and 0 < len(ref) <= REFERENCE_ID_MAX and not ref.isspace()):
+    if not is_plain_text(ref, REFERENCE_ID_MAX):
         ref = check_text(ref, path + ".referenceId", issues, max_length=REFERENCE_ID_MAX)
     key = raw.get("annotation_id")
-    if not (type(key) is str and 0 < len(key) <= REFERENCE_ID_MAX and not key.isspace()):
+    if not is_plain_text(key, REFERENCE_ID_MAX):
         key = check_text(key, path + ".annotationId", issues, max_length=REFERENCE_ID_MAX)
     label = raw.get("label")
-    if not (type(label) is str and 0 < len(label) <= LABEL_MAX and not label.isspace()):
+    if not is_plain_text(label, LABEL_MAX):
         label = check_text(label, path + ".label", issues, max_length=LABEL_MAX)
     metadata = raw.get("metadata")
     if metadata is not None:

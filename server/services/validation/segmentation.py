@@ -14,18 +14,26 @@ import shapely
 
 from sliceboard.evaluation.geometry.rle import rle_problem
 from sliceboard.evaluation.geometry.rle_codec import decode_strings, encode_counts
+from sliceboard.input_limits import input_limits
 from sliceboard.services.validation.issues import Issues
 from sliceboard.services.validation.polygon import check_shape, parse_rings, shape_of
 
-MAX_PIXELS = 2**32 - 1  # COCO run lengths are uint32
+#: COCO run lengths are uint32, so no setting may allow more pixels than this.
+MAX_PIXELS = 2**32 - 1
 
 
 def _parse_size(raw: object, path: str, issues: Issues) -> tuple[int, int] | None:
+    """``[height, width]`` within ``SLICEBOARD_MAX_MASK_SIDE`` and ``SLICEBOARD_MAX_MASK_PIXELS``."""
     if not isinstance(raw, list) or len(raw) != 2 or any(type(v) is not int or v <= 0 for v in raw):
         issues.add(path, "must be [height, width], two positive integers")
         return None
-    if raw[0] * raw[1] > MAX_PIXELS:
-        issues.add(path, f"a mask may have at most {MAX_PIXELS} pixels")
+    limits = input_limits()
+    if max(raw) > limits.mask_side:
+        issues.add(path, f"a mask side may be at most {limits.mask_side} pixels")
+        return None
+    pixels = min(limits.mask_pixels, MAX_PIXELS)
+    if raw[0] * raw[1] > pixels:
+        issues.add(path, f"a mask may have at most {pixels} pixels")
         return None
     return raw[0], raw[1]
 
