@@ -53,6 +53,13 @@ class Settings:
     job_poll_seconds: float = 0.5
     job_max_attempts: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
+    # What one request may cost (README "Request limits"): objects a document may return,
+    # weighted cost of its expensive fields, the bound of each unpaged list, its wall time.
+    max_query_nodes: int = 250_000
+    max_query_cost: int = 300
+    max_list_items: int = 1_000
+    request_timeout_seconds: float = 30.0
+    shutdown_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,6 +77,11 @@ class Settings:
             job_lease_seconds=_env_float("SLICEBOARD_JOB_LEASE_SECONDS", 30.0),
             job_poll_seconds=_env_float("SLICEBOARD_JOB_POLL_SECONDS", 0.5),
             job_max_attempts=_env_int("SLICEBOARD_JOB_MAX_ATTEMPTS", 3),
+            max_query_nodes=_env_int("SLICEBOARD_MAX_QUERY_NODES", 250_000),
+            max_query_cost=_env_int("SLICEBOARD_MAX_QUERY_COST", 300),
+            max_list_items=_env_int("SLICEBOARD_MAX_LIST_ITEMS", 1_000),
+            request_timeout_seconds=_env_float("SLICEBOARD_REQUEST_TIMEOUT_SECONDS", 30.0),
+            shutdown_timeout_seconds=_env_float("SLICEBOARD_SHUTDOWN_TIMEOUT_SECONDS", 10.0),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
