@@ -50,7 +50,6 @@ GROWING_LISTS: frozenset[tuple[str, str]] = frozenset(
     {
         ("Item", "annotations"),
         ("Item", "predictions"),
-        ("Dataset", "labels"),
         ("Dataset", "slices"),
         ("Dataset", "modelRuns"),
         ("Model", "runs"),
@@ -83,9 +82,11 @@ VALUE_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("Rle", "size"),
         ("Segmentation", "polygons"),
         ("Slice", "referenceIds"),
+        ("Dataset", "labels"),
     }
 )
-"""Lists that are part of their parent's value (bounded by what an upload may hold): count one."""
+"""Lists that count as one: part of their parent's value (bounded by what an upload may hold),
+or of strings (nothing can nest below them)."""
 
 WEIGHTS: dict[tuple[str, str], int] = {
     ("ModelRun", "metrics"): 10,
@@ -187,7 +188,7 @@ class _Measure:
         return 1
 
     def first(self, node: FieldNode) -> int:
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value != "first":
                 continue
             value = argument.value

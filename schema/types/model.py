@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from sliceboard.schema import custom_metrics, evaluation, jobs
+from sliceboard.schema.child_connection import CAPPED, capped, child_connection
 from sliceboard.schema.context import Info
+from sliceboard.schema.custom_metrics import AggregatedMetric
 from sliceboard.schema.evaluation import (
     Evaluation,
     MetricsReport,
@@ -16,6 +18,7 @@ from sliceboard.schema.evaluation import (
 )
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.schema.jobs import Job
 from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
 from sliceboard.schema.reading import deferred, read
 from sliceboard.schema.scalars import JSON, json_value
@@ -55,12 +58,26 @@ class Model:
     def metadata(self) -> JSON | None:
         return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
 
-    @strawberry.field
+    @field(description="Its runs on every dataset. " + CAPPED.format(paged="runsConnection"))
     async def runs(self, info: Info) -> list[ModelRun]:
         assert self.row.id is not None
-        return [
-            ModelRun(row=row) for row in await info.context.loaders.runs_by_model.load(self.row.id)
-        ]
+        rows = await info.context.loaders.runs_by_model.load(self.row.id)
+        return [ModelRun(row=row) for row in capped(info, rows)]
+
+    @field(description="Its runs on every dataset, paged, in creation order.")
+    async def runs_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ModelRunConnection:
+        return await child_connection(
+            info,
+            ModelRunConnection,
+            kind="ModelRun",
+            table=tables.ModelRun,
+            parent={"model_id": int(self.row.id or 0)},
+            first=first,
+            after=after,
+            node=lambda row: ModelRun(row=row),
+        )
 
 
 @strawberry.type
@@ -96,9 +113,12 @@ class ModelRun:
         assert row is not None
         return Dataset(row=row)
 
-    @field(description="Jobs of this run (evaluations), newest first.")
-    async def jobs(self, info: Info) -> list[jobs.Job]:
-        return await jobs.model_run_jobs(info, int(self.row.id or 0))
+    @field(
+        description="Jobs of this run (evaluations), newest first; at most "
+        "SLICEBOARD_MAX_LIST_ITEMS (default 1,000)."
+    )
+    async def jobs(self, info: Info) -> list[Job]:
+        return capped(info, await jobs.model_run_jobs(info, int(self.row.id or 0)))
 
     @field(description="The current evaluation; null before the first completes.")
     async def evaluation(self, info: Info) -> Evaluation | None:
@@ -206,15 +226,18 @@ class ModelRun:
             after=after,
         )
 
-    @field(description="User-uploaded metrics aggregated over the items of a filter and/or slice.")
+    @field(
+        description="User-uploaded metrics aggregated over the items of a filter and/or slice; "
+        "at most SLICEBOARD_MAX_LIST_ITEMS (default 1,000) names (choose them with `names`)."
+    )
     async def custom_metrics(
         self,
         info: Info,
         filter: ItemFilter | None = None,
         slice_id: strawberry.ID | None = None,
         names: list[str] | None = None,
-    ) -> list[custom_metrics.AggregatedMetric]:
-        return await custom_metrics.model_run_custom_metrics(
+    ) -> list[AggregatedMetric]:
+        aggregated = await custom_metrics.model_run_custom_metrics(
             info,
             int(self.row.id or 0),
             self.row.dataset_id,
@@ -222,3 +245,9 @@ class ModelRun:
             slice_id=slice_id,
             names=names,
         )
+        return capped(info, aggregated)
+
+
+@strawberry.type
+class ModelRunConnection(Connection[ModelRun]):
+    pass
