@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
 from sliceboard.jobs.runner import JobRunner
+from sliceboard.request_deadline import RequestDeadline
 from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
 from sliceboard.services.report_worker import REPORT_WORKER
@@ -68,7 +69,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            # Outermost, so a budget or a disconnect cancels everything below it.
+            Middleware(RequestDeadline, seconds=settings.request_timeout_seconds),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
