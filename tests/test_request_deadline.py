@@ -58,7 +58,7 @@ def recorder() -> tuple[list[Message], Send]:
     return sent, send
 
 
-BODY = [
+BODY: list[Message] = [
     {"type": "http.request", "body": b'{"query":', "more_body": True},
     {"type": "http.request", "body": b'"{ x }"}', "more_body": False},
 ]
@@ -94,7 +94,7 @@ async def test_a_quick_request_passes_through() -> None:
         await send({"type": "http.response.body", "body": message["body"]})
 
     sent, send = recorder()
-    one = [{"type": "http.request", "body": b"hello", "more_body": False}]
+    one: list[Message] = [{"type": "http.request", "body": b"hello", "more_body": False}]
     await RequestDeadline(echo, seconds=5)(SCOPE, client(one), send)
     assert [m.get("status") for m in sent] == [200, None]
     assert sent[1]["body"] == b"hello"
