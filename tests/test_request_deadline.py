@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
 
 import pytest
 from starlette.types import Message, Receive, Scope, Send
@@ -118,6 +117,6 @@ async def test_the_server_cancelling_the_request_cancels_the_app() -> None:
             break
         await asyncio.sleep(0.01)
     request.cancel()
-    results: list[Any] = await asyncio.gather(request, return_exceptions=True)
+    results = await asyncio.gather(request, return_exceptions=True)
     assert isinstance(results[0], asyncio.CancelledError)
     assert app.cancelled.is_set()
