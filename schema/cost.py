@@ -3,8 +3,8 @@
 In the manner of GitHub's node limit, two figures, each the most the document can reach
 whatever the data:
 
-    nodes   objects the answer may hold. Every object-typed field counts once per place it can
-            appear; a list multiplies everything below it by its bound:
+    nodes   objects the answer's lists may hold. Each element of a list of objects counts once
+            per place the list can appear; a list multiplies everything below it by its bound:
               - a connection's ``edges`` by its ``first`` (default 20, at most
                 ``Settings.max_page_size``);
               - an unpaged list that grows with the data (``GROWING_LISTS``) by
@@ -176,7 +176,8 @@ class _Measure:
             if node.selection_set
             else NOTHING
         )
-        return own + (Cost(1, 0) + below) * times
+        listed = Cost(1, 0) if is_list_type(get_nullable_type(definition.type)) else NOTHING
+        return own + (listed + below) * times
 
     def bound(self, parent: str, name: str, output: Any, page: int) -> int:
         if not is_list_type(get_nullable_type(output)):
