@@ -25,6 +25,10 @@ CAPPED = (
     "At most SLICEBOARD_MAX_LIST_ITEMS (default 1,000) rows, in id order; "
     "page through all of them with {paged}."
 )
+ONE_PAGE = (
+    "At most SLICEBOARD_MAX_PAGE_SIZE (default 100), in creation order; "
+    "page through all of them with {paged}."
+)
 
 
 async def child_connection(
@@ -60,3 +64,8 @@ async def child_connection(
 def capped(info: Info, rows: list[T]) -> list[T]:
     """The first ``Settings.max_list_items`` rows: the bound the cost limit counts."""
     return rows[: info.context.runtime.settings.max_list_items]
+
+
+def one_page(info: Info, rows: list[T]) -> list[T]:
+    """The first ``Settings.max_page_size`` rows of a catalog list (slices, runs, jobs)."""
+    return rows[: info.context.runtime.settings.max_page_size]

@@ -8,7 +8,9 @@ whatever the data:
               - a connection's ``edges`` by its ``first`` (default 20, at most
                 ``Settings.max_page_size``);
               - an unpaged list that grows with the data (``GROWING_LISTS``) by
-                ``Settings.max_list_items``, where its resolver cuts it;
+                ``Settings.max_list_items``, and one of things users create one by one
+                (``CATALOG_LISTS``: slices, runs, jobs) by ``Settings.max_page_size``,
+                where their resolvers cut them;
               - any other list (geometry vertices, a metric's features) is part of its
                 parent's value and counts as one.
     cost    the fields computed from an evaluation (``WEIGHTS``), each its weight times the
@@ -50,16 +52,22 @@ GROWING_LISTS: frozenset[tuple[str, str]] = frozenset(
     {
         ("Item", "annotations"),
         ("Item", "predictions"),
-        ("Dataset", "slices"),
-        ("Dataset", "modelRuns"),
-        ("Model", "runs"),
-        ("ModelRun", "jobs"),
         ("ModelRun", "customMetrics"),
         ("MetricsReport", "perLabel"),
         ("MetricsReport", "precisionRecallCurve"),
     }
 )
 """Unpaged lists whose length grows with the data: counted at ``Settings.max_list_items``."""
+
+CATALOG_LISTS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("Dataset", "slices"),
+        ("Dataset", "modelRuns"),
+        ("Model", "runs"),
+        ("ModelRun", "jobs"),
+    }
+)
+"""Unpaged lists of things a user creates one by one: one page long, ``Settings.max_page_size``."""
 
 VALUE_LISTS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -125,8 +133,10 @@ class _Measure:
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
         max_list_items: int,
+        max_page_size: int,
     ) -> None:
         self.schema = schema
+        self.max_page_size = max_page_size
         self.fragments = fragments
         self.variables = variables
         self.max_list_items = max_list_items
@@ -186,6 +196,8 @@ class _Measure:
             return page
         if (parent, name) in GROWING_LISTS:
             return self.max_list_items
+        if (parent, name) in CATALOG_LISTS:
+            return self.max_page_size
         return 1
 
     def first(self, node: FieldNode) -> int:
@@ -211,6 +223,7 @@ def measure(
     operation_name: str | None,
     variables: dict[str, Any] | None,
     max_list_items: int,
+    max_page_size: int = 100,
 ) -> Cost:
     """The most ``document``'s operation can cost (a valid document; unknown names cost 0)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -228,5 +241,5 @@ def measure(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    walker = _Measure(schema, fragments, variables or {}, max_list_items)
+    walker = _Measure(schema, fragments, variables or {}, max_list_items, max_page_size)
     return walker.selections(root, operation.selection_set, DEFAULT_PAGE_SIZE)

@@ -50,6 +50,7 @@ class CostLimit(SchemaExtension):
                 operation_name=context.operation_name,
                 variables=context.variables,
                 max_list_items=self.settings.max_list_items,
+                max_page_size=self.settings.max_page_size,
             )
             refused = refusal(measured, self.settings)
             if refused is not None:

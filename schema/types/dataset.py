@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from sliceboard.schema.child_connection import CAPPED, capped, child_connection
+from sliceboard.schema.child_connection import ONE_PAGE, child_connection, one_page
 from sliceboard.schema.context import Info
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
@@ -96,10 +96,10 @@ class Dataset:
     async def labels(self, info: Info) -> list[str]:
         return await info.context.loaders.labels_by_dataset.load(self.key)
 
-    @field(description="Its saved slices. " + CAPPED.format(paged="slicesConnection"))
+    @field(description="Its saved slices. " + ONE_PAGE.format(paged="slicesConnection"))
     async def slices(self, info: Info) -> list[Slice]:
         rows = await info.context.loaders.slices_by_dataset.load(self.key)
-        return [Slice(row=row) for row in capped(info, rows)]
+        return [Slice(row=row) for row in one_page(info, rows)]
 
     @field(description="Its saved slices, paged, in creation order.")
     async def slices_connection(
@@ -116,14 +116,14 @@ class Dataset:
             node=lambda row: Slice(row=row),
         )
 
-    @field(description="Runs of any model on it. " + CAPPED.format(paged="modelRunsConnection"))
+    @field(description="Runs of any model on it. " + ONE_PAGE.format(paged="modelRunsConnection"))
     async def model_runs(
         self, info: Info
     ) -> list[Annotated[ModelRun, strawberry.lazy("sliceboard.schema.types.model")]]:
         from sliceboard.schema.types.model import ModelRun
 
         rows = await info.context.loaders.runs_by_dataset.load(self.key)
-        return [ModelRun(row=row) for row in capped(info, rows)]
+        return [ModelRun(row=row) for row in one_page(info, rows)]
 
     @field(description="Runs of any model on it, paged, in creation order.")
     async def model_runs_connection(

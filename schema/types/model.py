@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from sliceboard.schema import custom_metrics, evaluation, jobs
-from sliceboard.schema.child_connection import CAPPED, capped, child_connection
+from sliceboard.schema.child_connection import ONE_PAGE, capped, child_connection, one_page
 from sliceboard.schema.context import Info
 from sliceboard.schema.custom_metrics import AggregatedMetric
 from sliceboard.schema.evaluation import (
@@ -58,11 +58,11 @@ class Model:
     def metadata(self) -> JSON | None:
         return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
 
-    @field(description="Its runs on every dataset. " + CAPPED.format(paged="runsConnection"))
+    @field(description="Its runs on every dataset. " + ONE_PAGE.format(paged="runsConnection"))
     async def runs(self, info: Info) -> list[ModelRun]:
         assert self.row.id is not None
         rows = await info.context.loaders.runs_by_model.load(self.row.id)
-        return [ModelRun(row=row) for row in capped(info, rows)]
+        return [ModelRun(row=row) for row in one_page(info, rows)]
 
     @field(description="Its runs on every dataset, paged, in creation order.")
     async def runs_connection(
@@ -115,10 +115,10 @@ class ModelRun:
 
     @field(
         description="Jobs of this run (evaluations), newest first; at most "
-        "SLICEBOARD_MAX_LIST_ITEMS (default 1,000)."
+        "SLICEBOARD_MAX_PAGE_SIZE (default 100)."
     )
     async def jobs(self, info: Info) -> list[Job]:
-        return capped(info, await jobs.model_run_jobs(info, int(self.row.id or 0)))
+        return one_page(info, await jobs.model_run_jobs(info, int(self.row.id or 0)))
 
     @field(description="The current evaluation; null before the first completes.")
     async def evaluation(self, info: Info) -> Evaluation | None:

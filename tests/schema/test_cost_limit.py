@@ -7,7 +7,7 @@ from typing import Any
 from graphql import GraphQLObjectType, get_nullable_type, is_list_type, parse
 
 from sliceboard.config import Settings
-from sliceboard.schema.cost import GROWING_LISTS, VALUE_LISTS, measure
+from sliceboard.schema.cost import CATALOG_LISTS, GROWING_LISTS, VALUE_LISTS, measure
 from sliceboard.schema.schema import build_schema
 
 NESTED_PREDICTIONS = """{ dataset(name: "d") { items(first: 100) { edges { node {
@@ -78,7 +78,7 @@ def test_fragments_and_aliases_count_each_use() -> None:
 
 def test_a_metric_under_a_list_costs_once_per_element() -> None:
     query = '{ dataset(name: "d") { modelRuns { metrics { coco { ap } } } } }'
-    assert _cost(query).cost == 1_000 * (10 + 2)
+    assert _cost(query).cost == 100 * (10 + 2)  # runs: one page of 100
 
 
 def test_nested_fragments_are_measured_in_linear_time() -> None:
@@ -103,6 +103,11 @@ def test_every_list_in_the_schema_is_counted_on_purpose() -> None:
                 continue
             if type_.name.endswith("Connection") and name == "edges":
                 continue
-            if (type_.name, name) not in GROWING_LISTS | VALUE_LISTS:
+            if (type_.name, name) not in GROWING_LISTS | CATALOG_LISTS | VALUE_LISTS:
                 unclassified.append(f"{type_.name}.{name}")
     assert unclassified == []
+
+
+def test_catalog_lists_count_one_page() -> None:
+    query = '{ dataset(name: "d") { modelRuns { model { runs { slices: dataset { slices { id } } } } } } }'
+    assert _cost(query).nodes == 100 + 100 * 100 + 100 * 100 * 100

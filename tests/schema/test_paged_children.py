@@ -19,7 +19,7 @@ CAP = 2
 @pytest.fixture
 async def run(database_url: str) -> AsyncIterator[Any]:
     runtime = Runtime.create(
-        Settings(database_url=database_url, run_jobs=False, max_list_items=CAP)
+        Settings(database_url=database_url, run_jobs=False, max_list_items=CAP, max_page_size=CAP)
     )
     schema = build_schema(runtime.settings)
 
@@ -84,22 +84,23 @@ async def test_unpaged_lists_are_cut_and_their_pages_reach_every_row(run: Any) -
     item = """query($d: ID!, $r: ID!) { dataset(id: $d) { items { edges { node {
         annotations { annotationId } predictions(modelRunId: $r) { annotationId }
         a: annotationsConnection(first: 2) { totalCount edges { node { annotationId } } }
-        p: predictionsConnection(modelRunId: $r, first: 10) { totalCount edges { node { annotationId } } }
+        p: predictionsConnection(modelRunId: $r, first: 2) { totalCount edges { node { annotationId } } }
       } } }
       slices { name } modelRuns { name }
-      sc: slicesConnection(first: 10) { totalCount edges { node { name } } }
-      rc: modelRunsConnection(first: 10) { totalCount edges { node { name } } } } }"""
+      sc: slicesConnection(first: 2) { totalCount edges { node { name } } }
+      rc: modelRunsConnection(first: 2) { totalCount edges { node { name } } } } }"""
     data = (await run(item, {"d": ids["dataset"], "r": ids["run"]}))["dataset"]
     node = data["items"]["edges"][0]["node"]
     assert node["annotations"] == [{"annotationId": "a0"}, {"annotationId": "a1"}]
     assert node["predictions"] == [{"annotationId": "a0"}, {"annotationId": "a1"}]
     assert node["a"]["totalCount"] == 5
     assert [e["node"]["annotationId"] for e in node["a"]["edges"]] == ["a0", "a1"]
-    assert [e["node"]["annotationId"] for e in node["p"]["edges"]] == [f"a{i}" for i in range(5)]
+    assert [e["node"]["annotationId"] for e in node["p"]["edges"]] == ["a0", "a1"]
+    assert node["p"]["totalCount"] == 5
     assert data["slices"] == [{"name": "s1"}, {"name": "s2"}]
     assert data["modelRuns"] == [{"name": "r1"}, {"name": "r2"}]
-    assert [e["node"]["name"] for e in data["sc"]["edges"]] == ["s1", "s2", "s3"]
-    assert [e["node"]["name"] for e in data["rc"]["edges"]] == ["r1", "r2", "r3"]
+    assert [e["node"]["name"] for e in data["sc"]["edges"]] == ["s1", "s2"]
+    assert [e["node"]["name"] for e in data["rc"]["edges"]] == ["r1", "r2"]
     assert (data["sc"]["totalCount"], data["rc"]["totalCount"]) == (3, 3)
 
 
@@ -124,12 +125,10 @@ async def test_a_models_runs_are_cut_and_paged(run: Any) -> None:
     ids = await _seed(run)
     data = await run(
         """query($m: ID!) { model(id: $m) { runs { name }
-           runsConnection(first: 10) { totalCount edges { node { name } } } } }""",
+           runsConnection(first: 2) { totalCount edges { node { name } } } } }""",
         {"m": ids["model"]},
     )
     assert data["model"]["runs"] == [{"name": "r1"}, {"name": "r2"}]
-    assert [e["node"]["name"] for e in data["model"]["runsConnection"]["edges"]] == [
-        "r1",
-        "r2",
-        "r3",
-    ]
+    connection = data["model"]["runsConnection"]
+    assert [e["node"]["name"] for e in connection["edges"]] == ["r1", "r2"]
+    assert connection["totalCount"] == 3
