@@ -186,7 +186,12 @@ class _Measure:
             if node.selection_set
             else NOTHING
         )
-        listed = Cost(1, 0) if is_list_type(get_nullable_type(definition.type)) else NOTHING
+        is_value = (parent.name, name) in VALUE_LISTS
+        listed = (
+            Cost(1, 0)
+            if is_list_type(get_nullable_type(definition.type)) and not is_value
+            else NOTHING
+        )
         return own + (listed + below) * times
 
     def bound(self, parent: str, name: str, output: Any, page: int) -> int:

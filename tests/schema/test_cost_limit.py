@@ -111,3 +111,9 @@ def test_every_list_in_the_schema_is_counted_on_purpose() -> None:
 def test_catalog_lists_count_one_page() -> None:
     query = '{ dataset(name: "d") { modelRuns { model { runs { slices: dataset { slices { id } } } } } } }'
     assert _cost(query).nodes == 100 + 100 * 100 + 100 * 100 * 100
+
+
+def test_lists_inside_a_value_count_nothing() -> None:
+    geometry = "geometry { ... on Polygon { vertices { x } holes { x } } ... on Keypoints { points { x } } }"
+    query = f'{{ dataset(name: "d") {{ items(first: 10) {{ edges {{ node {{ annotations {{ {geometry} }} }} }} }} }} }}'
+    assert _cost(query).nodes == 10 + 10 * 1_000
