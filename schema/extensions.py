@@ -3,7 +3,8 @@
     BAD_USER_INPUT             malformed arguments or variables (a bad cursor, a negative ``first``)
     INVALID_INPUT              a query argument failed validation (``extensions.issues``)
     NOT_FOUND                  a query argument names nothing (e.g. an unknown ``sliceId``)
-    LIMIT_EXCEEDED             depth, aliases, page size
+    BAD_REQUEST                the HTTP body is not a readable GraphQL request (schema/http.py)
+    LIMIT_EXCEEDED             depth, aliases, page size, query cost and nodes, request time
     FAILED_PRECONDITION        asks for what a step must come first for (metrics before any
                                evaluation completed)
     GRAPHQL_VALIDATION_FAILED  the document does not fit the schema

@@ -19,7 +19,9 @@ from strawberry.types import ExecutionContext
 
 from sliceboard.config import Settings
 from sliceboard.schema import upload_hooks
+from sliceboard.schema.cost_limit import CostLimit
 from sliceboard.schema.extensions import ErrorCodes, is_bug
+from sliceboard.schema.loop_yield import YieldToLoop
 from sliceboard.schema.mutation import Mutation
 from sliceboard.schema.query import Query
 from sliceboard.schema.subscription import Subscription
@@ -50,6 +52,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             # The limit rules are built once so every operation validates with the same rule
             # classes: the validation cache below keys on them.
             lambda: AddValidationRules(limit_rules),
+            lambda: CostLimit(settings=settings),
+            YieldToLoop,
             ErrorCodes,
             # Clients send the same documents again and again: parsing and validating one was
             # ~60% of a cached metrics query's CPU (py-spy). Both caches are bounded LRUs.

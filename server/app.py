@@ -17,6 +17,7 @@ from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
 from sliceboard.input_limits import configure_input_limits
 from sliceboard.jobs.runner import JobRunner
+from sliceboard.request_deadline import RequestDeadline
 from sliceboard.request_log import RequestLog
 from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         ],
         middleware=[
             Middleware(RequestLog),
+            # Outermost, so a budget or a disconnect cancels everything below it.
+            Middleware(RequestDeadline, seconds=settings.request_timeout_seconds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

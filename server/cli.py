@@ -116,7 +116,9 @@ def _serve(settings: Settings) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        timeout_graceful_shutdown=10,
+        # After SIGTERM, requests still running this long are cancelled (RequestDeadline
+        # unwinds them), then the lifespan closes the runner, workers and database.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
         # Our logging configuration (sliceboard.logs) formats uvicorn's records too, and
         # sliceboard.request_log logs each request, so uvicorn's access log would repeat it.
         log_config=None,

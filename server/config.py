@@ -37,6 +37,11 @@ POSITIVE = frozenset(
         "max_rotation",
         "max_mask_side",
         "max_mask_pixels",
+        "max_query_nodes",
+        "max_query_cost",
+        "max_list_items",
+        "request_timeout_seconds",
+        "shutdown_timeout_seconds",
     }
 )
 
@@ -144,6 +149,13 @@ class Settings:
     max_rotation: float = 1_000.0
     max_mask_side: int = 100_000
     max_mask_pixels: int = 2**32 - 1
+    # What one request may cost (README "Request limits"): objects a document may return,
+    # weighted cost of its expensive fields, the bound of each unpaged list, its wall time.
+    max_query_nodes: int = 250_000
+    max_query_cost: int = 300
+    max_list_items: int = 1_000
+    request_timeout_seconds: float = 30.0
+    shutdown_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -195,6 +207,11 @@ class Settings:
             max_rotation=_env_float("SLICEBOARD_MAX_ROTATION", 1_000.0),
             max_mask_side=_env_int("SLICEBOARD_MAX_MASK_SIDE", 100_000),
             max_mask_pixels=_env_int("SLICEBOARD_MAX_MASK_PIXELS", 2**32 - 1),
+            max_query_nodes=_env_int("SLICEBOARD_MAX_QUERY_NODES", 250_000),
+            max_query_cost=_env_int("SLICEBOARD_MAX_QUERY_COST", 300),
+            max_list_items=_env_int("SLICEBOARD_MAX_LIST_ITEMS", 1_000),
+            request_timeout_seconds=_env_float("SLICEBOARD_REQUEST_TIMEOUT_SECONDS", 30.0),
+            shutdown_timeout_seconds=_env_float("SLICEBOARD_SHUTDOWN_TIMEOUT_SECONDS", 10.0),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -3,6 +3,8 @@ computed only when a query selects it."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 
 from sliceboard.schema.context import Info
@@ -12,6 +14,8 @@ from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.reading import read
 from sliceboard.services.evaluation import results
 from sliceboard.storage import tables
+
+T = TypeVar("T")
 
 
 @strawberry.type
@@ -89,11 +93,22 @@ class MetricsReport:
         return ConfusionMatrix(labels=labels, counts=counts)
 
     @strawberry.field
-    async def precision_recall_curve(self, label: str | None = None) -> list[PrPoint]:
-        return [
-            PrPoint(recall=r, precision=p, confidence=c)
-            for r, p, c in await self.report.curve(label)
-        ]
+    async def precision_recall_curve(self, info: Info, label: str | None = None) -> list[PrPoint]:
+        points = evenly_spaced(
+            await self.report.curve(label), info.context.runtime.settings.max_list_items
+        )
+        return [PrPoint(recall=r, precision=p, confidence=c) for r, p, c in points]
+
+
+def evenly_spaced(points: list[T], limit: int) -> list[T]:
+    """At most ``limit`` points, first and last kept: a curve has one point per prediction, so
+    without this bound one field could answer millions (README, "Request limits")."""
+    if len(points) <= limit:
+        return points
+    if limit <= 1:
+        return points[-1:]
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(k * step)] for k in range(limit)]
 
 
 async def model_run_metrics(

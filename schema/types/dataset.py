@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from sliceboard.schema.child_connection import ONE_PAGE, child_connection, one_page
 from sliceboard.schema.context import Info
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
@@ -15,12 +16,12 @@ from sliceboard.schema.reading import deferred, read
 from sliceboard.schema.scalars import JSON, json_value, utc
 from sliceboard.schema.types.annotation import Annotation, AnnotationConnection
 from sliceboard.schema.types.item import ItemConnection, item_connection
-from sliceboard.schema.types.slice import Slice
+from sliceboard.schema.types.slice import Slice, SliceConnection
 from sliceboard.services import reads
 from sliceboard.storage import tables
 
 if TYPE_CHECKING:
-    from sliceboard.schema.types.model import ModelRun
+    from sliceboard.schema.types.model import ModelRun, ModelRunConnection
 
 
 @strawberry.type
@@ -95,21 +96,51 @@ class Dataset:
     async def labels(self, info: Info) -> list[str]:
         return await info.context.loaders.labels_by_dataset.load(self.key)
 
-    @strawberry.field
+    @field(description="Its saved slices. " + ONE_PAGE.format(paged="slicesConnection"))
     async def slices(self, info: Info) -> list[Slice]:
-        return [
-            Slice(row=row) for row in await info.context.loaders.slices_by_dataset.load(self.key)
-        ]
+        rows = await info.context.loaders.slices_by_dataset.load(self.key)
+        return [Slice(row=row) for row in one_page(info, rows)]
 
-    @strawberry.field
+    @field(description="Its saved slices, paged, in creation order.")
+    async def slices_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> SliceConnection:
+        return await child_connection(
+            info,
+            SliceConnection,
+            kind="Slice",
+            table=tables.Slice,
+            parent={"dataset_id": self.key},
+            first=first,
+            after=after,
+            node=lambda row: Slice(row=row),
+        )
+
+    @field(description="Runs of any model on it. " + ONE_PAGE.format(paged="modelRunsConnection"))
     async def model_runs(
         self, info: Info
     ) -> list[Annotated[ModelRun, strawberry.lazy("sliceboard.schema.types.model")]]:
         from sliceboard.schema.types.model import ModelRun
 
-        return [
-            ModelRun(row=row) for row in await info.context.loaders.runs_by_dataset.load(self.key)
-        ]
+        rows = await info.context.loaders.runs_by_dataset.load(self.key)
+        return [ModelRun(row=row) for row in one_page(info, rows)]
+
+    @field(description="Runs of any model on it, paged, in creation order.")
+    async def model_runs_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[ModelRunConnection, strawberry.lazy("sliceboard.schema.types.model")]:
+        from sliceboard.schema.types.model import ModelRun, ModelRunConnection
+
+        return await child_connection(
+            info,
+            ModelRunConnection,
+            kind="ModelRun",
+            table=tables.ModelRun,
+            parent={"dataset_id": self.key},
+            first=first,
+            after=after,
+            node=lambda row: ModelRun(row=row),
+        )
 
 
 @strawberry.type

@@ -6,12 +6,18 @@ from typing import Any
 
 import strawberry
 
+from sliceboard.schema.child_connection import CAPPED, capped, child_connection
 from sliceboard.schema.context import Info
 from sliceboard.schema.fields import field
 from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
 from sliceboard.schema.reading import deferred, read
 from sliceboard.schema.scalars import JSON, json_value
-from sliceboard.schema.types.annotation import Annotation, Prediction
+from sliceboard.schema.types.annotation import (
+    Annotation,
+    AnnotationConnection,
+    Prediction,
+    PredictionConnection,
+)
 from sliceboard.services import reads
 from sliceboard.services.ids import parse_id
 from sliceboard.storage import tables
@@ -45,19 +51,60 @@ class Item:
     def metadata(self) -> JSON | None:
         return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
 
-    @strawberry.field
+    @field(description="Its ground truth. " + CAPPED.format(paged="annotationsConnection"))
     async def annotations(self, info: Info) -> list[Annotation]:
         assert self.row.id is not None
         rows = await info.context.loaders.annotations_by_item.load(self.row.id)
-        return [Annotation(row=row) for row in rows]
+        return [Annotation(row=row) for row in capped(info, rows)]
 
-    @field(description="This item's predictions in one model run (empty for an unknown run).")
+    @field(description="Its ground truth, paged, in id order.")
+    async def annotations_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> AnnotationConnection:
+        return await child_connection(
+            info,
+            AnnotationConnection,
+            kind="Annotation",
+            table=tables.Annotation,
+            parent={"item_id": int(self.row.id or 0)},
+            first=first,
+            after=after,
+            node=lambda row: Annotation(row=row),
+        )
+
+    @field(
+        description="This item's predictions in one model run (empty for an unknown run). "
+        + CAPPED.format(paged="predictionsConnection")
+    )
     async def predictions(self, info: Info, model_run_id: strawberry.ID) -> list[Prediction]:
         run_id = parse_id(model_run_id)
         if run_id is None or self.row.id is None:
             return []
         rows = await info.context.loaders.predictions_by_item.load((run_id, self.row.id))
-        return [Prediction(row=row) for row in rows]
+        return [Prediction(row=row) for row in capped(info, rows)]
+
+    @field(description="This item's predictions in one model run, paged, in id order.")
+    async def predictions_connection(
+        self,
+        info: Info,
+        model_run_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> PredictionConnection:
+        run_id = parse_id(model_run_id)
+        return await child_connection(
+            info,
+            PredictionConnection,
+            kind="Prediction",
+            table=tables.Prediction,
+            parent={
+                "model_run_id": -1 if run_id is None else run_id,
+                "item_id": int(self.row.id or 0),
+            },
+            first=first,
+            after=after,
+            node=lambda row: Prediction(row=row),
+        )
 
 
 @strawberry.type

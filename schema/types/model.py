@@ -7,14 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from sliceboard.schema import custom_metrics, jobs
+from sliceboard.schema.child_connection import ONE_PAGE, capped, child_connection, one_page
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import given
+from sliceboard.schema.custom_metrics import AggregatedMetric
 from sliceboard.schema.evaluation import browse, report, versions
 from sliceboard.schema.evaluation.browse import PredictionFilter, PredictionOrder
 from sliceboard.schema.evaluation.report import MetricsReport
 from sliceboard.schema.evaluation.versions import Evaluation
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
+from sliceboard.schema.jobs import Job
 from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
 from sliceboard.schema.reading import deferred, read
 from sliceboard.schema.scalars import JSON, json_value
@@ -50,12 +53,26 @@ class Model:
     def metadata(self) -> JSON | None:
         return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
 
-    @strawberry.field
+    @field(description="Its runs on every dataset. " + ONE_PAGE.format(paged="runsConnection"))
     async def runs(self, info: Info) -> list[ModelRun]:
         assert self.row.id is not None
-        return [
-            ModelRun(row=row) for row in await info.context.loaders.runs_by_model.load(self.row.id)
-        ]
+        rows = await info.context.loaders.runs_by_model.load(self.row.id)
+        return [ModelRun(row=row) for row in one_page(info, rows)]
+
+    @field(description="Its runs on every dataset, paged, in creation order.")
+    async def runs_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ModelRunConnection:
+        return await child_connection(
+            info,
+            ModelRunConnection,
+            kind="ModelRun",
+            table=tables.ModelRun,
+            parent={"model_id": int(self.row.id or 0)},
+            first=first,
+            after=after,
+            node=lambda row: ModelRun(row=row),
+        )
 
 
 @strawberry.type
@@ -91,9 +108,12 @@ class ModelRun:
         assert row is not None
         return Dataset(row=row)
 
-    @field(description="Jobs of this run (evaluations), newest first.")
-    async def jobs(self, info: Info) -> list[jobs.Job]:
-        return await jobs.model_run_jobs(info, int(self.row.id or 0))
+    @field(
+        description="Jobs of this run (evaluations), newest first; at most "
+        "SLICEBOARD_MAX_PAGE_SIZE (default 100)."
+    )
+    async def jobs(self, info: Info) -> list[Job]:
+        return one_page(info, await jobs.model_run_jobs(info, int(self.row.id or 0)))
 
     @field(description="The current evaluation; null before the first completes.")
     async def evaluation(self, info: Info) -> Evaluation | None:
@@ -201,15 +221,18 @@ class ModelRun:
             after=after,
         )
 
-    @field(description="User-uploaded metrics aggregated over the items of a filter and/or slice.")
+    @field(
+        description="User-uploaded metrics aggregated over the items of a filter and/or slice; "
+        "at most SLICEBOARD_MAX_LIST_ITEMS (default 1,000) names (choose them with `names`)."
+    )
     async def custom_metrics(
         self,
         info: Info,
         filter: ItemFilter | None = None,
         slice_id: strawberry.ID | None = None,
         names: list[str] | None = None,
-    ) -> list[custom_metrics.AggregatedMetric]:
-        return await custom_metrics.model_run_custom_metrics(
+    ) -> list[AggregatedMetric]:
+        aggregated = await custom_metrics.model_run_custom_metrics(
             info,
             int(self.row.id or 0),
             self.row.dataset_id,
@@ -217,3 +240,9 @@ class ModelRun:
             slice_id=slice_id,
             names=names,
         )
+        return capped(info, aggregated)
+
+
+@strawberry.type
+class ModelRunConnection(Connection[ModelRun]):
+    pass

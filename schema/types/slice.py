@@ -8,6 +8,7 @@ import strawberry
 
 from sliceboard.schema.context import Info
 from sliceboard.schema.fields import field
+from sliceboard.schema.pagination import Connection
 from sliceboard.schema.scalars import JSON, json_value
 from sliceboard.schema.types.item import ItemConnection, item_connection
 from sliceboard.services.slices import slice_filter
@@ -58,3 +59,8 @@ class Slice:
             first=first,
             after=after,
         )
+
+
+@strawberry.type
+class SliceConnection(Connection[Slice]):
+    pass

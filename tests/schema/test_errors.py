@@ -29,12 +29,12 @@ async def test_depth_above_the_limit_is_refused(execute_sqlite: Executor) -> Non
 
 
 async def test_depth_within_the_limit_runs(execute_sqlite: Executor) -> None:
+    # Paged at one row a level, so the cost limit lets the depth limit be the one tested.
     inner = "id"
-    for _ in range(5):
-        inner = f"modelRuns {{ dataset {{ {inner} }} }}"
-    assert await execute_sqlite.data(f"{{ datasets {{ edges {{ node {{ {inner} }} }} }} }}") == {
-        "datasets": {"edges": []}
-    }
+    for _ in range(3):
+        inner = f"modelRunsConnection(first: 1) {{ edges {{ node {{ dataset {{ {inner} }} }} }} }}"
+    document = f"{{ datasets(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+    assert await execute_sqlite.data(document) == {"datasets": {"edges": []}}
 
 
 async def test_aliases_above_the_limit_are_refused(execute_sqlite: Executor) -> None:
