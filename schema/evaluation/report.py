@@ -35,17 +35,8 @@ class CocoSummary:
 
 
 @strawberry.type
-class LabelMetrics:
-    label: str
-    ap: float | None
-    ap50: float | None
-    ar: float | None
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    true_positives: int
-    false_positives: int
-    false_negatives: int
+class LabelMetrics(results.LabelRow):
+    """The service's record as a GraphQL type: one list of fields for both."""
 
 
 @strawberry.type

@@ -33,8 +33,10 @@ from sliceboard.storage.tables import ModelRun
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class LabelRow:
+    """One label's numbers in a slice (the GraphQL ``LabelMetrics`` is this record)."""
+
     label: str
     ap: float | None
     ap50: float | None

@@ -74,14 +74,19 @@ def check_positive(value: object, path: str, issues: Issues) -> float | None:
     return number
 
 
-def check_coordinate(value: object, path: str, issues: Issues) -> float | None:
-    """A finite number within ``SLICEBOARD_MAX_COORDINATE`` of 0."""
-    number = check_float(value, path, issues)
-    bound = input_limits().coordinate
+def _within(
+    number: float | None, bound: float, path: str, issues: Issues, unit: str = ""
+) -> float | None:
+    """``number`` when |number| <= ``bound``; else an issue and None."""
     if number is not None and abs(number) > bound:
-        issues.add(path, f"must be between -{bound:g} and {bound:g}")
+        issues.add(path, f"must be between -{bound:g} and {bound:g}{unit}")
         return None
     return number
+
+
+def check_coordinate(value: object, path: str, issues: Issues) -> float | None:
+    """A finite number within ``SLICEBOARD_MAX_COORDINATE`` of 0."""
+    return _within(check_float(value, path, issues), input_limits().coordinate, path, issues)
 
 
 def check_extent(value: object, path: str, issues: Issues) -> float | None:
@@ -97,11 +102,7 @@ def check_extent(value: object, path: str, issues: Issues) -> float | None:
 def check_angle(value: object, path: str, issues: Issues) -> float | None:
     """Radians within ``SLICEBOARD_MAX_ROTATION`` of 0 (beyond, sin/cos lose their precision)."""
     number = check_float(value, path, issues)
-    bound = input_limits().rotation
-    if number is not None and abs(number) > bound:
-        issues.add(path, f"must be between -{bound:g} and {bound:g} radians")
-        return None
-    return number
+    return _within(number, input_limits().rotation, path, issues, " radians")
 
 
 def check_optional_positive_int(value: object, path: str, issues: Issues) -> int | None:
