@@ -16,6 +16,7 @@ from sliceboard.schema.reading import deferred, read
 from sliceboard.schema.scalars import JSON, json_value, utc
 from sliceboard.schema.types.annotation import Annotation, AnnotationConnection
 from sliceboard.schema.types.item import ItemConnection, item_connection
+from sliceboard.schema.types.named import NamedRow
 from sliceboard.schema.types.slice import Slice, SliceConnection
 from sliceboard.services import reads
 from sliceboard.storage import tables
@@ -25,21 +26,13 @@ if TYPE_CHECKING:
 
 
 @strawberry.type
-class Dataset:
+class Dataset(NamedRow):
     row: strawberry.Private[tables.Dataset]
 
     @property
     def key(self) -> int:
         assert self.row.id is not None
         return self.row.id
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
 
     @strawberry.field
     def metadata(self) -> JSON | None:

@@ -26,6 +26,7 @@ from sliceboard.schema.types.annotation import (
     Prediction,
     PredictionConnection,
 )
+from sliceboard.schema.types.named import NamedRow
 from sliceboard.services import reads
 from sliceboard.storage import tables
 
@@ -34,16 +35,8 @@ if TYPE_CHECKING:
 
 
 @strawberry.type
-class Model:
+class Model(NamedRow):
     row: strawberry.Private[tables.Model]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
 
     @strawberry.field
     def reference_id(self) -> str:
@@ -81,16 +74,8 @@ class ModelConnection(Connection[Model]):
 
 
 @strawberry.type
-class ModelRun:
+class ModelRun(NamedRow):
     row: strawberry.Private[tables.ModelRun]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
 
     @strawberry.field
     async def model(self, info: Info) -> Model:

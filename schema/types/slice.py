@@ -11,6 +11,7 @@ from sliceboard.schema.fields import field
 from sliceboard.schema.pagination import Connection
 from sliceboard.schema.scalars import JSON, json_value
 from sliceboard.schema.types.item import ItemConnection, item_connection
+from sliceboard.schema.types.named import NamedRow
 from sliceboard.services.slices import slice_filter
 from sliceboard.storage import tables
 
@@ -19,16 +20,8 @@ if TYPE_CHECKING:
 
 
 @strawberry.type
-class Slice:
+class Slice(NamedRow):
     row: strawberry.Private[tables.Slice]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
 
     @field(description="The saved ItemFilter (GraphQL names), or null for a referenceIds slice.")
     def filter(self) -> JSON | None:
