@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from sliceboard.input_limits import InputLimits, use_input_limits
 from sliceboard.runtime import Runtime
 from sliceboard.schema.context import Context
 from sliceboard.schema.schema import build_schema
@@ -33,6 +34,7 @@ class SliceboardGraphQL(GraphQL[Context, None]):
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         )
         self.runtime = runtime
+        self.input_limits = InputLimits.of(runtime.settings)
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson for the common body (a 5,000-row upload parses ~8% faster); bodies it refuses
@@ -59,6 +61,7 @@ class SliceboardGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        use_input_limits(self.input_limits)  # this request's task and the tasks it starts
         return Context.create(self.runtime, request=request, response=response)
 
 

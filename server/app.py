@@ -15,7 +15,6 @@ from starlette.routing import Route, WebSocketRoute
 
 from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
-from sliceboard.input_limits import configure_input_limits
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.request_deadline import RequestDeadline
 from sliceboard.request_log import RequestLog
@@ -37,7 +36,6 @@ def tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
-    configure_input_limits(settings)
     runtime = Runtime.create(settings)
     graphql = make_graphql_app(runtime)
 

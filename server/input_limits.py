@@ -1,13 +1,16 @@
 """The bounds every client input is checked against (README "Input limits"), from the settings.
 
 Validation runs deep inside upload and filter code that is handed rows, not settings, so the
-active bounds live here: the app sets them from its settings at start-up
-(``configure_input_limits``); a process that never does reads them from the environment.
+bounds travel in a context variable: each GraphQL request sets its runtime's bounds
+(``use_input_limits`` in schema/http.py), so two apps in one process keep their own; code
+that runs outside a request reads them from the environment.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 
 from sliceboard.config import Settings
 
@@ -39,14 +42,19 @@ class InputLimits:
         )
 
 
-_active: list[InputLimits] = []
+_ACTIVE: ContextVar[InputLimits | None] = ContextVar("sliceboard_input_limits", default=None)
 
 
-def configure_input_limits(settings: Settings) -> None:
-    _active[:] = [InputLimits.of(settings)]
+def use_input_limits(limits: InputLimits) -> None:
+    """The bounds for the rest of the current request (its task and the tasks it starts)."""
+    _ACTIVE.set(limits)
+
+
+@cache
+def _from_environment() -> InputLimits:
+    return InputLimits.of(Settings.from_env())
 
 
 def input_limits() -> InputLimits:
-    if not _active:
-        _active.append(InputLimits.of(Settings.from_env()))
-    return _active[0]
+    active = _ACTIVE.get()
+    return active if active is not None else _from_environment()

@@ -7,11 +7,15 @@ import asyncio
 import os
 import threading
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from sliceboard.app import create_app
 from sliceboard.compute.process_guard import pid_alive
 from sliceboard.config import Settings
 from sliceboard.runtime import Runtime
+from tests.support.graphql import GraphQLClient
 
 
 async def worker_pids(runtime: Runtime) -> set[int]:
@@ -57,3 +61,42 @@ async def test_two_apps_share_nothing_and_each_closes_its_own(tmp_path: Path) ->
 
     assert not any(pid_alive(pid) for pid in first_pids)
     assert not first.compute.report_thread.is_running()
+
+
+async def test_each_app_checks_inputs_against_its_own_limits(tmp_path: Path) -> None:
+    """Input bounds are per app (a context variable set per request), not per process: two
+    apps alive at once, the strict one built first, each answer by their own bound."""
+    strict = create_app(
+        Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}", max_coordinate=100.0)
+    )
+    loose = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'l.db'}"))
+    async with strict.router.lifespan_context(strict), loose.router.lifespan_context(loose):
+        answers = [
+            await _box_at_500(app, name)
+            for app, name in ((strict, "a"), (loose, "b"), (strict, "c"))
+        ]
+    assert answers == ["InvalidInputError", "UpsertResult", "InvalidInputError"]
+
+
+async def _box_at_500(app: Any, name: str) -> str:
+    """Uploads a box at x = 500 into a new dataset ``name`` of ``app``; the payload's type name."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        client = GraphQLClient(http)
+        created = await client.data(
+            "mutation($n: String!) { createDataset(input: {name: $n}) { ... on Dataset { id } } }",
+            {"n": name},
+        )
+        dataset_id = created["createDataset"]["id"]
+        await client.data(
+            'mutation($d: ID!) { upsertItems(datasetId: $d, items: [{referenceId: "i"}]) '
+            "{ __typename } }",
+            {"d": dataset_id},
+        )
+        answer = await client.data(
+            "mutation($d: ID!) { upsertAnnotations(datasetId: $d, annotations: ["
+            '{referenceId: "i", annotationId: "a", label: "car", '
+            "box: {x: 500, y: 0, width: 10, height: 10}}]) { __typename } }",
+            {"d": dataset_id},
+        )
+    return str(answer["upsertAnnotations"]["__typename"])
