@@ -22,6 +22,9 @@ from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("!Q")
 _CHUNK = 1 << 20
+#: Reads per wake-up at most, so a very large answer does not hold the event loop while it
+#: streams in: the loop wakes the reader again for the rest.
+_READS_PER_WAKE = 8
 
 
 def encode(message: Any) -> bytes:
@@ -126,11 +129,14 @@ class LoopEnd:
 
     def _on_readable(self) -> None:
         payloads: list[bytes] = []
-        broken = None
+        broken: str | None = None
         try:
-            while data := self._sock.recv(_CHUNK):
+            for _ in range(_READS_PER_WAKE):
+                data = self._sock.recv(_CHUNK)
+                if not data:
+                    broken = "the report worker closed its end"
+                    break
                 payloads.extend(self._incoming.feed(data))
-            broken = "the report worker closed its end"
         except BlockingIOError:
             pass
         except OSError as exc:
