@@ -5,6 +5,7 @@
     report_process.py  ReportWorker: one process that runs slice-report parts in rank order
     ranked_thread.py   RankedThread: one thread that runs work in rank order (the in-process
                        fallback for report parts)
+    frames.py          messages to and from the report worker, read whole under any event loop
     shared_arrays.py   arrays laid out in one memory-mapped file, shared with a worker process
     process_guard.py   worker processes exit when their parent dies
     lru.py             a bounded least-recently-used map

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -31,3 +32,12 @@ class Lru(Generic[K, V]):
 
     def pop(self, key: K) -> V | None:
         return self._items.pop(key, None)
+
+    def pop_where(self, predicate: Callable[[K], bool]) -> list[V]:
+        """Removes every entry whose key ``predicate`` accepts; returns their values."""
+        keys = [key for key in self._items if predicate(key)]
+        return [self._items.pop(key) for key in keys]
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is held (not a use: its place in the order stays)."""
+        return key in self._items

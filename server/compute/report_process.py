@@ -8,10 +8,11 @@ reports were wanted. The worker maps the snapshot's file (shared_arrays.py), so 
 cost no second copy, and builds the indexes only metric computations use (``metric_state``:
 15 MB at 380k predictions) itself.
 
-Why a pipe read by the event loop, not a ``ProcessPoolExecutor``: the executor's management
+Why a socket read by the event loop, not a ``ProcessPoolExecutor``: the executor's management
 thread (and a thread to wait on it) must each retake the GIL to hand a request over and a
 result back, and waited up to the 5 ms switch interval each time the event loop was busy. Here
 the event loop writes a request and is woken by the answer; nothing else runs in the server.
+The messages are framed so that a large answer arriving in pieces is read whole (frames.py).
 
 Requests wait in a heap by rank (a report's place in the line), one at a time in the worker, so
 every part of the first report asked for is done before any part of the next. If the worker
@@ -30,13 +31,14 @@ import heapq
 import itertools
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from sliceboard.compute.frames import LoopEnd, encode, read_message
 from sliceboard.compute.lru import Lru
 from sliceboard.compute.process_guard import exit_with_parent
 from sliceboard.compute.shared_arrays import SharedSnapshot, attach
@@ -76,36 +78,46 @@ def forget(shared: SharedSnapshot) -> None:
     _MAPPED.pop(shared.path)
 
 
-def _serve(conn: Connection, parent: int) -> None:
+def _serve(sock: socket.socket, parent: int) -> None:
     """The worker's loop: (id, function, args) in, (id, ok, value) out."""
     exit_with_parent(parent)
-    while True:
-        try:
-            request_id, fn, args = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer = (request_id, True, fn(*args))
-        except Exception as exc:
-            answer = (request_id, False, exc)
-        try:
-            conn.send(answer)
-        except Exception as exc:  # an unpicklable result or exception
-            conn.send((request_id, False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    with sock, sock.makefile("rb") as incoming:
+        while True:
+            try:
+                request_id, fn, args = read_message(incoming)
+            except (EOFError, OSError):
+                return
+            try:
+                answer = (request_id, True, fn(*args))
+            except Exception as exc:
+                answer = (request_id, False, exc)
+            try:
+                frame = encode(answer)
+            except Exception as exc:  # an unpicklable result or exception
+                frame = encode((request_id, False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            try:
+                sock.sendall(frame)
+            except OSError:
+                return
 
 
 class ReportWorker:
-    """One lazily started worker process, driven from the running event loop."""
+    """One lazily started worker process, driven from the running event loop.
+
+    ``restarts`` counts the workers found dead or unreachable (each is replaced on the next
+    call): under any load it should stay 0.
+    """
 
     def __init__(self) -> None:
         self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._end: LoopEnd | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # (rank, request id, function, args): ids are unique, so ties never compare functions
         self._waiting: list[tuple[int, int, Any, tuple[Any, ...]]] = []
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._in_flight: int | None = None
         self._ids = itertools.count()
+        self.restarts = 0
 
     async def call(self, rank: int, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in the worker, after every waiting call of a lower rank."""
@@ -123,7 +135,7 @@ class ReportWorker:
             self._broken("the report worker exited")
         if self._process is None:
             context = multiprocessing.get_context("spawn")  # the server has threads: no fork
-            ours, theirs = context.Pipe()
+            ours, theirs = socket.socketpair()
             process = context.Process(
                 target=_serve, args=(theirs, os.getpid()), name="sliceboard-reports", daemon=True
             )
@@ -134,16 +146,17 @@ class ReportWorker:
                 raise WorkerUnavailable(str(exc)) from exc
             finally:
                 theirs.close()
-            self._process, self._conn = process, ours
+            self._process = process
+            self._end = LoopEnd(ours, self._on_answer, self._broken)
         if self._loop is not loop:  # a new event loop (tests run one per test)
             self._unbind()
-            assert self._conn is not None
-            loop.add_reader(self._conn.fileno(), self._on_answer)
+            assert self._end is not None
+            self._end.bind(loop)
             self._loop = loop
 
     def _unbind(self) -> None:
-        if self._loop is not None and self._conn is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self._conn.fileno())
+        if self._end is not None:
+            self._end.unbind()
         self._loop = None
         self._fail_pending("the event loop changed")
 
@@ -162,21 +175,18 @@ class ReportWorker:
             if future is None or future.done():  # cancelled while waiting
                 self._pending.pop(request_id, None)
                 continue
-            assert self._conn is not None
             try:
-                self._conn.send((request_id, fn, args))
-            except (OSError, ValueError) as exc:
-                self._broken(f"could not reach the report worker: {exc}")
-                return
+                frame = encode((request_id, fn, args))
+            except Exception as exc:  # the caller's unpicklable request: its own error
+                self._pending.pop(request_id, None)
+                future.set_exception(exc)
+                continue
+            assert self._end is not None
             self._in_flight = request_id
+            self._end.send(frame)
 
-    def _on_answer(self) -> None:
-        assert self._conn is not None
-        try:
-            request_id, ok, value = self._conn.recv()
-        except (EOFError, OSError) as exc:
-            self._broken(f"the report worker died: {exc}")
-            return
+    def _on_answer(self, answer: tuple[int, bool, Any]) -> None:
+        request_id, ok, value = answer
         if request_id == self._in_flight:
             self._in_flight = None
         future = self._pending.pop(request_id, None)
@@ -188,16 +198,17 @@ class ReportWorker:
         self._pump()
 
     def _broken(self, reason: str) -> None:
+        self.restarts += 1
         self._fail_pending(reason)
         self.close()
 
     def close(self) -> None:
         """Stops the worker (the next call starts a new one); call it on the event loop."""
-        conn, process = self._conn, self._process
+        end, process = self._end, self._process
         self._unbind()
-        self._conn, self._process, self._in_flight = None, None, None
-        if conn is not None:
-            conn.close()  # the worker sees EOF and returns
+        self._end, self._process, self._in_flight = None, None, None
+        if end is not None:
+            end.close()  # the worker sees EOF and returns
         if process is not None:
             process.join(timeout=5)
             if process.is_alive():
