@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,10 +97,10 @@ async def test_a_killed_worker_fails_the_job_after_its_attempts_and_this_process
     assert (await load(runtime, again)).status == "SUCCEEDED"
 
 
-async def _until(condition: object, what: str, timeout: float) -> float:
+async def _until(condition: Callable[[], object], what: str, timeout: float) -> float:
     """Seconds until ``condition()`` held, polled every 10 ms."""
     started = time.monotonic()
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() - started < timeout, f"{what} within {timeout} s"
         await asyncio.sleep(0.01)
     return time.monotonic() - started
@@ -108,7 +108,7 @@ async def _until(condition: object, what: str, timeout: float) -> float:
 
 def _gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

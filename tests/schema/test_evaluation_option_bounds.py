@@ -103,4 +103,4 @@ def test_the_bounds_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     ) == (5, 200, 9, 64, 4, 0.25)
     for name in ("max_iou_thresholds", "evaluation_memory_mb", "max_queued_evaluations_per_run"):
         with pytest.raises(ValueError, match=f"SLICEBOARD_{name.upper()}"):
-            replace(settings, **{name: 0})
+            replace(settings, **{name: 0})  # type: ignore[arg-type]
