@@ -42,6 +42,12 @@ POSITIVE = frozenset(
         "max_list_items",
         "request_timeout_seconds",
         "shutdown_timeout_seconds",
+        "max_iou_thresholds",
+        "max_detections_limit",
+        "max_label_matches",
+        "evaluation_memory_mb",
+        "max_queued_evaluations_per_run",
+        "job_cancel_poll_seconds",
     }
 )
 
@@ -156,6 +162,16 @@ class Settings:
     max_list_items: int = 1_000
     request_timeout_seconds: float = 30.0
     shutdown_timeout_seconds: float = 10.0
+    # Evaluation options and jobs (README "Evaluation limits"): beyond the option bounds an
+    # InvalidInputError names the option; a job whose estimated memory is over the budget fails
+    # before computing; identical requests share a job; a run holds at most so many queued jobs;
+    # a running job sees its cancellation within the poll interval.
+    max_iou_thresholds: int = 20
+    max_detections_limit: int = 10_000
+    max_label_matches: int = 1_000
+    evaluation_memory_mb: int = 2_048
+    max_queued_evaluations_per_run: int = 10
+    job_cancel_poll_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -212,6 +228,14 @@ class Settings:
             max_list_items=_env_int("SLICEBOARD_MAX_LIST_ITEMS", 1_000),
             request_timeout_seconds=_env_float("SLICEBOARD_REQUEST_TIMEOUT_SECONDS", 30.0),
             shutdown_timeout_seconds=_env_float("SLICEBOARD_SHUTDOWN_TIMEOUT_SECONDS", 10.0),
+            max_iou_thresholds=_env_int("SLICEBOARD_MAX_IOU_THRESHOLDS", 20),
+            max_detections_limit=_env_int("SLICEBOARD_MAX_DETECTIONS_LIMIT", 10_000),
+            max_label_matches=_env_int("SLICEBOARD_MAX_LABEL_MATCHES", 1_000),
+            evaluation_memory_mb=_env_int("SLICEBOARD_EVALUATION_MEMORY_MB", 2_048),
+            max_queued_evaluations_per_run=_env_int(
+                "SLICEBOARD_MAX_QUEUED_EVALUATIONS_PER_RUN", 10
+            ),
+            job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

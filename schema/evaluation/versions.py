@@ -15,6 +15,7 @@ from sliceboard.schema.jobs import Job, JobStatus
 from sliceboard.schema.reading import read
 from sliceboard.schema.scalars import JSON, json_value
 from sliceboard.services.evaluation import lifecycle
+from sliceboard.services.evaluation.options import OptionLimits
 from sliceboard.storage import tables
 
 
@@ -40,13 +41,21 @@ async def calculate_evaluation_metrics(
     from sliceboard.schema.mutation import write  # the mutation module imports this one
 
     runtime = info.context.runtime
+    settings = runtime.settings
+    limits = OptionLimits(
+        max_iou_thresholds=settings.max_iou_thresholds,
+        max_detections=settings.max_detections_limit,
+        max_label_matches=settings.max_label_matches,
+    )
 
     async def work(session: AsyncSession) -> tables.Job:
         return await lifecycle.request_evaluation(
             session,
             model_run_id=str(model_run_id),
             options=options_from_input(options),
-            max_attempts=runtime.settings.job_max_attempts,
+            max_attempts=settings.job_max_attempts,
+            limits=limits,
+            max_queued=settings.max_queued_evaluations_per_run,
         )
 
     outcome = await write(info, (InvalidInputError, NotFoundError), work)

@@ -12,7 +12,10 @@ evaluation - seconds of mixed numpy/Python work - predictable latency is worth t
 
 ``fn`` and its arguments must be picklable: a module-level function and plain data/arrays.
 Cancelling the awaiting task stops the computation (its worker is killed) when it is the only
-one running in the pool; otherwise it runs to completion and the result is dropped.
+one running in the pool; otherwise it runs to completion and the result is dropped. A worker
+that dies (the out-of-memory killer, a crash in native code) fails the calls running on it with
+:class:`WorkerDied`, which says how it died; the server process lives on and the next call
+starts a fresh pool.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +33,34 @@ from typing import Any, TypeVar
 from sliceboard.compute.process_guard import exit_with_parent
 
 T = TypeVar("T")
+
+
+class WorkerDied(BrokenProcessPool):
+    """The worker process running a call died before answering."""
+
+
+def _exit_description(exitcode: int | None) -> str:
+    if exitcode is None or exitcode >= 0:
+        return "exited" if exitcode is None else f"exited with status {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    hint = " (the out-of-memory killer sends it)" if name == "SIGKILL" else ""
+    return f"was killed by {name}{hint}"
+
+
+def _death_of(workers: list[multiprocessing.process.BaseProcess]) -> str:
+    """How the pool's workers ended: the first that did not end by the pool's own SIGTERM."""
+    codes = []
+    for process in workers:
+        with contextlib.suppress(Exception):
+            process.join(timeout=1.0)
+        codes.append(process.exitcode)
+    chosen = next((c for c in codes if c not in (None, 0, -signal.SIGTERM)), None)
+    if chosen is None:
+        chosen = next((c for c in codes if c is not None), None)
+    return f"the worker process {_exit_description(chosen)} while computing"
 
 
 class CpuPool:
@@ -43,6 +75,7 @@ class CpuPool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         pool = self._ensure()
         future: Future[T] = pool.submit(fn, *args)
+        workers = self._workers(pool)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
         self._in_flight += 1
@@ -52,9 +85,11 @@ class CpuPool:
             if not future.done() and self._in_flight == 1:
                 self._kill(pool)
             raise
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             self._discard(pool)
-            raise
+            workers += [p for p in self._workers(pool) if p not in workers]
+            message = await asyncio.to_thread(_death_of, workers)
+            raise WorkerDied(message) from exc
         finally:
             self._in_flight -= 1
 
@@ -87,11 +122,14 @@ class CpuPool:
             self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
 
+    @staticmethod
+    def _workers(pool: ProcessPoolExecutor) -> list[multiprocessing.process.BaseProcess]:
+        return list((getattr(pool, "_processes", None) or {}).values())
+
     def _kill(self, pool: ProcessPoolExecutor) -> None:
         # ProcessPoolExecutor cannot stop one running call (kill_workers() arrives in 3.14),
         # so the pool is dropped and its workers killed; the next call starts a fresh pool.
-        workers = list((getattr(pool, "_processes", None) or {}).values())
-        for process in workers:
+        for process in self._workers(pool):
             with contextlib.suppress(Exception):
                 process.kill()
         self._discard(pool)

@@ -1,21 +1,42 @@
-"""The ``evaluate`` job: load a run's rows, match them in a worker process (the event loop
-stays responsive), publish the new evaluation version.
+"""The ``evaluate`` job: load a run's rows, check the memory they will take against the budget,
+match them in a worker process (the event loop stays responsive), publish the new evaluation
+version.
 
-Redelivered attempts are harmless: a version that already succeeded is left alone.
+Redelivered attempts are harmless: a version that already succeeded is left alone. A
+cancellation interrupts the running attempt (the runner cancels this handler, which kills the
+worker); the version then ends CANCELLED. A worker that dies fails the attempt with how it
+died, and the version is FAILED with that message after the job's last attempt.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from sliceboard.compute.process_pool import WorkerDied
 from sliceboard.evaluation import EvaluationInputError
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.services.evaluation import lifecycle as service
 from sliceboard.services.evaluation.inputs import UnsupportedRun
+from sliceboard.services.evaluation.memory import MB, estimate_memory
 
 
 async def run_evaluation_job(context: JobContext) -> None:
     evaluation_id = int(context.payload["evaluation_id"])
+    try:
+        await _evaluate(context, evaluation_id)
+    except asyncio.CancelledError:
+        if context.cancel_requested:
+            await _finish(context, evaluation_id, "CANCELLED")
+        raise
+    except WorkerDied as exc:
+        if context.attempt >= context.max_attempts:
+            attempt = f"attempt {context.attempt} of {context.max_attempts}"
+            await _finish(context, evaluation_id, "FAILED", f"{exc} ({attempt})")
+        raise
+
+
+async def _evaluate(context: JobContext, evaluation_id: int) -> None:
     started = time.perf_counter()
     try:
         async with context.runtime.reading() as session:
@@ -24,6 +45,12 @@ async def run_evaluation_job(context: JobContext) -> None:
         raise JobFailed(str(exc)) from exc
     if work is None:
         return
+    budget = context.runtime.settings.evaluation_memory_mb
+    estimate = estimate_memory(work.data, work.options)
+    if estimate.bytes > budget * MB:
+        message = estimate.over_budget_message(budget)
+        await _finish(context, evaluation_id, "FAILED", message)
+        raise JobFailed(message)
     async with context.runtime.unit_of_work() as session:
         await service.set_status(session, evaluation_id=evaluation_id, status="RUNNING")
     loaded = time.perf_counter()

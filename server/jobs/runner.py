@@ -9,7 +9,9 @@ once). Outcomes:
     handler raises JobFailed        -> FAILED at once, error = its message
     handler raises anything else    -> QUEUED again after a backoff, until max_attempts; then
                                        FAILED, error = "<ExceptionType>: <message> (attempt n of m)"
-    cancellation requested          -> CANCELLED when the handler ends (it sees cancelled())
+    cancellation requested          -> the handler is cancelled within job_cancel_poll_seconds
+                                       (at once when cancelJob ran in this process), so work it
+                                       awaits in a worker process is killed; CANCELLED
     lease lost to another worker    -> the handler is cancelled; nothing is written
     runner stops mid-job            -> after a grace period the handler is cancelled and the job
                                        is queued again without counting the attempt
@@ -209,13 +211,17 @@ class JobRunner:
         started = time.monotonic()
         work = asyncio.create_task(self.handlers[job.kind](context), name=f"job {job.id} handler")
         beat = asyncio.create_task(self._heartbeat(context, work), name=f"job {job.id} heartbeat")
+        watch = asyncio.create_task(
+            self._watch_cancel(context, work), name=f"job {job.id} cancel watch"
+        )
         self._handlers_running[job.id] = work
         try:
             await asyncio.wait({work})
         finally:
             self._handlers_running.pop(job.id, None)
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+            for helper in (beat, watch):
+                helper.cancel()
+            await asyncio.gather(beat, watch, return_exceptions=True)
             await context.close()
         await self._settle(job, context, work, time.monotonic() - started)
 
@@ -356,6 +362,23 @@ class JobRunner:
                 continue
             context.observe(flag)
             if context.lost:
+                work.cancel()
+                return
+
+    async def _watch_cancel(self, context: JobContext, work: asyncio.Task[None]) -> None:
+        """Cancel the handler once its job is asked to cancel: re-read the flag when this
+        process announces a change of the job (``cancelJob`` notifies) or every
+        ``job_cancel_poll_seconds`` (a request served by another process)."""
+        interval = self.runtime.settings.job_cancel_poll_seconds
+        while not work.done():
+            await self.runtime.notifier.wait(("job", context.job_id), interval)
+            try:
+                await context.refresh()
+            except Exception:
+                logger.exception("job %s: reading the cancellation flag failed", context.job_id)
+                continue
+            if context.cancel_requested:
+                logger.info("job %s: cancellation requested, stopping it", context.job_id)
                 work.cancel()
                 return
 

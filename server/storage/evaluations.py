@@ -17,10 +17,38 @@ from sliceboard.storage.tables import Evaluation, Job, ModelRun, core
 
 EVALUATION = core(Evaluation)
 MODEL_RUN = core(ModelRun)
+JOB = core(Job)
 
 
 async def select_evaluation(*, session: AsyncSession, evaluation_id: int) -> Evaluation | None:
     return await session.get(Evaluation, evaluation_id)
+
+
+async def lock_model_run(*, session: AsyncSession, model_run_id: int) -> bool:
+    """Take the run's row lock until the transaction ends (``SELECT ... FOR UPDATE``), so two
+    requests for one run choose its next version and look for a job to share one after the
+    other; SQLite's write transaction (``BEGIN IMMEDIATE``) serialises them already. False when
+    the run does not exist."""
+    statement = sa.select(MODEL_RUN.c.id).where(MODEL_RUN.c.id == model_run_id).with_for_update()
+    return (await session.execute(statement)).first() is not None
+
+
+async def select_evaluations_in_progress(
+    *, session: AsyncSession, model_run_id: int
+) -> list[tuple[Evaluation, Job]]:
+    """The run's versions whose job is still QUEUED or RUNNING and not asked to cancel, newest
+    first, with their jobs."""
+    statement = (
+        sa.select(Evaluation, Job)
+        .join(Job, JOB.c.id == EVALUATION.c.job_id)
+        .where(
+            EVALUATION.c.model_run_id == model_run_id,
+            JOB.c.status.in_(("QUEUED", "RUNNING")),
+            sa.not_(JOB.c.cancel_requested),
+        )
+        .order_by(EVALUATION.c.version.desc())
+    )
+    return [(row[0], row[1]) for row in (await session.execute(statement)).all()]
 
 
 async def insert_evaluation(

@@ -90,6 +90,14 @@ async def select_jobs_for_run(*, session: AsyncSession, model_run_id: int) -> li
     return list(result.scalars().all())
 
 
+async def count_queued_jobs(*, session: AsyncSession, model_run_id: int, kind: str) -> int:
+    """How many of a run's jobs of ``kind`` wait in the queue (retries waiting included)."""
+    statement = sa.select(sa.func.count()).where(
+        col(Job.model_run_id) == model_run_id, col(Job.kind) == kind, col(Job.status) == QUEUED
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(
         sa.and_(col(Job.status) == QUEUED, col(Job.run_after) <= now),

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sliceboard.errors import NotFound
+from sliceboard.errors import InvalidInput, Issue, NotFound
 from sliceboard.evaluation import evaluate
 from sliceboard.services.evaluation.inputs import RunInputs, UnsupportedRun, build_run_inputs
-from sliceboard.services.evaluation.options import EvaluationOptions, match_options
+from sliceboard.services.evaluation.options import EvaluationOptions, OptionLimits, match_options
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.ids import require_id
 from sliceboard.services.jobs import enqueue_job, get_job
 from sliceboard.storage import evaluations
+from sliceboard.storage import jobs as job_store
 from sliceboard.storage.catalog_writes import select_dataset, select_model_run
 from sliceboard.storage.evaluation_data import RunData, load_run_data
 from sliceboard.storage.tables import Evaluation, Job, ModelRun, utcnow
@@ -29,19 +30,52 @@ EVALUATE = "evaluate"
 
 
 async def request_evaluation(
-    session: AsyncSession, *, model_run_id: str, options: EvaluationOptions, max_attempts: int
+    session: AsyncSession,
+    *,
+    model_run_id: str,
+    options: EvaluationOptions,
+    max_attempts: int,
+    limits: OptionLimits = OptionLimits(),
+    max_queued: int = 10,
 ) -> Job:
-    """A new QUEUED evaluation version of the run and the job that computes it."""
+    """A new QUEUED evaluation version of the run and the job that computes it - or the job of
+    a version with the same options still queued or running, so repeated clicks share one.
+
+    The run's row is locked first: concurrent requests take the next version and look for a
+    job to share one after another (without it PostgreSQL answered UniqueViolation).
+
+    Raises:
+        NotFound: no such run.
+        InvalidInput: an option beyond its bound, or the run already has ``max_queued``
+            evaluations waiting in the queue (path ``modelRunId``).
+    """
     run_id = require_id(model_run_id, "ModelRun", "modelRunId")
-    run = await select_model_run(session=session, model_run_id=run_id)
-    if run is None:
+    if not await evaluations.lock_model_run(session=session, model_run_id=run_id):
         raise NotFound("ModelRun", model_run_id, "modelRunId")
-    checked = options.checked()
+    stored = options.checked(limits).to_json()
+    in_progress = await evaluations.select_evaluations_in_progress(
+        session=session, model_run_id=run_id
+    )
+    for evaluation, job in in_progress:
+        if EvaluationOptions.from_json(evaluation.options).to_json() == stored:
+            return job
+    queued = await job_store.count_queued_jobs(session=session, model_run_id=run_id, kind=EVALUATE)
+    if queued >= max_queued:
+        raise InvalidInput(
+            [
+                Issue(
+                    "modelRunId",
+                    f"the run already has {queued} evaluations queued (at most {max_queued}, "
+                    "SLICEBOARD_MAX_QUEUED_EVALUATIONS_PER_RUN); wait for one to finish or "
+                    "cancel one",
+                )
+            ]
+        )
     job = await enqueue_job(
         session, kind=EVALUATE, payload=None, model_run_id=run_id, max_attempts=max_attempts
     )
     await evaluations.insert_evaluation(
-        session=session, model_run_id=run_id, options=checked.to_json(), job=job
+        session=session, model_run_id=run_id, options=stored, job=job
     )
     return job
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation import (
     COCO_IOU_THRESHOLDS,
     LOW_IOU_THRESHOLDS,
@@ -23,13 +22,32 @@ from sliceboard.evaluation import (
     Matching,
     MatchOptions,
 )
+from sliceboard.services.validation.fields import LABEL_MAX, check_text
+from sliceboard.services.validation.issues import Issues
 
-__all__ = ["EmptyClasses", "EvaluationOptions", "LabelMatch", "Matching", "match_options"]
+__all__ = [
+    "EmptyClasses",
+    "EvaluationOptions",
+    "LabelMatch",
+    "Matching",
+    "OptionLimits",
+    "match_options",
+]
 
-MAX_DETECTIONS_LIMIT = 10_000
 DEFAULT_MAX_DETECTIONS = 100
 #: COCO's keypoint protocol counts 20 detections per image where boxes count 100.
 KEYPOINT_MAX_DETECTIONS = 20
+
+
+@dataclass(frozen=True)
+class OptionLimits:
+    """How far each option may go (settings ``max_iou_thresholds``, ``max_detections_limit``,
+    ``max_label_matches``): the engine's memory and time grow with each of them, so a 40 KB
+    request for 10,000 thresholds is refused instead of exhausting the worker."""
+
+    max_iou_thresholds: int = 20
+    max_detections: int = 10_000
+    max_label_matches: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -49,37 +67,39 @@ class EvaluationOptions:
     max_detections: int = DEFAULT_MAX_DETECTIONS
     empty_classes: EmptyClasses = EmptyClasses.EXCLUDE
 
-    def checked(self) -> EvaluationOptions:
+    def checked(self, limits: OptionLimits = OptionLimits()) -> EvaluationOptions:
         """These options with their thresholds sorted.
 
         Raises:
             InvalidInput: every offending option, with its path (``options.iouThresholds[1]``).
         """
-        issues: list[Issue] = []
-        for k, pair in enumerate(self.allowed_label_matches):
+        issues = Issues()
+        self._check_label_matches(limits, issues)
+        thresholds = self.iou_thresholds
+        if thresholds is not None:
+            _check_thresholds(thresholds, limits, issues)
+            if not issues:
+                thresholds = tuple(sorted(float(t) for t in thresholds))
+        if not 1 <= self.max_detections <= limits.max_detections:
+            issues.add("options.maxDetections", f"must lie in 1..{limits.max_detections}")
+        issues.raise_if_any()
+        return replace(self, iou_thresholds=thresholds)
+
+    def _check_label_matches(self, limits: OptionLimits, issues: Issues) -> None:
+        pairs = self.allowed_label_matches
+        if len(pairs) > limits.max_label_matches:
+            issues.add(
+                "options.allowedLabelMatches",
+                f"must hold at most {limits.max_label_matches} pairs, got {len(pairs)}",
+            )
+            return
+        for k, pair in enumerate(pairs):
             for name, value in (
                 ("groundTruthLabel", pair.ground_truth_label),
                 ("modelPredictionLabel", pair.model_prediction_label),
             ):
-                if not isinstance(value, str) or not value.strip():
-                    issues.append(
-                        Issue(f"options.allowedLabelMatches[{k}].{name}", "must not be empty")
-                    )
-        thresholds = self.iou_thresholds
-        if thresholds is not None:
-            if not thresholds:
-                issues.append(Issue("options.iouThresholds", "must hold at least one threshold"))
-            for k, t in enumerate(thresholds):
-                if not isinstance(t, int | float) or not math.isfinite(t) or not 0.0 < t <= 1.0:
-                    issues.append(Issue(f"options.iouThresholds[{k}]", "must lie in (0, 1]"))
-            if len(set(thresholds)) != len(thresholds):
-                issues.append(Issue("options.iouThresholds", "must not repeat a threshold"))
-            thresholds = tuple(sorted(float(t) for t in thresholds))
-        if not 1 <= self.max_detections <= MAX_DETECTIONS_LIMIT:
-            issues.append(Issue("options.maxDetections", f"must lie in 1..{MAX_DETECTIONS_LIMIT}"))
-        if issues:
-            raise InvalidInput(issues)
-        return replace(self, iou_thresholds=thresholds)
+                path = f"options.allowedLabelMatches[{k}].{name}"
+                check_text(value, path, issues, max_length=LABEL_MAX)
 
     def to_json(self) -> dict[str, Any]:
         """The stored form, in the contract's names (``Evaluation.options``)."""
@@ -111,6 +131,23 @@ class EvaluationOptions:
             max_detections=int(stored.get("maxDetections", default.max_detections)),
             empty_classes=EmptyClasses(stored.get("emptyClasses", default.empty_classes.value)),
         )
+
+
+def _check_thresholds(thresholds: tuple[float, ...], limits: OptionLimits, issues: Issues) -> None:
+    if not thresholds:
+        issues.add("options.iouThresholds", "must hold at least one threshold")
+        return
+    if len(thresholds) > limits.max_iou_thresholds:
+        issues.add(
+            "options.iouThresholds",
+            f"must hold at most {limits.max_iou_thresholds} thresholds, got {len(thresholds)}",
+        )
+        return
+    for k, t in enumerate(thresholds):
+        if not isinstance(t, int | float) or not math.isfinite(t) or not 0.0 < t <= 1.0:
+            issues.add(f"options.iouThresholds[{k}]", "must lie in (0, 1]")
+    if len(set(thresholds)) != len(thresholds):
+        issues.add("options.iouThresholds", "must not repeat a threshold")
 
 
 def match_options(
