@@ -1,7 +1,8 @@
 """Reads a model run's ground truth and predictions as columns, in the order the engine needs.
 
-Items are ordered by row id (upload order), predictions by row id (upload order: COCO breaks
-score ties by it), ground truth by row id. When every object is a box, the box coordinates
+Items come by row id with their referenceIds (the engine orders them by referenceId, which
+breaks score ties across items: ``sliceboard.services.evaluation.item_order``); predictions
+and ground truth by row id (upload order: COCO breaks score ties inside an image by it). When every object is a box, the box coordinates
 are extracted by the database (``geometry -> 'x'`` as a float) instead of decoding one JSON
 document per row in Python, which is most of the load time of a large run.
 """
@@ -161,7 +162,8 @@ class _Builder:
 
 @dataclass(frozen=True)
 class RunData:
-    item_ids: list[int]
+    item_ids: list[int]  # the dataset's item row ids, ascending
+    item_reference_ids: list[str]  # the referenceId of each of ``item_ids``
     item_sizes: dict[int, tuple[int | None, int | None]]  # item id -> (height, width)
     ground_truth: ObjectRows
     predictions: ObjectRows
@@ -209,7 +211,7 @@ async def _stream_rows(
 async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
     items = (
         await session.execute(
-            sa.select(ITEM.c.id, ITEM.c.height, ITEM.c.width)
+            sa.select(ITEM.c.id, ITEM.c.height, ITEM.c.width, ITEM.c.reference_id)
             .where(ITEM.c.dataset_id == run.dataset_id)
             .order_by(ITEM.c.id)
         )
@@ -251,6 +253,7 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
     )
     return RunData(
         item_ids=[row[0] for row in items],
+        item_reference_ids=[row[3] for row in items],
         item_sizes={row[0]: (row[1], row[2]) for row in items},
         ground_truth=ground_truth,
         predictions=predictions,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sliceboard.evaluation import GroundTruth, Predictions, Similarity
+from sliceboard.services.evaluation.item_order import tie_order
 from sliceboard.services.evaluation.kernels import UnsupportedRun, own_or
 from sliceboard.services.validation.families import BY_TYPE, CATEGORY, GeometryFamily
 from sliceboard.storage.evaluation_data import ObjectRows, RunData
@@ -27,7 +28,7 @@ class RunInputs:
     ground_truth: GroundTruth
     predictions: Predictions
     similarity: Similarity
-    item_ids: np.ndarray
+    item_ids: np.ndarray  # int64 (n_items,) item row ids in tie order (``item_order``)
     label_names: list[str]
     gt_ids: np.ndarray
     dt_ids: np.ndarray
@@ -57,6 +58,12 @@ def _label_index(rows: ObjectRows, label_names: list[str]) -> np.ndarray:
     return lookup[rows.label_codes] if len(rows) else np.zeros(0, dtype=np.int64)
 
 
+def _item_index(item_ids: np.ndarray, row_item_ids: np.ndarray) -> np.ndarray:
+    """The index in ``item_ids`` (not sorted) of each of ``row_item_ids``: int64 (n,)."""
+    by_id = np.argsort(item_ids, kind="stable")
+    return by_id[np.searchsorted(item_ids[by_id], row_item_ids)].astype(np.int64)
+
+
 def build_run_inputs(data: RunData) -> RunInputs:
     """The engine's view of a run; raises UnsupportedRun for runs it cannot evaluate."""
     gt_rows, dt_rows = data.ground_truth, data.predictions
@@ -65,11 +72,12 @@ def build_run_inputs(data: RunData) -> RunInputs:
     family = evaluation_family(gt_rows, dt_rows)
     kernel = family.kernel(gt_rows, dt_rows, data.item_sizes)
 
-    item_ids = np.asarray(data.item_ids, dtype=np.int64)  # ascending: items by row id
+    order = tie_order(data.item_reference_ids)
+    item_ids = np.asarray(data.item_ids, dtype=np.int64)[order]
     label_names = sorted(set(gt_rows.label_names) | set(dt_rows.label_names))
     gt_ignore = np.zeros(len(gt_rows), dtype=bool) if kernel.gt_ignore is None else kernel.gt_ignore
     ground_truth = GroundTruth.from_arrays(
-        item=np.searchsorted(item_ids, gt_rows.item_ids),
+        item=_item_index(item_ids, gt_rows.item_ids),
         label=_label_index(gt_rows, label_names),
         area=own_or(gt_rows, kernel.gt_area),
         iscrowd=gt_rows.iscrowd,
@@ -77,7 +85,7 @@ def build_run_inputs(data: RunData) -> RunInputs:
     )
     scores = np.where(np.isnan(dt_rows.confidences), 1.0, dt_rows.confidences)  # none given: 1
     predictions = Predictions.from_arrays(
-        item=np.searchsorted(item_ids, dt_rows.item_ids),
+        item=_item_index(item_ids, dt_rows.item_ids),
         label=_label_index(dt_rows, label_names),
         score=scores,
         area=own_or(dt_rows, kernel.dt_area),

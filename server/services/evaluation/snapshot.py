@@ -16,7 +16,7 @@ from sliceboard.evaluation import MatchTable
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     table: MatchTable
-    item_ids: np.ndarray  # int64 (n_items,) item row ids, ascending
+    item_ids: np.ndarray  # int64 (n_items,) item row ids in tie order (``item_order``)
     gt_ids: np.ndarray  # int64 (G,) annotation row ids, ascending
     dt_ids: np.ndarray  # int64 (P,) prediction row ids, ascending
     label_names: list[str]

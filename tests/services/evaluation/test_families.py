@@ -33,6 +33,7 @@ def rows(kind: str, geometries: list[Any], *, confidence: bool) -> ObjectRows:
 def run(kind: str, gt: list[Any], dt: list[Any]) -> RunData:
     return RunData(
         item_ids=[1],
+        item_reference_ids=["1"],
         item_sizes={1: (60, 80)},
         ground_truth=rows(kind, gt, confidence=False),
         predictions=rows(kind, dt, confidence=True),
@@ -81,6 +82,7 @@ def test_a_perfect_prediction_has_ap_one_and_a_shifted_one_misses_at_high_iou(fa
 def test_categories_match_on_the_label_alone() -> None:
     data = RunData(
         item_ids=[1, 2],
+        item_reference_ids=["1", "2"],
         item_sizes={},
         ground_truth=ObjectRows.from_lists(
             ids=[1, 2], item_ids=[1, 2], labels=["cat", "dog"], types=["CATEGORY"] * 2,
@@ -100,6 +102,7 @@ def test_geometries_that_cannot_be_compared_fail_with_a_message() -> None:
     data = run("BOX", [CASES["bbox"][1]], [CASES["bbox"][1]])
     mixed = RunData(
         item_ids=data.item_ids,
+        item_reference_ids=data.item_reference_ids,
         item_sizes=data.item_sizes,
         ground_truth=data.ground_truth,
         predictions=rows("CUBOID", [CASES["cuboid"][1]], confidence=True),
@@ -137,6 +140,7 @@ def test_boxes_with_polygons_are_evaluated_as_polygons() -> None:
     box = {"x": 5, "y": 5, "width": 20, "height": 20, "rotation": 0.0}
     data = RunData(
         item_ids=[1],
+        item_reference_ids=["1"],
         item_sizes={},
         ground_truth=rows("BOX", [box], confidence=False),
         predictions=rows(
