@@ -78,7 +78,10 @@ def test_a_worker_killed_at_every_attempt_fails_the_job_and_the_server_lives_on(
             time.sleep(0.01)
         assert job["status"] == "FAILED", job
         assert job["attempts"] == 2
-        assert job["error"].startswith("WorkerDied: the worker process was killed by SIGKILL")
+        assert job["error"].startswith(
+            ("WorkerDied: the worker process was killed by SIGKILL",
+             "WorkerDied: the worker process exited")  # exit code not reaped yet under load
+        )  # fmt: skip
         assert job["error"].endswith("(attempt 2 of 2)")
         assert len(killed) >= 2
         assert process.poll() is None

