@@ -49,6 +49,17 @@ class SliceboardGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object (or a batch list).")
         return decoded
 
+    def encode_json(self, data: object) -> str:
+        """orjson: a page of 100 items with their annotations (~200 KB) took strawberry's
+        ``json.dumps`` ~12 ms of the event loop, orjson under 1 ms. Text, not bytes: the
+        websocket transport sends bytes as binary frames, which graphql-transport-ws clients
+        refuse. What orjson refuses (an integer past 64 bits, a non-string key) goes to the
+        standard encoder as before."""
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"))
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
         """Strawberry's run, with the transport's refusals answered as GraphQL error bodies."""
         try:
