@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     from sliceboard.logs import configure_logging
 
     configure_logging(settings)
+    problem = _unreachable(settings)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "serve":
@@ -85,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         return asyncio.run(_work(settings))
     return 2
+
+
+def _unreachable(settings: Settings) -> str | None:
+    """One line saying why the database cannot be used, or None when it answers."""
+    from sliceboard.storage.db import unreachable
+
+    reason = asyncio.run(unreachable(settings.database_url))
+    if reason is None:
+        return None
+    shown = redact_database_url(settings.database_url)
+    return f"sliceboard: cannot use the database {shown}: {reason}"
 
 
 def _settings(args: argparse.Namespace) -> Settings:

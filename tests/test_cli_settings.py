@@ -53,3 +53,21 @@ def test_the_console_script_prints_no_traceback() -> None:
     assert result.stderr.splitlines() == [
         "sliceboard: invalid setting SLICEBOARD_PORT / --port: expected a whole number, got 'abc'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "url", "reason"),
+    [
+        ("migrate", "postgresql://postgres:s3cret@127.0.0.1:1/x", "ConnectionRefusedError"),
+        ("worker", "postgresql://postgres:s3cret@127.0.0.1:1/x", "ConnectionRefusedError"),
+        ("migrate", "sqlite:////nonexistent-folder/x.db", "unable to open database file"),
+    ],
+)
+def test_an_unusable_database_is_one_line_and_exit_code_2(
+    command: str, url: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--database-url", url]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("sliceboard: cannot use the database ")
+    assert reason in lines[0] and "s3cret" not in lines[0]

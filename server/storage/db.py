@@ -6,6 +6,8 @@ timeout): they are per-connection settings, so setting them once at start-up is 
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -85,6 +87,33 @@ async def ping(engine: AsyncEngine) -> None:
     """One round trip to the database; raises when it does not answer."""
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def unreachable(url: str, timeout: float = 10.0) -> str | None:
+    """Why the database at ``url`` cannot be used (one line, no URL), or None when it answers.
+
+    The CLI asks before it migrates or serves, so a wrong host, a refused connection or a
+    missing database is one clear line instead of a driver's traceback.
+    """
+    if is_sqlite(url):
+        # the standard driver, in this thread: a failed aiosqlite connection leaves its
+        # thread reporting to a loop that is gone
+        try:
+            sqlite3.connect(make_url(url).database or ":memory:", timeout=timeout).close()
+        except sqlite3.Error as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+    engine = create_engine(url)
+    try:
+        await asyncio.wait_for(ping(engine), timeout)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except Exception as exc:  # the drivers' errors share no base class
+        reason = getattr(exc, "orig", None) or exc
+        return f"{type(reason).__name__}: {str(reason).splitlines()[0] if str(reason) else ''}"
+    finally:
+        await engine.dispose()
+    return None
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
