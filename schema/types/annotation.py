@@ -46,8 +46,10 @@ async def _item(info: Info, item_id: int) -> Item:
 
 
 @strawberry.type
-class Annotation:
-    row: strawberry.Private[tables.Annotation]
+class LabelledObject:
+    """What a ground truth and a prediction both answer from their rows."""
+
+    row: strawberry.Private[tables.Annotation | tables.Prediction]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -69,10 +71,6 @@ class Annotation:
     def geometry(self) -> Geometry | None:
         return geometry_from_json(self.row.type, self.row.geometry)
 
-    @strawberry.field
-    def iscrowd(self) -> bool:
-        return bool(self.row.iscrowd)
-
     @field(description="COCO's area: the user's, else the geometry's own.")
     def area(self) -> float | None:
         return self.row.area
@@ -93,30 +91,19 @@ class Annotation:
 
 
 @strawberry.type
-class Prediction:
+class Annotation(LabelledObject):
+    row: strawberry.Private[tables.Annotation]
+
+    @strawberry.field
+    def iscrowd(self) -> bool:
+        return bool(self.row.iscrowd)
+
+
+@strawberry.type
+class Prediction(LabelledObject):
     row: strawberry.Private[tables.Prediction]
     # The IoU threshold its iou/matchedAnnotation refer to (set when paged at another one).
     iou_threshold: strawberry.Private[float] = 0.5
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def annotation_id(self) -> str:
-        return self.row.annotation_id
-
-    @strawberry.field
-    def label(self) -> str:
-        return self.row.label
-
-    @strawberry.field
-    def type(self) -> GeometryType:
-        return GeometryType(self.row.type)
-
-    @strawberry.field
-    def geometry(self) -> Geometry | None:
-        return geometry_from_json(self.row.type, self.row.geometry)
 
     @strawberry.field
     def confidence(self) -> float | None:
@@ -132,24 +119,6 @@ class Prediction:
             MetricValue(name=m["name"], value=float(m["value"]))
             for m in self.row.custom_metrics or []
         ]
-
-    @strawberry.field
-    def area(self) -> float | None:
-        return self.row.area
-
-    @strawberry.field
-    def metadata(self) -> JSON | None:
-        return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
-
-    @strawberry.field
-    def classifications(self) -> list[Classification]:
-        return _classifications(self.row.classifications)
-
-    @strawberry.field
-    async def item(
-        self, info: Info
-    ) -> Annotated[Item, strawberry.lazy("sliceboard.schema.types.item")]:
-        return await _item(info, self.row.item_id)
 
     @field(description="IoU with its matched ground truth in the current evaluation.")
     async def iou(self, info: Info) -> float | None:
