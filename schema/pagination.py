@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.schema.context import Info
 from sliceboard.schema.extensions import PublicError
 from sliceboard.schema.fields import field
+from sliceboard.schema.reading import deferred, read
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
@@ -105,4 +107,31 @@ def build_connection(
         ),
         edges=edges,
         count=count,
+    )
+
+
+async def read_page(
+    info: Info,
+    connection: type[ConnectionT],
+    *,
+    kind: str,
+    node: Callable[[Any], Any],
+    rows: Callable[[AsyncSession, int | None, int], Awaitable[Any]],
+    count: Callable[[AsyncSession], Awaitable[int]],
+    first: int | None,
+    after: str | None,
+) -> ConnectionT:
+    """A connection read from storage: ``rows(session, after_id, limit)`` returns a page
+    (``rows``, ``has_next``); ``count`` runs only when ``totalCount`` is selected."""
+    limit, after_id = page_size(info, first), decode_cursor(kind, after)
+    page = await read(info, lambda session: rows(session, after_id, limit))
+    return build_connection(
+        connection,
+        kind=kind,
+        rows=page.rows,
+        has_next=page.has_next,
+        after_id=after_id,
+        node=node,
+        row_id=lambda row: int(row.id or 0),
+        count=deferred(info, count),
     )

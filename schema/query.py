@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.schema import jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.extensions import PublicError
 from sliceboard.schema.fields import field
-from sliceboard.schema.pagination import ConnectionT, build_connection, decode_cursor, page_size
-from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.pagination import read_page
+from sliceboard.schema.reading import read
 from sliceboard.schema.types.dataset import Dataset, DatasetConnection
 from sliceboard.schema.types.model import Model, ModelConnection, ModelRun
 from sliceboard.services import reads
 from sliceboard.services.ids import parse_id
-
-
-async def _catalog_page(
-    info: Info,
-    connection: type[ConnectionT],
-    node: Callable[..., object],
-    page_rows: Callable[..., Awaitable[Any]],
-    count: Callable[[AsyncSession], Awaitable[int]],
-    first: int | None,
-    after: str | None,
-) -> ConnectionT:
-    """One page of a top-level catalog (datasets, models) in creation order."""
-    kind = node.__name__
-    limit, after_id = page_size(info, first), decode_cursor(kind, after)
-    page = await read(info, lambda s: page_rows(s, after_id=after_id, limit=limit))
-    return build_connection(
-        connection,
-        kind=kind,
-        rows=page.rows,
-        has_next=page.has_next,
-        after_id=after_id,
-        node=lambda row: node(row=row),
-        row_id=lambda row: int(row.id or 0),
-        count=deferred(info, count),
-    )
 
 
 @strawberry.type
@@ -55,14 +26,15 @@ class Query:
     async def datasets(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> DatasetConnection:
-        return await _catalog_page(
+        return await read_page(
             info,
             DatasetConnection,
-            Dataset,
-            reads.page_datasets,
-            reads.count_datasets,
-            first,
-            after,
+            kind="Dataset",
+            node=lambda row: Dataset(row=row),
+            rows=lambda s, after_id, limit: reads.page_datasets(s, after_id=after_id, limit=limit),
+            count=reads.count_datasets,
+            first=first,
+            after=after,
         )
 
     @field(description="By id or by name (both given: they must name the same dataset).")
@@ -84,8 +56,15 @@ class Query:
     async def models(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ModelConnection:
-        return await _catalog_page(
-            info, ModelConnection, Model, reads.page_models, reads.count_models, first, after
+        return await read_page(
+            info,
+            ModelConnection,
+            kind="Model",
+            node=lambda row: Model(row=row),
+            rows=lambda s, after_id, limit: reads.page_models(s, after_id=after_id, limit=limit),
+            count=reads.count_models,
+            first=first,
+            after=after,
         )
 
     @field(description="By id or by referenceId (both given: they must name the same model).")

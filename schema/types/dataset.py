@@ -11,8 +11,10 @@ from sliceboard.schema.child_connection import ONE_PAGE, child_connection, one_p
 from sliceboard.schema.context import Info
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
-from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
-from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.pagination import (
+    Connection,
+    read_page,
+)
 from sliceboard.schema.scalars import JSON, json_value, utc
 from sliceboard.schema.types.annotation import Annotation, AnnotationConnection
 from sliceboard.schema.types.item import ItemConnection, item_connection
@@ -64,25 +66,18 @@ class Dataset(NamedRow):
         first: int | None = None,
         after: str | None = None,
     ) -> AnnotationConnection:
-        limit, after_id = page_size(info, first), decode_cursor("Annotation", after)
         dataset_id = self.key
-        page = await read(
+        return await read_page(
             info,
-            lambda s: reads.page_annotations(
-                s, dataset_id=dataset_id, labels=labels, after_id=after_id, limit=limit
-            ),
-        )
-        return build_connection(
             AnnotationConnection,
             kind="Annotation",
-            rows=page.rows,
-            has_next=page.has_next,
-            after_id=after_id,
             node=lambda row: Annotation(row=row),
-            row_id=lambda row: int(row.id or 0),
-            count=deferred(
-                info, lambda s: reads.count_annotations(s, dataset_id=dataset_id, labels=labels)
+            rows=lambda s, after_id, limit: reads.page_annotations(
+                s, dataset_id=dataset_id, labels=labels, after_id=after_id, limit=limit
             ),
+            count=lambda s: reads.count_annotations(s, dataset_id=dataset_id, labels=labels),
+            first=first,
+            after=after,
         )
 
     @field(description="The taxonomy: every label seen in its annotations, sorted.")

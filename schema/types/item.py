@@ -9,8 +9,10 @@ import strawberry
 from sliceboard.schema.child_connection import CAPPED, capped, child_connection
 from sliceboard.schema.context import Info
 from sliceboard.schema.fields import field
-from sliceboard.schema.pagination import Connection, build_connection, decode_cursor, page_size
-from sliceboard.schema.reading import deferred, read
+from sliceboard.schema.pagination import (
+    Connection,
+    read_page,
+)
 from sliceboard.schema.scalars import JSON, json_value
 from sliceboard.schema.types.annotation import (
     Annotation,
@@ -121,22 +123,15 @@ async def item_connection(
     after: str | None,
 ) -> ItemConnection:
     """A page of a dataset's items that match ``selection`` (an ItemFilter dict, or all)."""
-    limit, after_id = page_size(info, first), decode_cursor("Item", after)
-    page = await read(
+    return await read_page(
         info,
-        lambda s: reads.page_items(
-            s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
-        ),
-    )
-    return build_connection(
         ItemConnection,
         kind="Item",
-        rows=page.rows,
-        has_next=page.has_next,
-        after_id=after_id,
         node=lambda row: Item(row=row),
-        row_id=lambda row: int(row.id or 0),
-        count=deferred(
-            info, lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection)
+        rows=lambda s, after_id, limit: reads.page_items(
+            s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
         ),
+        count=lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection),
+        first=first,
+        after=after,
     )
