@@ -1,6 +1,6 @@
 """Run CPU-bound work in a worker process, so the server's event loop stays responsive.
 
-Why a process and not ``asyncio.to_thread``: measured with ``python -m tests.jobs.loop_lag``
+Why a process and not ``asyncio.to_thread``: measured with ``python bench/loop_lag.py``
 (3 runs, 2 cores shared with other work, load 4-9), a pure-Python loop in a thread holds the
 GIL and the event loop waits for it at every hand-off: ``asyncio.sleep(0.01)`` overshoot
 p50 6-14 ms / p99 29-42 ms and a ``SELECT 1`` round trip p99 42-64 ms, against p50 0.7-1.6 ms /
