@@ -30,13 +30,13 @@ from typing import Any
 
 import httpx
 import numpy as np
-import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.cocogen import make_detections, make_ground_truth  # noqa: E402
+from bench.graphql_client import gql, payload_id  # noqa: E402
 from bench.runner import descendants  # noqa: E402
 from bench.upload import RESULT, free_port, peak_rss_mb  # noqa: E402
 
@@ -55,26 +55,6 @@ COCO_ORDER = ("ap", "ap50", "ap75", "apSmall", "apMedium", "apLarge",
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
-
-
-async def gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(
-        "/graphql",
-        content=orjson.dumps({"query": query, "variables": variables}),
-        headers={"content-type": "application/json"},
-    )
-    body = orjson.loads(response.content)
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"GraphQL failed ({response.status_code}): {str(body)[:2000]}")
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def payload_id(data: dict[str, Any], field: str) -> str:
-    payload = data[field]
-    if "id" not in payload:
-        raise RuntimeError(f"{field}: {payload}")
-    return str(payload["id"])
 
 
 async def upload(client: httpx.AsyncClient, gt: dict[str, Any], dts: list[dict[str, Any]]) -> str:

@@ -35,12 +35,12 @@ from typing import Any
 
 import httpx
 import numpy as np
-import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.graphql_client import gql, payload_id  # noqa: E402
 from bench.upload import PG_ADMIN_URL, RESULT, free_port  # noqa: E402
 
 LABELS = ("car", "person", "bus", "bike", "truck", "dog", "cat", "sign")
@@ -97,26 +97,6 @@ class Server:
             self.proc.wait()
 
 
-async def gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(
-        "/graphql",
-        content=orjson.dumps({"query": query, "variables": variables}),
-        headers={"content-type": "application/json"},
-    )
-    body = orjson.loads(response.content)
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"GraphQL failed ({response.status_code}): {str(body)[:1000]}")
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def _created(data: dict[str, Any], name: str) -> str:
-    payload = data[name]
-    if "id" not in payload:
-        raise RuntimeError(f"{name}: {payload}")
-    return str(payload["id"])
-
-
 def _geometry(rng: random.Random, k: int) -> dict[str, Any]:
     x, y = rng.uniform(0, 500), rng.uniform(0, 350)
     w, h = rng.uniform(8, 140), rng.uniform(8, 130)
@@ -135,15 +115,15 @@ class Seed:
 
 async def seed(client: httpx.AsyncClient, items: int, per_item: int) -> Seed:
     rng = random.Random(11)
-    dataset_id = _created(
+    dataset_id = payload_id(
         await gql(client, 'mutation { createDataset(input: {name: "load"}) { ... on Dataset { id } ... on Error { message } } }', {}),
         "createDataset",
     )  # fmt: skip
-    model_id = _created(
+    model_id = payload_id(
         await gql(client, 'mutation { createModel(input: {name: "m", referenceId: "m"}) { ... on Model { id } ... on Error { message } } }', {}),
         "createModel",
     )  # fmt: skip
-    run_id = _created(
+    run_id = payload_id(
         await gql(
             client,
             'mutation($m: ID!, $d: ID!) { createModelRun(input: {modelId: $m, datasetId: $d, name: "r"}) { ... on ModelRun { id } ... on Error { message } } }',
@@ -193,7 +173,7 @@ async def seed(client: httpx.AsyncClient, items: int, per_item: int) -> Seed:
             )
             if "new" not in data[name]:
                 raise RuntimeError(f"{name}: {data[name]}")
-    job = _created(
+    job = payload_id(
         await gql(
             client,
             "mutation($r: ID!) { calculateEvaluationMetrics(modelRunId: $r) { ... on Job { id } ... on Error { message } } }",
