@@ -32,6 +32,9 @@ class SliceboardGraphQL(GraphQL[Context, None]):
             build_schema(runtime.settings),
             graphql_ide="graphiql",
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            # strawberry refuses a WebSocket handshake whose Origin is another site's unless
+            # it is listed: the CORS origins are the pages allowed to read answers anyway
+            allowed_origins=runtime.settings.cors_origins,
         )
         self.runtime = runtime
         self.input_limits = InputLimits.of(runtime.settings)

@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
+from sliceboard.cross_site import CrossSiteGuard, cors_middleware
 from sliceboard.jobs.runner import JobRunner
 from sliceboard.request_deadline import RequestDeadline
 from sliceboard.request_log import RequestLog
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         ],
         middleware=[
             Middleware(RequestLog),
+            Middleware(CrossSiteGuard, settings=settings),
+            cors_middleware(settings),
             # Outermost, so a budget or a disconnect cancels everything below it.
             Middleware(RequestDeadline, seconds=settings.request_timeout_seconds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

@@ -44,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=None, help="port (default 8000, $SLICEBOARD_PORT)"
     )
     serve.add_argument("--no-jobs", action="store_true", help="do not run jobs in this process")
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=None,
+        help="an origin whose pages may call the API (repeatable; $SLICEBOARD_CORS_ORIGINS)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        help="a Host name served (repeatable; default: loopback names on a loopback bind, "
+        "else any; $SLICEBOARD_ALLOWED_HOSTS)",
+    )
     _add_database_url(serve)
 
     worker = commands.add_parser("worker", help="run the job runner without the HTTP server")
@@ -106,7 +119,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env().with_overrides(database_url=args.database_url)
     if args.command == "serve":
         settings = settings.with_overrides(
-            host=args.host, port=args.port, run_jobs=False if args.no_jobs else None
+            host=args.host,
+            port=args.port,
+            run_jobs=False if args.no_jobs else None,
+            cors_origins=tuple(args.cors_origin) if args.cors_origin else None,
+            allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None,
         )
     return settings
 

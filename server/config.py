@@ -115,6 +115,12 @@ def _env_float(name: str, default: float) -> float:
         raise SettingsError(_setting(name), f"expected a number, got {raw!r}") from None
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list (``a, b``); empty when unset."""
+    raw = os.environ.get(name, "")
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if raw == "":
@@ -172,6 +178,10 @@ class Settings:
     evaluation_memory_mb: int = 2_048
     max_queued_evaluations_per_run: int = 10
     job_cancel_poll_seconds: float = 0.5
+    # Browsers (README "Browsers and other origins"): origins answered by CORS, Host names
+    # accepted (empty: the loopback names when bound to loopback, else any).
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -236,6 +246,8 @@ class Settings:
                 "SLICEBOARD_MAX_QUEUED_EVALUATIONS_PER_RUN", 10
             ),
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
+            cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
+            allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

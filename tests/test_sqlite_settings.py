@@ -41,7 +41,7 @@ async def test_pragmas_on_the_apps_engine(app: Starlette) -> None:
 
 async def test_concurrent_uploads_all_succeed(app: Starlette) -> None:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         created = await client.post(
             "/graphql",
             json={

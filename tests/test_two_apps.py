@@ -81,7 +81,7 @@ async def test_each_app_checks_inputs_against_its_own_limits(tmp_path: Path) -> 
 async def _box_at_500(app: Any, name: str) -> str:
     """Uploads a box at x = 500 into a new dataset ``name`` of ``app``; the payload's type name."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         client = GraphQLClient(http)
         created = await client.data(
             "mutation($n: String!) { createDataset(input: {name: $n}) { ... on Dataset { id } } }",

@@ -22,7 +22,9 @@ async def http(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(app_settings, migrate=False)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as client,
     ):
         yield client
 

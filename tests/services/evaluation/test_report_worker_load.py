@@ -60,7 +60,7 @@ def test_concurrent_cold_reports_never_restart_the_worker(
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http,
+            httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=60) as http,
         ):
             gql = GraphQLClient(http)
             _, run_id = await upload_case(runtime, case)
