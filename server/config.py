@@ -115,6 +115,17 @@ def _env_float(name: str, default: float) -> float:
         raise SettingsError(_setting(name), f"expected a number, got {raw!r}") from None
 
 
+def default_evaluation_memory_mb() -> int:
+    """Half of this machine's memory (at least 1 GB): room for the 10x COCO-val case (its
+    estimate is ~10 GB) on the 24 GB reference machine, while a run that would exhaust the
+    machine (thousands of IoU thresholds) is still refused before it starts."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 4_096
+    return max(1_024, total // (2 * 1024 * 1024))
+
+
 def _env_list(name: str) -> tuple[str, ...]:
     """A comma-separated list (``a, b``); empty when unset."""
     raw = os.environ.get(name, "")
@@ -175,7 +186,7 @@ class Settings:
     max_iou_thresholds: int = 20
     max_detections_limit: int = 10_000
     max_label_matches: int = 1_000
-    evaluation_memory_mb: int = 2_048
+    evaluation_memory_mb: int = field(default_factory=lambda: default_evaluation_memory_mb())
     max_queued_evaluations_per_run: int = 10
     job_cancel_poll_seconds: float = 0.5
     # Browsers (README "Browsers and other origins"): origins answered by CORS, Host names
@@ -241,7 +252,9 @@ class Settings:
             max_iou_thresholds=_env_int("SLICEBOARD_MAX_IOU_THRESHOLDS", 20),
             max_detections_limit=_env_int("SLICEBOARD_MAX_DETECTIONS_LIMIT", 10_000),
             max_label_matches=_env_int("SLICEBOARD_MAX_LABEL_MATCHES", 1_000),
-            evaluation_memory_mb=_env_int("SLICEBOARD_EVALUATION_MEMORY_MB", 2_048),
+            evaluation_memory_mb=_env_int(
+                "SLICEBOARD_EVALUATION_MEMORY_MB", default_evaluation_memory_mb()
+            ),
             max_queued_evaluations_per_run=_env_int(
                 "SLICEBOARD_MAX_QUEUED_EVALUATIONS_PER_RUN", 10
             ),
