@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.serving import start_server
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 GRACE = 2
 ITEMS, PER_ITEM = 100, 50
 # Allowed only because the node limit is raised: 10 x 100 x 50 x 50 annotations.
@@ -34,27 +33,11 @@ LONG = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def server(database: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sliceboard.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            f"sqlite+aiosqlite:///{database}",
-        ],
-        cwd=ROOT,
+    process, base = start_server(
+        "--database-url",
+        f"sqlite+aiosqlite:///{database}",
         env={
             **os.environ,
             "SLICEBOARD_MAX_QUERY_NODES": str(10**12),
@@ -64,18 +47,7 @@ def server(database: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes]
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("server did not start")
-            time.sleep(0.1)
         yield process, base
     finally:
         if process.poll() is None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,15 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.serving import start_server
+
 pytestmark = pytest.mark.slow
 
 BOX = {"x": 0, "y": 0, "width": 10, "height": 10}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _data(base: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -82,26 +76,20 @@ def _evaluate_one_prediction(base: str) -> str:
 
 
 def test_requests_and_jobs_are_logged_as_json_lines(tmp_path: Path) -> None:
-    port, log = _free_port(), tmp_path / "stderr.log"
+    log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sliceboard.cli", "serve", "--port", str(port),
-             "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"],
-            env={**os.environ, "SLICEBOARD_LOG_FORMAT": "json", "SLICEBOARD_JOB_POLL_SECONDS": "0.1"},
+        process, base = start_server(
+            "--database-url",
+            f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+            env={
+                **os.environ,
+                "SLICEBOARD_LOG_FORMAT": "json",
+                "SLICEBOARD_JOB_POLL_SECONDS": "0.1",
+            },
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
+        )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
             job_id = int(_evaluate_one_prediction(base))
         finally:
             process.send_signal(signal.SIGTERM)
