@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.pg_admin import PG_ADMIN_URL, pg_admin  # noqa: E402
 from sliceboard.services.custom_metrics import aggregate_custom_metrics  # noqa: E402
 from sliceboard.services.custom_metrics_cache import CustomMetricCache  # noqa: E402
 from sliceboard.storage.db import create_engine, create_sessionmaker, read_session  # noqa: E402
@@ -41,7 +42,6 @@ from sliceboard.storage.migrate import upgrade  # noqa: E402
 from sliceboard.storage.tables import CustomMetric, Dataset, Item, Model, ModelRun, core, utcnow  # noqa: E402
 
 FEATURES, SUBCLASSES, NAMES = 5, 5, ("iou", "bbw")
-PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 PEER_SQL = """
 WITH sel AS (
@@ -222,16 +222,6 @@ async def measure(url: str, n_items: int, repeat: int, peer_repeat: int) -> None
         await engine.dispose()
 
 
-async def _pg_admin(statement: str) -> None:
-    engine = create_engine(PG_ADMIN)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,16 +233,18 @@ def main() -> int:
     args = parser.parse_args()
     if args.postgres:
         name = f"sliceboard_bench_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
         url = str(
-            sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+            sa.engine.make_url(PG_ADMIN_URL)
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
         try:
             upgrade(url)
             print(f"backend: PostgreSQL ({name})")
             asyncio.run(measure(url, args.items, args.repeat, args.peer_repeat))
         finally:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"

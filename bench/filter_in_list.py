@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -24,13 +25,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sliceboard.storage import filters, tables
-from sliceboard.storage.db import create_engine, create_sessionmaker, read_session, transaction
-from sliceboard.storage.filters import item_filter_clause
-from sliceboard.storage.migrate import upgrade_async
-from sliceboard.storage.reads import select_item_ids
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from bench.pg_admin import PG_ADMIN_URL, pg_admin  # noqa: E402
+from sliceboard.storage import filters, tables  # noqa: E402
+from sliceboard.storage.db import (  # noqa: E402
+    create_engine,
+    create_sessionmaker,
+    read_session,
+    transaction,
+)
+from sliceboard.storage.filters import item_filter_clause  # noqa: E402
+from sliceboard.storage.migrate import upgrade_async  # noqa: E402
+from sliceboard.storage.reads import select_item_ids  # noqa: E402
 
 
 async def _fill(url: str, n_items: int) -> int:
@@ -100,22 +109,12 @@ async def _median(session: Any, repeats: int, clause: Any, filter: Any, dataset_
     return statistics.median(times)
 
 
-async def _pg_admin(admin: str, statement: str) -> None:
-    engine = create_engine(admin)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--values", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--pg", default=PG_ADMIN)
+    parser.add_argument("--pg", default=PG_ADMIN_URL)
     args = parser.parse_args()
     # Every other value matches an item (numbers and strings alike).
     values: list[Any] = [i if i % 2 else f"s{i}" for i in range(0, 2 * args.values, 2)]
@@ -126,7 +125,7 @@ async def main() -> None:
         _report("sqlite", await _time(url, dataset_id, values, args.repeats))
     name = f"bench_in_{uuid.uuid4().hex[:8]}"
     try:
-        await _pg_admin(args.pg, f'CREATE DATABASE "{name}"')
+        await pg_admin(f'CREATE DATABASE "{name}"', args.pg)
     except Exception as error:  # a bench without PostgreSQL still reports SQLite
         print(f"postgresql: skipped ({type(error).__name__})")
         return
@@ -135,7 +134,7 @@ async def main() -> None:
         dataset_id = await _fill(url, args.items)
         _report("postgresql", await _time(url, dataset_id, values, args.repeats))
     finally:
-        await _pg_admin(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', args.pg)
 
 
 def _report(backend: str, timings: dict[str, float]) -> None:

@@ -41,7 +41,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.graphql_client import gql, payload_id  # noqa: E402
-from bench.upload import PG_ADMIN_URL, RESULT, free_port  # noqa: E402
+from bench.pg_admin import PG_ADMIN_URL, pg_admin  # noqa: E402
+from bench.upload import RESULT, free_port  # noqa: E402
 
 LABELS = ("car", "person", "bus", "bike", "truck", "dog", "cat", "sign")
 WEATHER = ("sun", "rain", "fog", "snow")
@@ -400,18 +401,6 @@ async def run_backend(
     report(name, tally, probes, probe_failures, floor)
 
 
-async def _pg_admin(statement: str) -> None:
-    from sliceboard.storage.db import create_engine
-
-    engine = create_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -452,7 +441,7 @@ def main() -> int:
             import sqlalchemy as sa
 
             name = f"sliceboard_load_{uuid.uuid4().hex[:10]}"
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
             url = (
                 sa.engine.make_url(PG_ADMIN_URL)
                 .set(database=name)
@@ -461,7 +450,7 @@ def main() -> int:
             try:
                 asyncio.run(run_backend("postgresql", url, args, workdir))
             finally:
-                asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     return 0
 
 

@@ -38,9 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG_ADMIN_URL = os.environ.get(
-    "SLICEBOARD_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
+from bench.pg_admin import PG_ADMIN_URL, pg_admin  # noqa: E402
+
 RESULT = "... on UpsertResult { new updated ignored } ... on Error { message } ... on InvalidInputError { issues { path message } }"
 CREATE_DATASET = "mutation($name: String!) { createDataset(input: {name: $name}) { ... on Dataset { id } ... on Error { message } } }"
 CREATE_MODEL = "mutation($ref: String!) { createModel(input: {name: $ref, referenceId: $ref}) { ... on Model { id } ... on Error { message } } }"
@@ -262,18 +261,6 @@ def run_backend(
     return {"backend": name, "phases": phases, "peak_rss_mb": rss}
 
 
-async def _pg_admin(statement: str) -> None:
-    from sliceboard.storage.db import create_engine
-
-    engine = create_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
-
-
 def _snake(row: dict[str, Any]) -> dict[str, Any]:
     """What schema/input_coercion.py hands the service for one PredictionInput (rotation defaulted)."""
     return {
@@ -371,7 +358,7 @@ def main() -> int:
             import sqlalchemy as sa
 
             name = f"sliceboard_bench_{uuid.uuid4().hex[:10]}"
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
             url = (
                 sa.engine.make_url(PG_ADMIN_URL)
                 .set(database=name)
@@ -380,7 +367,7 @@ def main() -> int:
             try:
                 results.append(run_backend("postgresql", url, sizes, args.batch, workdir))
             finally:
-                asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         peer = None if args.no_peer else asyncio.run(direct_peer(sizes, args.batch, workdir))
     for result in results:
         print(f"\n[{result['backend']}] server peak RSS {result['peak_rss_mb']:.0f} MB")
