@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sliceboard.db"
 SUPPORTED_DATABASES = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
@@ -95,24 +96,25 @@ def _env(setting: str) -> str | None:
     return None if raw is None or raw.strip() == "" else raw.strip()
 
 
-def _env_int(name: str, default: int) -> int:
+N = TypeVar("N", int, float)
+
+
+def _env_number(name: str, default: N, parse: Callable[[str], N], expected: str) -> N:
     raw = os.environ.get(name, "").strip()
     if raw == "":
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise SettingsError(_setting(name), f"expected a whole number, got {raw!r}") from None
+        raise SettingsError(_setting(name), f"expected {expected}, got {raw!r}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "a whole number")
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(_setting(name), f"expected a number, got {raw!r}") from None
+    return _env_number(name, default, float, "a number")
 
 
 def default_evaluation_memory_mb() -> int:
