@@ -91,6 +91,8 @@ VALUE_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("Segmentation", "polygons"),
         ("Slice", "referenceIds"),
         ("Dataset", "labels"),
+        ("Viewer", "datasetIds"),
+        ("ApiKey", "datasetIds"),
     }
 )
 """Lists that count as one: part of their parent's value (bounded by what an upload may hold),

@@ -1,5 +1,12 @@
 """The /graphql endpoint: HTTP (GraphiQL on GET from a browser) and graphql-transport-ws.
 
+Who a request is: over HTTP the principal ``sliceboard.auth_gate`` put in
+``request.state.principal``; over a WebSocket the key in ``connection_init``'s payload
+(``{"authorization": "Bearer <key>"}``), checked before the connection is acknowledged, so no
+subscription starts without it: a missing or unusable key closes the socket with 4403. With
+authentication off every request is the anonymous admin and the Origin check below is the
+WebSocket's guard. GraphiQL is off under ``SLICEBOARD_ENV=production``.
+
 A request the transport refuses (a body that is not a JSON object or batch, invalid UTF-8, JSON
 nested past the parser's depth, an unsupported method or content type) is answered with its
 HTTP status and a GraphQL error body ``{"errors": [{"message", "extensions": {"code":
@@ -17,26 +24,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
+from sliceboard.authentication import Authenticator, Unauthenticated
 from sliceboard.input_limits import InputLimits, use_input_limits
+from sliceboard.principal import Principal
 from sliceboard.runtime import Runtime
 from sliceboard.schema.context import Context
 from sliceboard.schema.schema import build_schema
 
 
 class SliceboardGraphQL(GraphQL[Context, None]):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, authenticator: Authenticator) -> None:
         super().__init__(
             build_schema(runtime.settings),
-            graphql_ide="graphiql",
+            graphql_ide=None if runtime.settings.production else "graphiql",
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             # strawberry refuses a WebSocket handshake whose Origin is another site's unless
             # it is listed: the CORS origins are the pages allowed to read answers anyway
             allowed_origins=runtime.settings.cors_origins,
         )
         self.runtime = runtime
+        self.authenticator = authenticator
         self.input_limits = InputLimits.of(runtime.settings)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -76,7 +87,25 @@ class SliceboardGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         use_input_limits(self.input_limits)  # this request's task and the tasks it starts
-        return Context.create(self.runtime, request=request, response=response)
+        principal: Principal | None = None
+        if isinstance(request, WebSocket):
+            if not self.authenticator.required:
+                principal = await self.authenticator.principal(None)
+        else:
+            principal = getattr(request.state, "principal", None)
+        return Context.create(self.runtime, request=request, response=response, principal=principal)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Accept the connection only with a usable key when keys are required."""
+        if not self.authenticator.required:
+            return await super().on_ws_connect(context)
+        try:
+            context.principal = await self.authenticator.principal(
+                _ws_authorization(context.connection_params)
+            )
+        except Unauthenticated as refused:
+            raise ConnectionRejectionError({"message": refused.message}) from None
+        return await super().on_ws_connect(context)
 
 
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
@@ -99,10 +128,20 @@ def _standard_json(data: str | bytes) -> object:
         raise HTTPException(400, "The request body nests JSON too deeply.") from exc
 
 
+def _ws_authorization(params: dict[str, Any] | None) -> str | None:
+    """``{"authorization": "Bearer <key>"}`` (any case), or ``{"apiKey": "<key>"}``."""
+    for name, value in (params or {}).items():
+        if isinstance(value, str) and name.lower() == "authorization":
+            return value
+        if isinstance(value, str) and name.lower() in ("apikey", "api_key"):
+            return f"Bearer {value}"
+    return None
+
+
 def bad_request(status: int, message: str) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
     return JSONResponse(body, status_code=status)
 
 
-def make_graphql_app(runtime: Runtime) -> GraphQL[Context, None]:
-    return SliceboardGraphQL(runtime)
+def make_graphql_app(runtime: Runtime, authenticator: Authenticator) -> GraphQL[Context, None]:
+    return SliceboardGraphQL(runtime, authenticator)

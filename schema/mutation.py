@@ -13,6 +13,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import SliceboardError
+from sliceboard.schema import api_keys as key_fields
 from sliceboard.schema import custom_metrics, jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import to_plain
@@ -97,6 +98,14 @@ class Mutation:
     cancel_job: jobs.CancelJobPayload = strawberry.mutation(
         resolver=jobs.cancel_job,
         description="A queued job ends at once, a running one when its handler next checks.",
+    )
+    create_api_key: key_fields.CreateApiKeyPayload = strawberry.mutation(
+        resolver=key_fields.create_api_key,
+        description="A new API key; its secret is in this answer only (admin).",
+    )
+    revoke_api_key: key_fields.RevokeApiKeyPayload = strawberry.mutation(
+        resolver=key_fields.revoke_api_key,
+        description="The key stops working at once on this server (admin).",
     )
 
     @strawberry.mutation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from sliceboard.schema import api_keys as key_fields
 from sliceboard.schema import jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.extensions import PublicError
@@ -20,6 +21,13 @@ from sliceboard.services.ids import parse_id
 class Query:
     job: jobs.Job | None = strawberry.field(
         resolver=jobs.job, description="null for an id that names no job."
+    )
+    viewer: key_fields.Viewer = strawberry.field(
+        resolver=key_fields.viewer,
+        description="Who this request is: its key's name, scope and datasets.",
+    )
+    api_keys: key_fields.ApiKeyConnection = strawberry.field(
+        resolver=key_fields.api_key_page, description="Every API key, secrets never shown (admin)."
     )
 
     @field(description="Datasets in creation order.")

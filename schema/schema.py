@@ -23,6 +23,7 @@ from sliceboard.schema.cost_limit import CostLimit
 from sliceboard.schema.extensions import ErrorCodes, is_bug
 from sliceboard.schema.loop_yield import YieldToLoop
 from sliceboard.schema.mutation import Mutation
+from sliceboard.schema.permissions import Permissions
 from sliceboard.schema.query import Query
 from sliceboard.schema.subscription import Subscription
 
@@ -52,6 +53,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             # The limit rules are built once so every operation validates with the same rule
             # classes: the validation cache below keys on them.
             lambda: AddValidationRules(limit_rules),
+            lambda: Permissions(settings=settings),
             lambda: CostLimit(settings=settings),
             YieldToLoop,
             ErrorCodes,

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from sliceboard.auth_gate import AuthGate
+from sliceboard.authentication import Authenticator
 from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
 from sliceboard.cross_site import CrossSiteGuard, cors_middleware
@@ -38,7 +40,8 @@ def tune_garbage_collector() -> None:
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     runtime = Runtime.create(settings)
-    graphql = make_graphql_app(runtime)
+    authenticator = Authenticator(runtime)
+    graphql = make_graphql_app(runtime, authenticator)
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if migrate:
             await upgrade_async(settings.database_url)
+        await authenticator.start()  # may refuse to serve (sliceboard.authentication.AuthRefused)
         tune_garbage_collector()
         runner = JobRunner(runtime) if settings.run_jobs else None
         if runner is not None:
@@ -72,6 +76,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             Middleware(RequestLog),
             Middleware(CrossSiteGuard, settings=settings),
             cors_middleware(settings),
+            # Inside CORS, so preflights need no key and a 401 still carries CORS headers.
+            Middleware(AuthGate, authenticator=authenticator),
             # Outermost, so a budget or a disconnect cancels everything below it.
             Middleware(RequestDeadline, seconds=settings.request_timeout_seconds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
@@ -79,4 +85,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.authenticator = authenticator
     return app

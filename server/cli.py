@@ -1,4 +1,4 @@
-"""``sliceboard serve | worker | migrate | evaluate-coco``.
+"""``sliceboard serve | worker | migrate | keys | evaluate-coco``.
 
 Imports are deferred to each command so ``evaluate-coco`` never loads the web stack. A setting
 that cannot work ends the command with one line naming it and exit code 2; the long-running
@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-jobs", action="store_true", help="do not run jobs in this process")
     serve.add_argument(
+        "--auth",
+        choices=("required", "off"),
+        default=None,
+        help="require API keys, or serve without them (default: required when keys exist; off "
+        "on a loopback bind without keys; $SLICEBOARD_AUTH)",
+    )
+    serve.add_argument(
         "--cors-origin",
         action="append",
         default=None,
@@ -65,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations")
     _add_database_url(migrate)
 
+    from sliceboard.keys_cli import add_keys_command
+
+    add_keys_command(commands, _add_database_url)
+
     commands.add_parser(
         "evaluate-coco",
         help="evaluate COCO files: GT.json DETECTIONS.json --iou-type bbox|segm|keypoints [--json]",
@@ -80,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return evaluate_coco(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "keys" and args.keys_command == "generate":
+        from sliceboard.services.api_keys import new_key
+
+        print(new_key())
+        return 0
     try:
         settings = _settings(args)
     except SettingsError as exc:
@@ -99,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "keys":
+        from sliceboard.keys_cli import run_keys
+
+        return run_keys(args, settings)
     if args.command == "worker":
         return asyncio.run(_work(settings))
     return 2
@@ -124,6 +144,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             run_jobs=False if args.no_jobs else None,
             cors_origins=tuple(args.cors_origin) if args.cors_origin else None,
             allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None,
+            auth=args.auth,
         )
     return settings
 
@@ -143,6 +164,10 @@ def _serve(settings: Settings) -> int:
 
     from sliceboard.app import create_app
 
+    refusal = asyncio.run(_auth_refusal(settings))
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     logger.info("serving database %s", redact_database_url(settings.database_url))
     uvicorn.run(
         create_app(settings),
@@ -158,6 +183,24 @@ def _serve(settings: Settings) -> int:
         access_log=False,
     )
     return 0
+
+
+async def _auth_refusal(settings: Settings) -> str | None:
+    """The one line saying why this server must not start as configured (no API keys on a
+    public address), or None. The app's lifespan settles the same again when it starts."""
+    from sliceboard.authentication import Authenticator, AuthRefused
+    from sliceboard.runtime import Runtime
+    from sliceboard.storage.migrate import upgrade_async
+
+    await upgrade_async(settings.database_url)
+    runtime = Runtime.create(settings)
+    try:
+        await Authenticator(runtime).start()
+    except AuthRefused as refused:
+        return str(refused)
+    finally:
+        await runtime.close()
+    return None
 
 
 async def _work(settings: Settings) -> int:

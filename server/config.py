@@ -18,6 +18,10 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sliceboard.db"
 SUPPORTED_DATABASES = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+AUTH_MODES = ("auto", "required", "off")
+ENVIRONMENTS = ("development", "production")
+# Settings whose values are secrets: never printed (Settings.__repr__).
+SECRET_SETTINGS = ("key_secret", "bootstrap_admin_key")
 MAX_PORT = 65_535
 
 # Numbers that must be above zero; every other number must be at least zero.
@@ -49,6 +53,7 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
+        "key_cache_seconds",
     }
 )
 
@@ -195,6 +200,19 @@ class Settings:
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # Who may do what (README "API keys"): auth mode (auto: required when keys exist or off
+    # on a loopback bind without keys), the profile, the key-hashing secret (empty: generated
+    # once into the database), a key to store as admin at start, how long a checked key is
+    # trusted before its row is read again (revocation by another process shows after it).
+    auth: str = "auto"
+    env: str = "development"
+    key_secret: str = ""
+    bootstrap_admin_key: str = ""
+    key_cache_seconds: float = 2.0
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -204,6 +222,21 @@ class Settings:
         object.__setattr__(
             self, "log_format", _checked_choice("log_format", self.log_format.lower(), LOG_FORMATS)
         )
+        object.__setattr__(self, "auth", _checked_choice("auth", self.auth.lower(), AUTH_MODES))
+        object.__setattr__(self, "env", _checked_choice("env", self.env.lower(), ENVIRONMENTS))
+        if self.production:
+            if self.auth == "off":
+                raise SettingsError(
+                    "auth", "SLICEBOARD_ENV=production requires authentication; remove --auth off"
+                )
+            # The production profile logs one JSON object per line.
+            object.__setattr__(self, "log_format", "json")
+        if self.bootstrap_admin_key and not _BOOTSTRAP_KEY.fullmatch(self.bootstrap_admin_key):
+            raise SettingsError(
+                "bootstrap_admin_key",
+                "expected a key such as `sliceboard keys generate` prints (sb_<12 hex>_<40 "
+                "letters and digits>)",
+            )
         if not self.host.strip():
             raise SettingsError("host", "must not be empty")
         for setting in fields(self):
@@ -216,6 +249,8 @@ class Settings:
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["database_url"] = redact_database_url(self.database_url)
+        for name in SECRET_SETTINGS:
+            shown[name] = "***" if shown[name] else ""
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     @classmethod
@@ -263,12 +298,21 @@ class Settings:
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
+            auth=_env("auth") or "auto",
+            env=_env("env") or "development",
+            key_secret=_env("key_secret") or "",
+            bootstrap_admin_key=_env("bootstrap_admin_key") or "",
+            key_cache_seconds=_env_float("SLICEBOARD_KEY_CACHE_SECONDS", 2.0),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
         if "database_url" in changes and changes["database_url"] is not None:
             changes["database_url"] = normalise_database_url(changes["database_url"])
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# The shape of services/api_keys.KEY_PATTERN (settings import nothing of the services).
+_BOOTSTRAP_KEY = re.compile(r"sb_[0-9a-f]{12}_[0-9A-Za-z]{40}")
 
 
 def _checked_database_url(url: str) -> str:

@@ -40,7 +40,7 @@ def accepted_hosts(settings: Settings) -> tuple[str, ...] | None:
     """The Host names served; None: any."""
     if settings.allowed_hosts:
         return tuple(host.lower() for host in settings.allowed_hosts)
-    return LOOPBACK_NAMES if _is_loopback(settings.host) else None
+    return LOOPBACK_NAMES if is_loopback(settings.host) else None
 
 
 def cors_middleware(settings: Settings) -> Middleware:
@@ -118,7 +118,7 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _is_loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
     if address.lower() == "localhost":
         return True
     try:

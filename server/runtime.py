@@ -69,6 +69,9 @@ class Runtime:
     notifier: Notifier = field(default_factory=Notifier)
     # Set by whoever runs jobs in this process; services call it after committing a new job.
     wake_jobs: Callable[[], None] = lambda: None
+    # Set by the app's authenticator; called with a key's public id after it is revoked here,
+    # so this process stops accepting it at once.
+    forget_key: Callable[[str], None] = lambda _public_id: None
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

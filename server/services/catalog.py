@@ -20,6 +20,7 @@ from sliceboard.services.validation.fields import (
     check_metadata,
     check_text,
 )
+from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import catalog_writes as sql
 from sliceboard.storage import upload_writes
 from sliceboard.storage.filters import validate_item_filter
@@ -32,7 +33,7 @@ async def _dataset(session: AsyncSession, raw_id: str, path: str) -> Dataset:
     dataset = await sql.select_dataset(
         session=session, dataset_id=require_id(raw_id, "Dataset", path)
     )
-    if dataset is None:
+    if dataset is None or not sees_dataset(dataset.id):
         raise NotFound("Dataset", raw_id, path)
     return dataset
 
@@ -174,6 +175,6 @@ def _check_reference_ids(reference_ids: list[Any], issues: Issues) -> list[str]:
 async def delete_dataset(session: AsyncSession, *, dataset_id: str) -> int:
     """Deletes a dataset with everything in it (items, annotations, runs, slices, ...)."""
     row_id = require_id(dataset_id, "Dataset", "id")
-    if not await sql.delete_dataset(session=session, dataset_id=row_id):
+    if not sees_dataset(row_id) or not await sql.delete_dataset(session=session, dataset_id=row_id):
         raise NotFound("Dataset", dataset_id, "id")
     return row_id

@@ -52,6 +52,7 @@ from sliceboard.services.custom_metrics_input import (
 )
 from sliceboard.services.ids import require_id
 from sliceboard.services.slices import resolve_item_ids
+from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import custom_metrics as store
 
 
@@ -68,7 +69,7 @@ async def upload_custom_metrics(
     """Validates and upserts one batch; raises NotFound / InvalidInput and then writes nothing."""
     run_id = require_id(model_run_id, "ModelRun", "modelRunId")
     run = await store.select_run_versions(session=session, model_run_id=run_id, lock=True)
-    if run is None:
+    if run is None or not sees_dataset(run.dataset_id):
         raise NotFound("ModelRun", model_run_id, "modelRunId")
     if len(metrics) > max_rows:
         raise InvalidInput(

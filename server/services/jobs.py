@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import InvalidInput, Issue, NotFound
 from sliceboard.services.ids import parse_id, require_id
+from sliceboard.services.visibility import visible_row
 from sliceboard.storage import jobs as job_store
 from sliceboard.storage.tables import Job, utcnow
 
@@ -49,13 +50,15 @@ async def get_job(session: AsyncSession, *, job_id: str) -> Job | None:
     row_id = parse_id(job_id)
     if row_id is None:
         return None
-    return await job_store.select_job(session=session, job_id=row_id)
+    return await visible_row(session, await job_store.select_job(session=session, job_id=row_id))
 
 
 async def cancel_job(session: AsyncSession, *, job_id: str) -> Job:
     """Cancel a queued job at once, or ask a running one to stop (it becomes CANCELLED when its
     handler next checks or ends). A finished job is returned unchanged."""
     row_id = require_id(job_id, "Job", "id")
+    if await get_job(session, job_id=str(row_id)) is None:
+        raise NotFound("Job", job_id, "id")
     job = await job_store.request_cancel(session=session, job_id=row_id, now=utcnow())
     if job is None:
         raise NotFound("Job", job_id, "id")

@@ -1,5 +1,8 @@
 """Read use cases behind the GraphQL read side: pages with counts, and batch loads grouped by
 key for DataLoaders (a loader must answer one value per key, in key order).
+
+Rows by id, children by parent, dataset pages and lookups by name show a dataset-limited key
+only its datasets' rows (``services.visibility``): a hidden row is a missing one.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
 from sliceboard.services.slices import items_clause
+from sliceboard.services.visibility import restriction, visible, visible_row
 from sliceboard.storage import reads, tables
 from sliceboard.storage.pagination import Page
 
@@ -21,7 +25,7 @@ RowT = TypeVar("RowT", bound=SQLModel)
 
 
 async def row_by_id(session: AsyncSession, *, table: type[RowT], id: int) -> RowT | None:
-    return await reads.row_by_id(session=session, table=table, id=id)
+    return await visible_row(session, await reads.row_by_id(session=session, table=table, id=id))
 
 
 async def rows_in_key_order(
@@ -29,7 +33,7 @@ async def rows_in_key_order(
 ) -> list[RowT | None]:
     """One row (or None) per id, in the order of ``ids``."""
     found = {row.id: row for row in await reads.rows_by_ids(session=session, table=table, ids=ids)}  # type: ignore[attr-defined]
-    return [found.get(key) for key in ids]
+    return await visible(session, [found.get(key) for key in ids])
 
 
 def _grouped(rows: Sequence[RowT], attribute: str, keys: Sequence[int]) -> list[list[RowT]]:
@@ -80,11 +84,13 @@ async def children_of(
     rows = await reads.rows_by_parent_ids(
         session=session, table=table, parent_column=parent_column, parent_ids=parent_ids
     )
+    if restriction() is not None:
+        rows = [row for row in await visible(session, rows) if row is not None]
     return _grouped(rows, parent_column, parent_ids)
 
 
 async def dataset_by_name(session: AsyncSession, *, name: str) -> tables.Dataset | None:
-    return await reads.get_dataset_by_name(session=session, name=name)
+    return await visible_row(session, await reads.get_dataset_by_name(session=session, name=name))
 
 
 async def model_by_reference_id(session: AsyncSession, *, reference_id: str) -> tables.Model | None:
@@ -97,11 +103,13 @@ async def model_by_reference_id(session: AsyncSession, *, reference_id: str) -> 
 async def page_datasets(
     session: AsyncSession, *, after_id: int | None, limit: int
 ) -> Page[tables.Dataset]:
-    return await reads.page_datasets(session=session, after_id=after_id, limit=limit)
+    return await reads.page_datasets(
+        session=session, after_id=after_id, limit=limit, only=restriction()
+    )
 
 
 async def count_datasets(session: AsyncSession) -> int:
-    return await reads.count_datasets(session=session)
+    return await reads.count_datasets(session=session, only=restriction())
 
 
 async def page_models(

@@ -30,6 +30,7 @@ from sliceboard.services.validation import (
     validate_items,
     validate_predictions,
 )
+from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import catalog_writes as catalog_sql
 from sliceboard.storage import upload_writes as sql
 from sliceboard.storage.tables import Dataset, ModelRun, utcnow
@@ -48,7 +49,7 @@ async def _locked_dataset(session: AsyncSession, dataset_id: str) -> Dataset:
     dataset = await sql.lock_dataset(
         session=session, dataset_id=require_id(dataset_id, "Dataset", "datasetId")
     )
-    if dataset is None:
+    if dataset is None or not sees_dataset(dataset.id):
         raise NotFound("Dataset", dataset_id, "datasetId")
     return dataset
 
@@ -57,7 +58,7 @@ async def _locked_run(session: AsyncSession, model_run_id: str) -> ModelRun:
     run = await sql.lock_model_run(
         session=session, model_run_id=require_id(model_run_id, "ModelRun", "modelRunId")
     )
-    if run is None:
+    if run is None or not sees_dataset(run.dataset_id):
         raise NotFound("ModelRun", model_run_id, "modelRunId")
     return run
 

@@ -24,13 +24,16 @@ async def select_evaluation(*, session: AsyncSession, evaluation_id: int) -> Eva
     return await session.get(Evaluation, evaluation_id)
 
 
-async def lock_model_run(*, session: AsyncSession, model_run_id: int) -> bool:
+async def lock_model_run(*, session: AsyncSession, model_run_id: int) -> int | None:
     """Take the run's row lock until the transaction ends (``SELECT ... FOR UPDATE``), so two
     requests for one run choose its next version and look for a job to share one after the
-    other; SQLite's write transaction (``BEGIN IMMEDIATE``) serialises them already. False when
-    the run does not exist."""
-    statement = sa.select(MODEL_RUN.c.id).where(MODEL_RUN.c.id == model_run_id).with_for_update()
-    return (await session.execute(statement)).first() is not None
+    other; SQLite's write transaction (``BEGIN IMMEDIATE``) serialises them already. The run's
+    dataset id, or None when the run does not exist."""
+    statement = (
+        sa.select(MODEL_RUN.c.dataset_id).where(MODEL_RUN.c.id == model_run_id).with_for_update()
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else int(row[0])
 
 
 async def select_evaluations_in_progress(

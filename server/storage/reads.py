@@ -54,20 +54,29 @@ async def get_model_by_reference_id(
 # --- pages ------------------------------------------------------------------------------------
 
 
+def _datasets_among(statement: Any, only: frozenset[int] | None) -> Any:
+    """``statement`` over datasets, kept to the ids in ``only`` (None: all)."""
+    if only is None:
+        return statement
+    return statement.where(_c(tables.Dataset, "id").in_(sorted(only)))
+
+
 async def page_datasets(
-    *, session: AsyncSession, after_id: int | None, limit: int
+    *, session: AsyncSession, after_id: int | None, limit: int, only: frozenset[int] | None = None
 ) -> Page[tables.Dataset]:
     return await fetch_page(
         session=session,
-        statement=sa.select(tables.Dataset),
+        statement=_datasets_among(sa.select(tables.Dataset), only),
         id_column=_c(tables.Dataset, "id"),
         after_id=after_id,
         limit=limit,
     )
 
 
-async def count_datasets(*, session: AsyncSession) -> int:
-    return await count_rows(session=session, statement=sa.select(_c(tables.Dataset, "id")))
+async def count_datasets(*, session: AsyncSession, only: frozenset[int] | None = None) -> int:
+    return await count_rows(
+        session=session, statement=_datasets_among(sa.select(_c(tables.Dataset, "id")), only)
+    )
 
 
 async def page_models(

@@ -305,6 +305,52 @@ class CustomMetric(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class ApiKey(SQLModel, table=True):
+    """An API key. The secret itself is never stored: ``secret_hash`` is its HMAC-SHA-256 under
+    the server secret; ``public_id`` (printed inside the key) finds the row without the secret."""
+
+    __tablename__ = "api_key"
+    id: int | None = _pk()
+    name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, unique=True))
+    public_id: str = Field(sa_column=sa.Column(sa.String(32), nullable=False, unique=True))
+    secret_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    scope: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    # True: limited to the datasets in api_key_dataset (none left: it sees nothing).
+    dataset_limited: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    created_at: datetime = _time()
+    expires_at: datetime | None = _time(nullable=True)
+    revoked_at: datetime | None = _time(nullable=True)
+
+
+class ApiKeyDataset(SQLModel, table=True):
+    """A dataset a limited key may use; deleting the dataset deletes the row, so a later
+    dataset that reuses the id is not reachable through the key."""
+
+    __tablename__ = "api_key_dataset"
+    api_key_id: int = Field(
+        sa_column=sa.Column(
+            IdType, sa.ForeignKey("api_key.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    dataset_id: int = Field(
+        sa_column=sa.Column(
+            IdType, sa.ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+    )
+
+
+class ServerSecret(SQLModel, table=True):
+    """Secrets the server generates once and every process shares (the key-hashing secret when
+    ``SLICEBOARD_KEY_SECRET`` is not set)."""
+
+    __tablename__ = "server_secret"
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    value: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    created_at: datetime = _time()
+
+
 def core(model: type[SQLModel]) -> sa.Table:
     """The Core table behind a model: typed columns for SQL expressions (``core(Item).c.id``)."""
     table = model.__table__  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from sliceboard.services.evaluation.options import EvaluationOptions, OptionLimi
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.ids import require_id
 from sliceboard.services.jobs import enqueue_job, get_job
+from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import evaluations
 from sliceboard.storage import jobs as job_store
 from sliceboard.storage.catalog_writes import select_dataset, select_model_run
@@ -50,7 +51,8 @@ async def request_evaluation(
             evaluations waiting in the queue (path ``modelRunId``).
     """
     run_id = require_id(model_run_id, "ModelRun", "modelRunId")
-    if not await evaluations.lock_model_run(session=session, model_run_id=run_id):
+    dataset_id = await evaluations.lock_model_run(session=session, model_run_id=run_id)
+    if dataset_id is None or not sees_dataset(dataset_id):
         raise NotFound("ModelRun", model_run_id, "modelRunId")
     stored = options.checked(limits).to_json()
     in_progress = await evaluations.select_evaluations_in_progress(
