@@ -19,7 +19,12 @@ from sliceboard.config import Settings, SettingsError, redact_database_url
 logger = logging.getLogger("sliceboard.cli")
 
 # Settings that a command-line option can also give.
-OPTIONS = {"database_url": "--database-url", "host": "--host", "port": "--port"}
+OPTIONS = {
+    "database_url": "--database-url",
+    "host": "--host",
+    "port": "--port",
+    "auth": "--auth",
+}
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:

@@ -53,7 +53,6 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
-        "key_cache_seconds",
     }
 )
 

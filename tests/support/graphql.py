@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import strawberry
 
+from sliceboard.principal import ANONYMOUS_ADMIN, Principal
 from sliceboard.runtime import Runtime
 from sliceboard.schema.context import Context
 from sliceboard.schema.schema import build_schema
@@ -40,8 +41,9 @@ class GraphQLClient:
 
 
 class Executor:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, principal: Principal = ANONYMOUS_ADMIN) -> None:
         self.runtime = runtime
+        self.principal = principal
         self.schema: strawberry.Schema = build_schema(runtime.settings)
 
     async def run(
@@ -49,7 +51,9 @@ class Executor:
     ) -> tuple[Any, list[dict[str, Any]]]:
         """(data, errors as the client sees them)."""
         result = await self.schema.execute(
-            query, variable_values=variables, context_value=Context.create(self.runtime)
+            query,
+            variable_values=variables,
+            context_value=Context.create(self.runtime, principal=self.principal),
         )
         return result.data, [dict(error.formatted) for error in result.errors or []]
 
