@@ -3,6 +3,9 @@
 #   docker build -t sliceboard .
 #   docker run -p 8000:8000 -v sliceboard-data:/data sliceboard      # SQLite at /data/sliceboard.db (the working directory)
 #   docker run -e SLICEBOARD_DATABASE_URL=postgresql://user:pass@db/sliceboard sliceboard
+# The image requires API keys (SLICEBOARD_AUTH=required): give the first admin key with
+#   docker run -e SLICEBOARD_BOOTSTRAP_ADMIN_KEY=$(docker run --rm sliceboard sliceboard keys generate) ...
+# or create one in the running container: docker exec CONTAINER sliceboard keys create --name admin --scope admin
 
 FROM python:3.11-slim AS builder
 WORKDIR /src
@@ -19,7 +22,8 @@ RUN python -m build --wheel --outdir /wheels \
 
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    SLICEBOARD_AUTH=required
 RUN groupadd --system --gid 10001 sliceboard \
  && useradd --system --uid 10001 --gid sliceboard --home-dir /data --shell /usr/sbin/nologin sliceboard \
  && mkdir -p /data && chown sliceboard:sliceboard /data

@@ -102,6 +102,8 @@ class SliceboardGraphQL(GraphQL[Context, None]):
         try:
             context.principal = await self.authenticator.principal(
                 _ws_authorization(context.connection_params)
+                # a client that cannot put it in the payload may send it with the handshake
+                or context.request.headers.get("authorization")
             )
         except Unauthenticated as refused:
             raise ConnectionRejectionError({"message": refused.message}) from None

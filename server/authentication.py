@@ -92,6 +92,9 @@ class Authenticator:
                 logger.info("stored the bootstrap admin key (SLICEBOARD_BOOTSTRAP_ADMIN_KEY)")
             usable = await api_keys.count_usable_api_keys(session)
         self.required = resolve_mode(self.settings, usable)
+        logger.info(
+            "authentication %s (%d usable API keys)", "required" if self.required else "off", usable
+        )
         if self.required and not usable:
             logger.warning(
                 "authentication is required but no usable API key exists: create one with "

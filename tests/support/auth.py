@@ -72,6 +72,7 @@ def ws_first(
     query: str,
     variables: dict[str, Any] | None = None,
     origin: str | None = None,
+    handshake_key: str | None = None,
 ) -> dict[str, Any]:
     """The first answer to one operation over graphql-transport-ws: ``{"closed": code}`` when the
     server refuses the connection (``connection_init``), else the ``next``/``error`` message."""
@@ -81,6 +82,9 @@ def ws_first(
             base.replace("http", "ws") + "/graphql",
             subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
             origin=websockets.Origin(origin) if origin else None,
+            additional_headers=(
+                {"authorization": f"Bearer {handshake_key}"} if handshake_key else None
+            ),
         ) as ws:
             ws.send(json.dumps({"type": "connection_init", "payload": payload}))
             ack = json.loads(ws.recv(timeout=10))
