@@ -17,8 +17,11 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sliceboard.config import Settings
 from sliceboard.cross_site import is_loopback
+from sliceboard.errors import Conflict
 from sliceboard.principal import ADMIN, ANONYMOUS_ADMIN, Principal
 from sliceboard.runtime import Runtime
 from sliceboard.services import api_keys
@@ -62,7 +65,8 @@ class Authenticator:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.required = self.settings.auth == "required" or self.settings.env == "production"
+        # Until start() has counted the keys, "auto" fails closed.
+        self.required = self.settings.auth != "off"
         self._secret: bytes | None = None
         self._keys: dict[str, tuple[float, api_keys.StoredKey | None]] = {}
         runtime.forget_key = self.forget
@@ -80,16 +84,7 @@ class Authenticator:
                 public_id is not None
                 and await api_keys.find_key(session, public_id=public_id) is None
             ):
-                await api_keys.create_api_key(
-                    session,
-                    secret=self._secret,
-                    name=BOOTSTRAP_NAME,
-                    scope=ADMIN,
-                    dataset_ids=None,
-                    expires_at=None,
-                    key=bootstrap,
-                )
-                logger.info("stored the bootstrap admin key (SLICEBOARD_BOOTSTRAP_ADMIN_KEY)")
+                await self._store_bootstrap_key(session, bootstrap, public_id)
             usable = await api_keys.count_usable_api_keys(session)
         self.required = resolve_mode(self.settings, usable)
         logger.info(
@@ -100,6 +95,22 @@ class Authenticator:
                 "authentication is required but no usable API key exists: create one with "
                 "`sliceboard keys create --name NAME --scope admin`"
             )
+
+    async def _store_bootstrap_key(self, session: AsyncSession, key: str, public_id: str) -> None:
+        assert self._secret is not None
+        try:
+            await api_keys.create_api_key(
+                session,
+                secret=self._secret,
+                name=f"{BOOTSTRAP_NAME}-{public_id}",
+                scope=ADMIN,
+                dataset_ids=None,
+                expires_at=None,
+                key=key,
+            )
+        except Conflict:
+            return  # another replica starting at the same time stored it
+        logger.info("stored the bootstrap admin key (SLICEBOARD_BOOTSTRAP_ADMIN_KEY)")
 
     def forget(self, public_id: str | None = None) -> None:
         """Drop cached keys (one, or all): after a revocation in this process."""
