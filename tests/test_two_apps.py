@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,12 @@ async def report_thread_id(runtime: Runtime) -> int:
     return await asyncio.wrap_future(runtime.compute.report_thread.submit(0, threading.get_ident))
 
 
-async def test_two_apps_share_nothing_and_each_closes_its_own(tmp_path: Path) -> None:
+async def test_two_apps_share_nothing_and_each_closes_its_own(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    # migrated databases: starting reads the API keys (sliceboard.authentication)
+    for name in ("first", "second"):
+        shutil.copyfile(sqlite_template, tmp_path / f"{name}.db")
     apps = [
         create_app(
             Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / name}.db", run_jobs=False),
