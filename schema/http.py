@@ -29,7 +29,7 @@ from sliceboard.schema.schema import build_schema
 class SliceboardGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(
-            build_schema(runtime.settings),
+            build_schema(runtime.settings, runtime.metrics),
             graphql_ide="graphiql",
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             # strawberry refuses a WebSocket handshake whose Origin is another site's unless

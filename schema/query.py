@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from sliceboard.schema import jobs
+from sliceboard.schema import audit, jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.extensions import PublicError
 from sliceboard.schema.fields import field
@@ -20,6 +20,11 @@ from sliceboard.services.ids import parse_id
 class Query:
     job: jobs.Job | None = strawberry.field(
         resolver=jobs.job, description="null for an id that names no job."
+    )
+    audit_log: audit.AuditEntryConnection = strawberry.field(
+        resolver=audit.audit_log,
+        description="Mutations, newest first: who (key), which field, which dataset, when, "
+        "outcome. Admin keys only when auth is required.",
     )
 
     @field(description="Datasets in creation order.")

@@ -18,6 +18,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sliceboard.db"
 SUPPORTED_DATABASES = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Who may read /metrics: admin keys (anyone while auth is off), anyone, or nobody.
+METRICS_ACCESS = ("admin", "open", "off")
 MAX_PORT = 65_535
 
 # Numbers that must be above zero; every other number must be at least zero.
@@ -49,6 +51,9 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
+        "rate_limit_burst",
+        "rate_limit_max_clients",
+        "metrics_max_operations",
     }
 )
 
@@ -195,6 +200,20 @@ class Settings:
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # Limits per key (README "Rate limits"): token buckets per API key (per client address
+    # without one). Requests: ``rate_limit_per_second`` refill, ``rate_limit_burst`` capacity,
+    # 0 per second turns it off; beyond it HTTP 429 with Retry-After. Evaluations: so many
+    # ``calculateEvaluationMetrics`` per run and key per hour (0: off), beyond it a
+    # RateLimitedError payload. The limiter keeps at most ``rate_limit_max_clients`` buckets.
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 100
+    evaluations_per_run_per_hour: int = 60
+    rate_limit_max_clients: int = 10_000
+    # Observability (README "Metrics, traces and the audit log"): who may read /metrics, how
+    # many distinct operation names it labels (the rest count as "other"), OpenTelemetry traces.
+    metrics_access: str = "admin"
+    metrics_max_operations: int = 200
+    otel: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -203,6 +222,11 @@ class Settings:
         )
         object.__setattr__(
             self, "log_format", _checked_choice("log_format", self.log_format.lower(), LOG_FORMATS)
+        )
+        object.__setattr__(
+            self,
+            "metrics_access",
+            _checked_choice("metrics_access", self.metrics_access.lower(), METRICS_ACCESS),
         )
         if not self.host.strip():
             raise SettingsError("host", "must not be empty")
@@ -263,6 +287,15 @@ class Settings:
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
+            rate_limit_per_second=_env_float("SLICEBOARD_RATE_LIMIT_PER_SECOND", 0.0),
+            rate_limit_burst=_env_int("SLICEBOARD_RATE_LIMIT_BURST", 100),
+            evaluations_per_run_per_hour=_env_int("SLICEBOARD_EVALUATIONS_PER_RUN_PER_HOUR", 60),
+            rate_limit_max_clients=_env_int("SLICEBOARD_RATE_LIMIT_MAX_CLIENTS", 10_000),
+            metrics_access=_env("metrics_access") or "admin",
+            metrics_max_operations=_env_int("SLICEBOARD_METRICS_MAX_OPERATIONS", 200),
+            otel=_env_bool(
+                "SLICEBOARD_OTEL", bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
+            ),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
