@@ -30,8 +30,10 @@ def instrument(
     if not runtime.settings.otel:
         return None
     try:
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
         from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+        from opentelemetry.metrics import get_meter
+        from opentelemetry.trace import get_tracer
     except ImportError as exc:
         raise SettingsError(
             "otel", f"tracing needs the OpenTelemetry packages ({EXTRA}): {exc}"
@@ -39,8 +41,16 @@ def instrument(
     owned = tracer_provider is None
     provider: Any = _otlp_provider() if owned else tracer_provider
     StarletteInstrumentor.instrument_app(app, tracer_provider=provider)
-    instrumentor = SQLAlchemyInstrumentor()
-    instrumentor.instrument(engine=runtime.database.sync_engine, tracer_provider=provider)
+    # This runtime's engine only, through the instrumentation's engine tracer:
+    # SQLAlchemyInstrumentor is one per process (a second app would go untraced), patches
+    # create_engine everywhere, and refuses SQLAlchemy 2.1 by its declared range although the
+    # engine events it hooks are unchanged (tests/test_tracing.py checks the statements arrive).
+    connections = get_meter(__name__).create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(  # type: ignore[no-untyped-call]
+        get_tracer(__name__, tracer_provider=provider), runtime.database.sync_engine, connections
+    )
 
     def stop() -> None:
         if owned:
