@@ -12,6 +12,7 @@ Operation names come from clients, so the label is bounded: the first
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -43,6 +44,8 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.max_operations = max_operations
         self._operations: set[str] = set()
+        # (name, type) -> its counter and histogram children: skips ``labels()`` per request
+        self._children: dict[tuple[str | None, str], tuple[Any, Any]] = {}
         registry = self.registry
         self._requests = Counter(
             "sliceboard_graphql_requests",
@@ -106,10 +109,15 @@ class Metrics:
         self, name: str | None, kind: str, seconds: float | None, error_codes: Iterable[str]
     ) -> None:
         """One GraphQL operation ended (``seconds`` None for subscriptions: they last)."""
-        label = self.operation(name)
-        self._requests.labels(label, kind).inc()
+        children = self._children.get((name, kind))
+        if children is None:
+            label = self.operation(name)
+            children = (self._requests.labels(label, kind), self._latency.labels(label))
+            if label != OTHER:  # at most max_operations x types entries
+                self._children[(name, kind)] = children
+        children[0].inc()
         if seconds is not None:
-            self._latency.labels(label).observe(seconds)
+            children[1].observe(seconds)
         for code in error_codes:
             self._errors.labels(code).inc()
 
