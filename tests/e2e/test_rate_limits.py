@@ -4,13 +4,20 @@ payload and queue nothing."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from typing import Any
 
 import httpx
+import pytest
+import websockets
+import websockets.sync.client
 from prometheus_client.parser import text_string_to_metric_families
 
 from sliceboard.config import Settings
 from tests.support.principals import app_client, gql, header
+from tests.support.serving import start_server
 
 ADMIN = header(1, "ops", "admin")
 QUERY = "query Probe { datasets(first: 1) { edges { cursor } } }"
@@ -110,3 +117,28 @@ async def test_evaluations_per_run_per_hour(database_url: str) -> None:
         scraped = (await client.get("/metrics", headers=ADMIN)).text
         assert _sample(scraped, "sliceboard_rate_limited_total", {"limit": "evaluations"}) == 1
         assert _sample(scraped, "sliceboard_graphql_errors_total", {"code": "RATE_LIMITED"}) == 1
+
+
+@pytest.mark.slow
+def test_websocket_handshakes_count_too(sqlite_url: str) -> None:
+    """Through a real server: a handshake past the bucket is refused before it is accepted."""
+    env = {
+        **os.environ,
+        "SLICEBOARD_RATE_LIMIT_PER_SECOND": "0.01",
+        "SLICEBOARD_RATE_LIMIT_BURST": "1",
+    }
+    process, base = start_server("--database-url", sqlite_url, env=env)
+    url = base.replace("http", "ws") + "/graphql"
+    protocol = [websockets.Subprotocol("graphql-transport-ws")]
+    try:
+        with websockets.sync.client.connect(url, subprotocols=protocol) as ws:
+            ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            websockets.sync.client.connect(url, subprotocols=protocol)
+        assert refused.value.response.status_code == 403
+        limited = httpx.post(f"{base}/graphql", json={"query": QUERY}, timeout=10)
+        assert limited.status_code == 429  # the same caller's bucket
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
