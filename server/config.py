@@ -7,6 +7,7 @@ setting in one line and which the CLI turns into exit code 2 instead of a traceb
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -18,6 +19,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sliceboard.db"
 SUPPORTED_DATABASES = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A module of the ``otel`` extra: tracing is refused at start-up without it.
+OTEL_PROBE = "opentelemetry.instrumentation.starlette"
 # Who may read /metrics: admin keys (anyone while auth is off), anyone, or nobody.
 METRICS_ACCESS = ("admin", "open", "off")
 MAX_PORT = 65_535
@@ -228,6 +231,10 @@ class Settings:
             "metrics_access",
             _checked_choice("metrics_access", self.metrics_access.lower(), METRICS_ACCESS),
         )
+        if self.otel and not _importable(OTEL_PROBE):
+            raise SettingsError(
+                "otel", "tracing needs the OpenTelemetry packages: pip install 'sliceboard[otel]'"
+            )
         if not self.host.strip():
             raise SettingsError("host", "must not be empty")
         for setting in fields(self):
@@ -322,6 +329,13 @@ def _checked_database_url(url: str) -> str:
             "sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user:password@host/name",
         )
     return url
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def _checked_choice(setting: str, value: str, choices: tuple[str, ...]) -> str:

@@ -54,3 +54,12 @@ def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLICEBOARD_RATE_LIMIT_BURST", "lots")
     with pytest.raises(SettingsError, match=r"^SLICEBOARD_RATE_LIMIT_BURST: expected a whole"):
         Settings.from_env()
+
+
+def test_tracing_without_its_packages_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sliceboard.config.OTEL_PROBE", "opentelemetry_not_installed.starlette")
+    with pytest.raises(
+        SettingsError, match=r"^SLICEBOARD_OTEL: tracing needs .*sliceboard\[otel\]"
+    ):
+        Settings(otel=True)
+    assert Settings(otel=False).otel is False
