@@ -9,6 +9,7 @@ the error code in a transaction of its own (or corrects the entry an earlier com
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -34,6 +35,12 @@ logger = logging.getLogger(__name__)
 CREATES_DATASET = "createDataset"
 #: Fields whose ``id`` argument is a dataset's.
 DATASET_BY_ID = frozenset({"deleteDataset"})
+
+#: The outcome of a mutation cut off by the request's deadline or its client's departure.
+CANCELLED = "CANCELLED"
+CANCELLED_TEXT = "the request ended before the mutation did"
+# Entries of cancelled mutations being written (a strong reference until they are).
+_settling: set[asyncio.Future[None]] = set()
 
 _EXCEPTION_CODES: tuple[tuple[type[Exception], str], ...] = (
     (InvalidInput, "INVALID_INPUT"),
@@ -126,6 +133,14 @@ def _audited(name: str, field: GraphQLField) -> Any:
             result = resolve(root, info, **arguments)
             if isawaitable(result):
                 result = await result
+        except asyncio.CancelledError:  # the request's deadline, or its client went away
+            pending.open = False
+            audit.in_flight.reset(token)
+            # this task may not await any more: the entry is written beside it
+            settling = asyncio.ensure_future(_settle(context, pending, CANCELLED, CANCELLED_TEXT))
+            _settling.add(settling)
+            settling.add_done_callback(_settling.discard)
+            raise
         except Exception as exc:
             pending.open = False
             audit.in_flight.reset(token)

@@ -3,6 +3,9 @@ of its own over the real databases; and the codes it derives."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import strawberry
 
 from sliceboard.errors import Conflict, NotFound
@@ -39,6 +42,12 @@ class Mutation:
         async with info.context.runtime.unit_of_work():
             pass  # an earlier step committed (and wrote the entry as OK) ...
         return NotFoundError(message="... then a later one found nothing")
+
+    @strawberry.mutation
+    async def hang(self, info: Info) -> bool:
+        async with info.context.runtime.unit_of_work():
+            await asyncio.Event().wait()  # until cancelled, inside its transaction
+        return True
 
     @strawberry.mutation
     async def two_steps(self, info: Info) -> bool:
@@ -109,3 +118,24 @@ def test_dataset_hints() -> None:
         dataset_name="cars"
     )
     assert hint("upsertItems", {"datasetId": "x"}) == audit.DatasetHint()
+
+
+async def test_a_cancelled_mutation_is_logged_after_its_rollback(runtime: Runtime) -> None:
+    schema = _schema()
+    request = asyncio.ensure_future(
+        schema.execute("mutation { hang }", context_value=Context.create(runtime))
+    )
+    deadline = time.monotonic() + 10
+    while not request.done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # let it reach its transaction
+        if runtime.database.sync_engine.pool.checkedout():  # type: ignore[attr-defined]
+            break
+    request.cancel()
+    result = await asyncio.gather(request, return_exceptions=True)
+    assert isinstance(result[0], asyncio.CancelledError)
+    while time.monotonic() < deadline:
+        entries = await _entries(runtime)
+        if entries:
+            break
+        await asyncio.sleep(0.05)
+    assert entries == [("hang", "CANCELLED", None, "the request ended before the mutation did")]
