@@ -63,7 +63,8 @@ class TokenBuckets:
         if bucket is not None:
             bucket[0] = min(self.burst, bucket[0] + 1.0)
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """Callers tracked (a method, not ``__len__``: a limiter must stay truthy when empty)."""
         return len(self._buckets)
 
 

@@ -137,7 +137,9 @@ class Runtime:
             "result",
         )
         yield single_gauge(
-            "sliceboard_snapshot_cache_entries", "Evaluation snapshots held in memory.", len(cache)
+            "sliceboard_snapshot_cache_entries",
+            "Evaluation snapshots held in memory.",
+            cache.size(),
         )
 
     async def close(self) -> None:

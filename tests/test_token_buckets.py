@@ -42,7 +42,7 @@ def test_memory_is_bounded_and_the_least_recent_key_goes() -> None:
         assert buckets.take(key) == 0.0
     assert buckets.take("a") > 0  # a is now the most recent; b the least
     assert buckets.take("d") == 0.0
-    assert len(buckets) == 3
+    assert buckets.size() == 3
     assert buckets.take("a") > 0  # kept, still empty
     assert buckets.take("b") == 0.0  # forgotten, so a fresh full bucket
 

@@ -38,7 +38,9 @@ class Lru(Generic[K, V]):
         keys = [key for key in self._items if predicate(key)]
         return [self._items.pop(key) for key in keys]
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """Entries held (not ``__len__``: an empty cache must stay truthy where code writes
+        ``cache or default``)."""
         return len(self._items)
 
     def __contains__(self, key: object) -> bool:

@@ -97,8 +97,9 @@ class SnapshotCache:
         self.hits = 0
         self.misses = 0
 
-    def __len__(self) -> int:
-        return len(self._items)
+    def size(self) -> int:
+        """Snapshots held (for /metrics)."""
+        return self._items.size()
 
     async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
         async with self._lock:
