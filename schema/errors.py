@@ -60,6 +60,14 @@ class Deleted:
     id: strawberry.ID
 
 
+@strawberry.type(
+    description="Too many requests of this kind for this key: nothing was done; retry after "
+    "`retryAfterSeconds`."
+)
+class RateLimitedError(Error):
+    retry_after_seconds: float
+
+
 ErrorPayload = InvalidInputError | NotFoundError | ConflictError
 
 # Here, not in schema/payloads.py, so modules the object types import (custom metrics) can use it.

@@ -39,7 +39,7 @@ from sliceboard.schema.schema import build_schema
 class SliceboardGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, authenticator: Authenticator) -> None:
         super().__init__(
-            build_schema(runtime.settings),
+            build_schema(runtime.settings, runtime.metrics),
             graphql_ide=None if runtime.settings.production else "graphiql",
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             # strawberry refuses a WebSocket handshake whose Origin is another site's unless

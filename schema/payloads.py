@@ -6,7 +6,13 @@ from typing import Annotated
 
 import strawberry
 
-from sliceboard.schema.errors import ConflictError, Deleted, InvalidInputError, NotFoundError
+from sliceboard.schema.errors import (
+    ConflictError,
+    Deleted,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
 from sliceboard.schema.jobs import Job
 from sliceboard.schema.types.dataset import Dataset
 from sliceboard.schema.types.model import Model, ModelRun
@@ -30,7 +36,8 @@ CreateSlicePayload = Annotated[
     strawberry.union("CreateSlicePayload"),
 ]
 EvaluationJobPayload = Annotated[
-    Job | InvalidInputError | NotFoundError, strawberry.union("EvaluationJobPayload")
+    Job | InvalidInputError | NotFoundError | RateLimitedError,
+    strawberry.union("EvaluationJobPayload"),
 ]
 DeletePayload = Annotated[Deleted | NotFoundError, strawberry.union("DeletePayload")]
 

@@ -52,6 +52,7 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "model": Rule(READ),
         "modelRun": Rule(READ),
         "apiKeys": Rule(ADMIN, all_datasets=True),
+        "auditLog": Rule(ADMIN, all_datasets=True),
     },
     "Mutation": {
         "createDataset": Rule(WRITE, all_datasets=True),

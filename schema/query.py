@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from sliceboard.schema import api_keys as key_fields
-from sliceboard.schema import jobs
+from sliceboard.schema import audit, jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.extensions import PublicError
 from sliceboard.schema.fields import field
@@ -28,6 +28,11 @@ class Query:
     )
     api_keys: key_fields.ApiKeyConnection = strawberry.field(
         resolver=key_fields.api_key_page, description="Every API key, secrets never shown (admin)."
+    )
+    audit_log: audit.AuditEntryConnection = strawberry.field(
+        resolver=audit.audit_log,
+        description="Mutations, newest first: who (key), which field, which dataset, when, "
+        "outcome. Admin keys only.",
     )
 
     @field(description="Datasets in creation order.")

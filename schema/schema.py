@@ -18,11 +18,13 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from sliceboard.config import Settings
-from sliceboard.schema import upload_hooks
+from sliceboard.metrics import Metrics
+from sliceboard.schema import audit_hooks, upload_hooks
 from sliceboard.schema.cost_limit import CostLimit
 from sliceboard.schema.extensions import ErrorCodes, is_bug
 from sliceboard.schema.loop_yield import YieldToLoop
 from sliceboard.schema.mutation import Mutation
+from sliceboard.schema.operation_metrics import OperationMetrics
 from sliceboard.schema.permissions import Permissions
 from sliceboard.schema.query import Query
 from sliceboard.schema.subscription import Subscription
@@ -38,8 +40,12 @@ class SliceboardSchema(strawberry.Schema):
         super().process_errors([error for error in errors if is_bug(error)], execution_context)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, metrics: Metrics | None = None
+) -> strawberry.Schema:
+    """The schema the app serves; ``metrics`` (the runtime's) counts its operations."""
     settings = settings or Settings()
+    counting = [lambda: OperationMetrics(metrics=metrics)] if metrics is not None else []
     limit_rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
@@ -61,11 +67,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             # ~60% of a cached metrics query's CPU (py-spy). Both caches are bounded LRUs.
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            *counting,
         ],
         # Coerces upload batches in one pass; see schema/upload_hooks.py.
         execution_context_class=upload_hooks.UploadExecutionContext,
     )
     upload_hooks.install(built)
+    audit_hooks.install(built)  # after the upload hooks: it wraps the resolvers they set
     return built
 
 

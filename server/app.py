@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,12 +20,15 @@ from sliceboard.body_limit import BodySizeLimit
 from sliceboard.config import Settings
 from sliceboard.cross_site import CrossSiteGuard, cors_middleware
 from sliceboard.jobs.runner import JobRunner
+from sliceboard.metrics_endpoint import metrics_route
+from sliceboard.rate_limits import RequestRateLimit
 from sliceboard.request_deadline import RequestDeadline
 from sliceboard.request_log import RequestLog
 from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
 from sliceboard.storage.db import ping
 from sliceboard.storage.migrate import upgrade_async
+from sliceboard.tracing import instrument
 
 
 def tune_garbage_collector() -> None:
@@ -37,7 +41,11 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 10)
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, migrate: bool = True, tracer_provider: Any = None
+) -> Starlette:
+    """The app. ``tracer_provider``: an OpenTelemetry provider to trace into when
+    ``settings.otel`` is on (default: one exporting over OTLP)."""
     settings = settings or Settings.from_env()
     runtime = Runtime.create(settings)
     authenticator = Authenticator(runtime)
@@ -65,19 +73,35 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             if runner is not None:
                 await runner.stop()
             await runtime.close()  # its workers too: uvicorn's exit skips atexit handlers
+            if stop_tracing is not None:
+                stop_tracing()
 
+    metrics = metrics_route(runtime)
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *([metrics] if metrics is not None else []),
         ],
         middleware=[
             Middleware(RequestLog),
             Middleware(CrossSiteGuard, settings=settings),
             cors_middleware(settings),
             # Inside CORS, so preflights need no key and a 401 still carries CORS headers.
-            Middleware(AuthGate, authenticator=authenticator),
+            Middleware(
+                AuthGate,
+                authenticator=authenticator,
+                public_paths=frozenset({"/metrics"} if settings.metrics_access == "open" else ()),
+            ),
+            # Inside authentication (it reads the key it found); preflights never reach it.
+            Middleware(
+                RequestRateLimit,
+                rate=settings.rate_limit_per_second,
+                burst=settings.rate_limit_burst,
+                max_keys=settings.rate_limit_max_clients,
+                metrics=runtime.metrics,
+            ),
             # Outermost, so a budget or a disconnect cancels everything below it.
             Middleware(RequestDeadline, seconds=settings.request_timeout_seconds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
@@ -86,4 +110,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
     )
     app.state.runtime = runtime
     app.state.authenticator = authenticator
+    stop_tracing = instrument(app, runtime, tracer_provider)
     return app

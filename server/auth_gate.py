@@ -2,7 +2,8 @@
 request's Principal on as ``request.state.principal`` (rate limits, /metrics and the audit log
 read it; GraphQL resolvers see it as ``info.context.principal``).
 
-Not gated: ``PUBLIC_PATHS`` (health probes) and a GET of /graphql that runs nothing (the
+Not gated: ``PUBLIC_PATHS`` (health probes) and the app's own additions (/metrics when its
+access is ``open``) and a GET of /graphql that runs nothing (the
 GraphiQL page, itself no data; it is off in production). WebSocket handshakes pass: their key
 comes in graphql-transport-ws' ``connection_init`` (schema/http.py). A 401 carries
 ``WWW-Authenticate: Bearer`` (RFC 6750) and a GraphQL error body with code UNAUTHENTICATED.
@@ -22,12 +23,15 @@ REALM = 'Bearer realm="sliceboard"'
 
 
 class AuthGate:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, public_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.public_paths = PUBLIC_PATHS | public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or _opens_graphiql(scope):
+        if scope["type"] != "http" or scope["path"] in self.public_paths or _opens_graphiql(scope):
             await self.app(scope, receive, send)
             return
         authorization = None

@@ -7,6 +7,7 @@ setting in one line and which the CLI turns into exit code 2 instead of a traceb
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -22,6 +23,10 @@ AUTH_MODES = ("auto", "required", "off")
 ENVIRONMENTS = ("development", "production")
 # Settings whose values are secrets: never printed (Settings.__repr__).
 SECRET_SETTINGS = ("key_secret", "bootstrap_admin_key")
+# A module of the ``otel`` extra: tracing is refused at start-up without it.
+OTEL_PROBE = "opentelemetry.instrumentation.starlette"
+# Who may read /metrics: admin keys (anyone while auth is off), anyone, or nobody.
+METRICS_ACCESS = ("admin", "open", "off")
 MAX_PORT = 65_535
 
 # Numbers that must be above zero; every other number must be at least zero.
@@ -53,6 +58,9 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
+        "rate_limit_burst",
+        "rate_limit_max_clients",
+        "metrics_max_operations",
     }
 )
 
@@ -213,6 +221,21 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
+    # Limits per key (README "Rate limits"): token buckets per API key (per client address
+    # without one). Requests: ``rate_limit_per_second`` refill, ``rate_limit_burst`` capacity,
+    # 0 per second turns it off; beyond it HTTP 429 with Retry-After. Evaluations: so many
+    # ``calculateEvaluationMetrics`` per run and key per hour (0: off), beyond it a
+    # RateLimitedError payload. The limiter keeps at most ``rate_limit_max_clients`` buckets.
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 100
+    evaluations_per_run_per_hour: int = 60
+    rate_limit_max_clients: int = 10_000
+    # Observability (README "Metrics, traces and the audit log"): who may read /metrics, how
+    # many distinct operation names it labels (the rest count as "other"), OpenTelemetry traces.
+    metrics_access: str = "admin"
+    metrics_max_operations: int = 200
+    otel: bool = False
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
         object.__setattr__(
@@ -235,6 +258,15 @@ class Settings:
                 "bootstrap_admin_key",
                 "expected a key such as `sliceboard keys generate` prints (sb_<12 hex>_<40 "
                 "letters and digits>)",
+            )
+        object.__setattr__(
+            self,
+            "metrics_access",
+            _checked_choice("metrics_access", self.metrics_access.lower(), METRICS_ACCESS),
+        )
+        if self.otel and not _importable(OTEL_PROBE):
+            raise SettingsError(
+                "otel", "tracing needs the OpenTelemetry packages: pip install 'sliceboard[otel]'"
             )
         if not self.host.strip():
             raise SettingsError("host", "must not be empty")
@@ -302,6 +334,15 @@ class Settings:
             key_secret=_env("key_secret") or "",
             bootstrap_admin_key=_env("bootstrap_admin_key") or "",
             key_cache_seconds=_env_float("SLICEBOARD_KEY_CACHE_SECONDS", 2.0),
+            rate_limit_per_second=_env_float("SLICEBOARD_RATE_LIMIT_PER_SECOND", 0.0),
+            rate_limit_burst=_env_int("SLICEBOARD_RATE_LIMIT_BURST", 100),
+            evaluations_per_run_per_hour=_env_int("SLICEBOARD_EVALUATIONS_PER_RUN_PER_HOUR", 60),
+            rate_limit_max_clients=_env_int("SLICEBOARD_RATE_LIMIT_MAX_CLIENTS", 10_000),
+            metrics_access=_env("metrics_access") or "admin",
+            metrics_max_operations=_env_int("SLICEBOARD_METRICS_MAX_OPERATIONS", 200),
+            otel=_env_bool(
+                "SLICEBOARD_OTEL", bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
+            ),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -332,6 +373,13 @@ def _checked_database_url(url: str) -> str:
             "sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user:password@host/name",
         )
     return url
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def _checked_choice(setting: str, value: str, choices: tuple[str, ...]) -> str:

@@ -8,14 +8,17 @@ from datetime import datetime
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sliceboard.principal import client_key, principal_of
+from sliceboard.rate_limits import retry_after_header
 from sliceboard.schema.context import Info
-from sliceboard.schema.errors import InvalidInputError, NotFoundError
+from sliceboard.schema.errors import InvalidInputError, NotFoundError, RateLimitedError
 from sliceboard.schema.evaluation.options import EvaluationOptionsInput, options_from_input
 from sliceboard.schema.jobs import Job, JobStatus
 from sliceboard.schema.reading import read
 from sliceboard.schema.scalars import JSON, json_value
 from sliceboard.services.evaluation import lifecycle
 from sliceboard.services.evaluation.options import OptionLimits
+from sliceboard.services.ids import parse_id
 from sliceboard.storage import tables
 
 
@@ -35,12 +38,31 @@ class Evaluation:
     error: str | None = strawberry.field(description="Why this version failed, if it did.")
 
 
+def _evaluation_caller(info: Info, model_run_id: strawberry.ID) -> tuple[str, object]:
+    """The key of the evaluation limit: (caller, run)."""
+    client = getattr(info.context.request, "client", None)
+    caller = client_key(principal_of(info.context), getattr(client, "host", None))
+    return caller, parse_id(model_run_id) or str(model_run_id)
+
+
 async def calculate_evaluation_metrics(
     info: Info, model_run_id: strawberry.ID, options: EvaluationOptionsInput | None
-) -> Job | InvalidInputError | NotFoundError:
+) -> Job | InvalidInputError | NotFoundError | RateLimitedError:
     from sliceboard.schema.mutation import write  # the mutation module imports this one
 
     runtime = info.context.runtime
+    limit = runtime.evaluation_limit
+    caller = _evaluation_caller(info, model_run_id)
+    if limit is not None:
+        wait = limit.take(caller)
+        if wait:
+            runtime.metrics.rate_limited("evaluations")
+            per_hour = runtime.settings.evaluations_per_run_per_hour
+            return RateLimitedError(
+                message=f"at most {per_hour} evaluations of a run per hour "
+                f"(SLICEBOARD_EVALUATIONS_PER_RUN_PER_HOUR); retry in {retry_after_header(wait)} s",
+                retry_after_seconds=wait,
+            )
     settings = runtime.settings
     limits = OptionLimits(
         max_iou_thresholds=settings.max_iou_thresholds,
@@ -62,6 +84,8 @@ async def calculate_evaluation_metrics(
     if isinstance(outcome, tables.Job):
         runtime.wake_jobs()
         return Job.from_row(outcome)
+    if limit is not None:  # refused input queued nothing: it does not count
+        limit.give_back(caller)
     return outcome  # type: ignore[return-value]
 
 

@@ -38,6 +38,11 @@ class Lru(Generic[K, V]):
         keys = [key for key in self._items if predicate(key)]
         return [self._items.pop(key) for key in keys]
 
+    def size(self) -> int:
+        """Entries held (not ``__len__``: an empty cache must stay truthy where code writes
+        ``cache or default``)."""
+        return len(self._items)
+
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` is held (not a use: its place in the order stays)."""
         return key in self._items

@@ -23,6 +23,13 @@ class Compute:
         self.report_worker = ReportWorker()
         self.report_thread = RankedThread("slice-metrics")
 
+    def workers_alive(self) -> dict[str, int]:
+        """Live worker processes by role, for /metrics."""
+        return {
+            "evaluation": self.process_pool.alive(),
+            "reports": int(self.report_worker.alive()),
+        }
+
     async def close(self) -> None:
         """Stops every worker (uvicorn's exit skips atexit handlers); each starts again on its
         next use. Call it on the event loop that used them."""

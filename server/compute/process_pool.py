@@ -93,6 +93,11 @@ class CpuPool:
         finally:
             self._in_flight -= 1
 
+    def alive(self) -> int:
+        """Worker processes running now (0 before the first ``run``)."""
+        pool = self._pool
+        return 0 if pool is None else sum(p.is_alive() for p in self._workers(pool))
+
     async def close(self) -> None:
         """Stop the workers; the next ``run`` starts anew. Idle workers exit cleanly; work
         still running (abandoned by cancelled callers) is killed."""

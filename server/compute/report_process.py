@@ -202,6 +202,10 @@ class ReportWorker:
         self._fail_pending(reason)
         self.close()
 
+    def alive(self) -> bool:
+        """Whether the worker process runs now (it starts on the first call)."""
+        return self._process is not None and self._process.is_alive()
+
     def close(self) -> None:
         """Stops the worker (the next call starts a new one); call it on the event loop."""
         end, process = self._end, self._process

@@ -106,6 +106,7 @@ class JobRunner:
         self._stopping = False
         self._previous_wake = self.runtime.wake_jobs
         self.runtime.wake_jobs = self.wake
+        self.runtime.runs_jobs = True
         self._loop_task = asyncio.create_task(self._loop(), name=f"job-runner {self.worker_id}")
         logger.info("job runner %s started (kinds: %s)", self.worker_id, sorted(self.handlers))
 
@@ -121,6 +122,7 @@ class JobRunner:
         self._loop_task = None
         if self._previous_wake is not None:
             self.runtime.wake_jobs = self._previous_wake
+        self.runtime.runs_jobs = False
         if self._running:
             _done, late = await asyncio.wait(set(self._running), timeout=self.grace_seconds)
             for work in list(self._handlers_running.values()):
@@ -231,6 +233,7 @@ class JobRunner:
         attempt = context.fence
         fields = job_fields(job, attempt.attempt, duration_seconds=round(seconds, 3))
         if context.lost:
+            self.runtime.metrics.job_finished(job.kind, "LOST", seconds)
             logger.warning(
                 "job %s (%s) attempt %s: lease lost after %.2f s, outcome discarded",
                 job.id,
@@ -293,6 +296,7 @@ class JobRunner:
                         session=session, attempt=attempt, run_after=run_after, error=message
                     ),
                 )
+                self.runtime.metrics.job_finished(job.kind, "RETRIED", seconds)
                 logger.warning(
                     "job %s (%s) attempt %s: retry in %.1f s",
                     job.id,
@@ -315,6 +319,7 @@ class JobRunner:
                 message=context.last_message,
             ),
         )
+        self.runtime.metrics.job_finished(job.kind, status, seconds)
         logger.log(
             logging.WARNING if status == job_store.FAILED else logging.INFO,
             "job %s (%s) attempt %s %s in %.2f s%s",

@@ -73,3 +73,10 @@ def has_ended(job: Job) -> bool:
 async def list_jobs_for_run(session: AsyncSession, *, model_run_id: int) -> list[Job]:
     """A model run's jobs, newest first."""
     return await job_store.select_jobs_for_run(session=session, model_run_id=model_run_id)
+
+
+async def queue_depth(session: AsyncSession) -> tuple[dict[str, int], int]:
+    """(open jobs by status, workers busy on one now), over every process."""
+    open_jobs = await job_store.count_open_jobs(session=session)
+    busy = await job_store.count_busy_workers(session=session, now=utcnow())
+    return open_jobs, busy

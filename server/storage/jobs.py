@@ -329,3 +329,23 @@ async def request_cancel(*, session: AsyncSession, job_id: int, now: datetime) -
     for statement in (queued, running):
         await session.execute(statement.execution_options(synchronize_session=False))
     return await select_job(session=session, job_id=job_id)
+
+
+async def count_open_jobs(*, session: AsyncSession) -> dict[str, int]:
+    """Jobs waiting (QUEUED) and running (RUNNING), every kind: the queue's depth."""
+    statement = (
+        sa.select(col(Job.status), sa.func.count())
+        .where(col(Job.status).in_((QUEUED, RUNNING)))
+        .group_by(col(Job.status))
+    )
+    counts = {QUEUED: 0, RUNNING: 0}
+    counts.update({status: int(n) for status, n in (await session.execute(statement)).all()})
+    return counts
+
+
+async def count_busy_workers(*, session: AsyncSession, now: datetime) -> int:
+    """Distinct workers (any process) holding an unexpired lease on a running job."""
+    statement = sa.select(sa.func.count(sa.distinct(col(Job.worker_id)))).where(
+        col(Job.status) == RUNNING, col(Job.lease_until) >= now
+    )
+    return int((await session.execute(statement)).scalar_one())

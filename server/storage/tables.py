@@ -356,3 +356,23 @@ def core(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
     return table
+
+
+class AuditEntry(SQLModel, table=True):
+    """One mutation: who (key id and name; both null for an anonymous caller), which root field,
+    which dataset, when, and its outcome (``OK`` or the error code). No foreign keys: the log
+    outlives the keys and datasets it names (migration 0005)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_dataset", "dataset_id", "id"),
+        sa.Index("ix_audit_log_key", "key_id", "id"),
+    )
+    id: int | None = _pk()
+    at: datetime = _time()
+    key_id: int | None = Field(default=None, sa_column=sa.Column(IdType, nullable=True))
+    key_name: str | None = Field(default=None, sa_column=sa.Column(sa.String(255), nullable=True))
+    operation: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    dataset_id: int | None = Field(default=None, sa_column=sa.Column(IdType, nullable=True))
+    outcome: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    message: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))

@@ -49,6 +49,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "Query.model": (READ, False),
     "Query.modelRun": (READ, False),
     "Query.apiKeys": (ADMIN, True),
+    "Query.auditLog": (ADMIN, True),
     "Mutation.createDataset": (WRITE, True),
     "Mutation.upsertItems": (WRITE, False),
     "Mutation.upsertAnnotations": (WRITE, False),
@@ -67,7 +68,12 @@ EXPECTED: dict[str, tuple[str, bool]] = {
 }
 RANK = {READ: 0, WRITE: 1, ADMIN: 2}
 # What an argument (or input field) of type ID names, by its name; `id` depends on the field.
-ARGUMENT_ENTITY = {"datasetId": "dataset", "modelRunId": "run", "modelId": "model"}
+ARGUMENT_ENTITY = {
+    "datasetId": "dataset",
+    "modelRunId": "run",
+    "modelId": "model",
+    "keyId": "key",
+}
 ID_ENTITY = {
     "Query.job": "job",
     "Subscription.job": "job",

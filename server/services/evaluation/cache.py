@@ -93,12 +93,21 @@ class SnapshotCache:
         self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = thread
+        #: Lookups answered from memory, and those that loaded a snapshot (for /metrics).
+        self.hits = 0
+        self.misses = 0
+
+    def size(self) -> int:
+        """Snapshots held (for /metrics)."""
+        return self._items.size()
 
     async def get(self, session: AsyncSession, evaluation_id: int) -> Snapshot:
         async with self._lock:
             cached = self._items.get(evaluation_id)
             if cached is not None:
+                self.hits += 1
                 return cached
+            self.misses += 1
             blob = await select_snapshot_blob(session=session, evaluation_id=evaluation_id)
             if blob is None:
                 raise FailedPrecondition("the evaluation has no stored results")
