@@ -1,6 +1,7 @@
 """The audit log over HTTP against the real app, on both backends: one entry per mutation with
 its key, field, dataset and outcome, also for mutations that rolled back; ``auditLog`` pages
-newest first, filters, and is for admins when auth is required."""
+newest first, filters, and is for admins. Keys are real (auth required): "owner" goes with every
+request that names no other."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from typing import Any
 import httpx
 
 from sliceboard.config import Settings
-from tests.support.principals import AuthRequiredSettings, app_client, gql, header
+from tests.support.principals import Keys, app_client, auth_required, gql
 
-CI = header(7, "ci", "write")
 ENTRY = "id at keyId keyName operation datasetId outcome message"
 LOG = f"""query($first: Int, $after: String, $d: ID, $k: ID, $op: String) {{
   auditLog(first: $first, after: $after, datasetId: $d, keyId: $k, operation: $op) {{
@@ -46,9 +46,19 @@ async def _mutate(
     return next(iter(data.values()))  # type: ignore[no-any-return]
 
 
+async def _keyed(database_url: str) -> tuple[Keys, dict[str, str], dict[str, str]]:
+    keys = Keys(database_url)
+    return keys, await keys.header("owner", "admin"), await keys.header("ci", "admin")
+
+
+def _settings(database_url: str) -> Settings:
+    return auth_required(Settings(database_url=database_url, run_jobs=False))
+
+
 async def test_each_mutation_leaves_one_entry_with_its_outcome(database_url: str) -> None:
     started = datetime.now(UTC)
-    async with app_client(Settings(database_url=database_url, run_jobs=False)) as client:
+    keys, owner, CI = await _keyed(database_url)
+    async with app_client(_settings(database_url), owner) as client:
         created = await _mutate(client, CREATE_DATASET, n="cars")
         dataset = created["id"]
         # the same name again, by a key: refused, rolled back, and still logged
@@ -70,12 +80,12 @@ async def test_each_mutation_leaves_one_entry_with_its_outcome(database_url: str
         (e["operation"], e["outcome"], e["datasetId"], e["keyId"], e["keyName"])
         for e in newest_first
     ] == [
-        ("deleteDataset", "OK", dataset, "7", "ci"),
-        ("deleteDataset", "NOT_FOUND", "99", None, None),
-        ("upsertItems", "OK", dataset, "7", "ci"),
-        ("upsertItems", "INVALID_INPUT", dataset, "7", "ci"),
-        ("createDataset", "CONFLICT", dataset, "7", "ci"),
-        ("createDataset", "OK", dataset, None, None),
+        ("deleteDataset", "OK", dataset, keys.id("ci"), "ci"),
+        ("deleteDataset", "NOT_FOUND", "99", keys.id("owner"), "owner"),
+        ("upsertItems", "OK", dataset, keys.id("ci"), "ci"),
+        ("upsertItems", "INVALID_INPUT", dataset, keys.id("ci"), "ci"),
+        ("createDataset", "CONFLICT", dataset, keys.id("ci"), "ci"),
+        ("createDataset", "OK", dataset, keys.id("owner"), "owner"),
     ]
     assert [int(e["id"]) for e in newest_first] == sorted(
         (int(e["id"]) for e in newest_first), reverse=True
@@ -104,7 +114,8 @@ async def test_a_rolled_back_mutation_wrote_nothing_but_its_entry(database_url: 
 
 
 async def test_pages_and_filters(database_url: str) -> None:
-    async with app_client(Settings(database_url=database_url, run_jobs=False)) as client:
+    keys, owner, CI = await _keyed(database_url)
+    async with app_client(_settings(database_url), owner) as client:
         ids = [(await _mutate(client, CREATE_DATASET, n=f"d{i}"))["id"] for i in range(5)]
         await _mutate(client, DELETE, CI, id=ids[1])
         seen: list[str] = []
@@ -120,7 +131,7 @@ async def test_pages_and_filters(database_url: str) -> None:
         by_dataset = await _log(client, d=ids[1])
         assert [e["operation"] for e in _nodes(by_dataset)] == ["deleteDataset", "createDataset"]
         assert by_dataset["totalCount"] == 2
-        by_key = await _log(client, k="7")
+        by_key = await _log(client, k=keys.id("ci"))
         assert [e["operation"] for e in _nodes(by_key)] == ["deleteDataset"]
         by_operation = await _log(client, op="createDataset")
         assert by_operation["totalCount"] == 5
@@ -156,14 +167,15 @@ async def test_the_dataset_of_a_run_is_found(database_url: str) -> None:
     ]
 
 
-async def test_audit_log_is_for_admins_when_auth_is_required(sqlite_url: str) -> None:
-    settings = AuthRequiredSettings(database_url=sqlite_url, run_jobs=False)
-    async with app_client(settings) as client:
-        await _mutate(client, CREATE_DATASET, header(3, "admin", "admin"), n="d")
+async def test_audit_log_is_for_admins(sqlite_url: str) -> None:
+    keys = Keys(sqlite_url)
+    admin = await keys.header("admin", "admin")
+    async with app_client(_settings(sqlite_url)) as client:
+        await _mutate(client, CREATE_DATASET, admin, n="d")
         for role in ("read", "write"):
-            body = await gql(client, LOG, {}, header(4, role, role))
+            body = await gql(client, LOG, {}, await keys.header(role, role))
             assert body["data"] is None
             assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-            assert body["errors"][0]["extensions"]["scope"] == "admin"
-        log = await _log(client, header(3, "admin", "admin"))
-        assert [(e["keyId"], e["keyName"]) for e in _nodes(log)] == [("3", "admin")]
+            assert "admin" in body["errors"][0]["message"]
+        log = await _log(client, admin)
+        assert [(e["keyId"], e["keyName"]) for e in _nodes(log)] == [(keys.id("admin"), "admin")]

@@ -16,10 +16,9 @@ import websockets.sync.client
 from prometheus_client.parser import text_string_to_metric_families
 
 from sliceboard.config import Settings
-from tests.support.principals import app_client, gql, header
+from tests.support.principals import Keys, app_client, auth_required, gql
 from tests.support.serving import start_server
 
-ADMIN = header(1, "ops", "admin")
 QUERY = "query Probe { datasets(first: 1) { edges { cursor } } }"
 
 
@@ -40,23 +39,32 @@ async def test_requests_past_the_burst_get_429_with_retry_after(database_url: st
     settings = Settings(
         database_url=database_url, run_jobs=False, rate_limit_per_second=0.01, rate_limit_burst=3
     )
-    async with app_client(settings) as client:
-        assert [(await _post(client)).status_code for _ in range(3)] == [200, 200, 200]
-        refused = await _post(client)
+    keys = Keys(database_url)
+    ops, ci = await keys.header("ops", "admin"), await keys.header("ci", "write")
+    async with app_client(auth_required(settings)) as client:
+        assert [(await _post(client, ops)).status_code for _ in range(3)] == [200, 200, 200]
+        refused = await _post(client, ops)
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "100"
         error = refused.json()["errors"][0]
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert 99 < error["extensions"]["retryAfterSeconds"] <= 100
         assert (await client.get("/healthz")).status_code == 200  # probes are never limited
-        # Another key has its own bucket; the anonymous caller's stays empty.
-        key = header(7, "ci", "write")
-        assert [(await _post(client, key)).status_code for _ in range(3)] == [200, 200, 200]
-        assert (await _post(client, key)).status_code == 429
-        assert (await _post(client)).status_code == 429
-        scraped = await client.get("/metrics", headers=ADMIN)
-        assert scraped.status_code == 200
-        assert _sample(scraped.text, "sliceboard_rate_limited_total", {"limit": "requests"}) == 3
+        # Another key has its own bucket; the first key's stays empty.
+        assert [(await _post(client, ci)).status_code for _ in range(3)] == [200, 200, 200]
+        assert (await _post(client, ci)).status_code == 429
+        assert (await _post(client, ops)).status_code == 429
+        scraper = await keys.header("scraper", "admin")
+        scraped = (await client.get("/metrics", headers=scraper)).text
+        assert _sample(scraped, "sliceboard_rate_limited_total", {"limit": "requests"}) == 3
+
+
+async def test_without_keys_each_client_address_has_a_bucket(database_url: str) -> None:
+    settings = Settings(
+        database_url=database_url, run_jobs=False, rate_limit_per_second=0.01, rate_limit_burst=2
+    )
+    async with app_client(settings) as client:
+        assert [(await _post(client)).status_code for _ in range(3)] == [200, 200, 429]
 
 
 async def test_no_limit_by_default(database_url: str) -> None:
@@ -96,7 +104,9 @@ async def _evaluate(
 
 async def test_evaluations_per_run_per_hour(database_url: str) -> None:
     settings = Settings(database_url=database_url, run_jobs=False, evaluations_per_run_per_hour=2)
-    async with app_client(settings) as client:
+    keys = Keys(database_url)
+    ops, other = await keys.header("ops", "admin"), await keys.header("other", "write")
+    async with app_client(auth_required(settings), ops) as client:
         run, other_run = await _runs(client)
         # refused input queues nothing, so it does not count
         bad = await _evaluate(client, run, iouThresholds=[0.5] * 50)
@@ -110,11 +120,10 @@ async def test_evaluations_per_run_per_hour(database_url: str) -> None:
         assert 1790 < limited["retryAfterSeconds"] <= 1800
         assert "per hour" in limited["message"]
         assert (await _evaluate(client, other_run))["__typename"] == "Job"  # per run
-        key = header(9, "other", "write")
-        assert (await _evaluate(client, run, key))["__typename"] == "Job"  # per key
+        assert (await _evaluate(client, run, other))["__typename"] == "Job"  # per key
         jobs = await gql(client, "query($r: ID!) { modelRun(id: $r) { jobs { id } } }", {"r": run})
         assert len(jobs["data"]["modelRun"]["jobs"]) == 3  # the limited request queued nothing
-        scraped = (await client.get("/metrics", headers=ADMIN)).text
+        scraped = (await client.get("/metrics")).text
         assert _sample(scraped, "sliceboard_rate_limited_total", {"limit": "evaluations"}) == 1
         assert _sample(scraped, "sliceboard_graphql_errors_total", {"code": "RATE_LIMITED"}) == 1
 

@@ -1,69 +1,70 @@
-"""A stand-in for the authentication layer (issue 12's keys): it puts the principal a test names
-in the ``x-test-principal`` header (``id:name:scope``) where the real one puts it,
-``scope["state"]["principal"]``, so rate limits, /metrics and the audit log can be tested over
-HTTP before (and independently of) the key store."""
+"""Real API keys for tests of rate limits, /metrics and the audit log over HTTP: stored in the
+test's database through the key service (as ``sliceboard keys create`` does), by name, once."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sliceboard.config import Settings
-
-HEADER = b"x-test-principal"
-
-
-@dataclass(frozen=True)
-class TestPrincipal:
-    key_id: int | None
-    name: str
-    scope: str
-    dataset_ids: tuple[int, ...] | None = None
+from sliceboard.runtime import Runtime
+from sliceboard.services import api_keys
 
 
-def header(key_id: int, name: str, scope: str) -> dict[str, str]:
-    return {HEADER.decode(): f"{key_id}:{name}:{scope}"}
+class Keys:
+    """The keys of one test, by name: ``await keys.header("ci", "write")``."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._made: dict[str, tuple[int, str]] = {}
+
+    async def _key(self, name: str, scope: str) -> tuple[int, str]:
+        if name not in self._made:
+            runtime = Runtime.create(Settings(database_url=self.database_url, run_jobs=False))
+            try:
+                async with runtime.unit_of_work() as session:
+                    secret = await api_keys.server_secret(session, configured="")
+                    stored, plaintext = await api_keys.create_api_key(
+                        session,
+                        secret=secret,
+                        name=name,
+                        scope=scope,
+                        dataset_ids=None,
+                        expires_at=None,
+                    )
+            finally:
+                await runtime.close()
+            self._made[name] = (stored.id, plaintext)
+        return self._made[name]
+
+    async def header(self, name: str, scope: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {(await self._key(name, scope))[1]}"}
+
+    def id(self, name: str) -> str:
+        """The GraphQL id of a key made earlier."""
+        return str(self._made[name][0])
 
 
-class WithPrincipals:
-    """Outermost ASGI wrapper: the header's principal, as the auth middleware would set it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            raw = dict(scope["headers"]).get(HEADER)
-            if raw is not None:
-                key_id, name, role = raw.decode().split(":")
-                state = dict(scope.get("state") or {})
-                state["principal"] = TestPrincipal(int(key_id), name, role)
-                scope = {**scope, "state": state}
-        await self.app(scope, receive, send)
-
-
-@dataclass(frozen=True)
-class AuthRequiredSettings(Settings):
-    """Settings with the auth layer's switch on (``auth``: required | off)."""
-
-    auth: str = field(default="required")
+def auth_required(settings: Settings) -> Settings:
+    return settings.with_overrides(auth="required")
 
 
 @asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app (lifespan entered) behind ``WithPrincipals``, over httpx."""
+async def app_client(
+    settings: Settings, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan entered) over httpx; ``headers`` (e.g. a key) go with every request
+    that does not name its own."""
     from sliceboard.app import create_app
 
     app = create_app(settings, migrate=False)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=WithPrincipals(app)), base_url="http://localhost"
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=headers
         ) as client,
     ):
         yield client
