@@ -49,6 +49,11 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
+        "max_import_bytes",
+        "max_export_bytes",
+        "export_ttl_seconds",
+        "max_import_issues",
+        "import_chunk_rows",
     }
 )
 
@@ -195,6 +200,17 @@ class Settings:
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # Files in and out (README "Imports and exports"): an uploaded import file is streamed to
+    # ``files_dir`` under its own size limit (not max_body_bytes); an import stops reading after
+    # so many issues and writes in chunks of so many rows (one transaction for the whole file);
+    # an export larger than max_export_bytes fails, and its download expires after the TTL.
+    # Every replica that runs jobs or serves downloads must see the same files_dir.
+    files_dir: str = "./sliceboard-files"
+    max_import_bytes: int = 8 * 1024**3
+    max_import_issues: int = 100
+    import_chunk_rows: int = 20_000
+    max_export_bytes: int = 8 * 1024**3
+    export_ttl_seconds: float = 24 * 3600.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -263,6 +279,12 @@ class Settings:
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
+            files_dir=_env("files_dir") or "./sliceboard-files",
+            max_import_bytes=_env_int("SLICEBOARD_MAX_IMPORT_BYTES", 8 * 1024**3),
+            max_import_issues=_env_int("SLICEBOARD_MAX_IMPORT_ISSUES", 100),
+            import_chunk_rows=_env_int("SLICEBOARD_IMPORT_CHUNK_ROWS", 20_000),
+            max_export_bytes=_env_int("SLICEBOARD_MAX_EXPORT_BYTES", 8 * 1024**3),
+            export_ttl_seconds=_env_float("SLICEBOARD_EXPORT_TTL_SECONDS", 24 * 3600.0),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -1,0 +1,128 @@
+"""The ``IMPORT`` job: read an uploaded file, validate it whole and write it in one
+transaction, reporting rows done of rows total; the job ends with the counts, or FAILED with
+the file's issues and nothing written, or CANCELLED with nothing written.
+
+On SQLite the file is read twice (see :mod:`sliceboard.services.imports.validate`): a first
+pass validates it holding no lock (progress and cancellation as usual), then one transaction
+writes it (progress is kept until it commits). PostgreSQL validates and writes in one pass.
+The uploaded file is removed once the job has an outcome; an attempt interrupted by a shutdown
+keeps it for the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sliceboard.jobs.context import JobContext, JobFailed
+from sliceboard.services.imports import service
+from sliceboard.services.imports.files import remove_file
+from sliceboard.services.imports.importer import Importer
+from sliceboard.services.imports.validate import Validator
+
+#: How long a SQLite write phase may hold the job without a heartbeat.
+SQLITE_WRITE_LEASE_SECONDS = 6 * 3600.0
+
+
+class _Stop(Exception):
+    """Leaves the write transaction so it rolls back (issues found, or cancelled)."""
+
+
+async def run_import_job(context: JobContext) -> None:
+    payload = context.payload
+    path = Path(payload["path"])
+    if not path.exists():
+        raise JobFailed("the uploaded file is no longer there (the import already ended)")
+    try:
+        await _import(context, payload)
+    except asyncio.CancelledError:
+        if context.cancel_requested:
+            remove_file(path)
+        raise
+    except BaseException:
+        if context.attempt >= context.max_attempts:
+            remove_file(path)
+        raise
+    remove_file(path)
+
+
+async def _reader(payload: dict[str, Any], dataset_id: int, context: JobContext) -> Any:
+    reader = await asyncio.to_thread(service.open_reader, payload)
+    async with context.runtime.reading() as session:
+        await service.prepare_reader(session, reader, dataset_id=dataset_id)
+    return reader
+
+
+async def _import(context: JobContext, payload: dict[str, Any]) -> None:
+    settings = context.runtime.settings
+    dataset_id = int(payload["datasetId"])
+    is_sqlite = context.runtime.database.dialect.name == "sqlite"
+    reader = await _reader(payload, dataset_id, context)
+    total = await asyncio.to_thread(reader.total_rows)
+    await context.report_rows(0, total, f"reading {total} rows")
+
+    def importer(session: Any) -> Importer:
+        return Importer(
+            session=session,
+            dataset_id=payload["datasetId"],
+            model_run_id=payload.get("modelRunId"),
+            update=bool(payload.get("update", True)),
+            max_issues=settings.max_import_issues,
+        )
+
+    if is_sqlite:
+        async with context.runtime.reading() as session:
+            checker = Validator(session=session, dataset_id=dataset_id, importer=importer(None))
+            done = 0
+            for chunk in reader.chunks(settings.import_chunk_rows):
+                await checker.check(chunk)
+                done += len(chunk)
+                await context.report_rows(done, total, f"validated {done} of {total} rows")
+                if checker.importer.full or await context.cancelled():
+                    break
+        issues = [*reader.problems.items, *checker.importer.issues]
+        if await context.cancelled():
+            return
+        if issues:
+            await _fail(context, issues[: settings.max_import_issues])
+        reader = await _reader(payload, dataset_id, context)
+        await context.hold_writes(SQLITE_WRITE_LEASE_SECONDS)
+    writer: Importer | None = None
+    try:
+        async with context.runtime.unit_of_work() as session:
+            writer = importer(session)
+            done = 0
+            for chunk in reader.chunks(settings.import_chunk_rows):
+                await writer.write(chunk)
+                done += len(chunk)
+                await context.report_rows(done, total, f"imported {done} of {total} rows")
+                if writer.full or (not is_sqlite and await context.cancelled()):
+                    raise _Stop
+                await asyncio.sleep(0)  # let the loop breathe between chunks
+            if reader.problems.items or writer.issues:
+                raise _Stop
+            await service.finish_import(session, reader, dataset_id=dataset_id)
+    except _Stop:
+        pass
+    finally:
+        await context.release_writes()
+    assert writer is not None
+    if context.cancel_requested:
+        return
+    issues = [*reader.problems.items, *writer.issues]
+    if issues:
+        await _fail(context, issues[: settings.max_import_issues])
+    result = writer.result()
+    await context.record_outcome(result=result, issues=[])
+    summary = ", ".join(
+        f"{kind} {c['new']} new, {c['updated']} updated, {c['ignored']} ignored"
+        for kind, c in result.items()
+        if isinstance(c, dict) and any(c.values())
+    )
+    await context.report_rows(total, total, f"imported: {summary or 'nothing'}")
+
+
+async def _fail(context: JobContext, issues: list[str]) -> None:
+    await context.record_outcome(result=None, issues=issues)
+    raise JobFailed(f"{len(issues)} issue(s) in the file; first: {issues[0]}")
