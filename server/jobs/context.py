@@ -142,6 +142,7 @@ class JobContext:
         result: dict[str, Any] | None,
         issues: list[str] | None,
         download_token: str | None = None,
+        rows: tuple[int, int | None] | None = None,
     ) -> None:
         """Write a file job's outcome (its counts or download, or its issues) before it ends."""
         async with self.runtime.unit_of_work() as session:
@@ -151,6 +152,7 @@ class JobContext:
                 result=result,
                 issues=issues,
                 download_token=download_token,
+                rows=rows,
             )
         if not owned:
             self.observe(None)

@@ -114,7 +114,7 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
     if issues:
         await _fail(context, issues[: settings.max_import_issues])
     result = writer.result()
-    await context.record_outcome(result=result, issues=[])
+    await context.record_outcome(result=result, issues=[], rows=(total, total))
     summary = ", ".join(
         f"{kind} {c['new']} new, {c['updated']} updated, {c['ignored']} ignored"
         for kind, c in result.items()

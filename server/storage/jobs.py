@@ -330,10 +330,13 @@ async def record_outcome(
     result: dict[str, Any] | None,
     issues: list[str] | None,
     download_token: str | None = None,
+    rows: tuple[int, int | None] | None = None,
 ) -> bool:
     """A file job's outcome (counts or a download, or the issues that failed it), written by
     its handler before it ends; False when the attempt is no longer ours."""
     values: dict[str, Any] = {"result": result, "issues": issues, **_bump()}
+    if rows is not None:
+        values["rows_done"], values["rows_total"] = rows
     if download_token is not None:
         values["download_token"] = download_token
     return await _update_owned(session, attempt, values)

@@ -86,8 +86,10 @@ async def write_report(
                 "items": report.item_count,
                 "groundTruths": report.ground_truth_count,
                 "predictions": report.prediction_count,
-                "coco": coco,
-                "perLabel": [{name: getattr(r, name) for name in LABEL_COLUMNS} for r in rows],
+                "coco": {_camel(k): v for k, v in coco.items()},
+                "perLabel": [
+                    {_camel(name): getattr(r, name) for name in LABEL_COLUMNS} for r in rows
+                ],
             }
             out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
             return
@@ -121,6 +123,12 @@ async def write_report(
     buffer = io.BytesIO()
     pq.write_table(pa.table({c: table[c] for c in MATCH_COLUMNS}), buffer)
     out.write(buffer.getvalue())
+
+
+def _camel(name: str) -> str:
+    """The GraphQL field name (``ap_small`` -> ``apSmall``), so the file reads like a query."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 async def match_rows(
