@@ -98,7 +98,7 @@ async def import_file(info: Info, input: ImportFileInput) -> ImportFilePayload:
     runtime = info.context.runtime
     settings = runtime.settings
     try:
-        path = await save_upload(input.file, settings.files_dir, settings.max_import_bytes)
+        path = await save_upload(input.file, settings.files_dir, settings.max_import_bytes)  # type: ignore[arg-type]
     except SliceboardError as exc:
         return fit_union(error_payload(exc), FILE_ERRORS)  # type: ignore[return-value]
     name = getattr(input.file, "filename", None)

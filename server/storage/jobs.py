@@ -347,7 +347,9 @@ async def select_job_by_download_token(*, session: AsyncSession, token: str) -> 
     return result.scalar_one_or_none()
 
 
-async def select_expired_downloads(*, session: AsyncSession, finished_before: datetime) -> list[str]:
+async def select_expired_downloads(
+    *, session: AsyncSession, finished_before: datetime
+) -> list[str]:
     """Download tokens of export jobs that finished before ``finished_before``."""
     statement = sa.select(col(Job.download_token)).where(
         col(Job.download_token).is_not(None), col(Job.finished_at) < finished_before

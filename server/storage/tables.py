@@ -243,9 +243,7 @@ class Job(SQLModel, table=True):
     # File jobs (migration 0006): rows done of rows total, the outcome (an import's counts, an
     # export's download), the issues that failed an import, and an export's download token.
     rows_done: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
-    rows_total: int | None = Field(
-        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
-    )
+    rows_total: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     result: dict[str, Any] | None = _json()
     issues: list[str] | None = _json()
     download_token: str | None = Field(

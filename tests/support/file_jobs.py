@@ -9,8 +9,12 @@ from typing import Any
 
 import httpx
 
+from tests.support.graphql import GraphQLClient
+
 JOB_FIELDS = "id kind status error rowsDone rowsTotal result issues"
-ERRORS = "... on Error { message } ... on InvalidInputError { inputIssues: issues { path message } }"
+ERRORS = (
+    "... on Error { message } ... on InvalidInputError { inputIssues: issues { path message } }"
+)
 IMPORT = f"""mutation($input: ImportFileInput!) {{ importFile(input: $input) {{
     __typename ... on Job {{ {JOB_FIELDS} }} {ERRORS} }} }}"""
 EXPORT = f"""mutation($input: ExportFileInput!) {{ exportFile(input: $input) {{
@@ -61,7 +65,9 @@ async def import_file(
     return await wait_job(http, payload["id"])
 
 
-async def export_file(http: httpx.AsyncClient, fields: dict[str, Any]) -> tuple[dict[str, Any], httpx.Response]:
+async def export_file(
+    http: httpx.AsyncClient, fields: dict[str, Any]
+) -> tuple[dict[str, Any], httpx.Response]:
     """Export, wait, download: (the finished job, the download response)."""
     response = await http.post("/graphql", json={"query": EXPORT, "variables": {"input": fields}})
     payload = response.json()["data"]["exportFile"]
@@ -71,3 +77,43 @@ async def export_file(http: httpx.AsyncClient, fields: dict[str, Any]) -> tuple[
     download = await http.get(job["result"]["downloadUrl"])
     assert download.status_code == 200, download.text
     return job, download
+
+
+async def created(gql: GraphQLClient, mutation: str, variables: dict[str, Any]) -> str:
+    payload = next(iter((await gql.data(mutation, variables)).values()))
+    assert "id" in payload, payload
+    return str(payload["id"])
+
+
+async def dataset_and_run(gql: GraphQLClient, name: str = "d") -> tuple[str, str]:
+    dataset_id = await created(
+        gql,
+        "mutation($n: String!) { createDataset(input: {name: $n}) { ... on Dataset { id } } }",
+        {"n": name},
+    )
+    model_id = await created(
+        gql,
+        "mutation($n: String!) { createModel(input: {name: $n, referenceId: $n}) { ... on Model { id } } }",
+        {"n": f"m-{name}"},
+    )
+    run_id = await created(
+        gql,
+        'mutation($m: ID!, $d: ID!) { createModelRun(input: {modelId: $m, datasetId: $d, name: "r"}) { ... on ModelRun { id } } }',
+        {"m": model_id, "d": dataset_id},
+    )
+    return dataset_id, run_id
+
+
+async def counts(gql: GraphQLClient, dataset_id: str, run_id: str) -> tuple[int, int, int]:
+    """(items, annotations, predictions) stored."""
+    data = await gql.data(
+        """query($d: ID!, $r: ID!) { dataset(id: $d) { items(first: 1) { totalCount }
+           annotations(first: 1) { totalCount } }
+           modelRun(id: $r) { predictions(first: 1) { totalCount } } }""",
+        {"d": dataset_id, "r": run_id},
+    )
+    return (
+        data["dataset"]["items"]["totalCount"],
+        data["dataset"]["annotations"]["totalCount"],
+        data["modelRun"]["predictions"]["totalCount"],
+    )

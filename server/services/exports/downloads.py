@@ -30,7 +30,11 @@ async def find_download(
     job = await job_store.select_job_by_download_token(session=session, token=token)
     if job is None or job.status != job_store.SUCCEEDED or job.finished_at is None:
         return None
-    finished = job.finished_at if job.finished_at.tzinfo else job.finished_at.replace(tzinfo=utcnow().tzinfo)
+    finished = (
+        job.finished_at
+        if job.finished_at.tzinfo
+        else job.finished_at.replace(tzinfo=utcnow().tzinfo)
+    )
     if finished + timedelta(seconds=ttl_seconds) < utcnow():
         return None
     path = export_path(files_dir, token)
@@ -47,4 +51,6 @@ async def find_download(
 
 
 async def expired_tokens(session: AsyncSession, *, finished_before: datetime) -> list[str]:
-    return await job_store.select_expired_downloads(session=session, finished_before=finished_before)
+    return await job_store.select_expired_downloads(
+        session=session, finished_before=finished_before
+    )

@@ -91,7 +91,9 @@ async def write_report(
                     {_camel(name): getattr(r, name) for name in LABEL_COLUMNS} for r in rows
                 ],
             }
-            out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+            out.write(
+                orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+            )
             return
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
@@ -114,8 +116,8 @@ async def write_report(
         out.write(text.getvalue().encode())
         return
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found, unused-ignore]
     except ImportError as exc:
         raise FailedPrecondition(
             "Parquet exports need pyarrow on the server: pip install 'sliceboard[parquet]'"
@@ -161,12 +163,19 @@ async def match_rows(
     item_refs = await _item_refs(session, snapshot.item_ids.tolist())
     all_gt_keys = gt_keys
     matched_gt = [int(g) for g in dt_gt[dt_rows].tolist() if g >= 0]
-    missing = [int(snapshot.gt_ids[g]) for g in matched_gt if int(snapshot.gt_ids[g]) not in gt_keys]
+    missing = [
+        int(snapshot.gt_ids[g]) for g in matched_gt if int(snapshot.gt_ids[g]) not in gt_keys
+    ]
     if missing:
         all_gt_keys = {**gt_keys, **await _keys(session, tables.Annotation, missing)}
     matched_dt = [int(p) for p in gt_dt[gt_rows].tolist() if p >= 0]
-    extra_dt = [int(snapshot.dt_ids[p]) for p in matched_dt if int(snapshot.dt_ids[p]) not in dt_keys]
-    all_dt_keys = {**dt_keys, **(await _keys(session, tables.Prediction, extra_dt) if extra_dt else {})}
+    extra_dt = [
+        int(snapshot.dt_ids[p]) for p in matched_dt if int(snapshot.dt_ids[p]) not in dt_keys
+    ]
+    all_dt_keys = {
+        **dt_keys,
+        **(await _keys(session, tables.Prediction, extra_dt) if extra_dt else {}),
+    }
     columns: dict[str, list[Any]] = {c: [] for c in MATCH_COLUMNS}
     names = snapshot.label_names
     for p in dt_rows.tolist():

@@ -243,11 +243,11 @@ async def write_rows(
         rows = 0
         done = 0
         async for page in pages(session, payload, predictions=True):
-            for item, predictions in zip(page.items, page.objects, strict=True):
-                image = image_id(item)
-                for p in predictions:
+            for item, predicted in zip(page.items, page.objects, strict=True):
+                number = image_id(item)
+                for p in predicted:
                     det = {
-                        "image_id": image,
+                        "image_id": number,
                         "category_id": _category(ids, records, p.label),
                         **to_coco(p.type, p.geometry),
                         "score": 1.0 if p.confidence is None else p.confidence,
@@ -265,7 +265,11 @@ async def write_rows(
     done = 0
     async for page in pages(session, payload, predictions=False):
         for item in page.items:
-            image: dict[str, Any] = {"id": image_id(item), "width": item.width, "height": item.height}
+            image: dict[str, Any] = {
+                "id": image_id(item),
+                "width": item.width,
+                "height": item.height,
+            }
             name = (item.metadata_ or {}).get("fileName")
             image["file_name"] = name if isinstance(name, str) else (item.url or item.reference_id)
             out.write((b"," if rows else b"") + _dumps(image))
@@ -276,9 +280,9 @@ async def write_rows(
     count = 0
     done = 0
     async for page in pages(session, payload, predictions=False):
-        for item, annotations in zip(page.items, page.objects, strict=True):
+        for item, ground_truth in zip(page.items, page.objects, strict=True):
             image_number = image_id(item)
-            for a in annotations:
+            for a in ground_truth:
                 ann: dict[str, Any] = {
                     "id": int(a.annotation_id) if a.annotation_id.isdigit() else count + 1,
                     "image_id": image_number,
@@ -328,7 +332,11 @@ def _object_line(kind: str, item: tables.Item, row: Any) -> dict[str, Any]:
 
 
 async def _ndjson(
-    session: AsyncSession, payload: dict[str, Any], out: LimitedWriter, progress: Progress, total: int
+    session: AsyncSession,
+    payload: dict[str, Any],
+    out: LimitedWriter,
+    progress: Progress,
+    total: int,
 ) -> int:
     """Items with their annotations (or, for a run, with its predictions), item by item."""
     predictions = payload.get("modelRunId") is not None

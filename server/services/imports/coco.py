@@ -130,9 +130,7 @@ def read_categories(raw: object, problems: FileProblems) -> dict[int, Category]:
 def category_records(categories: dict[int, Category]) -> list[dict[str, Any]]:
     """What the dataset keeps: id, name, supercategory, keypoints and skeleton as in the file."""
     kept = ("id", "name", "supercategory", "keypoints", "skeleton")
-    return [
-        {key: c.record[key] for key in kept if key in c.record} for c in categories.values()
-    ]
+    return [{key: c.record[key] for key in kept if key in c.record} for c in categories.values()]
 
 
 class CocoReader:

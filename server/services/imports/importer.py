@@ -74,10 +74,9 @@ class Importer:
         if chunk.kind == "items":
             for i, row in enumerate(chunk.rows):
                 ref = row.get("reference_id")
-                if isinstance(ref, str):
-                    if ref in self._refs:
-                        dropped.append(i)
-                        self.problem(f"{chunk.where[i]}: referenceId {ref!r} given twice in the file")
+                if isinstance(ref, str) and ref in self._refs:
+                    dropped.append(i)
+                    self.problem(f"{chunk.where[i]}: referenceId {ref!r} given twice in the file")
             for row in chunk.rows:
                 if isinstance(row.get("reference_id"), str):
                     self._refs.add(row["reference_id"])
@@ -129,7 +128,11 @@ class Importer:
         size = len(rows)
         if chunk.kind == "items":
             return await uploads.upsert_items(
-                self.session, dataset_id=self.dataset_id, items=rows, update=self.update, max_rows=size
+                self.session,
+                dataset_id=self.dataset_id,
+                items=rows,
+                update=self.update,
+                max_rows=size,
             )
         if chunk.kind == "annotations":
             return await uploads.upsert_annotations(

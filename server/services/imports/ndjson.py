@@ -82,7 +82,7 @@ class NdjsonReader:
         if unknown:
             self.problems.add(where, f"unknown field(s) for {kind[:-1]}: {', '.join(unknown)}")
             return None
-        return kind, {_ROW_NAMES.get(name, name): value for name, value in raw.items()}
+        return kind, {_ROW_NAMES.get(str(name), str(name)): value for name, value in raw.items()}
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         pending: dict[Kind, Chunk] = {

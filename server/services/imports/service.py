@@ -71,9 +71,7 @@ async def queue_import(
     max_attempts: int,
 ) -> Job:
     """A QUEUED import job of an uploaded file (already on disk at ``path``)."""
-    dataset, run = await import_target(
-        session, dataset_id=dataset_id, model_run_id=model_run_id
-    )
+    dataset, run = await import_target(session, dataset_id=dataset_id, model_run_id=model_run_id)
     issues: list[Issue] = []
     if format not in FORMATS:
         issues.append(Issue("input.format", f"must be one of {', '.join(FORMATS)}"))

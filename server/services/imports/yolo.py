@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
-from sliceboard.services.imports.chunks import Chunk, FileProblems, Row
+from sliceboard.services.imports.chunks import Chunk, FileProblems, Kind, Row
 
 
 class YoloReader:
@@ -91,7 +91,7 @@ class YoloReader:
     def chunks(self, size: int) -> Iterator[Chunk]:
         if self.archive is None:
             return
-        kind = "predictions" if self.predictions else "annotations"
+        kind: Kind = "predictions" if self.predictions else "annotations"
         chunk = Chunk(kind)
         for stem, member in self.labels.items():
             scale = self.sizes.get(stem)

@@ -4,10 +4,10 @@ write nothing; an export of the run's results evaluates to the same numbers."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,77 +16,20 @@ import numpy as np
 import pytest
 
 from bench.pycoco import pycocotools_stats
-from sliceboard.app import create_app
 from sliceboard.config import Settings
-from tests.e2e.test_evaluation import coco_of, created, evaluate
+from tests.e2e.test_evaluation import coco_of, evaluate
 from tests.support.coco_cases import case_stats, make_case
-from tests.support.file_jobs import export_file, import_file, post_import
+from tests.support.file_jobs import (
+    counts,
+    dataset_and_run,
+    export_file,
+    import_file,
+    post_import,
+)
 from tests.support.graphql import COCO_SUMMARY_FIELDS as COCO
 from tests.support.graphql import GraphQLClient
 
 COUNTS = "query($d: ID!) { dataset(id: $d) { items { totalCount } } }"
-
-
-@pytest.fixture
-async def app_settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        run_jobs=True,
-        job_poll_seconds=0.05,
-        files_dir=str(tmp_path / "files"),
-        import_chunk_rows=500,
-    )
-
-
-@pytest.fixture
-async def http(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(app_settings, migrate=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-        ) as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-def gql(http: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(http)
-
-
-async def dataset_and_run(gql: GraphQLClient, name: str = "d") -> tuple[str, str]:
-    dataset_id = await created(
-        gql,
-        "mutation($n: String!) { createDataset(input: {name: $n}) { ... on Dataset { id } } }",
-        {"n": name},
-    )
-    model_id = await created(
-        gql,
-        "mutation($n: String!) { createModel(input: {name: $n, referenceId: $n}) { ... on Model { id } } }",
-        {"n": f"m-{name}"},
-    )
-    run_id = await created(
-        gql,
-        'mutation($m: ID!, $d: ID!) { createModelRun(input: {modelId: $m, datasetId: $d, name: "r"}) { ... on ModelRun { id } } }',
-        {"m": model_id, "d": dataset_id},
-    )
-    return dataset_id, run_id
-
-
-async def counts(gql: GraphQLClient, dataset_id: str, run_id: str) -> tuple[int, int, int]:
-    """(items, annotations, predictions) stored."""
-    data = await gql.data(
-        """query($d: ID!, $r: ID!) { dataset(id: $d) { items(first: 1) { totalCount }
-           annotations(first: 1) { totalCount } }
-           modelRun(id: $r) { predictions(first: 1) { totalCount } } }""",
-        {"d": dataset_id, "r": run_id},
-    )
-    return (
-        data["dataset"]["items"]["totalCount"],
-        data["dataset"]["annotations"]["totalCount"],
-        data["modelRun"]["predictions"]["totalCount"],
-    )
 
 
 def coco_bytes(case_dataset: dict[str, Any]) -> bytes:
@@ -99,7 +42,9 @@ async def test_coco_files_import_evaluate_to_pycocotools_and_export_back(
 ) -> None:
     case = make_case(seed=5, n_images=30)
     dataset_id, run_id = await dataset_and_run(gql)
-    gt = await import_file(http, {"format": "COCO", "datasetId": dataset_id}, coco_bytes(case.dataset))
+    gt = await import_file(
+        http, {"format": "COCO", "datasetId": dataset_id}, coco_bytes(case.dataset)
+    )
     assert gt["status"] == "SUCCEEDED", gt
     assert gt["kind"] == "IMPORT"
     n_gt = len(case.dataset["annotations"])
@@ -114,7 +59,9 @@ async def test_coco_files_import_evaluate_to_pycocotools_and_export_back(
     assert dt["status"] == "SUCCEEDED", dt
     assert dt["result"]["predictions"]["new"] == len(case.detections)
 
-    again = await import_file(http, {"format": "COCO", "datasetId": dataset_id}, coco_bytes(case.dataset))
+    again = await import_file(
+        http, {"format": "COCO", "datasetId": dataset_id}, coco_bytes(case.dataset)
+    )
     assert again["result"]["items"] == {"new": 0, "updated": 0, "ignored": 30}
     assert again["result"]["annotations"] == {"new": 0, "updated": 0, "ignored": n_gt}
 
@@ -140,6 +87,29 @@ async def test_coco_files_import_evaluate_to_pycocotools_and_export_back(
     lines = table.text.strip().splitlines()
     assert lines[0] == "item,side,annotation_id,label,confidence,matched_annotation_id,iou,outcome"
     assert len(lines) - 1 == len(case.detections) + n_gt
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    outcomes = {(r["side"], r["outcome"]) for r in rows}
+    assert ("prediction", "TP") in outcomes and ("ground_truth", "FN") in outcomes
+    for r in rows:  # a matched pair names each other
+        if r["side"] == "prediction" and r["outcome"] == "TP":
+            assert float(r["iou"]) >= 0.5 and r["matched_annotation_id"]
+    pyarrow = pytest.importorskip("pyarrow.parquet")
+    _, parquet = await export_file(http, {"format": "MATCHES_PARQUET", "modelRunId": run_id})
+    frame = pyarrow.read_table(io.BytesIO(parquet.content)).to_pylist()
+    assert [r["annotation_id"] for r in frame] == [r["annotation_id"] for r in rows]
+    assert [r["outcome"] for r in frame] == [r["outcome"] for r in rows]
+
+
+async def test_a_download_needs_its_token_and_an_upload_its_limit(
+    http: httpx.AsyncClient, gql: GraphQLClient, app_settings: Settings
+) -> None:
+    assert (await http.get("/files/not-a-token")).status_code == 404
+    dataset_id, _ = await dataset_and_run(gql)
+    big = b" " * (app_settings.max_import_bytes + 1)
+    refused = await post_import(http, {"format": "NDJSON", "datasetId": dataset_id}, big)
+    assert refused["__typename"] == "InvalidInputError", refused
+    assert "SLICEBOARD_MAX_IMPORT_BYTES" in refused["message"]
+    assert list((Path(app_settings.files_dir) / "imports").iterdir()) == []
 
 
 async def test_ndjson_round_trips_through_export_and_import(
@@ -213,23 +183,43 @@ async def test_yolo_labels_are_scaled_by_item_size(
     assert (await import_file(http, {"format": "NDJSON", "datasetId": dataset_id}, items))[
         "status"
     ] == "SUCCEEDED"
-    archive = yolo_zip({"img1": "0 0.5 0.5 0.2 0.4\n1 0.1 0.1 0.3 0.1 0.3 0.3\n", "img2": "1 0.25 0.5 0.5 0.5\n"})
+    archive = yolo_zip(
+        {"img1": "0 0.5 0.5 0.2 0.4\n1 0.1 0.1 0.3 0.1 0.3 0.3\n", "img2": "1 0.25 0.5 0.5 0.5\n"}
+    )
     job = await import_file(http, {"format": "YOLO", "datasetId": dataset_id}, archive, "y.zip")
     assert job["status"] == "SUCCEEDED", job
     assert job["result"]["annotations"]["new"] == 3
     _, exported = await export_file(http, {"format": "NDJSON", "datasetId": dataset_id})
-    rows = {r["annotationId"]: r for r in map(json.loads, exported.text.splitlines()) if r["kind"] == "annotation"}
-    assert rows["img1:1"]["box"] == {"x": 80.0, "y": 30.0, "width": 40.0, "height": 40.0, "rotation": 0.0}
+    rows = {
+        r["annotationId"]: r
+        for r in map(json.loads, exported.text.splitlines())
+        if r["kind"] == "annotation"
+    }
+    assert rows["img1:1"]["box"] == {
+        "x": 80.0,
+        "y": 30.0,
+        "width": 40.0,
+        "height": 40.0,
+        "rotation": 0.0,
+    }
     assert rows["img1:1"]["label"] == "cat"
     assert rows["img1:2"]["polygon"]["vertices"] == [
         {"x": 20.0, "y": 10.0}, {"x": 60.0, "y": 10.0}, {"x": 60.0, "y": 30.0}
     ]  # fmt: skip
-    assert rows["img2:1"]["box"] == {"x": 0.0, "y": 25.0, "width": 100.0, "height": 50.0, "rotation": 0.0}
+    assert rows["img2:1"]["box"] == {
+        "x": 0.0,
+        "y": 25.0,
+        "width": 100.0,
+        "height": 50.0,
+        "rotation": 0.0,
+    }
     predicted = yolo_zip({"img1": "0 0.5 0.5 0.2 0.4 0.75\n"})
     job = await import_file(
         http, {"format": "YOLO", "datasetId": dataset_id, "modelRunId": run_id}, predicted
     )
     assert job["status"] == "SUCCEEDED", job
     _, exported = await export_file(http, {"format": "NDJSON", "modelRunId": run_id})
-    predictions = [r for r in map(json.loads, exported.text.splitlines()) if r["kind"] == "prediction"]
+    predictions = [
+        r for r in map(json.loads, exported.text.splitlines()) if r["kind"] == "prediction"
+    ]
     assert [(p["annotationId"], p["confidence"]) for p in predictions] == [("img1:1", 0.75)]

@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_file_imports import (  # noqa: F401 (fixtures)
-    app_settings,
+from tests.support.coco_cases import make_case
+from tests.support.file_jobs import (
+    JOB_FIELDS,
     counts,
     dataset_and_run,
-    gql,
-    http,
+    import_file,
+    post_import,
+    wait_job,
 )
-from tests.support.coco_cases import make_case
-from tests.support.file_jobs import JOB_FIELDS, import_file, post_import, wait_job
 from tests.support.graphql import GraphQLClient
 
 
@@ -111,7 +111,9 @@ async def test_coco_results_with_an_unknown_image_fail_and_write_nothing(
 ) -> None:
     case = make_case(seed=2, n_images=8)
     dataset_id, run_id = await dataset_and_run(gql)
-    gt = await import_file(http, {"format": "COCO", "datasetId": dataset_id}, json.dumps(case.dataset).encode())
+    gt = await import_file(
+        http, {"format": "COCO", "datasetId": dataset_id}, json.dumps(case.dataset).encode()
+    )
     assert gt["status"] == "SUCCEEDED"
     detections = [*case.detections, {**case.detections[0], "image_id": 4242}]
     job = await import_file(
