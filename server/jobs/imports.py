@@ -2,9 +2,10 @@
 transaction, reporting rows done of rows total; the job ends with the counts, or FAILED with
 the file's issues and nothing written, or CANCELLED with nothing written.
 
-On SQLite the file is read twice (see :mod:`sliceboard.services.imports.validate`): a first
-pass validates it holding no lock (progress and cancellation as usual), then one transaction
-writes it (progress is kept until it commits). PostgreSQL validates and writes in one pass.
+On SQLite the work is split in two (see :mod:`sliceboard.services.imports.validate`): a first
+pass reads and validates the file holding no lock (progress and cancellation as usual) and
+spills the validated rows to disk, then one transaction writes those (progress is kept until
+it commits; a cancellation then waits for the commit). PostgreSQL validates and writes in one pass.
 The uploaded file is removed once the job has an outcome; an attempt interrupted by a shutdown
 keeps it for the next attempt.
 """
@@ -12,13 +13,16 @@ keeps it for the next attempt.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.services.imports import service
+from sliceboard.services.imports.chunks import Chunk
 from sliceboard.services.imports.files import remove_file
 from sliceboard.services.imports.importer import Importer
+from sliceboard.services.imports.spill import read_chunks, spill_path, write_chunk
 from sliceboard.services.imports.validate import Validator
 
 #: How long a SQLite write phase may hold the job without a heartbeat.
@@ -71,30 +75,24 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
             max_issues=settings.max_import_issues,
         )
 
+    chunks: Iterable[Chunk] = reader.chunks(settings.import_chunk_rows)
+    spill = spill_path(Path(payload["path"]))
     if is_sqlite:
-        async with context.runtime.reading() as session:
-            checker = Validator(session=session, dataset_id=dataset_id, importer=importer(None))
-            done = 0
-            for chunk in reader.chunks(settings.import_chunk_rows):
-                await checker.check(chunk)
-                done += len(chunk)
-                await context.report_rows(done, total, f"validated {done} of {total} rows")
-                if checker.importer.full or await context.cancelled():
-                    break
-        issues = [*reader.problems.items, *checker.importer.issues]
-        if await context.cancelled():
-            return
-        if issues:
-            await _fail(context, issues[: settings.max_import_issues])
-        reader = await _reader(payload, dataset_id, context)
+        try:
+            if not await _validate(context, reader, importer(None), dataset_id, spill, total):
+                return
+        except BaseException:
+            remove_file(spill)
+            raise
+        chunks = read_chunks(spill)
         await context.hold_writes(SQLITE_WRITE_LEASE_SECONDS)
     writer: Importer | None = None
     try:
         async with context.runtime.unit_of_work() as session:
             writer = importer(session)
             done = 0
-            for chunk in reader.chunks(settings.import_chunk_rows):
-                await writer.write(chunk)
+            for chunk in chunks:
+                await writer.write(chunk, validated=is_sqlite)
                 done += len(chunk)
                 await context.report_rows(done, total, f"imported {done} of {total} rows")
                 if writer.full or (not is_sqlite and await context.cancelled()):
@@ -106,6 +104,7 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
     except _Stop:
         pass
     finally:
+        remove_file(spill)
         await context.release_writes()
     assert writer is not None
     if context.cancel_requested:
@@ -121,6 +120,39 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
         if isinstance(c, dict) and any(c.values())
     )
     await context.report_rows(total, total, f"imported: {summary or 'nothing'}")
+
+
+async def _validate(
+    context: JobContext,
+    reader: Any,
+    checker_importer: Importer,
+    dataset_id: int,
+    spill: Path,
+    total: int,
+) -> bool:
+    """SQLite's first pass: validate every row holding no lock, spilling the validated rows;
+    False when cancelled. Fails the job (JobFailed) when the file has issues."""
+    settings = context.runtime.settings
+    async with context.runtime.reading() as session:
+        checker = Validator(session=session, dataset_id=dataset_id, importer=checker_importer)
+        done = 0
+        with spill.open("wb") as file:
+            for chunk in reader.chunks(settings.import_chunk_rows):
+                checked = await checker.check(chunk)
+                if checked is not None and not checker_importer.issues:
+                    write_chunk(file, checked)
+                done += len(chunk)
+                await context.report_rows(done, total, f"validated {done} of {total} rows")
+                if checker_importer.full or await context.cancelled():
+                    break
+    if await context.cancelled():
+        remove_file(spill)
+        return False
+    issues = [*reader.problems.items, *checker_importer.issues]
+    if issues:
+        remove_file(spill)
+        await _fail(context, issues[: settings.max_import_issues])
+    return True
 
 
 async def _fail(context: JobContext, issues: list[str]) -> None:

@@ -116,13 +116,21 @@ def _attach_items(rows: list[Row], item_ids: dict[str, int], extra: Row) -> list
 
 
 async def upsert_items(
-    session: AsyncSession, *, dataset_id: str, items: list[Any], update: bool, max_rows: int
+    session: AsyncSession,
+    *,
+    dataset_id: str,
+    items: list[Any],
+    update: bool,
+    max_rows: int,
+    validated: bool = False,
 ) -> UpsertCounts:
+    """``validated``: the rows are ``validate_items``' output already (a file import's second
+    pass), so they are not checked again."""
     dataset = await _locked_dataset(session, dataset_id)
     assert dataset.id is not None
     raw_rows = check_row_limit(items, "items", max_rows)
     issues = Issues()
-    rows = validate_items(raw_rows, issues)
+    rows = raw_rows if validated else validate_items(raw_rows, issues)
     issues.raise_if_any()
     refs = [row["reference_id"] for row in rows]
     if update:
@@ -146,14 +154,21 @@ async def upsert_items(
 
 
 async def upsert_annotations(
-    session: AsyncSession, *, dataset_id: str, annotations: list[Any], update: bool, max_rows: int
+    session: AsyncSession,
+    *,
+    dataset_id: str,
+    annotations: list[Any],
+    update: bool,
+    max_rows: int,
+    validated: bool = False,
 ) -> UpsertCounts:
-    """Ground truth; bumps ``dataset.annotations_version`` when any row is new or replaced."""
+    """Ground truth; bumps ``dataset.annotations_version`` when any row is new or replaced.
+    ``validated`` as for :func:`upsert_items`."""
     dataset = await _locked_dataset(session, dataset_id)
     assert dataset.id is not None
     raw_rows = check_row_limit(annotations, "annotations", max_rows)
     issues = Issues()
-    rows = validate_annotations(raw_rows, issues)
+    rows = raw_rows if validated else validate_annotations(raw_rows, issues)
     item_ids = await _item_ids(session, dataset.id, raw_rows, "annotations", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"dataset_id": dataset.id, "created_at": utcnow()})
@@ -166,7 +181,13 @@ async def upsert_annotations(
 
 
 async def upsert_predictions(
-    session: AsyncSession, *, model_run_id: str, predictions: list[Any], update: bool, max_rows: int
+    session: AsyncSession,
+    *,
+    model_run_id: str,
+    predictions: list[Any],
+    update: bool,
+    max_rows: int,
+    validated: bool = False,
 ) -> UpsertCounts:
     """A run's predictions; bumps ``model_run.data_version`` when any row is new or replaced.
 
@@ -177,7 +198,7 @@ async def upsert_predictions(
     assert run.id is not None
     raw_rows = check_row_limit(predictions, "predictions", max_rows)
     issues = Issues()
-    rows = validate_predictions(raw_rows, issues)
+    rows = raw_rows if validated else validate_predictions(raw_rows, issues)
     item_ids = await _item_ids(session, run.dataset_id, raw_rows, "predictions", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"model_run_id": run.id, "created_at": utcnow()})

@@ -99,9 +99,9 @@ class Importer:
         keys.update(h for h in hashes if h is not None)
         return dropped
 
-    async def write(self, chunk: Chunk) -> None:
-        """Validate and (while there is no issue yet) write one chunk."""
-        dropped = self._duplicates(chunk)
+    async def write(self, chunk: Chunk, *, validated: bool = False) -> None:
+        """Validate and write one chunk (``validated``: rows of a first pass, written as they are)."""
+        dropped = [] if validated else self._duplicates(chunk)
         if dropped:
             gone = set(dropped)
             chunk = Chunk(
@@ -116,14 +116,14 @@ class Importer:
             if isinstance(label, str):
                 self.labels.add(label)
         try:
-            counts = await self._upsert(chunk)
+            counts = await self._upsert(chunk, validated)
         except InvalidInput as exc:
             for issue in exc.issues:
                 self.problem(describe(issue, chunk.where))
             return
         self.counts[chunk.kind].add(counts)
 
-    async def _upsert(self, chunk: Chunk) -> uploads.UpsertCounts:
+    async def _upsert(self, chunk: Chunk, validated: bool) -> uploads.UpsertCounts:
         rows: list[Any] = chunk.rows
         size = len(rows)
         if chunk.kind == "items":
@@ -133,6 +133,7 @@ class Importer:
                 items=rows,
                 update=self.update,
                 max_rows=size,
+                validated=validated,
             )
         if chunk.kind == "annotations":
             return await uploads.upsert_annotations(
@@ -141,6 +142,7 @@ class Importer:
                 annotations=rows,
                 update=self.update,
                 max_rows=size,
+                validated=validated,
             )
         if self.model_run_id is None:
             raise NotFound("ModelRun", None, "modelRunId")
@@ -150,6 +152,7 @@ class Importer:
             predictions=rows,
             update=self.update,
             max_rows=size,
+            validated=validated,
         )
 
     def result(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ SQLite has one writer, and an import is one transaction: holding the write lock 
 file is read would stall every other write, ``cancelJob`` included. So SQLite reads the file
 twice: this pass validates every row (the upload validators, and each referenceId against the
 dataset's items and the file's own) with no lock held, reporting progress and honouring a
-cancellation; only a clean file is then written, in one transaction, by the importer.
+cancellation; only a clean file is then written, in one transaction, by the importer, from the
+validated rows this pass spilled to disk (so no row is parsed or validated twice).
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ class Validator:
     importer: Importer
     file_refs: set[str] = field(default_factory=set)
 
-    async def check(self, chunk: Chunk) -> None:
+    async def check(self, chunk: Chunk) -> Chunk | None:
+        """The chunk's validated rows (what the upload service writes), or None after issues."""
         importer = self.importer
+        before = len(importer.issues)
         dropped = set(importer._duplicates(chunk))
         issues = Issues()
         rows = [row for i, row in enumerate(chunk.rows) if i not in dropped]
         where = [w for i, w in enumerate(chunk.where) if i not in dropped]
-        _VALIDATORS[chunk.kind](rows, issues)
+        normalised = _VALIDATORS[chunk.kind](rows, issues)
         if chunk.kind == "items":
             self.file_refs.update(
                 r["reference_id"] for r in rows if isinstance(r.get("reference_id"), str)
@@ -68,3 +71,6 @@ class Validator:
                     )
         for issue in issues.items:
             importer.problem(describe(issue, where))
+        if issues or len(importer.issues) > before:
+            return None
+        return Chunk(chunk.kind, normalised, where)
