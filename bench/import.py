@@ -235,7 +235,7 @@ def sqlite_floor(dt_path: Path, workdir: Path) -> tuple[int, float]:
 
 
 async def pg_floor(dt_path: Path, admin_url: str) -> tuple[int, float]:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
     import sqlalchemy as sa
 
     name = f"sliceboard_floor_{uuid.uuid4().hex[:8]}"
