@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Row = dict[str, Any]
-Kind = Literal["items", "annotations", "predictions"]
-KINDS: tuple[Kind, ...] = ("items", "annotations", "predictions")
+Kind = Literal["items", "annotations", "predictions", "metrics"]
+#: In the order a file's rows are written: items first, custom metrics (of items) last.
+KINDS: tuple[Kind, ...] = ("items", "annotations", "predictions", "metrics")
 
 
 @dataclass

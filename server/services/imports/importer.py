@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import InvalidInput, Issue, NotFound
-from sliceboard.services import uploads
+from sliceboard.services import custom_metrics, uploads
 from sliceboard.services.imports.chunks import KINDS, Chunk, Kind
 
 
@@ -146,6 +146,12 @@ class Importer:
             )
         if self.model_run_id is None:
             raise NotFound("ModelRun", None, "modelRunId")
+        if chunk.kind == "metrics":
+            # Custom metrics validate themselves on write (also on SQLite's second pass).
+            written = await custom_metrics.upload_custom_metrics(
+                self.session, model_run_id=self.model_run_id, metrics=rows, max_rows=size
+            )
+            return uploads.UpsertCounts(written.new, written.updated, written.ignored)
         return await uploads.upsert_predictions(
             self.session,
             model_run_id=self.model_run_id,
@@ -156,7 +162,8 @@ class Importer:
         )
 
     def result(self) -> dict[str, Any]:
+        names = {"metrics": "customMetrics"}
         return {
-            **{kind: counts.as_dict() for kind, counts in self.counts.items()},
+            **{names.get(kind, kind): counts.as_dict() for kind, counts in self.counts.items()},
             "labels": len(self.labels),
         }

@@ -1,8 +1,8 @@
 """NDJSON: one JSON object per line, with the GraphQL input field names (``referenceId``,
 ``annotationId``, ``box: {x, y, width, height}``, ``classPdf`` ...).
 
-What a line is: its ``"kind"`` field (``item``, ``annotation`` or ``prediction``) when it has
-one; otherwise a line without ``annotationId`` is an item, and one with it is a prediction when
+What a line is: its ``"kind"`` field (``item``, ``annotation``, ``prediction`` or
+``customMetric`` - a CustomMetricInput of the import's model run) when it has one; otherwise a line without ``annotationId`` is an item, and one with it is a prediction when
 the import names a model run, else an annotation. Blank lines are skipped. The file is read a
 line at a time, so a file larger than memory imports; items are written before the
 annotations and predictions that follow them (a chunk of objects waits for the items read
@@ -17,13 +17,16 @@ from typing import Any
 
 import orjson
 
-from sliceboard.services.imports.chunks import Chunk, FileProblems, Kind, Row
+from sliceboard.services.imports.chunks import KINDS, Chunk, FileProblems, Kind, Row
 
 _ROW_NAMES = {
     "referenceId": "reference_id",
     "annotationId": "annotation_id",
     "classPdf": "class_pdf",
     "customMetrics": "custom_metrics",
+    "featureName": "feature_name",
+    "subclassName": "subclass_name",
+    "valuesByConfidence": "values_by_confidence",
 }
 _COMMON = ("referenceId", "annotationId", "label", "metadata", "area", "classifications")
 _GEOMETRY = ("box", "polygon", "polyline", "keypoints", "segmentation", "cuboid")
@@ -31,12 +34,28 @@ FIELDS: dict[Kind, frozenset[str]] = {
     "items": frozenset({"referenceId", "url", "width", "height", "metadata"}),
     "annotations": frozenset({*_COMMON, *_GEOMETRY, "iscrowd"}),
     "predictions": frozenset({*_COMMON, *_GEOMETRY, "confidence", "classPdf", "customMetrics"}),
+    "metrics": frozenset(
+        {
+            "name",
+            "referenceId",
+            "featureName",
+            "subclassName",
+            "value",
+            "valuesByConfidence",
+            "aggregation",
+            "confusion",
+        }
+    ),
 }
 _KINDS: dict[object, Kind] = {
     "item": "items",
     "annotation": "annotations",
     "prediction": "predictions",
+    "customMetric": "metrics",
 }
+
+
+_SINGULAR = {value: key for key, value in _KINDS.items()}
 
 
 def count_lines(path: Path) -> int:
@@ -70,26 +89,26 @@ class NdjsonReader:
         if "kind" in raw:
             given = raw.pop("kind")
             if given not in _KINDS:
-                self.problems.add(where, "kind must be item, annotation or prediction")
+                self.problems.add(
+                    where, "kind must be item, annotation, prediction or customMetric"
+                )
                 return None
             kind = _KINDS[given]
         else:
             kind = "items" if "annotationId" not in raw else self.default_object
-        if kind == "predictions" and self.default_object != "predictions":
-            self.problems.add(where, "a prediction needs the import's modelRunId")
+        if kind in ("predictions", "metrics") and self.default_object != "predictions":
+            self.problems.add(where, f"a {_SINGULAR[kind]} needs the import's modelRunId")
             return None
         unknown = [name for name in raw if name not in FIELDS[kind]]
         if unknown:
-            self.problems.add(where, f"unknown field(s) for {kind[:-1]}: {', '.join(unknown)}")
+            self.problems.add(
+                where, f"unknown field(s) for {_SINGULAR[kind]}: {', '.join(map(str, unknown))}"
+            )
             return None
         return kind, {_ROW_NAMES.get(str(name), str(name)): value for name, value in raw.items()}
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        pending: dict[Kind, Chunk] = {
-            "items": Chunk("items"),
-            "annotations": Chunk("annotations"),
-            "predictions": Chunk("predictions"),
-        }
+        pending: dict[Kind, Chunk] = {kind: Chunk(kind) for kind in KINDS}
         with self.path.open("rb") as file:
             for number, line in enumerate(file, start=1):
                 if not line.strip():

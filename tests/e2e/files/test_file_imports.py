@@ -158,6 +158,15 @@ async def test_ndjson_round_trips_through_export_and_import(
     assert gt_again.content == gt_file.content
     assert dt_again.content == dt_file.content
     assert await counts(gql, copy_id, copy_run) == (2, 4, 2)
+    _, selected = await export_file(
+        http,
+        {
+            "format": "NDJSON",
+            "datasetId": dataset_id,
+            "filter": {"metadata": {"field": "split", "op": "EQ", "value": "val"}},
+        },
+    )
+    assert {json.loads(line)["referenceId"] for line in selected.text.splitlines()} == {"a"}
     # importing an export into its own source changes nothing
     same = await import_file(http, {"format": "NDJSON", "datasetId": dataset_id}, gt_file.content)
     assert same["result"]["items"] == {"new": 0, "updated": 0, "ignored": 2}
@@ -223,3 +232,33 @@ async def test_yolo_labels_are_scaled_by_item_size(
         r for r in map(json.loads, exported.text.splitlines()) if r["kind"] == "prediction"
     ]
     assert [(p["annotationId"], p["confidence"]) for p in predictions] == [("img1:1", 0.75)]
+
+
+async def test_ndjson_custom_metric_lines_go_to_the_run(
+    http: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    dataset_id, run_id = await dataset_and_run(gql)
+    lines = [
+        {"referenceId": "a"},
+        {"referenceId": "b"},
+        {"kind": "customMetric", "name": "m", "referenceId": "a", "value": 0.25},
+        {"kind": "customMetric", "name": "m", "referenceId": "b", "value": 0.75},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines).encode()
+    job = await import_file(
+        http, {"format": "NDJSON", "datasetId": dataset_id, "modelRunId": run_id}, text
+    )
+    assert job["status"] == "SUCCEEDED", job
+    assert job["result"]["customMetrics"] == {"new": 2, "updated": 0, "ignored": 0}
+    data = await gql.data(
+        'query($id: ID!) { modelRun(id: $id) { customMetrics(names: ["m"]) { name value count } } }',
+        {"id": run_id},
+    )
+    assert data["modelRun"]["customMetrics"] == [{"name": "m", "value": 0.5, "count": 2}]
+    bad = [lines[0], {"kind": "customMetric", "name": "m", "referenceId": "zzz", "value": 1.0}]
+    text = "\n".join(json.dumps(line) for line in bad).encode()
+    job = await import_file(
+        http, {"format": "NDJSON", "datasetId": dataset_id, "modelRunId": run_id}, text
+    )
+    assert job["status"] == "FAILED"
+    assert job["issues"] == ["line 2: referenceId no data row 'zzz' in the run's dataset"]
