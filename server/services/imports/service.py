@@ -12,7 +12,7 @@ from sliceboard.errors import InvalidInput, Issue, NotFound
 from sliceboard.services import jobs as job_service
 from sliceboard.services import reads
 from sliceboard.services.ids import require_id
-from sliceboard.services.imports.chunks import Chunk, FileProblems
+from sliceboard.services.imports.chunks import FileProblems
 from sliceboard.services.imports.coco import CocoReader, category_records
 from sliceboard.services.imports.coco_results import CocoResultsReader
 from sliceboard.services.imports.ndjson import NdjsonReader
@@ -148,7 +148,3 @@ async def finish_import(session: AsyncSession, reader: Reader, *, dataset_id: in
         await file_jobs.set_dataset_metadata_key(
             session=session, dataset=dataset, key=COCO_METADATA_KEY, value=coco
         )
-
-
-def chunk_rows(chunk: Chunk) -> int:
-    return len(chunk.rows)
