@@ -73,6 +73,7 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
             model_run_id=payload.get("modelRunId"),
             update=bool(payload.get("update", True)),
             max_issues=settings.max_import_issues,
+            unique_keys=bool(getattr(reader, "unique_keys", False)),
         )
 
     chunks: Iterable[Chunk] = reader.chunks(settings.import_chunk_rows)

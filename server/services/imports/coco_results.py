@@ -12,6 +12,7 @@ pycocotools' tie order inside an image) and importing the same file again change
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sliceboard.services.imports.chunks import Chunk, FileProblems, Row
@@ -20,17 +21,19 @@ from sliceboard.services.imports.coco import (
     coco_box,
     coco_keypoints,
     coco_segmentation,
-    load_json,
 )
+from sliceboard.services.imports.json_stream import StreamError, array_elements, count_key
 
 
 class CocoResultsReader:
-    def __init__(self, data: bytes) -> None:
+    """Streams the list (``json_stream``): memory holds a chunk, not the file."""
+
+    #: annotationIds are made from file positions, so the file cannot repeat a key.
+    unique_keys = True
+
+    def __init__(self, path: Path) -> None:
         self.problems = FileProblems()
-        self.document = load_json(data, self.problems)
-        if self.document is not None and not isinstance(self.document, list):
-            self.problems.add("file", "must be a JSON list of detections")
-            self.document = None
+        self.path = path
         #: category id -> (label, keypoint names, skeleton), from the dataset; None: ids as text
         self.categories: dict[int, tuple[str, list[str] | None, list[list[int]] | None]] | None = (
             None
@@ -55,21 +58,23 @@ class CocoResultsReader:
             self.categories[cid] = (name, names if isinstance(names, list) else None, edges)
 
     def total_rows(self) -> int:
-        return len(self.document) if self.document is not None else 0
+        """Detections in the file, counted by their ``"image_id"`` keys without parsing it."""
+        return count_key(self.path, b'"image_id"')
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        if self.document is None:
-            return
         chunk = Chunk("predictions")
-        for i, det in enumerate(self.document):
-            where = f"[{i}]"
-            row = self._row(det, where, i)
-            if row is None:
-                continue
-            chunk.add(row, where)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = Chunk("predictions")
+        try:
+            for i, det in enumerate(array_elements(self.path)):
+                where = f"[{i}]"
+                row = self._row(det, where, i)
+                if row is None:
+                    continue
+                chunk.add(row, where)
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = Chunk("predictions")
+        except StreamError as exc:
+            self.problems.add("file", str(exc))
         if chunk.rows:
             yield chunk
 

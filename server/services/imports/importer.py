@@ -54,6 +54,8 @@ class Importer:
     model_run_id: str | None
     update: bool
     max_issues: int
+    #: The reader makes every key unique itself (COCO results): no need to remember them.
+    unique_keys: bool = False
     counts: dict[Kind, Counts] = field(default_factory=lambda: {k: Counts() for k in KINDS})
     issues: list[str] = field(default_factory=list)
     labels: set[str] = field(default_factory=set)
@@ -101,7 +103,7 @@ class Importer:
 
     async def write(self, chunk: Chunk, *, validated: bool = False) -> None:
         """Validate and write one chunk (``validated``: rows of a first pass, written as they are)."""
-        dropped = [] if validated else self._duplicates(chunk)
+        dropped = [] if validated or self.unique_keys else self._duplicates(chunk)
         if dropped:
             gone = set(dropped)
             chunk = Chunk(

@@ -113,7 +113,7 @@ def open_reader(payload: dict[str, Any]) -> Reader:
     if format == "COCO":
         return CocoReader(path.read_bytes(), payload.get("imagesRoot"))
     if format == "COCO_RESULTS":
-        return CocoResultsReader(path.read_bytes())
+        return CocoResultsReader(path)
     if format == "YOLO":
         return YoloReader(path, predictions=predictions)
     return NdjsonReader(path, predictions=predictions)

@@ -126,6 +126,13 @@ async def test_coco_results_with_an_unknown_image_fail_and_write_nothing(
         f"[{len(case.detections)}]: referenceId no item with referenceId '4242' in this dataset"
     ]
     assert (await counts(gql, dataset_id, run_id))[2] == 0
+    truncated = json.dumps(case.detections).encode()[:-30]
+    job = await import_file(
+        http, {"format": "COCO_RESULTS", "datasetId": dataset_id, "modelRunId": run_id}, truncated
+    )
+    assert job["status"] == "FAILED", job
+    assert job["issues"][0].startswith(f"file: [{len(case.detections) - 1}]: not valid JSON")
+    assert (await counts(gql, dataset_id, run_id))[2] == 0
 
 
 async def test_a_cancelled_import_writes_nothing(
