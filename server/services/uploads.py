@@ -147,7 +147,9 @@ async def upsert_items(
     for row in to_write:
         row["dataset_id"] = dataset.id
         row["created_at"] = now
-    await sql.upsert_item_rows(session=session, rows=to_write, update=update)
+    await sql.upsert_item_rows(
+        session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
+    )
     if to_write:
         await sql.bump_items_version(session=session, dataset_id=dataset.id)
     return counts
@@ -174,7 +176,9 @@ async def upsert_annotations(
     keys = _attach_items(rows, item_ids, {"dataset_id": dataset.id, "created_at": utcnow()})
     existing = await sql.select_annotation_rows(session=session, keys=keys, with_values=update)
     to_write, counts = _partition(rows, existing, keys, sql.ANNOTATION_VALUES, update)
-    await sql.upsert_annotation_rows(session=session, rows=to_write, update=update)
+    await sql.upsert_annotation_rows(
+        session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
+    )
     if to_write:
         await sql.bump_annotations_version(session=session, dataset=dataset)
     return counts
@@ -206,7 +210,9 @@ async def upsert_predictions(
         session=session, model_run_id=run.id, keys=keys, with_values=update
     )
     to_write, counts = _partition(rows, existing, keys, sql.PREDICTION_VALUES, update)
-    await sql.upsert_prediction_rows(session=session, rows=to_write, update=update)
+    await sql.upsert_prediction_rows(
+        session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
+    )
     if to_write:
         await sql.bump_data_version(session=session, model_run=run)
     return counts
