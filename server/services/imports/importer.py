@@ -70,7 +70,7 @@ class Importer:
         if not self.full:
             self.issues.append(text)
 
-    def _duplicates(self, chunk: Chunk) -> list[int]:
+    def duplicates(self, chunk: Chunk) -> list[int]:
         """Rows whose key an earlier chunk of the file already gave (then dropped)."""
         dropped: list[int] = []
         if chunk.kind == "items":
@@ -103,7 +103,7 @@ class Importer:
 
     async def write(self, chunk: Chunk, *, validated: bool = False) -> None:
         """Validate and write one chunk (``validated``: rows of a first pass, written as they are)."""
-        dropped = [] if validated or self.unique_keys else self._duplicates(chunk)
+        dropped = [] if validated or self.unique_keys else self.duplicates(chunk)
         if dropped:
             gone = set(dropped)
             chunk = Chunk(

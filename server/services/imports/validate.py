@@ -46,7 +46,7 @@ class Validator:
         before = len(importer.issues)
         if chunk.kind == "metrics":
             return chunk  # validated by the custom-metric service when written
-        dropped = set() if importer.unique_keys else set(importer._duplicates(chunk))
+        dropped = set() if importer.unique_keys else set(importer.duplicates(chunk))
         issues = Issues()
         rows = [row for i, row in enumerate(chunk.rows) if i not in dropped]
         where = [w for i, w in enumerate(chunk.where) if i not in dropped]
