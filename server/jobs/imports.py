@@ -25,8 +25,10 @@ from sliceboard.services.imports.importer import Importer
 from sliceboard.services.imports.spill import read_chunks, spill_path, write_chunk
 from sliceboard.services.imports.validate import Validator
 
-#: How long a SQLite write phase may hold the job without a heartbeat.
-SQLITE_WRITE_LEASE_SECONDS = 6 * 3600.0
+#: The slowest write rate a SQLite write phase is given time for: it holds the job (no
+#: heartbeat can be written meanwhile) for the lease plus rows / this many seconds, so a
+#: server that dies mid-phase frees the job after that, not never.
+SQLITE_SLOWEST_ROWS_PER_SECOND = 200
 
 
 class _Stop(Exception):
@@ -86,7 +88,8 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
             remove_file(spill)
             raise
         chunks = read_chunks(spill)
-        await context.hold_writes(SQLITE_WRITE_LEASE_SECONDS)
+        lease = settings.job_lease_seconds + total / SQLITE_SLOWEST_ROWS_PER_SECOND
+        await context.hold_writes(lease)
     writer: Importer | None = None
     try:
         async with context.runtime.unit_of_work() as session:
