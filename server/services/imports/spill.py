@@ -1,12 +1,14 @@
-"""The validated rows of a first pass, kept on disk between the two passes of a SQLite import
-(one pickle per chunk: this process wrote the file and reads it back, nobody else)."""
+"""The validated rows of a first pass, kept on disk between the two passes of a SQLite import:
+one orjson line per chunk (validated rows hold only JSON values, and orjson writes and reads
+them several times faster than pickle)."""
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+import orjson
 
 from sliceboard.services.imports.chunks import Chunk
 
@@ -16,14 +18,11 @@ def spill_path(upload: Path) -> Path:
 
 
 def write_chunk(file: BinaryIO, chunk: Chunk) -> None:
-    pickle.dump((chunk.kind, chunk.rows, chunk.where), file, protocol=pickle.HIGHEST_PROTOCOL)
+    file.write(orjson.dumps([chunk.kind, chunk.rows, chunk.where]) + b"\n")
 
 
 def read_chunks(path: Path) -> Iterator[Chunk]:
     with path.open("rb") as file:
-        while True:
-            try:
-                kind, rows, where = pickle.load(file)
-            except EOFError:
-                return
+        for line in file:
+            kind, rows, where = orjson.loads(line)
             yield Chunk(kind, rows, where)
