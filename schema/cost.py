@@ -82,6 +82,7 @@ VALUE_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("ConfusionMatrix", "labels"),
         ("ConfusionMatrix", "counts"),
         ("InvalidInputError", "issues"),
+        ("Job", "issues"),  # at most max_import_issues strings
         ("Keypoints", "points"),
         ("Keypoints", "skeleton"),
         ("Polygon", "vertices"),

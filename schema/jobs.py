@@ -17,7 +17,7 @@ import strawberry
 from sliceboard.errors import NotFound
 from sliceboard.schema.context import Info
 from sliceboard.schema.errors import NotFoundError, error_payload
-from sliceboard.schema.scalars import utc
+from sliceboard.schema.scalars import JSON, json_value, utc
 from sliceboard.services import jobs as job_service
 from sliceboard.storage import tables
 
@@ -51,6 +51,23 @@ class Job:
         description="When the current or last attempt started."
     )
     finished_at: datetime | None
+    rows_done: int | None = strawberry.field(
+        default=None, description="Rows read so far (imports and exports); null for other jobs."
+    )
+    rows_total: int | None = strawberry.field(
+        default=None, description="Rows in the file or selection, once known."
+    )
+    result: JSON | None = strawberry.field(
+        default=None,
+        description=(
+            "A finished file job's outcome. IMPORT: {items, annotations, predictions: {new, "
+            "updated, ignored}, labels}. EXPORT: {downloadUrl, bytes, format, fileName}."
+        ),
+    )
+    issues: list[str] = strawberry.field(
+        default_factory=list,
+        description="Why an import FAILED: each problem with its line or JSON path; nothing was written.",
+    )
 
     @classmethod
     def from_row(cls, row: tables.Job) -> Job:
@@ -65,6 +82,10 @@ class Job:
             created_at=utc(row.created_at),
             started_at=utc(row.started_at) if row.started_at is not None else None,
             finished_at=utc(row.finished_at) if row.finished_at is not None else None,
+            rows_done=row.rows_done,
+            rows_total=row.rows_total,
+            result=json_value(row.result) if row.result is not None else None,
+            issues=list(row.issues or []),
         )
 
 

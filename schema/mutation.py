@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import SliceboardError
 from sliceboard.schema import api_keys as key_fields
-from sliceboard.schema import custom_metrics, jobs
+from sliceboard.schema import custom_metrics, files, jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import to_plain
 from sliceboard.schema.errors import (
@@ -94,6 +94,14 @@ class Mutation:
     upload_custom_metrics: UpsertPayload = strawberry.mutation(
         resolver=custom_metrics.upload_custom_metrics,
         description="Scalar or confusion-matrix metrics per data row (and feature); one transaction.",
+    )
+    import_file: files.ImportFilePayload = strawberry.mutation(
+        resolver=files.import_file,
+        description="Import a file (GraphQL multipart upload) as a job: validated whole, all-or-nothing.",
+    )
+    export_file: files.ExportFilePayload = strawberry.mutation(
+        resolver=files.export_file,
+        description="Export as a job; its result.downloadUrl serves the file.",
     )
     cancel_job: jobs.CancelJobPayload = strawberry.mutation(
         resolver=jobs.cancel_job,

@@ -67,6 +67,8 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "calculateEvaluationMetrics": Rule(WRITE),
         "cancelJob": Rule(WRITE),
         "deleteDataset": Rule(ADMIN),
+        "importFile": Rule(WRITE),
+        "exportFile": Rule(READ),
         "createApiKey": Rule(ADMIN, all_datasets=True),
         "revokeApiKey": Rule(ADMIN, all_datasets=True),
     },

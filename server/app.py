@@ -25,6 +25,7 @@ from sliceboard.rate_limits import RequestRateLimit
 from sliceboard.request_deadline import RequestDeadline
 from sliceboard.request_log import RequestLog
 from sliceboard.runtime import Runtime
+from sliceboard.schema.downloads import download_endpoint
 from sliceboard.schema.http import make_graphql_app
 from sliceboard.storage.db import ping
 from sliceboard.storage.migrate import upgrade_async
@@ -81,6 +82,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/files/{token}", download_endpoint(runtime), methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
             *([metrics] if metrics is not None else []),
         ],
@@ -104,7 +106,11 @@ def create_app(
             ),
             # Outermost, so a budget or a disconnect cancels everything below it.
             Middleware(RequestDeadline, seconds=settings.request_timeout_seconds),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                max_upload_bytes=settings.max_import_bytes,
+            ),
         ],
         lifespan=lifespan,
     )

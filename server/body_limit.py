@@ -12,21 +12,28 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """ASGI middleware: checks Content-Length up front and counts streamed bytes as they arrive."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # A multipart body is a file import (importFile): it has its own, larger limit, and
+        # the body is streamed to disk rather than held (plus 1 MB for the other parts).
+        self.max_upload_bytes = max_bytes if max_upload_bytes is None else max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
+                limit = max(self.max_bytes, self.max_upload_bytes + 1024 * 1024)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
+                if declared > limit:
                     await self._reject(send)
                     return
         received = 0
@@ -37,7 +44,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 

@@ -61,6 +61,11 @@ POSITIVE = frozenset(
         "rate_limit_burst",
         "rate_limit_max_clients",
         "metrics_max_operations",
+        "max_import_bytes",
+        "max_export_bytes",
+        "export_ttl_seconds",
+        "max_import_issues",
+        "import_chunk_rows",
     }
 )
 
@@ -235,6 +240,17 @@ class Settings:
     metrics_access: str = "admin"
     metrics_max_operations: int = 200
     otel: bool = False
+    # Files in and out (README "Imports and exports"): an uploaded import file is streamed to
+    # ``files_dir`` under its own size limit (not max_body_bytes); an import stops reading after
+    # so many issues and writes in chunks of so many rows (one transaction for the whole file);
+    # an export larger than max_export_bytes fails, and its download expires after the TTL.
+    # Every replica that runs jobs or serves downloads must see the same files_dir.
+    files_dir: str = "./sliceboard-files"
+    max_import_bytes: int = 8 * 1024**3
+    max_import_issues: int = 100
+    import_chunk_rows: int = 20_000
+    max_export_bytes: int = 8 * 1024**3
+    export_ttl_seconds: float = 24 * 3600.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -343,6 +359,12 @@ class Settings:
             otel=_env_bool(
                 "SLICEBOARD_OTEL", bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
             ),
+            files_dir=_env("files_dir") or "./sliceboard-files",
+            max_import_bytes=_env_int("SLICEBOARD_MAX_IMPORT_BYTES", 8 * 1024**3),
+            max_import_issues=_env_int("SLICEBOARD_MAX_IMPORT_ISSUES", 100),
+            import_chunk_rows=_env_int("SLICEBOARD_IMPORT_CHUNK_ROWS", 20_000),
+            max_export_bytes=_env_int("SLICEBOARD_MAX_EXPORT_BYTES", 8 * 1024**3),
+            export_ttl_seconds=_env_float("SLICEBOARD_EXPORT_TTL_SECONDS", 24 * 3600.0),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -96,7 +96,21 @@ class CrossSiteGuard:
                 "A query over GET needs the header 'apollo-require-preflight: true' (or a JSON "
                 "content-type), so that other web pages cannot fire it; or use POST."
             )
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and _content_type(headers) == "multipart/form-data"
+            and not any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS)
+        ):
+            return (
+                "A multipart upload needs the header 'apollo-require-preflight: true', so that "
+                "other web pages cannot post a form to it."
+            )
         return None
+
+
+def _content_type(headers: dict[bytes, str]) -> str:
+    return headers.get(b"content-type", "").split(";")[0].strip().lower()
 
 
 def _runs_query(scope: Scope) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from sliceboard.runtime import Runtime
 from sliceboard.storage import jobs as job_store
 from sliceboard.storage.jobs import Attempt
+from sliceboard.storage.tables import utcnow
 
 logger = logging.getLogger("sliceboard.jobs")
 
@@ -50,13 +51,16 @@ class JobContext:
         self._interval = progress_interval
         self._last_write = -math.inf
         self._last_check = -math.inf
-        self._pending: tuple[float, str | None] | None = None
+        self._pending: tuple[float, str | None, tuple[int, int | None] | None] | None = None
         self._last_message: str | None = None
         self._logged_message: str | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._cancel_requested = False
         self._lost = False
+        #: While True, progress is kept (not written) and the heartbeat pauses: the handler
+        #: holds SQLite's one write lock in a long transaction and extended its lease first.
+        self.writes_held = False
 
     @property
     def fence(self) -> Attempt:
@@ -78,15 +82,28 @@ class JobContext:
         """True once another worker owns this job (our lease expired) or it was deleted."""
         return self._lost
 
-    async def report(self, progress: float, message: str | None = None) -> None:
+    async def report_rows(self, done: int, total: int | None, message: str | None = None) -> None:
+        """Record rows done of rows total (None: not known yet), as :meth:`report` does."""
+        progress = done / total if total else 0.0
+        await self.report(progress, message, rows=(done, total))
+
+    async def report(
+        self,
+        progress: float,
+        message: str | None = None,
+        *,
+        rows: tuple[int, int | None] | None = None,
+    ) -> None:
         """Record progress in 0..1 (clamped) with an optional message, in its own transaction.
 
         Best effort: a failed write is logged, not raised - progress is not worth failing a job.
         """
         if not math.isfinite(progress):
             raise ValueError(f"progress must be a finite number, got {progress!r}")
-        self._pending = (min(max(progress, 0.0), 1.0), message)
+        self._pending = (min(max(progress, 0.0), 1.0), message, rows)
         self._last_message = message
+        if self.writes_held:
+            return
         if self._flusher is not None:
             return
         delay = self._last_write + self._interval - time.monotonic()
@@ -97,6 +114,49 @@ class JobContext:
                 logger.exception("job %s: progress write failed", self.job_id)
         else:
             self._flusher = asyncio.create_task(self._flush_after(delay))
+
+    async def hold_writes(self, lease_seconds: float) -> None:
+        """Before a long write transaction on SQLite: hold the job ``lease_seconds``, stop the
+        pending progress write, and keep later reports in memory until :meth:`release_writes`."""
+        await self.extend_lease(lease_seconds)
+        await self.close()
+        self.writes_held = True
+
+    async def release_writes(self) -> None:
+        self.writes_held = False
+        if self._pending is not None:
+            progress, message, rows = self._pending
+            await self.report(progress, message, rows=rows)
+
+    async def extend_lease(self, seconds: float) -> None:
+        """Hold the job for ``seconds`` from now (before a phase with no heartbeat)."""
+        async with self.runtime.unit_of_work() as session:
+            flag = await job_store.renew_lease(
+                session=session, attempt=self._fence, now=utcnow(), lease_seconds=seconds
+            )
+        self.observe(flag)
+
+    async def record_outcome(
+        self,
+        *,
+        result: dict[str, Any] | None,
+        issues: list[str] | None,
+        download_token: str | None = None,
+        rows: tuple[int, int | None] | None = None,
+    ) -> None:
+        """Write a file job's outcome (its counts or download, or its issues) before it ends."""
+        async with self.runtime.unit_of_work() as session:
+            owned = await job_store.record_outcome(
+                session=session,
+                attempt=self._fence,
+                result=result,
+                issues=issues,
+                download_token=download_token,
+                rows=rows,
+            )
+        if not owned:
+            self.observe(None)
+        self.runtime.notifier.notify(("job", self.job_id))
 
     async def cancelled(self) -> bool:
         """Whether the job should stop: cancellation requested, or the job is no longer ours.
@@ -146,11 +206,15 @@ class JobContext:
             pending, self._pending = self._pending, None
             if pending is None or self._lost:
                 return
-            progress, message = pending
+            progress, message, rows = pending
             self._last_write = time.monotonic()
             async with self.runtime.unit_of_work() as session:
                 flag = await job_store.update_progress(
-                    session=session, attempt=self._fence, progress=progress, message=message
+                    session=session,
+                    attempt=self._fence,
+                    progress=progress,
+                    message=message,
+                    rows=rows,
                 )
             self.observe(flag)
         self._log_progress(progress, message)

@@ -20,5 +20,7 @@ Handler = Callable[[JobContext], Coroutine[Any, Any, None]]
 def default_handlers() -> dict[str, Handler]:
     """The kinds a stock server runs. Each entry calls into a service."""
     from sliceboard.jobs.evaluate import run_evaluation_job  # it imports this module's context
+    from sliceboard.jobs.exports import run_export_job
+    from sliceboard.jobs.imports import run_import_job
 
-    return {"evaluate": run_evaluation_job}
+    return {"evaluate": run_evaluation_job, "IMPORT": run_import_job, "EXPORT": run_export_job}

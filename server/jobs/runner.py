@@ -357,6 +357,8 @@ class JobRunner:
         attempt = context.fence
         while True:
             await asyncio.sleep(max(lease / 3, 0.05))
+            if context.writes_held:
+                continue
             try:
                 async with self.runtime.unit_of_work() as session:
                     flag = await job_store.renew_lease(

@@ -117,13 +117,21 @@ def _attach_items(rows: list[Row], item_ids: dict[str, int], extra: Row) -> list
 
 
 async def upsert_items(
-    session: AsyncSession, *, dataset_id: str, items: list[Any], update: bool, max_rows: int
+    session: AsyncSession,
+    *,
+    dataset_id: str,
+    items: list[Any],
+    update: bool,
+    max_rows: int,
+    validated: bool = False,
 ) -> UpsertCounts:
+    """``validated``: the rows are ``validate_items``' output already (a file import's second
+    pass), so they are not checked again."""
     dataset = await _locked_dataset(session, dataset_id)
     assert dataset.id is not None
     raw_rows = check_row_limit(items, "items", max_rows)
     issues = Issues()
-    rows = validate_items(raw_rows, issues)
+    rows = raw_rows if validated else validate_items(raw_rows, issues)
     issues.raise_if_any()
     refs = [row["reference_id"] for row in rows]
     if update:
@@ -140,34 +148,51 @@ async def upsert_items(
     for row in to_write:
         row["dataset_id"] = dataset.id
         row["created_at"] = now
-    await sql.upsert_item_rows(session=session, rows=to_write, update=update)
+    await sql.upsert_item_rows(
+        session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
+    )
     if to_write:
         await sql.bump_items_version(session=session, dataset_id=dataset.id)
     return counts
 
 
 async def upsert_annotations(
-    session: AsyncSession, *, dataset_id: str, annotations: list[Any], update: bool, max_rows: int
+    session: AsyncSession,
+    *,
+    dataset_id: str,
+    annotations: list[Any],
+    update: bool,
+    max_rows: int,
+    validated: bool = False,
 ) -> UpsertCounts:
-    """Ground truth; bumps ``dataset.annotations_version`` when any row is new or replaced."""
+    """Ground truth; bumps ``dataset.annotations_version`` when any row is new or replaced.
+    ``validated`` as for :func:`upsert_items`."""
     dataset = await _locked_dataset(session, dataset_id)
     assert dataset.id is not None
     raw_rows = check_row_limit(annotations, "annotations", max_rows)
     issues = Issues()
-    rows = validate_annotations(raw_rows, issues)
+    rows = raw_rows if validated else validate_annotations(raw_rows, issues)
     item_ids = await _item_ids(session, dataset.id, raw_rows, "annotations", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"dataset_id": dataset.id, "created_at": utcnow()})
     existing = await sql.select_annotation_rows(session=session, keys=keys, with_values=update)
     to_write, counts = _partition(rows, existing, keys, sql.ANNOTATION_VALUES, update)
-    await sql.upsert_annotation_rows(session=session, rows=to_write, update=update)
+    await sql.upsert_annotation_rows(
+        session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
+    )
     if to_write:
         await sql.bump_annotations_version(session=session, dataset=dataset)
     return counts
 
 
 async def upsert_predictions(
-    session: AsyncSession, *, model_run_id: str, predictions: list[Any], update: bool, max_rows: int
+    session: AsyncSession,
+    *,
+    model_run_id: str,
+    predictions: list[Any],
+    update: bool,
+    max_rows: int,
+    validated: bool = False,
 ) -> UpsertCounts:
     """A run's predictions; bumps ``model_run.data_version`` when any row is new or replaced.
 
@@ -178,7 +203,7 @@ async def upsert_predictions(
     assert run.id is not None
     raw_rows = check_row_limit(predictions, "predictions", max_rows)
     issues = Issues()
-    rows = validate_predictions(raw_rows, issues)
+    rows = raw_rows if validated else validate_predictions(raw_rows, issues)
     item_ids = await _item_ids(session, run.dataset_id, raw_rows, "predictions", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"model_run_id": run.id, "created_at": utcnow()})
@@ -186,7 +211,9 @@ async def upsert_predictions(
         session=session, model_run_id=run.id, keys=keys, with_values=update
     )
     to_write, counts = _partition(rows, existing, keys, sql.PREDICTION_VALUES, update)
-    await sql.upsert_prediction_rows(session=session, rows=to_write, update=update)
+    await sql.upsert_prediction_rows(
+        session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
+    )
     if to_write:
         await sql.bump_data_version(session=session, model_run=run)
     return counts

@@ -84,7 +84,10 @@ async def _datasets_of(session: AsyncSession, rows: Sequence[SQLModel | None]) -
                 owners[id(row)] = int(run_dataset.get(run_id, 0))
     for job in jobs_without_run:
         # A job of no run (an import or export) names its dataset in its payload, if any.
-        dataset_id = (job.payload or {}).get("dataset_id")
+        payload = job.payload or {}
+        dataset_id = payload.get("dataset_id", payload.get("datasetId"))
+        if isinstance(dataset_id, str) and dataset_id.isdigit():
+            dataset_id = int(dataset_id)
         owners[id(job)] = dataset_id if isinstance(dataset_id, int) else 0
     return owners
 

@@ -158,6 +158,10 @@ async def claim_job(
             finished_at=None,
             progress=0.0,
             message=None,
+            rows_done=None,
+            rows_total=None,
+            result=None,
+            issues=None,
             **_bump(),
         )
         .returning(Job)
@@ -225,13 +229,21 @@ async def renew_lease(
 
 
 async def update_progress(
-    *, session: AsyncSession, attempt: Attempt, progress: float, message: str | None
+    *,
+    session: AsyncSession,
+    attempt: Attempt,
+    progress: float,
+    message: str | None,
+    rows: tuple[int, int | None] | None = None,
 ) -> bool | None:
-    """Record progress. Same answer as :func:`renew_lease`."""
+    """Record progress (and ``rows``: rows done, rows total). Same answer as :func:`renew_lease`."""
+    values: dict[str, Any] = {"progress": progress, "message": message}
+    if rows is not None:
+        values["rows_done"], values["rows_total"] = rows
     statement = (
         sa.update(Job)
         .where(_owned(attempt))
-        .values(progress=progress, message=message, **_bump())
+        .values(**values, **_bump())
         .returning(col(Job.cancel_requested))
         .execution_options(synchronize_session=False)
     )
@@ -309,6 +321,40 @@ async def _update_owned(session: AsyncSession, attempt: Attempt, values: dict[st
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(statement)).first() is not None
+
+
+async def record_outcome(
+    *,
+    session: AsyncSession,
+    attempt: Attempt,
+    result: dict[str, Any] | None,
+    issues: list[str] | None,
+    download_token: str | None = None,
+    rows: tuple[int, int | None] | None = None,
+) -> bool:
+    """A file job's outcome (counts or a download, or the issues that failed it), written by
+    its handler before it ends; False when the attempt is no longer ours."""
+    values: dict[str, Any] = {"result": result, "issues": issues, **_bump()}
+    if rows is not None:
+        values["rows_done"], values["rows_total"] = rows
+    if download_token is not None:
+        values["download_token"] = download_token
+    return await _update_owned(session, attempt, values)
+
+
+async def select_job_by_download_token(*, session: AsyncSession, token: str) -> Job | None:
+    result = await session.execute(sa.select(Job).where(col(Job.download_token) == token))
+    return result.scalar_one_or_none()
+
+
+async def select_expired_downloads(
+    *, session: AsyncSession, finished_before: datetime
+) -> list[str]:
+    """Download tokens of export jobs that finished before ``finished_before``."""
+    statement = sa.select(col(Job.download_token)).where(
+        col(Job.download_token).is_not(None), col(Job.finished_at) < finished_before
+    )
+    return [token for token in (await session.execute(statement)).scalars() if token]
 
 
 async def request_cancel(*, session: AsyncSession, job_id: int, now: datetime) -> Job | None:

@@ -206,7 +206,10 @@ class Job(SQLModel, table=True):
     """A unit of background work; the row is the queue (claimed with a lease, so a dead worker's job returns)."""
 
     __tablename__ = "job"
-    __table_args__ = (sa.Index("ix_job_claim", "status", "run_after"),)
+    __table_args__ = (
+        sa.Index("ix_job_claim", "status", "run_after"),
+        sa.Index("ix_job_download_token", "download_token", unique=True),
+    )
     id: int | None = _pk()
     kind: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     status: str = Field(default="QUEUED", sa_column=sa.Column(sa.String(16), nullable=False))
@@ -236,6 +239,15 @@ class Job(SQLModel, table=True):
     # Bumped on every change a subscriber should see; cheap to poll across processes.
     revision: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    # File jobs (migration 0006): rows done of rows total, the outcome (an import's counts, an
+    # export's download), the issues that failed an import, and an export's download token.
+    rows_done: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    rows_total: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    result: dict[str, Any] | None = _json()
+    issues: list[str] | None = _json()
+    download_token: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(64), nullable=True)
     )
 
 

@@ -62,6 +62,8 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "Mutation.calculateEvaluationMetrics": (WRITE, False),
     "Mutation.cancelJob": (WRITE, False),
     "Mutation.deleteDataset": (ADMIN, False),
+    "Mutation.importFile": (WRITE, False),
+    "Mutation.exportFile": (READ, False),
     "Mutation.createApiKey": (ADMIN, True),
     "Mutation.revokeApiKey": (ADMIN, True),
     "Subscription.job": (READ, False),
@@ -147,6 +149,7 @@ def _sample(kind: GraphQLInputType, name: str, field: str, targets: Targets) -> 
         "Boolean": False,
         "JSON": {},
         "DateTime": "2099-01-01T00:00:00+00:00",
+        "Upload": "not-a-file-part",  # answered InvalidInputError once the scope allows it
     }[nullable.name]
 
 
