@@ -8,7 +8,7 @@ input's field names (``referenceId``, ``box: {x, y, width, height}``), as NDJSON
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -264,7 +264,9 @@ class AsyncClient:
             lambda: self.create_model_run(model, dataset, name),
         )
 
-    async def _ensure(self, find: Callable[[], Any], create: Callable[[], Any]) -> Any:
+    async def _ensure(
+        self, find: Callable[[], Awaitable[T | None]], create: Callable[[], Awaitable[T]]
+    ) -> T:
         found = await find()
         if found is not None:
             return found

@@ -22,6 +22,9 @@ def to_frame(rows: Iterable[Any]) -> Any:
     """A DataFrame with one row per dataclass (or dict) and one column per field; nested
     values (geometry, metadata) stay Python objects in their cells."""
     records = [
-        dataclasses.asdict(row) if dataclasses.is_dataclass(row) else dict(row) for row in rows
+        dataclasses.asdict(row)
+        if dataclasses.is_dataclass(row) and not isinstance(row, type)
+        else dict(row)
+        for row in rows
     ]
     return pandas().DataFrame.from_records(records)

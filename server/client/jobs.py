@@ -159,8 +159,8 @@ class AsyncJobHandle:
                     raise
         delay = self.follower.poll_seconds
         while True:
-            job = await self.follower.read(self.job.id)
-            if job is None:
+            latest = await self.follower.read(self.job.id)
+            if latest is None:
                 raise JobFailedError(
                     Job(
                         self.job.id,
@@ -170,8 +170,8 @@ class AsyncJobHandle:
                         error="the job was deleted (its dataset or run was deleted)",
                     )
                 )
-            self._show(bar, job)
-            if job.done:
+            self._show(bar, latest)
+            if latest.done:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, max(2.0, self.follower.poll_seconds))

@@ -35,7 +35,7 @@ class RetryPolicy:
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
-        nominal = min(self.cap_seconds, self.base_seconds * 2**retry)
+        nominal = min(self.cap_seconds, self.base_seconds * 2.0**retry)
         backoff = nominal / 2 + random.uniform(0, nominal / 2)
         if retry_after is not None:
             return max(retry_after, backoff)

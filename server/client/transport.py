@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import httpx
 
@@ -107,7 +107,7 @@ class Transport:
                 return await self.http.post(
                     self.graphql_url,
                     data={"operations": operations, "map": mapping},
-                    files={"0": (path.name, reader, "application/octet-stream")},
+                    files={"0": (path.name, cast(IO[bytes], reader), "application/octet-stream")},
                 )
 
         response = await self.send(attempt, idempotent=True)
@@ -233,12 +233,18 @@ def graphql_data(response: httpx.Response) -> JSON:
     if not isinstance(body, dict):
         raise status_error(response)
     errors = body.get("errors")
-    if errors:
+    if errors and (response.status_code == 200 or _code(errors) is not None):
         raise top_level_error(errors)
     if response.status_code != 200 or not isinstance(body.get("data"), dict):
         raise status_error(response)
     data: JSON = body["data"]
     return data
+
+
+def _code(errors: list[JSON]) -> str | None:
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    code = (first.get("extensions") or {}).get("code")
+    return str(code) if code is not None else None
 
 
 def top_level_error(errors: list[JSON]) -> Exception:
