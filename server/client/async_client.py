@@ -8,7 +8,7 @@ input's field names (``referenceId``, ``box: {x, y, width, height}``), as NDJSON
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -310,7 +310,7 @@ class AsyncClient:
     async def upsert_items(
         self,
         dataset: Named,
-        items: Iterable[JSON],
+        items: Iterable[Mapping[str, Any]],
         *,
         update: bool = False,
         progress: bool | None = None,
@@ -328,7 +328,7 @@ class AsyncClient:
     async def upsert_annotations(
         self,
         dataset: Named,
-        annotations: Iterable[JSON],
+        annotations: Iterable[Mapping[str, Any]],
         *,
         update: bool = False,
         progress: bool | None = None,
@@ -345,7 +345,7 @@ class AsyncClient:
     async def upsert_predictions(
         self,
         run: Named,
-        predictions: Iterable[JSON],
+        predictions: Iterable[Mapping[str, Any]],
         *,
         update: bool = False,
         progress: bool | None = None,
@@ -360,7 +360,7 @@ class AsyncClient:
         return await self._batches(target, predictions, progress)
 
     async def upload_custom_metrics(
-        self, run: Named, metrics: Iterable[JSON], *, progress: bool | None = None
+        self, run: Named, metrics: Iterable[Mapping[str, Any]], *, progress: bool | None = None
     ) -> UpsertResult:
         """Scalar or confusion-matrix metrics per data row (and feature), batched."""
         target = BatchTarget(
@@ -369,7 +369,7 @@ class AsyncClient:
         return await self._batches(target, metrics, progress)
 
     async def _batches(
-        self, target: BatchTarget, rows: Iterable[JSON], progress: bool | None
+        self, target: BatchTarget, rows: Iterable[Mapping[str, Any]], progress: bool | None
     ) -> UpsertResult:
         total = len(rows) if isinstance(rows, Sequence) else None
         with Bar(target.field, total, "rows", self._progress(progress)) as bar:

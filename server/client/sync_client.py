@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -253,7 +253,7 @@ class Client:
     def upsert_items(
         self,
         dataset: Named,
-        items: Iterable[JSON],
+        items: Iterable[Mapping[str, Any]],
         *,
         update: bool = False,
         progress: bool | None = None,
@@ -263,7 +263,7 @@ class Client:
     def upsert_annotations(
         self,
         dataset: Named,
-        annotations: Iterable[JSON],
+        annotations: Iterable[Mapping[str, Any]],
         *,
         update: bool = False,
         progress: bool | None = None,
@@ -275,7 +275,7 @@ class Client:
     def upsert_predictions(
         self,
         run: Named,
-        predictions: Iterable[JSON],
+        predictions: Iterable[Mapping[str, Any]],
         *,
         update: bool = False,
         progress: bool | None = None,
@@ -285,7 +285,7 @@ class Client:
         )
 
     def upload_custom_metrics(
-        self, run: Named, metrics: Iterable[JSON], *, progress: bool | None = None
+        self, run: Named, metrics: Iterable[Mapping[str, Any]], *, progress: bool | None = None
     ) -> UpsertResult:
         return self._run(self.aio.upload_custom_metrics(run, metrics, progress=progress))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,10 @@ def test_refused_batch_names_the_row_over_the_whole_upload(served: str, unique: 
 def test_a_row_that_is_not_json_is_refused_before_sending(served: str, unique: str) -> None:
     with Client(served) as client:
         dataset = client.ensure_dataset(f"d-{unique}")
-        rows = [{"referenceId": "a"}, {"referenceId": "b", "metadata": {"x": math.nan}}]
+        rows: list[dict[str, Any]] = [
+            {"referenceId": "a"},
+            {"referenceId": "b", "metadata": {"x": math.nan}},
+        ]
         with pytest.raises(InvalidInputError) as refused:
             client.upsert_items(dataset, rows)
         assert [issue.path for issue in refused.value.issues] == ["items[1]"]

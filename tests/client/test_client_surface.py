@@ -119,7 +119,7 @@ def test_a_yolo_folder_is_zipped_with_its_class_names(tmp_path: Path) -> None:
 def _drain(descriptor: int) -> str:
     """Everything written so far to the other end of a pseudo-terminal."""
     os.set_blocking(descriptor, False)
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = os.read(descriptor, 65536)
