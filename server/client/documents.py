@@ -42,10 +42,9 @@ perLabel {{ label ap ap50 ar precision recall f1 truePositives falsePositives fa
 confusionMatrix {{ labels counts }}"""
 
 #: The error members of a payload union (the Error interface), and InvalidInputError's issues
-#: where the union has that member. The alias keeps `Job.message` (nullable) apart.
-ERRORS = (
-    "... on Error { errorMessage: message } ... on InvalidInputError { issues { path message } }"
-)
+#: where the union has that member. The aliases keep them apart from `Job.message` (nullable)
+#: and `Job.issues` (strings) in the same selection.
+ERRORS = "... on Error { errorMessage: message } ... on InvalidInputError { inputIssues: issues { path message } }"
 NOT_FOUND = "... on Error { errorMessage: message }"
 UPSERT_ERRORS = ERRORS
 

@@ -14,7 +14,7 @@ def unwrap(payload: JSON) -> JSON:
     typename = payload.get("__typename")
     message = str(payload.get("errorMessage", ""))
     if typename == "InvalidInputError":
-        issues = [Issue(i["path"], i["message"]) for i in payload.get("issues") or []]
+        issues = [Issue(i["path"], i["message"]) for i in payload.get("inputIssues") or []]
         raise InvalidInputError(message, issues)
     if typename == "NotFoundError":
         raise NotFoundError(message)

@@ -148,3 +148,55 @@ def test_bars_are_drawn_on_a_terminal_only() -> None:
         drawn = _drain(leader)
     os.close(leader)
     assert "upload" in drawn and "10/10" in drawn
+
+
+#: The file-job contract of issue 13, for checking the client's documents before the server
+#: side exists (once schema.graphql has importFile, the SDL itself is used).
+FILE_CONTRACT = """
+scalar Upload
+enum ImportFormat { COCO COCO_RESULTS YOLO NDJSON }
+input ImportFileInput { format: ImportFormat! file: Upload! datasetId: ID! modelRunId: ID
+                        update: Boolean! = true imagesRoot: String }
+union ImportFilePayload = Job | InvalidInputError | NotFoundError
+enum ExportFormat { COCO COCO_RESULTS NDJSON METRICS_JSON METRICS_CSV MATCHES_CSV MATCHES_PARQUET }
+input ExportFileInput { format: ExportFormat! datasetId: ID modelRunId: ID filter: ItemFilter
+                        sliceId: ID iouThreshold: Float! = 0.5 confidenceThreshold: Float! = 0 }
+union ExportFilePayload = Job | InvalidInputError | NotFoundError
+extend type Mutation {
+  importFile(input: ImportFileInput!): ImportFilePayload!
+  exportFile(input: ExportFileInput!): ExportFilePayload!
+}
+extend type Job { rowsDone: Int rowsTotal: Int result: JSON issues: [String!]! }
+"""
+
+
+def test_every_document_the_client_sends_is_valid_on_the_server_schema() -> None:
+    from graphql import build_schema, parse, validate
+
+    from sliceboard.client import documents
+
+    sdl = SDL.read_text()
+    schema = build_schema(sdl if "importFile" in sdl else sdl + FILE_CONTRACT)
+    every_job_field = " ".join([*documents.JOB_FIELDS, *documents.EXTRA_JOB_FIELDS])
+    sent = [value for name, value in vars(documents).items() if name.isupper() and "{" in value]
+    sent = [d for d in sent if d.lstrip().startswith(("query", "mutation", "subscription"))]
+    sent += [
+        make(every_job_field)
+        for make in (
+            documents.evaluate,
+            documents.cancel_job,
+            documents.import_file,
+            documents.export_file,
+            documents.job_query,
+            documents.job_subscription,
+            documents.run_jobs,
+        )
+    ]
+    sent += [
+        documents.upsert("upsertItems", "datasetId", "items", "ItemInput"),
+        documents.upsert("upsertAnnotations", "datasetId", "annotations", "AnnotationInput"),
+        documents.upsert("upsertPredictions", "modelRunId", "predictions", "PredictionInput"),
+    ]
+    assert len(sent) > 25
+    for document in sent:
+        assert validate(schema, parse(document)) == [], document
