@@ -15,7 +15,13 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sliceboard.client import documents
-from sliceboard.client.batching import Batcher, BatchLimits, BatchTarget
+from sliceboard.client.batching import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_ROWS,
+    Batcher,
+    BatchLimits,
+    BatchTarget,
+)
 from sliceboard.client.errors import ConflictError, NotFoundError, UnsupportedByServerError
 from sliceboard.client.files import EXPORT_FORMATS, IMPORT_FORMATS, format_name, yolo_zip
 from sliceboard.client.jobs import AsyncJobHandle, JobFollower
@@ -102,12 +108,9 @@ class AsyncClient:
         progress: bool | None = None,
     ) -> None:
         self.transport = Transport(url, api_key, retry or RetryPolicy(), timeout)
-        self.limits = BatchLimits()
-        if batch_rows is not None:
-            self.limits.rows = batch_rows
-        if batch_bytes is not None:
-            self.limits.body_bytes = batch_bytes
-        BatchLimits(self.limits.rows, self.limits.body_bytes)  # checks them
+        self.limits = BatchLimits(
+            batch_rows or DEFAULT_MAX_ROWS, batch_bytes or DEFAULT_MAX_BODY_BYTES
+        )
         self.page_size = page_size
         self.subscriptions = subscriptions
         self.poll_seconds = poll_seconds
@@ -799,7 +802,9 @@ class AsyncClient:
         handle = AsyncJobHandle(follower, Job.of(unwrap(data["exportFile"])))
         shown = self._progress(progress)
         job = await handle.wait(timeout, progress=shown)
-        result = job.result or {}
+        result = job.result if isinstance(job.result, dict) else {}
+        if "downloadUrl" not in result:
+            raise UnsupportedByServerError(f"export job {job.id} succeeded without a downloadUrl")
         target = Path(out)
         with Bar(
             f"download {target.name}", result.get("bytes"), "B", shown, unit_scale=True

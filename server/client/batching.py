@@ -3,8 +3,8 @@
 The server takes at most ``SLICEBOARD_MAX_BATCH_ROWS`` rows (default 10,000) and
 ``SLICEBOARD_MAX_BODY_BYTES`` bytes (default 64 MiB) per request and does not publish either,
 so the client starts from those defaults and learns: a batch refused for its row count is
-re-cut at the limit the server names, and one refused with 413 is halved. Each row is encoded
-once; a batch's body is the encoded rows joined.
+re-cut at the limit the server names, and one refused with 413 is halved. A batch is encoded
+in one call and halved while it is over the byte budget.
 
 Each batch is one transaction on the server; a refused batch raises with issue paths counted
 from the start of the whole upload (``items[12345].box.width``), and the batches before it stay
@@ -13,10 +13,13 @@ written (re-sending everything is safe: upserts are idempotent on the user's key
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from sliceboard.client.errors import InvalidInputError, Issue, RequestTooLargeError
 from sliceboard.client.models import UpsertResult
@@ -53,14 +56,42 @@ class BatchTarget:
     variables: dict[str, Any]
 
 
-def encoded_rows(rows: Iterable[Any], rows_name: str) -> Iterator[tuple[int, bytes]]:
+def encode_rows(rows: list[Any], rows_name: str, start: int) -> bytes:
+    """The rows as one JSON array, by orjson (ten times faster than the standard library).
+
+    orjson writes NaN and infinities as ``null``; where a ``null`` appears the rows are checked
+    again one by one with the standard library, which refuses them, so a non-finite number is
+    never sent as a silent null. Rows the server would refuse anyway (integers beyond 64 bits,
+    keys that are not strings) are refused here with their index.
+    """
+    try:
+        data = orjson.dumps(rows)
+    except TypeError:
+        data = b""
+    if data and b"null" not in data:
+        return data
     for index, row in enumerate(rows):
         try:
-            yield index, encode(row)
+            orjson.dumps(row)
+            # only to find non-finite numbers: types orjson writes are passed through ``str``
+            json.dumps(row, allow_nan=False, default=str)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(
-                "a row cannot be sent as JSON", [Issue(f"{rows_name}[{index}]", str(exc))]
+                "a row cannot be sent as JSON", [Issue(f"{rows_name}[{start + index}]", str(exc))]
             ) from None
+    return data
+
+
+def _chunks(rows: Iterable[Any], limits: BatchLimits) -> Iterator[list[Any]]:
+    """Lists of at most ``limits.rows`` rows (read anew for each list: it may be lowered)."""
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= limits.rows:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class Batcher:
@@ -76,29 +107,24 @@ class Batcher:
     ) -> UpsertResult:
         """Every row sent, in order, in as few batches as the limits allow; the summed counts."""
         total = UpsertResult()
-        chunk: list[bytes] = []
         start = 0
-        size = 0
-        for index, row in encoded_rows(rows, target.rows_name):
-            budget = int(self.limits.body_bytes * BODY_MARGIN)
-            if chunk and (len(chunk) >= self.limits.rows or size + len(row) + 1 > budget):
-                total += await self._send(target, chunk, start, on_rows)
-                chunk, start, size = [], index, 0
-            chunk.append(row)
-            size += len(row) + 1
-        if chunk:
+        for chunk in _chunks(rows, self.limits):
             total += await self._send(target, chunk, start, on_rows)
+            start += len(chunk)
         return total
 
     async def _send(
         self,
         target: BatchTarget,
-        chunk: list[bytes],
+        chunk: list[Any],
         start: int,
         on_rows: Callable[[int], None] | None,
     ) -> UpsertResult:
         if len(chunk) > self.limits.rows:
             return await self._split(target, chunk, start, on_rows, self.limits.rows)
+        encoded = encode_rows(chunk, target.rows_name, start)
+        if len(encoded) > self.limits.body_bytes * BODY_MARGIN and len(chunk) > 1:
+            return await self._split(target, chunk, start, on_rows, (len(chunk) + 1) // 2)
         variables = encode(target.variables)[:-1]  # the object without its closing brace
         glue = b"," if target.variables else b""
         body = b"".join(
@@ -108,9 +134,9 @@ class Batcher:
                 b',"variables":',
                 variables,
                 glue,
-                b'"rows":[',
-                b",".join(chunk),
-                b"]}}",
+                b'"rows":',
+                encoded,
+                b"}}",
             ]
         )
         try:
@@ -135,7 +161,7 @@ class Batcher:
     async def _split(
         self,
         target: BatchTarget,
-        chunk: list[bytes],
+        chunk: list[Any],
         start: int,
         on_rows: Callable[[int], None] | None,
         size: int,

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 def test_evaluate_wait_and_metrics_equal_pycocotools(served: str, unique: str) -> None:
     case = make_case(seed=11, n_images=24)
     items, annotations, predictions = case_rows(case)
-    with Client(served, batch_rows=250) as client:
+    # polling once every 10 minutes: the wait below ends only if the subscription delivers
+    with Client(served, batch_rows=250, poll_seconds=600) as client:
         dataset = client.ensure_dataset(f"d-{unique}")
         client.upsert_items(dataset, items)
         client.upsert_annotations(dataset, annotations)

@@ -282,12 +282,13 @@ def test_bad_files_fail_with_their_issue_and_write_nothing(served: str, tmp_path
     bad = json.loads(json.dumps(gt))
     bad["annotations"][-1]["image_id"] = 999_999
     unknown.write_text(json.dumps(bad))
-    for path, expected in ((truncated, ""), (unknown, "999999")):
+    for path, expected in ((truncated, ("",)), (unknown, ("999999", "image_id"))):
         done = sliceboard(
             "import", "coco", str(path), "--dataset", f"bad-{path.stem}", "--server", served
         )
         assert done.returncode == 1, done
-        assert "ended FAILED" in done.stderr and expected in done.stderr
+        assert "ended FAILED" in done.stderr
+        assert any(text in done.stderr for text in expected), done.stderr
         assert len(done.stderr.splitlines()) >= 2  # the job's issues, one per line
         with Client(served) as client:
             dataset = client.dataset(name=f"bad-{path.stem}")
