@@ -108,6 +108,9 @@ class Transport:
                     self.graphql_url,
                     data={"operations": operations, "map": mapping},
                     files={"0": (path.name, cast(IO[bytes], reader), "application/octet-stream")},
+                    # a browser cannot send this header cross-site without a preflight: the
+                    # server's guard against forms posted to it from other pages
+                    headers={"Apollo-Require-Preflight": "true"},
                 )
 
         response = await self.send(attempt, idempotent=True)
