@@ -65,7 +65,9 @@ def server_on(database_url: str, *args: str, **settings: str) -> Iterator[str]:
     Its output goes to a file (a pipe nobody reads would fill and stall the server)."""
     env = {**os.environ, "SLICEBOARD_JOB_POLL_SECONDS": "0.1"}
     env.update({f"SLICEBOARD_{name.upper()}": value for name, value in settings.items()})
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as files:
+        # uploaded and exported files (servers with file jobs) stay out of the repository
+        env.setdefault("SLICEBOARD_FILES_DIR", files)
         process, base = start_server(
             "--database-url", database_url, *args, env=env, stdout=log, stderr=subprocess.STDOUT
         )
