@@ -104,3 +104,33 @@ def test_the_api_key_is_sent_and_401_403_are_not_retried(served: str) -> None:
             client.dataset(name="x")
         assert client.dataset(name="x") is None
         assert [seen.authorization for seen in proxy.seen] == ["Bearer k-123"] * 3
+
+
+def test_wait_falls_back_to_polling_where_websockets_do_not_pass(served: str, unique: str) -> None:
+    """The proxy speaks plain HTTP only: the subscription's upgrade fails and the wait polls."""
+    with flaky_proxy(served) as proxy, Client(proxy.url, retry=QUICK, poll_seconds=0.05) as client:
+        dataset = client.ensure_dataset(f"d-{unique}")
+        client.upsert_items(dataset, [{"referenceId": "a"}])
+        box = {"x": 0, "y": 0, "width": 10, "height": 10}
+        client.upsert_annotations(
+            dataset, [{"referenceId": "a", "annotationId": "g", "label": "x", "box": box}]
+        )
+        run = client.ensure_model_run(client.ensure_model(f"m-{unique}"), dataset, "r")
+        client.upsert_predictions(
+            run,
+            [
+                {
+                    "referenceId": "a",
+                    "annotationId": "p",
+                    "label": "x",
+                    "confidence": 0.9,
+                    "box": box,
+                }
+            ],
+        )
+        proxy.seen.clear()
+        job = client.evaluate(run).wait(timeout=120)
+        assert job.status == "SUCCEEDED"
+        assert any(seen.method == "GET" for seen in proxy.seen)  # the upgrade it refused
+        assert sum(seen.method == "POST" for seen in proxy.seen) >= 2  # evaluate, then polls
+        assert client.metrics(run).per_label[0].true_positives == 1
