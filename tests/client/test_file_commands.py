@@ -362,3 +362,39 @@ def test_export_of_a_filtered_slice(imported: Imported) -> None:
     assert len(exported["images"]) == 1
     expected = [a for a in imported.gt["annotations"] if a["image_id"] == first]
     assert len(exported["annotations"]) == len(expected)
+
+
+def test_bars_on_a_terminal_and_none_in_a_pipe(imported: Imported) -> None:
+    import fcntl
+    import os
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from tests.client.test_client_surface import _drain
+
+    args = [
+        sys.executable,
+        "-m",
+        "sliceboard.cli",
+        "import",
+        "coco",
+        str(imported.gt_path),
+        "--dataset",
+        "bars",
+        "--server",
+        imported.server,
+    ]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and piped.stderr == ""  # no bar characters in logs
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        done = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, timeout=300)
+        assert done.returncode == 0
+        drawn = _drain(leader)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert "upload gt.json" in drawn and "100%" in drawn
