@@ -33,7 +33,9 @@ from sliceboard.client.frames import to_frame
 from sliceboard.client.jobs import AsyncJobHandle
 from sliceboard.client.models import (
     Annotation,
+    ApiKey,
     CocoSummary,
+    CreatedApiKey,
     Dataset,
     Evaluation,
     Item,
@@ -52,12 +54,14 @@ from sliceboard.client.sync_client import Client, JobHandle
 
 __all__ = [
     "Annotation",
+    "ApiKey",
     "AsyncClient",
     "AsyncJobHandle",
     "AuthenticationError",
     "Client",
     "CocoSummary",
     "ConflictError",
+    "CreatedApiKey",
     "Dataset",
     "Evaluation",
     "ExportResult",

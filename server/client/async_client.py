@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from sliceboard.client.files import EXPORT_FORMATS, IMPORT_FORMATS, format_name,
 from sliceboard.client.jobs import AsyncJobHandle, JobFollower
 from sliceboard.client.models import (
     Annotation,
+    ApiKey,
+    CreatedApiKey,
     Dataset,
     Evaluation,
     Item,
@@ -66,6 +69,8 @@ MUTATION_METHODS = {
     "calculateEvaluationMetrics": "evaluate",
     "cancelJob": "cancel_job",
     "importFile": "import_file",
+    "createApiKey": "create_api_key",
+    "revokeApiKey": "revoke_api_key",
     "exportFile": "export",
 }
 
@@ -307,6 +312,37 @@ class AsyncClient:
             documents.DATASET_SLICES, variables, ("dataset", "slicesConnection")
         ):
             yield Slice.of(raw)
+
+    # --- API keys (servers with authentication; an admin key) ----------------------------------
+
+    async def create_api_key(
+        self,
+        name: str,
+        scope: str = "READ",
+        *,
+        dataset_ids: Sequence[Named] | None = None,
+        expires_at: datetime | None = None,
+    ) -> CreatedApiKey:
+        """A new key (scope READ, WRITE or ADMIN, optionally limited to datasets); its secret
+        is in this answer only."""
+        await self.require("Mutation", "createApiKey")
+        key_input: JSON = {"name": name, "scope": scope.upper()}
+        if dataset_ids is not None:
+            key_input["datasetIds"] = [ident(d) for d in dataset_ids]
+        if expires_at is not None:
+            key_input["expiresAt"] = expires_at.isoformat()
+        data = await self.transport.execute(
+            documents.CREATE_API_KEY, {"input": key_input}, idempotent=False
+        )
+        created = unwrap(data["createApiKey"])
+        return CreatedApiKey(created["secret"], ApiKey.of(created["apiKey"]))
+
+    async def revoke_api_key(self, key: str | ApiKey) -> ApiKey:
+        """The key stops working at once."""
+        await self.require("Mutation", "revokeApiKey")
+        key_id = key.id if isinstance(key, ApiKey) else key
+        data = await self.transport.execute(documents.REVOKE_API_KEY, {"id": key_id})
+        return ApiKey.of(unwrap(data["revokeApiKey"]))
 
     # --- uploads ------------------------------------------------------------------------------
 

@@ -97,6 +97,19 @@ UPSERT_LABELS = payload(
     UPSERT_ERRORS,
 )
 UPSERT_RESULT = "... on UpsertResult { new updated ignored }"
+API_KEY = "id name scope prefix datasetIds createdAt expiresAt revokedAt"
+CREATE_API_KEY = payload(
+    "createApiKey",
+    "input: $input",
+    "$input: CreateApiKeyInput!",
+    f"... on CreatedApiKey {{ secret apiKey {{ {API_KEY} }} }}",
+    ERRORS,
+)
+REVOKE_API_KEY = payload(
+    "revokeApiKey", "id: $id", "$id: ID!", f"... on ApiKey {{ {API_KEY} }}", NOT_FOUND
+)
+#: Documents of fields that servers with API keys have (checked against the SDL when it has them).
+API_KEY_DOCUMENTS = ("CREATE_API_KEY", "REVOKE_API_KEY")
 
 
 def job_payload(field: str, arguments: str, variables: str, job_fields: str) -> str:

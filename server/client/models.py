@@ -262,6 +262,41 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """An API key as the server lists it (never its secret)."""
+
+    id: str
+    name: str
+    scope: str
+    prefix: str
+    dataset_ids: list[str] | None
+    created_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, raw: JSON) -> ApiKey:
+        return cls(
+            raw["id"],
+            raw["name"],
+            raw["scope"],
+            raw["prefix"],
+            raw.get("datasetIds"),
+            _time(raw.get("createdAt")),
+            _time(raw.get("expiresAt")),
+            _time(raw.get("revokedAt")),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    """A new key: ``secret`` is shown in this answer only."""
+
+    secret: str
+    api_key: ApiKey
+
+
+@dataclass(frozen=True)
 class CocoSummary:
     ap: float
     ap50: float

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,6 +19,8 @@ from sliceboard.client.async_client import DEFAULT_URL, AsyncClient, ExportResul
 from sliceboard.client.jobs import AsyncJobHandle
 from sliceboard.client.models import (
     Annotation,
+    ApiKey,
+    CreatedApiKey,
     Dataset,
     Evaluation,
     Item,
@@ -247,6 +250,23 @@ class Client:
 
     def slices(self, dataset: Named) -> Iterator[Slice]:
         return self._loop.iterate(self.aio.slices(dataset))
+
+    # --- API keys ------------------------------------------------------------------------------
+
+    def create_api_key(
+        self,
+        name: str,
+        scope: str = "READ",
+        *,
+        dataset_ids: Sequence[Named] | None = None,
+        expires_at: datetime | None = None,
+    ) -> CreatedApiKey:
+        return self._run(
+            self.aio.create_api_key(name, scope, dataset_ids=dataset_ids, expires_at=expires_at)
+        )
+
+    def revoke_api_key(self, key: str | ApiKey) -> ApiKey:
+        return self._run(self.aio.revoke_api_key(key))
 
     # --- uploads ------------------------------------------------------------------------------
 
