@@ -1,6 +1,8 @@
-"""``sliceboard serve | worker | migrate | keys | evaluate-coco``.
+"""``sliceboard serve | worker | migrate | keys | evaluate-coco | import | export``.
 
-Imports are deferred to each command so ``evaluate-coco`` never loads the web stack. A setting
+Imports are deferred to each command so ``evaluate-coco`` never loads the web stack, and
+``import``/``export`` (clients of a running server, :mod:`sliceboard.client.commands`) never
+load the web stack or the database. A setting
 that cannot work ends the command with one line naming it and exit code 2; the long-running
 commands configure logging once (:mod:`sliceboard.logs`) before anything else.
 """
@@ -86,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         help="evaluate COCO files: GT.json DETECTIONS.json --iou-type bbox|segm|keypoints [--json]",
         add_help=False,
     )
+    from sliceboard.client.commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -101,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(new_key())
         return 0
+    if args.command in ("import", "export"):
+        from sliceboard.client.commands import run as run_file_command
+
+        return run_file_command(args)
     try:
         settings = _settings(args)
     except SettingsError as exc:
