@@ -35,6 +35,9 @@ class SliceboardGraphQL(GraphQL[Context, None]):
             # strawberry refuses a WebSocket handshake whose Origin is another site's unless
             # it is listed: the CORS origins are the pages allowed to read answers anyway
             allowed_origins=runtime.settings.cors_origins,
+            # GraphQL multipart requests carry semantic masks as file parts (the body limit
+            # and the cross-site guard apply to them as to any POST)
+            multipart_uploads_enabled=True,
         )
         self.runtime = runtime
         self.input_limits = InputLimits.of(runtime.settings)

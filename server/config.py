@@ -49,6 +49,9 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
+        "max_mask_bytes",
+        "mask_fetch_timeout_seconds",
+        "max_masks_per_batch",
     }
 )
 
@@ -195,6 +198,13 @@ class Settings:
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # Semantic masks (README "Semantic segmentation"): the largest PNG read, how long a
+    # maskUrl may take to answer, masks per upload batch, and the only folder file:// URLs
+    # may name (None: file:// URLs are refused).
+    max_mask_bytes: int = 32 * 1024 * 1024
+    mask_fetch_timeout_seconds: float = 10.0
+    max_masks_per_batch: int = 100
+    media_root: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -263,6 +273,10 @@ class Settings:
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
+            max_mask_bytes=_env_int("SLICEBOARD_MAX_MASK_BYTES", 32 * 1024 * 1024),
+            mask_fetch_timeout_seconds=_env_float("SLICEBOARD_MASK_FETCH_TIMEOUT_SECONDS", 10.0),
+            max_masks_per_batch=_env_int("SLICEBOARD_MAX_MASKS_PER_BATCH", 100),
+            media_root=_env("media_root"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
