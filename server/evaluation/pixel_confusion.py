@@ -37,9 +37,23 @@ class JointCounts:
 
 
 def _codes(values: NDArray[np.uint16]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(distinct values ascending, the code of each value): small dense codes to bin on."""
-    present, codes = np.unique(values, return_inverse=True)
-    return present.astype(np.int64), codes.astype(np.int64)
+    """(distinct values ascending, the code of each value): small dense codes to bin on.
+    A lookup table, not ``np.unique``: values are 16-bit, and no sort is needed."""
+    present = np.flatnonzero(np.bincount(values))
+    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+    lookup[present] = np.arange(present.shape[0])
+    return present.astype(np.int64), lookup[values]
+
+
+def _merged(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The sorted union of two ascending arrays. A stable sort of their concatenation merges
+    the two runs in linear time (``np.union1d`` hashes, ~10x slower here)."""
+    both = np.concatenate([a, b])
+    both.sort(kind="stable")
+    keep = np.empty(both.shape[0], dtype=bool)
+    keep[0] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
 
 
 def _from_codes(
@@ -72,7 +86,7 @@ def joint_counts(gt: LabelMap, dt: LabelMap) -> JointCounts:
         gt_pixels = np.repeat(gt_codes, np.diff(gt.ends, prepend=0))
         dt_pixels = np.repeat(dt_codes, np.diff(dt.ends, prepend=0))
         return _from_codes(gt_present, dt_present, gt_pixels * n_dt + dt_pixels, None)
-    bounds = np.union1d(gt.ends, dt.ends)
+    bounds = _merged(gt.ends, dt.ends)
     lengths = np.diff(bounds, prepend=0)
     # span [bounds[k-1], bounds[k]) lies in the run whose end is the first >= bounds[k]
     g = gt_codes[np.searchsorted(gt.ends, bounds)]
