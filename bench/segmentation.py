@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sliceboard.evaluation.label_maps import LabelMap  # noqa: E402
 from sliceboard.evaluation.pixel_confusion import joint_counts  # noqa: E402
 from sliceboard.services.mask_decoding import decode_mask  # noqa: E402
 
@@ -86,12 +85,17 @@ def post(http: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str,
     return dict(body["data"])
 
 
-def upload(http: httpx.Client, query: str, target: str, rows: list[dict[str, Any]], files: list[bytes]) -> None:
+def upload(
+    http: httpx.Client, query: str, target: str, rows: list[dict[str, Any]], files: list[bytes]
+) -> None:
     operations = {"query": query, "variables": {"id": target, "rows": rows}}
     mapping = {str(k): [f"variables.rows.{k}.semanticSegmentation.mask"] for k in range(len(rows))}
     response = http.post(
         "/graphql",
-        data={"operations": orjson.dumps(operations).decode(), "map": orjson.dumps(mapping).decode()},
+        data={
+            "operations": orjson.dumps(operations).decode(),
+            "map": orjson.dumps(mapping).decode(),
+        },
         files={str(k): (f"{k}.png", data, "image/png") for k, data in enumerate(files)},
         headers={"apollo-require-preflight": "true"},
     )
@@ -134,7 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     n, h, w, classes = args.items, args.height, args.width, args.classes
     mpix = n * h * w / 1e6
-    print(f"{n} items of {w}x{h}, {classes} classes: {mpix:,.0f} Mpixel per side (machine shared: compare ratios)")
+    print(
+        f"{n} items of {w}x{h}, {classes} classes: {mpix:,.0f} Mpixel per side (machine shared: compare ratios)"
+    )
 
     started = time.perf_counter()
     gt_png, dt_png = [], []
@@ -147,11 +153,19 @@ def main() -> None:
 
     declared = set(range(classes))
     started = time.perf_counter()
-    gt_maps = [decode_mask(p, height=h, width=w, declared=declared, ignore_index=IGNORE).label_map for p in gt_png]
-    dt_maps = [decode_mask(p, height=h, width=w, declared=declared, ignore_index=IGNORE).label_map for p in dt_png]
+    gt_maps = [
+        decode_mask(p, height=h, width=w, declared=declared, ignore_index=IGNORE).label_map
+        for p in gt_png
+    ]
+    dt_maps = [
+        decode_mask(p, height=h, width=w, declared=declared, ignore_index=IGNORE).label_map
+        for p in dt_png
+    ]
     decode = time.perf_counter() - started
     runs = sum(m.runs for m in gt_maps + dt_maps) / (2 * n * h)
-    print(f"decode + check + run-length: {2 * mpix / decode:,.0f} Mpixel/s ({runs:.0f} runs per row)")
+    print(
+        f"decode + check + run-length: {2 * mpix / decode:,.0f} Mpixel/s ({runs:.0f} runs per row)"
+    )
 
     started = time.perf_counter()
     for g, d in zip(gt_maps, dt_maps, strict=True):
@@ -162,7 +176,9 @@ def main() -> None:
     from torchmetrics.classification import MulticlassConfusionMatrix
 
     torch.set_num_threads(2)
-    metric = MulticlassConfusionMatrix(num_classes=classes, ignore_index=IGNORE, validate_args=False)
+    metric = MulticlassConfusionMatrix(
+        num_classes=classes, ignore_index=IGNORE, validate_args=False
+    )
     theirs = 0.0
     for g, d in zip(gt_maps, dt_maps, strict=True):
         target = torch.from_numpy(g.to_array().astype(np.int64))
@@ -200,16 +216,41 @@ def serve(
     torch_seconds: float,
 ) -> None:
     errors = "... on Error { message }"
-    dataset = post(http, f'mutation {{ createDataset(input: {{name: "cityscapes", segmentationIgnoreIndex: {IGNORE}}}) {{ ... on Dataset {{ id }} {errors} }} }}', {})["createDataset"]["id"]
-    model = post(http, f'mutation {{ createModel(input: {{name: "m", referenceId: "m"}}) {{ ... on Model {{ id }} {errors} }} }}', {})["createModel"]["id"]
+    dataset = post(
+        http,
+        f'mutation {{ createDataset(input: {{name: "cityscapes", segmentationIgnoreIndex: {IGNORE}}}) {{ ... on Dataset {{ id }} {errors} }} }}',
+        {},
+    )["createDataset"]["id"]
+    model = post(
+        http,
+        f'mutation {{ createModel(input: {{name: "m", referenceId: "m"}}) {{ ... on Model {{ id }} {errors} }} }}',
+        {},
+    )["createModel"]["id"]
     run = post(http, f'mutation($m: ID!, $d: ID!) {{ createModelRun(input: {{modelId: $m, datasetId: $d, name: "r"}}) {{ ... on ModelRun {{ id }} {errors} }} }}', {"m": model, "d": dataset})["createModelRun"]["id"]  # fmt: skip
-    items = [{"referenceId": f"img{k:04d}", "width": w, "height": h, "metadata": {"bucket": k % 10}} for k in range(n)]
-    post(http, "mutation($d: ID!, $rows: [ItemInput!]!) { upsertItems(datasetId: $d, items: $rows) { __typename } }", {"d": dataset, "rows": items})
+    items = [
+        {"referenceId": f"img{k:04d}", "width": w, "height": h, "metadata": {"bucket": k % 10}}
+        for k in range(n)
+    ]
+    post(
+        http,
+        "mutation($d: ID!, $rows: [ItemInput!]!) { upsertItems(datasetId: $d, items: $rows) { __typename } }",
+        {"d": dataset, "rows": items},
+    )
     segments = [{"index": c, "label": f"class{c:02d}"} for c in range(classes)]
     started = time.perf_counter()
-    for kind, field, id_name, target, pngs in (
-        ("AnnotationInput", "upsertAnnotations(datasetId: $id, annotations: $rows)", "", dataset, gt_png),
-        ("PredictionInput", "upsertPredictions(modelRunId: $id, predictions: $rows)", "", run, dt_png),
+    for kind, field, target, pngs in (
+        (
+            "AnnotationInput",
+            "upsertAnnotations(datasetId: $id, annotations: $rows)",
+            dataset,
+            gt_png,
+        ),
+        (
+            "PredictionInput",
+            "upsertPredictions(modelRunId: $id, predictions: $rows)",
+            run,
+            dt_png,
+        ),
     ):
         query = f"mutation($id: ID!, $rows: [{kind}!]!) {{ {field} {{ ... on UpsertResult {{ new }} {errors} }} }}"
         for start in range(0, n, BATCH):
@@ -219,7 +260,9 @@ def serve(
             ]  # fmt: skip
             upload(http, query, target, rows, pngs[start : start + BATCH])
     uploaded = time.perf_counter() - started
-    print(f"upload of {2 * n} masks over GraphQL multipart: {uploaded:.1f} s ({2 * n * h * w / 1e6 / uploaded:,.0f} Mpixel/s)")
+    print(
+        f"upload of {2 * n} masks over GraphQL multipart: {uploaded:.1f} s ({2 * n * h * w / 1e6 / uploaded:,.0f} Mpixel/s)"
+    )
 
     started = time.perf_counter()
     job = post(http, f"mutation($r: ID!) {{ calculateEvaluationMetrics(modelRunId: $r) {{ ... on Job {{ id }} {errors} }} }}", {"r": run})["calculateEvaluationMetrics"]["id"]  # fmt: skip
@@ -230,7 +273,9 @@ def serve(
         time.sleep(0.02)
     evaluated = time.perf_counter() - started
     assert status["status"] == "SUCCEEDED", status
-    timings = post(http, "query($r: ID!) { modelRun(id: $r) { evaluation { timings } } }", {"r": run})["modelRun"]["evaluation"]["timings"]
+    timings = post(
+        http, "query($r: ID!) { modelRun(id: $r) { evaluation { timings } } }", {"r": run}
+    )["modelRun"]["evaluation"]["timings"]
     print(
         f"evaluation mutation -> SUCCEEDED: {evaluated:.2f} s (semantic part {timings.get('semanticSeconds', 0):.2f} s, "
         f"timings {timings}); torchmetrics' confusion alone took {torch_seconds:.2f} s: "
@@ -242,14 +287,24 @@ def serve(
     whole = post(http, query, {"r": run, "f": None})["modelRun"]["metrics"]["segmentation"]
     counts = np.array(whole["pixelConfusionMatrix"]["counts"])
     assert (counts[:, :classes] == torch_confusion).all() and (counts[:, classes] == 0).all()
-    print(f"whole run: meanIou {whole['meanIou']:.4f}, meanImageIou {whole['meanImageIou']:.4f} (confusion equal to torchmetrics')")
+    print(
+        f"whole run: meanIou {whole['meanIou']:.4f}, meanImageIou {whole['meanImageIou']:.4f} (confusion equal to torchmetrics')"
+    )
     latencies = []
     for bucket in range(10):
         tick = time.perf_counter()
-        sliced = post(http, query, {"r": run, "f": {"metadata": {"field": "bucket", "op": "EQ", "value": bucket}}})
+        sliced = post(
+            http,
+            query,
+            {"r": run, "f": {"metadata": {"field": "bucket", "op": "EQ", "value": bucket}}},
+        )
         latencies.append(time.perf_counter() - tick)
-        assert sliced["modelRun"]["metrics"]["segmentation"]["itemCount"] == len(range(bucket, n, 10))
-    print(f"10% slice, first query of each: median {statistics.median(latencies) * 1e3:.1f} ms, max {max(latencies) * 1e3:.1f} ms")
+        assert sliced["modelRun"]["metrics"]["segmentation"]["itemCount"] == len(
+            range(bucket, n, 10)
+        )
+    print(
+        f"10% slice, first query of each: median {statistics.median(latencies) * 1e3:.1f} ms, max {max(latencies) * 1e3:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ class SegmentationInput:
     polygons: list[PolygonInput] | None = strawberry.UNSET
 
 
-@strawberry.input(description="One segment of a semantic mask: the pixels of one index, and their label.")
+@strawberry.input(
+    description="One segment of a semantic mask: the pixels of one index, and their label."
+)
 class SegmentInput:
     index: int
     label: str

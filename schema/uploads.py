@@ -80,6 +80,8 @@ async def read_mask_files(rows: list[Row], max_bytes: int) -> None:
     ``UploadFile``; any other value is left for validation to refuse."""
     for row in rows:
         semantic = row.get("semantic_segmentation") if isinstance(row, dict) else None
-        mask = semantic.get("mask") if isinstance(semantic, dict) else None
+        if not isinstance(semantic, dict):
+            continue
+        mask = semantic.get("mask")
         if isinstance(mask, UploadFile):
             semantic["mask"] = await mask.read(max_bytes + 1)

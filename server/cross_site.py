@@ -98,12 +98,16 @@ class CrossSiteGuard:
                 "A query over GET needs the header 'apollo-require-preflight: true' (or a JSON "
                 "content-type), so that other web pages cannot fire it; or use POST."
             )
-        if scope["type"] == "http" and scope["method"] == "POST" and _is_multipart(headers):
-            if not any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
-                return (
-                    "A multipart (file upload) request needs the header "
-                    "'apollo-require-preflight: true', so that other web pages cannot send one."
-                )
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and _is_multipart(headers)
+            and not any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS)
+        ):
+            return (
+                "A multipart (file upload) request needs the header "
+                "'apollo-require-preflight: true', so that other web pages cannot send one."
+            )
         return None
 
 

@@ -10,8 +10,9 @@ import strawberry
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import given
 from sliceboard.schema.evaluation.arguments import snapshot_cache
-from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.evaluation.segmentation import SegmentationMetrics
+from sliceboard.schema.fields import field
+from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.reading import read
 from sliceboard.services.evaluation import results
 from sliceboard.storage import tables
@@ -84,7 +85,7 @@ class MetricsReport:
         labels, counts = await self.report.confusion()
         return ConfusionMatrix(labels=labels, counts=counts)
 
-    @strawberry.field(
+    @field(
         description="Semantic masks' pixel and segment metrics; null when the run has none. The other fields cover instance geometries only."
     )
     async def segmentation(self) -> SegmentationMetrics | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from sliceboard.schema.context import Info
+from sliceboard.schema.fields import field
 from sliceboard.schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from sliceboard.services.evaluation import results
 from sliceboard.services.evaluation.report_parts import SegmentationPart
@@ -61,7 +62,9 @@ class SegmentConfusionMatrix:
     counts: list[list[int]]
 
 
-@strawberry.type(description="A false-positive (predicted) or false-negative (ground-truth) segment.")
+@strawberry.type(
+    description="A false-positive (predicted) or false-negative (ground-truth) segment."
+)
 class SegmentMistake:
     row_id: strawberry.Private[int]
     false_positive: strawberry.Private[bool]
@@ -73,7 +76,7 @@ class SegmentMistake:
     )
     paired_label: str | None
 
-    @strawberry.field(description="The ground truth holding a false-negative segment.")
+    @field(description="The ground truth holding a false-negative segment.")
     async def annotation(
         self, info: Info
     ) -> Annotated[Annotation, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
@@ -84,7 +87,7 @@ class SegmentMistake:
         row = await info.context.loaders.annotation.load(self.row_id)
         return Annotation(row=row) if row is not None else None
 
-    @strawberry.field(description="The prediction holding a false-positive segment.")
+    @field(description="The prediction holding a false-positive segment.")
     async def prediction(
         self, info: Info
     ) -> Annotated[Prediction, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
@@ -110,7 +113,7 @@ class SegmentationMetrics:
     report: strawberry.Private[results.Report]
     part: strawberry.Private[SegmentationPart]
 
-    @strawberry.field(description="Items of the slice with a ground-truth mask.")
+    @field(description="Items of the slice with a ground-truth mask.")
     def item_count(self) -> int:
         return self.part.item_count
 
@@ -118,13 +121,13 @@ class SegmentationMetrics:
     def labels(self) -> list[str]:
         return self.report.semantic_labels
 
-    @strawberry.field(
+    @field(
         description="Mean IoU over labels, each label's IoU accumulated over the whole slice (Cityscapes, mmsegmentation)."
     )
     def mean_iou(self) -> float | None:
         return _number(self.part.pixels.mean_iou)
 
-    @strawberry.field(
+    @field(
         description="Mean over items of each item's mean IoU (labels present in the item); not meanIou."
     )
     def mean_image_iou(self) -> float | None:
@@ -134,7 +137,7 @@ class SegmentationMetrics:
     def pixel_accuracy(self) -> float | None:
         return _number(self.part.pixels.pixel_accuracy)
 
-    @strawberry.field(description="Mean pixel recall over labels present in the ground truth.")
+    @field(description="Mean pixel recall over labels present in the ground truth.")
     def mean_class_accuracy(self) -> float | None:
         return _number(self.part.pixels.mean_class_accuracy)
 
@@ -223,13 +226,13 @@ class SegmentationMetrics:
             total_count=page.total,
         )
 
-    @strawberry.field(description="Predicted segments that are no true positive, in item order.")
+    @field(description="Predicted segments that are no true positive, in item order.")
     def false_positive_segments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> SegmentMistakeConnection:
         return self._page(info, True, first, after)
 
-    @strawberry.field(description="Ground-truth segments no prediction found, in item order.")
+    @field(description="Ground-truth segments no prediction found, in item order.")
     def false_negative_segments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> SegmentMistakeConnection:

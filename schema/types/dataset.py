@@ -44,7 +44,7 @@ class Dataset(NamedRow):
     def created_at(self) -> datetime:
         return utc(self.row.created_at)
 
-    @strawberry.field(description="The semantic-mask index that means unlabelled.")
+    @field(description="The semantic-mask index that means unlabelled.")
     def segmentation_ignore_index(self) -> int:
         return self.row.segmentation_ignore_index
 

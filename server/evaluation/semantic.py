@@ -143,7 +143,9 @@ def _item(
 ) -> None:
     if gt is not None:
         joint: JointCounts = (
-            joint_counts(gt.label_map, dt.label_map) if dt is not None else single_counts(gt.label_map)
+            joint_counts(gt.label_map, dt.label_map)
+            if dt is not None
+            else single_counts(gt.label_map)
         )
         keep = joint.gt != ignore_index
         cell_gt, cell_dt, cell_n = joint.gt[keep], joint.dt[keep], joint.count[keep]

@@ -55,9 +55,7 @@ def pixel_confusion(table: SemanticTable, item_mask: NDArray[np.bool_] | None) -
     keep = slice(None) if item_mask is None else item_mask[table.pixel_item]
     width = table.n_labels + 1
     cells = table.pixel_gt[keep] * width + table.pixel_dt[keep]
-    flat = np.bincount(
-        cells, weights=table.pixel_count[keep], minlength=table.n_labels * width
-    )
+    flat = np.bincount(cells, weights=table.pixel_count[keep], minlength=table.n_labels * width)
     return np.rint(flat).astype(np.int64).reshape(table.n_labels, width)
 
 
@@ -89,9 +87,7 @@ def pixel_metrics(confusion: IntArray) -> PixelMetrics:
     recall = _ratio(tp, gt_pixels)
     total = int(confusion.sum())
     present = gt_pixels > 0
-    fw = (
-        float(np.sum(gt_pixels[present] / total * iou[present])) if total else float("nan")
-    )
+    fw = float(np.sum(gt_pixels[present] / total * iou[present])) if total else float("nan")
     return PixelMetrics(
         confusion=confusion,
         tp=tp,
@@ -169,9 +165,7 @@ def segment_metrics(table: SemanticTable, item_mask: NDArray[np.bool_] | None) -
     fn = count(gt_side & (outcome == FALSE_NEGATIVE))
     confusion = np.zeros((n + 1, n + 1), dtype=np.int64)
     gt_rows = keep & gt_side
-    np.add.at(
-        confusion, (label[gt_rows], np.where(partner[gt_rows] < 0, n, partner[gt_rows])), 1
-    )
+    np.add.at(confusion, (label[gt_rows], np.where(partner[gt_rows] < 0, n, partner[gt_rows])), 1)
     lone = keep & dt_side & (partner < 0)
     np.add.at(confusion, (np.full(int(lone.sum()), n), label[lone]), 1)
     precision = _ratio(tp, tp + fp)

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sliceboard.errors import Conflict, InvalidInput, NotFound
 from sliceboard.services.ids import require_id
 from sliceboard.services.validation import Issues
-from sliceboard.services.validation.semantic import MAX_INDEX
 from sliceboard.services.validation.fields import (
     LABEL_MAX,
     REFERENCE_ID_MAX,
     check_metadata,
     check_text,
 )
+from sliceboard.services.validation.semantic import MAX_INDEX
 from sliceboard.storage import catalog_writes as sql
 from sliceboard.storage import upload_writes
 from sliceboard.storage.filters import validate_item_filter

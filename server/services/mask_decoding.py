@@ -69,7 +69,11 @@ def decode_mask(
     undeclared = sorted(present - declared - {ignore_index})
     if undeclared:
         shown = ", ".join(map(str, undeclared[:SHOWN_INDICES]))
-        more = f" and {len(undeclared) - SHOWN_INDICES} more" if len(undeclared) > SHOWN_INDICES else ""
+        more = (
+            f" and {len(undeclared) - SHOWN_INDICES} more"
+            if len(undeclared) > SHOWN_INDICES
+            else ""
+        )
         raise MaskProblem(
             f"the mask holds index {shown}{more}, which no segment declares and which is not "
             f"the dataset's ignore index {ignore_index}"

@@ -39,7 +39,9 @@ async def read_mask_source(source: object, limits: InputLimits) -> bytes:
         return await asyncio.to_thread(_read_file, source, limits)
     raise MaskSourceError(
         "maskUrl must be an http(s):// URL or a file:// URL under the media root "
-        f"(got scheme {scheme!r})" if scheme else "maskUrl must be an absolute URL"
+        f"(got scheme {scheme!r})"
+        if scheme
+        else "maskUrl must be an absolute URL"
     )
 
 
@@ -51,24 +53,27 @@ async def _fetch(url: str, limits: InputLimits) -> bytes:
     seconds = limits.mask_fetch_seconds
     try:
         async with asyncio.timeout(seconds):
-            async with httpx.AsyncClient(
-                timeout=seconds, follow_redirects=True, max_redirects=MAX_REDIRECTS
-            ) as client:
-                async with client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise MaskSourceError(
-                            f"fetching maskUrl answered HTTP {response.status_code}"
-                        )
-                    declared = response.headers.get("content-length")
-                    if declared is not None and declared.isdigit():
-                        if int(declared) > limits.mask_bytes:
-                            raise MaskSourceError(_too_large(int(declared), limits))
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > limits.mask_bytes:
-                            raise MaskSourceError(_too_large(len(body), limits))
-                    return bytes(body)
+            async with (
+                httpx.AsyncClient(
+                    timeout=seconds, follow_redirects=True, max_redirects=MAX_REDIRECTS
+                ) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise MaskSourceError(f"fetching maskUrl answered HTTP {response.status_code}")
+                declared = response.headers.get("content-length")
+                if (
+                    declared is not None
+                    and declared.isdigit()
+                    and int(declared) > limits.mask_bytes
+                ):
+                    raise MaskSourceError(_too_large(int(declared), limits))
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limits.mask_bytes:
+                        raise MaskSourceError(_too_large(len(body), limits))
+                return bytes(body)
     except TimeoutError:
         raise MaskSourceError(
             f"fetching maskUrl took longer than {seconds:g} s "
@@ -84,7 +89,9 @@ def _read_file(url: str, limits: InputLimits) -> bytes:
         raise MaskSourceError("file:// mask URLs are disabled (no SLICEBOARD_MEDIA_ROOT is set)")
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise MaskSourceError("a file:// mask URL names no host (file:///path or file://localhost/path)")
+        raise MaskSourceError(
+            "a file:// mask URL names no host (file:///path or file://localhost/path)"
+        )
     root = Path(limits.media_root).resolve()
     path = Path(unquote(parts.path)).resolve()
     if not path.is_relative_to(root):

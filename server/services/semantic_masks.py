@@ -92,7 +92,9 @@ async def resolve_masks(
         path, item_id, key = _row_path(row), row["item_id"], row["annotation_id"]
         other = sorted(existing.get(item_id, set()) - {key})
         if item_id in first:
-            issues.add(path, f"the item already has a semantic mask in this batch ({first[item_id]})")
+            issues.add(
+                path, f"the item already has a semantic mask in this batch ({first[item_id]})"
+            )
             continue
         first[item_id] = path
         if other:

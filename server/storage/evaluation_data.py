@@ -290,9 +290,7 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
     )
 
 
-async def _semantic_rows(
-    session: AsyncSession, table: sa.Table, where: list[Any]
-) -> SemanticRows:
+async def _semantic_rows(session: AsyncSession, table: sa.Table, where: list[Any]) -> SemanticRows:
     result = await session.execute(
         sa.select(table.c.id, table.c.item_id, table.c.geometry)
         .where(*where, table.c.type == SEMANTIC)

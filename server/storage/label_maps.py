@@ -35,7 +35,7 @@ async def insert_label_maps(*, session: AsyncSession, rows: Sequence[dict[str, A
         return
     now = utcnow()
     values = [{**row, "created_at": now} for row in rows]
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(LABEL_MAP).on_conflict_do_nothing(index_elements=["digest"])
     await session.execute(statement, values)
@@ -83,7 +83,9 @@ async def select_semantic_keys(
         where = [table.c.type == SEMANTIC, table.c.item_id.in_(unique[start : start + 500])]
         if model_run_id is not None:
             where.append(table.c.model_run_id == model_run_id)
-        result = await session.execute(sa.select(table.c.item_id, table.c.annotation_id).where(*where))
+        result = await session.execute(
+            sa.select(table.c.item_id, table.c.annotation_id).where(*where)
+        )
         for item_id, annotation_id in result.all():
             keys.setdefault(item_id, set()).add(annotation_id)
     return keys

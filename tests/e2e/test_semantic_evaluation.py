@@ -64,7 +64,11 @@ def _masks(n: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 async def _upload_run(
-    http: httpx.AsyncClient, refs: list[str], gts: list[np.ndarray], dts: list[np.ndarray], name: str
+    http: httpx.AsyncClient,
+    refs: list[str],
+    gts: list[np.ndarray],
+    dts: list[np.ndarray],
+    name: str,
 ) -> str:
     dataset_id = await make_dataset(
         http,
@@ -95,7 +99,9 @@ async def _evaluate(http: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
     )
     job_id = data["calculateEvaluationMetrics"]["id"]
     for _ in range(1200):
-        job = (await graphql(http, "query($j: ID!) { job(id: $j) { status error } }", {"j": job_id}))["job"]
+        job = (
+            await graphql(http, "query($j: ID!) { job(id: $j) { status error } }", {"j": job_id})
+        )["job"]
         if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
             return dict(job)
         await asyncio.sleep(0.05)
@@ -111,7 +117,7 @@ async def _metrics(http: httpx.AsyncClient, run_id: str, filter: Any = None) -> 
     return dict(data["modelRun"]["metrics"])
 
 
-def _torch_labels(arrays: list[np.ndarray], code: dict[int, int], ignored: int) -> torch.Tensor:
+def _torch_labels(arrays: list[np.ndarray], code: dict[int, int], ignored: int) -> Any:
     stacked = np.stack(arrays)
     out = np.full(stacked.shape, ignored, dtype=np.int64)
     for index, label in code.items():
@@ -125,7 +131,11 @@ async def test_a_run_of_semantic_masks(http: httpx.AsyncClient) -> None:
     run_id = await _upload_run(http, refs, gts, dts, "all")
     assert (await _evaluate(http, run_id))["status"] == "SUCCEEDED"
     metrics = await _metrics(http, run_id)
-    assert (metrics["itemCount"], metrics["groundTruthCount"], metrics["predictionCount"]) == (6, 0, 0)
+    assert (metrics["itemCount"], metrics["groundTruthCount"], metrics["predictionCount"]) == (
+        6,
+        0,
+        0,
+    )
     seg = metrics["segmentation"]
     assert seg["labels"] == LABELS and seg["itemCount"] == 6
 
@@ -157,7 +167,7 @@ async def test_a_run_of_semantic_masks(http: httpx.AsyncClient) -> None:
         assert fps["pageInfo"]["hasNextPage"] is True
         rest = await graphql(
             http,
-            f'query($r: ID!, $a: String) {{ modelRun(id: $r) {{ metrics {{ segmentation {{ falsePositiveSegments(first: 100, after: $a) {{ totalCount edges {{ node {{ index }} }} }} }} }} }} }}',
+            "query($r: ID!, $a: String) { modelRun(id: $r) { metrics { segmentation { falsePositiveSegments(first: 100, after: $a) { totalCount edges { node { index } } } } } } }",
             {"r": run_id, "a": fps["pageInfo"]["endCursor"]},
         )
         page = rest["modelRun"]["metrics"]["segmentation"]["falsePositiveSegments"]
@@ -189,7 +199,9 @@ async def test_masks_and_boxes_in_one_run_keep_their_own_metrics(http: httpx.Asy
     refs = ["a", "b"]
     gts, dts = _masks(2, seed=3)
     run_id = await _upload_run(http, refs, gts, dts, "mixed")
-    dataset = (await graphql(http, "query($r: ID!) { modelRun(id: $r) { dataset { id } } }", {"r": run_id}))
+    dataset = await graphql(
+        http, "query($r: ID!) { modelRun(id: $r) { dataset { id } } }", {"r": run_id}
+    )
     dataset_id = dataset["modelRun"]["dataset"]["id"]
     box = {"x": 1.0, "y": 1.0, "width": 10.0, "height": 8.0}
     for field, kind, id_name, target, extra in (

@@ -103,7 +103,9 @@ async def test_file_parts_are_stored_once_and_reuploads_change_nothing(
     stored = await _annotations(http, dataset_id)
     assert [a["type"] for a in stored] == ["SEMANTIC_SEGMENTATION"] * 2
     assert stored[0]["label"] == "semantic"
-    assert stored[0]["geometry"]["segments"] == [{"index": i, "label": l} for i, l in SEGMENTS]
+    assert stored[0]["geometry"]["segments"] == [
+        {"index": i, "label": name} for i, name in SEGMENTS
+    ]
     assert (stored[0]["geometry"]["height"], stored[0]["geometry"]["width"]) == (H, W)
     assert stored[0]["area"] == float(np.count_nonzero(first))  # index 0 is the ignore index
     assert stored[0]["geometry"]["maskDigest"] != stored[1]["geometry"]["maskDigest"]
@@ -182,7 +184,7 @@ async def test_row_rules_are_checked_before_any_mask_is_read(http: httpx.AsyncCl
     dataset_id = await make_dataset(http, {"a": (H, W)})
     data = await graphql(
         http,
-        f"""mutation($d: ID!) {{ upsertItems(datasetId: $d, items: [{{referenceId: "nosize"}}]) {{ ... on UpsertResult {{ new }} }} }}""",
+        """mutation($d: ID!) { upsertItems(datasetId: $d, items: [{referenceId: "nosize"}]) { ... on UpsertResult { new } } }""",
         {"d": dataset_id},
     )
     assert data["upsertItems"]["new"] == 1
@@ -251,7 +253,9 @@ async def test_a_slow_mask_url_times_out(database_url: str, media_root: Path) ->
     app = create_app(settings, migrate=False)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as http,
     ):
         dataset_id = await make_dataset(http, {"a": (H, W)})
         rows = [mask_row("a", "gt", SEGMENTS, url=f"http://127.0.0.1:{port}/slow.png")]

@@ -5,6 +5,8 @@ counterpart."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -77,7 +79,7 @@ def _torch_inputs(gts: list[np.ndarray], dts: list[np.ndarray]):
     return torch.from_numpy(preds), torch.from_numpy(target)
 
 
-def _one_hot(indices: np.ndarray, keep: np.ndarray) -> torch.Tensor:
+def _one_hot(indices: np.ndarray, keep: np.ndarray) -> Any:
     """(N, L, H, W) one-hot of label codes; pixels outside ``keep`` (or unlabelled) all zero."""
     out = np.zeros((indices.shape[0], N_LABELS, *indices.shape[1:]), dtype=np.int64)
     for c in range(N_LABELS):
@@ -162,7 +164,11 @@ def test_run_merge_equals_pixel_count(flip: float) -> None:
     for g, d in zip(gt.ravel().tolist(), dt.ravel().tolist(), strict=True):
         expected[(g, d)] = expected.get((g, d), 0) + 1
     got = dict(
-        zip(zip(counts.gt.tolist(), counts.dt.tolist(), strict=True), counts.count.tolist(), strict=True)
+        zip(
+            zip(counts.gt.tolist(), counts.dt.tolist(), strict=True),
+            counts.count.tolist(),
+            strict=True,
+        )
     )
     assert got == expected
 

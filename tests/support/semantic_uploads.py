@@ -82,7 +82,9 @@ async def make_run(http: httpx.AsyncClient, dataset_id: str, name: str = "r") ->
     return str(data["createModelRun"]["id"])
 
 
-def mask_row(ref: str, key: str, segments: list[tuple[int, str]], url: str | None = None) -> dict[str, Any]:
+def mask_row(
+    ref: str, key: str, segments: list[tuple[int, str]], url: str | None = None
+) -> dict[str, Any]:
     """A row whose mask comes as a file part (``url`` None) or from ``url``."""
     semantic: dict[str, Any] = {"segments": [{"index": i, "label": label} for i, label in segments]}
     if url is not None:

@@ -19,18 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sliceboard.compute.shared_arrays import SharedSnapshot
 from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation import ThresholdMetrics
+from sliceboard.evaluation.semantic import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    GROUND_TRUTH,
+    PREDICTION,
+)
 from sliceboard.services.evaluation.cache import (
     SnapshotCache,
     check_threshold,
     selected_items,
     selected_labels,
     visible_snapshot,
-)
-from sliceboard.evaluation.semantic import (
-    FALSE_NEGATIVE,
-    FALSE_POSITIVE,
-    GROUND_TRUTH,
-    PREDICTION,
 )
 from sliceboard.services.evaluation.report_parts import SegmentationPart, Summary
 from sliceboard.services.evaluation.snapshot import Snapshot

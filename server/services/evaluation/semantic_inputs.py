@@ -75,11 +75,20 @@ def evaluate_semantic_masks(
     _one_per_item(data.ground_truth, "ground-truth")
     _one_per_item(data.predictions, "predicted")
     label_names = sorted(
-        {s["label"] for rows in (data.ground_truth, data.predictions) for seg in rows.segments for s in seg}
+        {
+            s["label"]
+            for rows in (data.ground_truth, data.predictions)
+            for seg in rows.segments
+            for s in seg
+        }
     )
     label_code = {name: k for k, name in enumerate(label_names)}
     item_index = {int(item): k for k, item in enumerate(item_ids.tolist())}
-    missing = [d for d in dict.fromkeys(data.ground_truth.digests + data.predictions.digests) if d not in data.label_maps]
+    missing = [
+        d
+        for d in dict.fromkeys(data.ground_truth.digests + data.predictions.digests)
+        if d not in data.label_maps
+    ]
     if missing:
         raise UnsupportedRun(f"stored semantic mask {missing[0]} is missing")
     maps = {digest: LabelMap.from_bytes(blob) for digest, blob in data.label_maps.items()}

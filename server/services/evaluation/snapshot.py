@@ -58,7 +58,11 @@ class Snapshot:
             kind=str(arrays["kind"]),
             family=str(arrays["family"]),
             semantic=SemanticTable.from_arrays(
-                {k.removeprefix("semantic."): arrays[k] for k in arrays if k.startswith("semantic.")}
+                {
+                    k.removeprefix("semantic."): arrays[k]
+                    for k in arrays
+                    if k.startswith("semantic.")
+                }
             )
             if "semantic.shape" in arrays
             else None,
