@@ -45,15 +45,26 @@ def _codes(values: NDArray[np.uint16]) -> tuple[NDArray[np.int64], NDArray[np.in
     return present.astype(np.int64), lookup[values]
 
 
-def _merged(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The sorted union of two ascending arrays. A stable sort of their concatenation merges
-    the two runs in linear time (``np.union1d`` hashes, ~10x slower here)."""
+def _merged(
+    a: NDArray[np.int64], b: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The sorted union of two ascending arrays of run ends, and for each of its values the
+    index of the run of ``a`` and of ``b`` it falls in (how many ends of each lie below it).
+
+    A stable argsort of the concatenation merges the two sorted runs in linear time, and a
+    running count of ``a``'s elements gives both indices; ``np.union1d`` plus two binary
+    searches took 3x as long. On equal values ``a``'s element sorts first, so a value's first
+    position has exactly the elements below it before it."""
     both = np.concatenate([a, b])
-    both.sort(kind="stable")
-    keep = np.empty(both.shape[0], dtype=bool)
-    keep[0] = True
-    np.not_equal(both[1:], both[:-1], out=keep[1:])
-    return both[keep]
+    order = np.argsort(both, kind="stable")
+    ordered = both[order]
+    first = np.empty(ordered.shape[0], dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    from_a = order < a.shape[0]
+    a_before = np.cumsum(from_a) - from_a
+    at = np.flatnonzero(first)
+    return ordered[at], a_before[at], at - a_before[at]
 
 
 def _from_codes(
@@ -86,11 +97,11 @@ def joint_counts(gt: LabelMap, dt: LabelMap) -> JointCounts:
         gt_pixels = np.repeat(gt_codes, np.diff(gt.ends, prepend=0))
         dt_pixels = np.repeat(dt_codes, np.diff(dt.ends, prepend=0))
         return _from_codes(gt_present, dt_present, gt_pixels * n_dt + dt_pixels, None)
-    bounds = _merged(gt.ends, dt.ends)
-    lengths = np.diff(bounds, prepend=0)
     # span [bounds[k-1], bounds[k]) lies in the run whose end is the first >= bounds[k]
-    g = gt_codes[np.searchsorted(gt.ends, bounds)]
-    d = dt_codes[np.searchsorted(dt.ends, bounds)]
+    bounds, gt_run, dt_run = _merged(gt.ends, dt.ends)
+    lengths = np.diff(bounds, prepend=0)
+    g = gt_codes[gt_run]
+    d = dt_codes[dt_run]
     return _from_codes(gt_present, dt_present, g * n_dt + d, lengths)
 
 

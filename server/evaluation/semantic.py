@@ -229,6 +229,20 @@ def _item(
         )
 
 
+def concatenate_tables(parts: Sequence[SemanticTable]) -> SemanticTable:
+    """One table of several evaluated over disjoint items (given in item order)."""
+    first = parts[0]
+    evaluated = np.zeros(first.n_items, dtype=bool)
+    for part in parts:
+        evaluated |= part.evaluated
+    columns = {
+        name: np.concatenate([getattr(part, name) for part in parts])
+        for name in SemanticTable.FIELDS
+        if name != "evaluated"
+    }
+    return SemanticTable(first.n_items, first.n_labels, evaluated=evaluated, **columns)
+
+
 def evaluate_semantic(
     ground_truth: Sequence[MaskInput],
     predictions: Sequence[MaskInput],
