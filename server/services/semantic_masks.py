@@ -66,12 +66,13 @@ async def resolve_masks(
     batch_name: str,
     ignore_index: int,
     model_run_id: int | None,
-) -> None:
+) -> dict[str, dict[str, Any]]:
     """Reads and checks every pending mask of ``rows`` (after ``_attach_items``), raises
-    InvalidInput with every problem, else stores the masks and completes the rows in place."""
+    InvalidInput with every problem, else completes the rows in place (the mask's digest in
+    their geometry) and returns the label maps to store by digest (``store_label_maps``)."""
     pending = [row for row in rows if row["type"] == SEMANTIC]
     if not pending:
-        return
+        return {}
     limits = input_limits()
     issues = Issues()
     if len(pending) > limits.masks_per_batch:
@@ -141,4 +142,14 @@ async def resolve_masks(
         row["geometry"] = {"mask": digest, "height": height, "width": width, **geometry}
         if row["area"] is None:
             row["area"] = float(result.labelled_pixels)
-    await sql.insert_label_maps(session=session, rows=list(blobs.values()))
+    return blobs
+
+
+async def store_label_maps(
+    session: AsyncSession, blobs: dict[str, dict[str, Any]], written: Sequence[Row]
+) -> None:
+    """Stores the label maps the written rows name (a row left as it was stores nothing)."""
+    named = {row["geometry"]["mask"] for row in written if row["type"] == SEMANTIC}
+    await sql.insert_label_maps(
+        session=session, rows=[blob for digest, blob in blobs.items() if digest in named]
+    )

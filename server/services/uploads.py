@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import NotFound
 from sliceboard.services.ids import require_id
-from sliceboard.services.semantic_masks import resolve_masks
+from sliceboard.services.semantic_masks import resolve_masks, store_label_maps
 from sliceboard.services.validation import (
     Issues,
     check_row_limit,
@@ -159,7 +159,7 @@ async def upsert_annotations(
     item_ids = await _item_ids(session, dataset.id, raw_rows, "annotations", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"dataset_id": dataset.id, "created_at": utcnow()})
-    await resolve_masks(
+    masks = await resolve_masks(
         session,
         rows,
         batch_name="annotations",
@@ -168,6 +168,7 @@ async def upsert_annotations(
     )
     existing = await sql.select_annotation_rows(session=session, keys=keys, with_values=update)
     to_write, counts = _partition(rows, existing, keys, sql.ANNOTATION_VALUES, update)
+    await store_label_maps(session, masks, to_write)
     await sql.upsert_annotation_rows(session=session, rows=to_write, update=update)
     if to_write:
         await sql.bump_annotations_version(session=session, dataset=dataset)
@@ -190,7 +191,7 @@ async def upsert_predictions(
     item_ids = await _item_ids(session, run.dataset_id, raw_rows, "predictions", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"model_run_id": run.id, "created_at": utcnow()})
-    await resolve_masks(
+    masks = await resolve_masks(
         session,
         rows,
         batch_name="predictions",
@@ -203,6 +204,7 @@ async def upsert_predictions(
         session=session, model_run_id=run.id, keys=keys, with_values=update
     )
     to_write, counts = _partition(rows, existing, keys, sql.PREDICTION_VALUES, update)
+    await store_label_maps(session, masks, to_write)
     await sql.upsert_prediction_rows(session=session, rows=to_write, update=update)
     if to_write:
         await sql.bump_data_version(session=session, model_run=run)

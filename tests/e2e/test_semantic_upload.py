@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from sliceboard.config import Settings
 from tests.support.label_maps import blocky_map, png_bytes
@@ -90,8 +92,19 @@ async def _annotations(http: httpx.AsyncClient, dataset_id: str) -> list[dict[st
     return [edge["node"] for edge in connection["edges"]]
 
 
+async def _stored_label_maps(database_url: str) -> int:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int(
+                (await connection.execute(sa.text("SELECT count(*) FROM label_map"))).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+
+
 async def test_file_parts_are_stored_once_and_reuploads_change_nothing(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient, database_url: str
 ) -> None:
     dataset_id = await make_dataset(http, {"a": (H, W), "b": (H, W)})
     first, second = _mask(1), _mask(2)
@@ -109,6 +122,7 @@ async def test_file_parts_are_stored_once_and_reuploads_change_nothing(
     assert (stored[0]["geometry"]["height"], stored[0]["geometry"]["width"]) == (H, W)
     assert stored[0]["area"] == float(np.count_nonzero(first))  # index 0 is the ignore index
     assert stored[0]["geometry"]["maskDigest"] != stored[1]["geometry"]["maskDigest"]
+    assert await _stored_label_maps(database_url) == 2
 
     # the same pixels in a 16-bit PNG: the same digest, so update=true changes nothing
     again = {0: png_bytes(first, mode="I;16"), 1: png_bytes(second)}
@@ -123,6 +137,11 @@ async def test_file_parts_are_stored_once_and_reuploads_change_nothing(
     assert result == {"new": 0, "updated": 1, "ignored": 0}
     digests = [a["geometry"]["maskDigest"] for a in await _annotations(http, dataset_id)]
     assert digests[0] == digests[1]
+    # a mask sent for an existing key without update: the row is ignored, nothing stored
+    third = {0: png_bytes(_mask(9))}
+    result = await upload_masks(http, target_id=dataset_id, rows=rows[:1], pngs=third)
+    assert result == {"new": 0, "updated": 0, "ignored": 1}
+    assert await _stored_label_maps(database_url) == 2
 
 
 async def test_mask_urls_over_http_and_under_the_media_root(
