@@ -264,23 +264,26 @@ def serve(
         f"upload of {2 * n} masks over GraphQL multipart: {uploaded:.1f} s ({2 * n * h * w / 1e6 / uploaded:,.0f} Mpixel/s)"
     )
 
-    started = time.perf_counter()
-    job = post(http, f"mutation($r: ID!) {{ calculateEvaluationMetrics(modelRunId: $r) {{ ... on Job {{ id }} {errors} }} }}", {"r": run})["calculateEvaluationMetrics"]["id"]  # fmt: skip
-    while True:
-        status = post(http, "query($j: ID!) { job(id: $j) { status error } }", {"j": job})["job"]
-        if status["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        time.sleep(0.02)
-    evaluated = time.perf_counter() - started
-    assert status["status"] == "SUCCEEDED", status
-    timings = post(
-        http, "query($r: ID!) { modelRun(id: $r) { evaluation { timings } } }", {"r": run}
-    )["modelRun"]["evaluation"]["timings"]
-    print(
-        f"evaluation mutation -> SUCCEEDED: {evaluated:.2f} s (semantic part {timings.get('semanticSeconds', 0):.2f} s, "
-        f"timings {timings}); torchmetrics' confusion alone took {torch_seconds:.2f} s: "
-        f"{torch_seconds / evaluated:.1f}x"
-    )
+    for attempt in ("first (starts the worker process)", "again (warm worker)"):
+        started = time.perf_counter()
+        job = post(http, f"mutation($r: ID!) {{ calculateEvaluationMetrics(modelRunId: $r) {{ ... on Job {{ id }} {errors} }} }}", {"r": run})["calculateEvaluationMetrics"]["id"]  # fmt: skip
+        while True:
+            status = post(http, "query($j: ID!) { job(id: $j) { status error } }", {"j": job})[
+                "job"
+            ]
+            if status["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            time.sleep(0.02)
+        evaluated = time.perf_counter() - started
+        assert status["status"] == "SUCCEEDED", status
+        timings = post(
+            http, "query($r: ID!) { modelRun(id: $r) { evaluation { timings } } }", {"r": run}
+        )["modelRun"]["evaluation"]["timings"]
+        parts = ", ".join(f"{k.removesuffix('Seconds')} {v:.2f}" for k, v in timings.items())
+        print(
+            f"evaluation {attempt}: mutation -> SUCCEEDED {evaluated:.2f} s ({parts}); "
+            f"torchmetrics' confusion alone {torch_seconds:.2f} s: {torch_seconds / evaluated:.1f}x"
+        )
 
     query = """query($r: ID!, $f: ItemFilter) { modelRun(id: $r) { metrics(filter: $f) {
         segmentation { itemCount meanIou meanImageIou pixelAccuracy perLabel { iou } pixelConfusionMatrix { counts } } } } }"""
