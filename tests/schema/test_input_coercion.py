@@ -164,7 +164,7 @@ UPSERT = (
     [
         ({"confidence": True}, "Float cannot represent"),
         ({"nope": 1}, "nope"),
-        ({"label": None}, "label"),
+        ({"referenceId": None}, "referenceId"),
         ({"box": {"x": 1.0, "width": 1.0, "height": 1.0}}, "required field 'y'"),
     ],
 )
