@@ -46,7 +46,8 @@ async def read_mask_source(source: object, limits: InputLimits) -> bytes:
 
 
 def _too_large(size: int, limits: InputLimits) -> str:
-    return f"the mask is {size} bytes; at most {limits.mask_bytes} (SLICEBOARD_MAX_MASK_BYTES)"
+    """``size``: what was seen, which for a capped read is only one byte past the limit."""
+    return f"the mask is larger than {limits.mask_bytes} bytes (SLICEBOARD_MAX_MASK_BYTES)"
 
 
 async def _fetch(url: str, limits: InputLimits) -> bytes:

@@ -283,3 +283,32 @@ async def test_a_slow_mask_url_times_out(database_url: str, media_root: Path) ->
     assert result["issues"] == [
         {"path": "annotations[0].semanticSegmentation.maskUrl", "message": "fetching maskUrl took longer than 0.3 s (SLICEBOARD_MASK_FETCH_TIMEOUT_SECONDS)"}
     ]  # fmt: skip
+
+
+async def test_the_mask_limits_are_typed_errors(database_url: str) -> None:
+    """More masks than SLICEBOARD_MAX_MASKS_PER_BATCH, and a PNG over SLICEBOARD_MAX_MASK_BYTES."""
+    from sliceboard.app import create_app
+
+    settings = Settings(
+        database_url=database_url, run_jobs=False, max_masks_per_batch=1, max_mask_bytes=100
+    )
+    app = create_app(settings, migrate=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as http,
+    ):
+        dataset_id = await make_dataset(http, {"a": (H, W), "b": (H, W)})
+        big = png_bytes(np.random.default_rng(0).integers(0, 4, size=(H, W)))
+        assert len(big) > 100
+        two = [mask_row("a", "gt", SEGMENTS), mask_row("b", "gt", SEGMENTS)]
+        result = await upload_masks(http, target_id=dataset_id, rows=two, pngs={0: big, 1: big})
+        assert result["issues"] == [
+            {"path": "annotations", "message": "2 semantic masks exceed the limit of 1 per batch (SLICEBOARD_MAX_MASKS_PER_BATCH)"}
+        ]  # fmt: skip
+        result = await upload_masks(http, target_id=dataset_id, rows=two[:1], pngs={0: big})
+        assert result["issues"] == [
+            {"path": "annotations[0].semanticSegmentation.mask", "message": "the mask is 101 bytes; at most 100 (SLICEBOARD_MAX_MASK_BYTES)"}
+        ]  # fmt: skip
+        assert await _annotations(http, dataset_id) == []
