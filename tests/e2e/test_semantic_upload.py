@@ -309,6 +309,6 @@ async def test_the_mask_limits_are_typed_errors(database_url: str) -> None:
         ]  # fmt: skip
         result = await upload_masks(http, target_id=dataset_id, rows=two[:1], pngs={0: big})
         assert result["issues"] == [
-            {"path": "annotations[0].semanticSegmentation.mask", "message": "the mask is 101 bytes; at most 100 (SLICEBOARD_MAX_MASK_BYTES)"}
+            {"path": "annotations[0].semanticSegmentation.mask", "message": "the mask is larger than 100 bytes (SLICEBOARD_MAX_MASK_BYTES)"}
         ]  # fmt: skip
         assert await _annotations(http, dataset_id) == []
