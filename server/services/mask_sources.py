@@ -29,7 +29,7 @@ class MaskSourceError(ValueError):
 async def read_mask_source(source: object, limits: InputLimits) -> bytes:
     if isinstance(source, bytes):
         if len(source) > limits.mask_bytes:
-            raise MaskSourceError(_too_large(len(source), limits))
+            raise MaskSourceError(_too_large(limits))
         return source
     assert isinstance(source, str)
     scheme = urlsplit(source).scheme.lower()
@@ -45,8 +45,8 @@ async def read_mask_source(source: object, limits: InputLimits) -> bytes:
     )
 
 
-def _too_large(size: int, limits: InputLimits) -> str:
-    """``size``: what was seen, which for a capped read is only one byte past the limit."""
+def _too_large(limits: InputLimits) -> str:
+    """Without a size: a capped read sees only one byte past the limit."""
     return f"the mask is larger than {limits.mask_bytes} bytes (SLICEBOARD_MAX_MASK_BYTES)"
 
 
@@ -68,12 +68,12 @@ async def _fetch(url: str, limits: InputLimits) -> bytes:
                     and declared.isdigit()
                     and int(declared) > limits.mask_bytes
                 ):
-                    raise MaskSourceError(_too_large(int(declared), limits))
+                    raise MaskSourceError(_too_large(limits))
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > limits.mask_bytes:
-                        raise MaskSourceError(_too_large(len(body), limits))
+                        raise MaskSourceError(_too_large(limits))
                 return bytes(body)
     except TimeoutError:
         raise MaskSourceError(
@@ -101,9 +101,9 @@ def _read_file(url: str, limits: InputLimits) -> bytes:
         raise MaskSourceError("no such file under the media root")
     size = path.stat().st_size
     if size > limits.mask_bytes:
-        raise MaskSourceError(_too_large(size, limits))
+        raise MaskSourceError(_too_large(limits))
     with path.open("rb") as handle:
         data = handle.read(limits.mask_bytes + 1)
     if len(data) > limits.mask_bytes:
-        raise MaskSourceError(_too_large(len(data), limits))
+        raise MaskSourceError(_too_large(limits))
     return data
