@@ -86,7 +86,7 @@ class MetricsReport:
         return ConfusionMatrix(labels=labels, counts=counts)
 
     @field(
-        description="Semantic masks' pixel and segment metrics; null when the run has none. The other fields cover instance geometries only."
+        description="Semantic masks' pixel and segment metrics; null when the run has none. The other fields (and the labels argument) cover instance geometries only."
     )
     async def segmentation(self) -> SegmentationMetrics | None:
         part = await self.report.segmentation()
