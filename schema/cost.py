@@ -55,6 +55,8 @@ GROWING_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("ModelRun", "customMetrics"),
         ("MetricsReport", "perLabel"),
         ("MetricsReport", "precisionRecallCurve"),
+        ("SegmentationMetrics", "perLabel"),
+        ("SegmentationMetrics", "segmentsPerLabel"),
     }
 )
 """Unpaged lists whose length grows with the data: counted at ``Settings.max_list_items``."""
@@ -94,6 +96,12 @@ VALUE_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("Dataset", "labels"),
         ("Viewer", "datasetIds"),
         ("ApiKey", "datasetIds"),
+        ("SemanticSegmentation", "segments"),
+        ("SegmentationMetrics", "labels"),
+        ("PixelConfusionMatrix", "labels"),
+        ("PixelConfusionMatrix", "counts"),
+        ("SegmentConfusionMatrix", "labels"),
+        ("SegmentConfusionMatrix", "counts"),
     }
 )
 """Lists that count as one: part of their parent's value (bounded by what an upload may hold),
@@ -106,6 +114,9 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("MetricsReport", "perLabel"): 5,
     ("MetricsReport", "confusionMatrix"): 10,
     ("MetricsReport", "precisionRecallCurve"): 25,
+    ("MetricsReport", "segmentation"): 5,
+    ("SegmentationMetrics", "falsePositiveSegments"): 2,
+    ("SegmentationMetrics", "falseNegativeSegments"): 2,
 }
 """Fields computed from an evaluation or aggregated over a slice, by what they cost to answer."""
 

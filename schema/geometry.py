@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import strawberry
 
+from sliceboard.schema.scalars import JSON, json_value
+
 
 @strawberry.enum
 class GeometryType(Enum):
@@ -19,6 +21,7 @@ class GeometryType(Enum):
     SEGMENTATION = "SEGMENTATION"
     CUBOID = "CUBOID"
     CATEGORY = "CATEGORY"
+    SEMANTIC_SEGMENTATION = "SEMANTIC"
 
 
 @strawberry.type
@@ -84,6 +87,24 @@ class Segmentation:
     polygons: list[Polygon] | None
 
 
+@strawberry.type(description="One index of a semantic mask and its label.")
+class Segment:
+    index: int
+    label: str
+    metadata: JSON | None
+
+
+@strawberry.type(
+    description="A semantic index mask, stored once by the digest of its pixels, and its segments."
+)
+class SemanticSegmentation:
+    mask_digest: str
+    height: int
+    width: int
+    mask_url: str | None
+    segments: list[Segment]
+
+
 @strawberry.type
 class Cuboid:
     position: Point3D
@@ -92,7 +113,7 @@ class Cuboid:
 
 
 Geometry = Annotated[
-    Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid,
+    Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid | SemanticSegmentation,
     strawberry.union("Geometry"),
 ]
 
@@ -160,7 +181,24 @@ def _cuboid(data: dict[str, Any]) -> Cuboid:
     )
 
 
-GeometryOutput = Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid
+def _semantic(data: dict[str, Any]) -> SemanticSegmentation:
+    return SemanticSegmentation(
+        mask_digest=str(data["mask"]),
+        height=int(data["height"]),
+        width=int(data["width"]),
+        mask_url=data.get("maskUrl"),
+        segments=[
+            Segment(
+                index=int(s["index"]),
+                label=str(s["label"]),
+                metadata=json_value(s["metadata"]) if s.get("metadata") is not None else None,
+            )
+            for s in data["segments"]
+        ],
+    )
+
+
+GeometryOutput = Box | Polygon | Polyline | Keypoints | Segmentation | Cuboid | SemanticSegmentation
 #: Output type by stored type code (every family of the registry but CATEGORY).
 OUTPUTS: dict[str, Callable[[dict[str, Any]], GeometryOutput]] = {
     "BOX": _box,
@@ -169,6 +207,7 @@ OUTPUTS: dict[str, Callable[[dict[str, Any]], GeometryOutput]] = {
     "KEYPOINTS": _keypoints,
     "SEGMENTATION": _segmentation,
     "CUBOID": _cuboid,
+    "SEMANTIC": _semantic,
 }
 
 

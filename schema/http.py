@@ -45,8 +45,9 @@ class SliceboardGraphQL(GraphQL[Context, None]):
             # strawberry refuses a WebSocket handshake whose Origin is another site's unless
             # it is listed: the CORS origins are the pages allowed to read answers anyway
             allowed_origins=runtime.settings.cors_origins,
-            # importFile's file (GraphQL multipart request spec); cross_site.py refuses a
-            # multipart POST without a preflight header, so another site's form cannot send one
+            # GraphQL multipart requests carry importFile's file and semantic masks as file
+            # parts; cross_site.py refuses a multipart POST without a preflight header, so
+            # another site's form cannot send one
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime

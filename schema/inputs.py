@@ -4,6 +4,7 @@ no invented defaults; ``schema/convert.py`` turns them into the plain dicts serv
 from __future__ import annotations
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from sliceboard.schema.filters import ItemFilter
 from sliceboard.schema.scalars import JSON
@@ -70,6 +71,28 @@ class SegmentationInput:
     polygons: list[PolygonInput] | None = strawberry.UNSET
 
 
+@strawberry.input(
+    description="One segment of a semantic mask: the pixels of one index, and their label."
+)
+class SegmentInput:
+    index: int
+    label: str
+    metadata: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(
+    description=(
+        "A semantic index mask (8- or 16-bit single-channel PNG, the item's size) and the label of "
+        "each index. Exactly one of maskUrl (http(s), or file:// under the server's media root) "
+        "or mask (a file part of a GraphQL multipart request)."
+    )
+)
+class SemanticSegmentationInput:
+    segments: list[SegmentInput]
+    mask_url: str | None = strawberry.UNSET
+    mask: Upload | None = strawberry.UNSET
+
+
 @strawberry.input
 class CuboidInput:
     position: Point3DInput
@@ -104,7 +127,10 @@ class ItemInput:
 class AnnotationInput:
     reference_id: str
     annotation_id: str
-    label: str
+    label: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Required but for semanticSegmentation (its segments carry the labels).",
+    )
     metadata: JSON | None = strawberry.UNSET
     iscrowd: bool | None = False
     area: float | None = strawberry.UNSET
@@ -115,13 +141,17 @@ class AnnotationInput:
     keypoints: KeypointsInput | None = strawberry.UNSET
     segmentation: SegmentationInput | None = strawberry.UNSET
     cuboid: CuboidInput | None = strawberry.UNSET
+    semantic_segmentation: SemanticSegmentationInput | None = strawberry.UNSET
 
 
 @strawberry.input
 class PredictionInput:
     reference_id: str
     annotation_id: str
-    label: str
+    label: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Required but for semanticSegmentation (its segments carry the labels).",
+    )
     metadata: JSON | None = strawberry.UNSET
     area: float | None = strawberry.UNSET
     classifications: list[ClassificationInput] | None = strawberry.UNSET
@@ -131,6 +161,7 @@ class PredictionInput:
     keypoints: KeypointsInput | None = strawberry.UNSET
     segmentation: SegmentationInput | None = strawberry.UNSET
     cuboid: CuboidInput | None = strawberry.UNSET
+    semantic_segmentation: SemanticSegmentationInput | None = strawberry.UNSET
     confidence: float | None = strawberry.UNSET
     class_pdf: JSON | None = strawberry.UNSET
     custom_metrics: list[MetricValueInput] | None = strawberry.UNSET
@@ -140,6 +171,10 @@ class PredictionInput:
 class CreateDatasetInput:
     name: str
     metadata: JSON | None = strawberry.UNSET
+    segmentation_ignore_index: int | None = strawberry.field(
+        default=0,
+        description="The semantic-mask index meaning unlabelled (excluded from the metrics); fixed.",
+    )
 
 
 @strawberry.input

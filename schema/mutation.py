@@ -119,8 +119,12 @@ class Mutation:
     @strawberry.mutation
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> CreateDatasetPayload:
         async def work(session: AsyncSession) -> Dataset:
+            ignore = input.segmentation_ignore_index
             row = await catalog.create_dataset(
-                session, name=input.name, metadata=_unset_to_none(input.metadata)
+                session,
+                name=input.name,
+                metadata=_unset_to_none(input.metadata),
+                segmentation_ignore_index=0 if ignore is None else ignore,
             )
             return Dataset(row=row)
 

@@ -66,6 +66,9 @@ POSITIVE = frozenset(
         "export_ttl_seconds",
         "max_import_issues",
         "import_chunk_rows",
+        "max_mask_bytes",
+        "mask_fetch_timeout_seconds",
+        "max_masks_per_batch",
     }
 )
 
@@ -251,6 +254,13 @@ class Settings:
     import_chunk_rows: int = 20_000
     max_export_bytes: int = 8 * 1024**3
     export_ttl_seconds: float = 24 * 3600.0
+    # Semantic masks (README "Semantic segmentation"): the largest PNG read, how long a
+    # maskUrl may take to answer, masks per upload batch, and the only folder file:// URLs
+    # may name (None: file:// URLs are refused).
+    max_mask_bytes: int = 32 * 1024 * 1024
+    mask_fetch_timeout_seconds: float = 10.0
+    max_masks_per_batch: int = 100
+    media_root: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -365,6 +375,10 @@ class Settings:
             import_chunk_rows=_env_int("SLICEBOARD_IMPORT_CHUNK_ROWS", 20_000),
             max_export_bytes=_env_int("SLICEBOARD_MAX_EXPORT_BYTES", 8 * 1024**3),
             export_ttl_seconds=_env_float("SLICEBOARD_EXPORT_TTL_SECONDS", 24 * 3600.0),
+            max_mask_bytes=_env_int("SLICEBOARD_MAX_MASK_BYTES", 32 * 1024 * 1024),
+            mask_fetch_timeout_seconds=_env_float("SLICEBOARD_MASK_FETCH_TIMEOUT_SECONDS", 10.0),
+            max_masks_per_batch=_env_int("SLICEBOARD_MAX_MASKS_PER_BATCH", 100),
+            media_root=_env("media_root"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

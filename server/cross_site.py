@@ -6,6 +6,8 @@
     GET         a query over GET runs only with a header that a simple cross-site request cannot
                 carry (``apollo-require-preflight``, ``x-apollo-operation-name``, or a non-simple
                 ``content-type``: Apollo's CSRF rule), so an ``<img src=...>`` fires nothing
+    multipart   a POST of a GraphQL multipart request (file uploads) needs the same header: a
+                cross-site ``<form enctype="multipart/form-data">`` could send one otherwise
 
 CORS itself (which origins may read answers) is starlette's ``CORSMiddleware`` over
 ``Settings.cors_origins`` (``cors_middleware``); a WebSocket handshake from another site's page
@@ -99,12 +101,12 @@ class CrossSiteGuard:
         if (
             scope["type"] == "http"
             and scope["method"] == "POST"
-            and _content_type(headers) == "multipart/form-data"
+            and _is_multipart(headers)
             and not any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS)
         ):
             return (
-                "A multipart upload needs the header 'apollo-require-preflight: true', so that "
-                "other web pages cannot post a form to it."
+                "A multipart (file upload) request needs the header "
+                "'apollo-require-preflight: true', so that other web pages cannot send one."
             )
         return None
 
@@ -122,6 +124,11 @@ def _preflighted(headers: dict[bytes, str]) -> bool:
         return True
     content_type = headers.get(b"content-type", "").split(";")[0].strip().lower()
     return content_type not in SIMPLE_CONTENT_TYPES
+
+
+def _is_multipart(headers: dict[bytes, str]) -> bool:
+    content_type = headers.get(b"content-type", "").split(";")[0].strip().lower()
+    return content_type == "multipart/form-data"
 
 
 def _host_name(host: str) -> str:

@@ -28,6 +28,10 @@ class InputLimits:
     rotation: float
     mask_side: int
     mask_pixels: int
+    mask_bytes: int = 32 * 1024 * 1024
+    mask_fetch_seconds: float = 10.0
+    masks_per_batch: int = 100
+    media_root: str | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> InputLimits:
@@ -39,6 +43,10 @@ class InputLimits:
             rotation=settings.max_rotation,
             mask_side=settings.max_mask_side,
             mask_pixels=settings.max_mask_pixels,
+            mask_bytes=settings.max_mask_bytes,
+            mask_fetch_seconds=settings.mask_fetch_timeout_seconds,
+            masks_per_batch=settings.max_masks_per_batch,
+            media_root=settings.media_root,
         )
 
 

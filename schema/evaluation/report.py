@@ -10,6 +10,8 @@ import strawberry
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import given
 from sliceboard.schema.evaluation.arguments import snapshot_cache
+from sliceboard.schema.evaluation.segmentation import SegmentationMetrics
+from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.reading import read
 from sliceboard.services.evaluation import results
@@ -82,6 +84,13 @@ class MetricsReport:
     async def confusion_matrix(self) -> ConfusionMatrix:
         labels, counts = await self.report.confusion()
         return ConfusionMatrix(labels=labels, counts=counts)
+
+    @field(
+        description="Semantic masks' pixel and segment metrics; null when the run has none. The other fields (and the labels argument) cover instance geometries only."
+    )
+    async def segmentation(self) -> SegmentationMetrics | None:
+        part = await self.report.segmentation()
+        return None if part is None else SegmentationMetrics(report=self.report, part=part)
 
     @strawberry.field
     async def precision_recall_curve(self, info: Info, label: str | None = None) -> list[PrPoint]:

@@ -44,6 +44,10 @@ class Dataset(NamedRow):
     def created_at(self) -> datetime:
         return utc(self.row.created_at)
 
+    @field(description="The semantic-mask index that means unlabelled.")
+    def segmentation_ignore_index(self) -> int:
+        return self.row.segmentation_ignore_index
+
     @field(
         description="Items in upload order, optionally filtered. hasPredictionLabel here matches a prediction of any run."
     )

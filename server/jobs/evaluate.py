@@ -54,10 +54,17 @@ async def _evaluate(context: JobContext, evaluation_id: int) -> None:
     async with context.runtime.unit_of_work() as session:
         await service.set_status(session, evaluation_id=evaluation_id, status="RUNNING")
     loaded = time.perf_counter()
+    semantic = work.data.semantic
+    masks = (
+        ""
+        if semantic is None
+        else f", {len(semantic.predictions)} predicted and {len(semantic.ground_truth)} "
+        "ground-truth semantic masks"
+    )
     await context.report(
         0.1,
         f"loaded {len(work.data.predictions.ids)} predictions and "
-        f"{len(work.data.ground_truth.ids)} ground truths",
+        f"{len(work.data.ground_truth.ids)} ground truths{masks}",
     )
     if await context.cancelled():
         await _finish(context, evaluation_id, "CANCELLED")
@@ -85,7 +92,7 @@ async def _evaluate(context: JobContext, evaluation_id: int) -> None:
     await context.report(
         1.0,
         f"evaluation version {work.version} published: {len(work.data.predictions.ids)} "
-        f"predictions against {len(work.data.ground_truth.ids)} ground truths",
+        f"predictions against {len(work.data.ground_truth.ids)} ground truths{masks}",
     )
 
 

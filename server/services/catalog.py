@@ -20,6 +20,7 @@ from sliceboard.services.validation.fields import (
     check_metadata,
     check_text,
 )
+from sliceboard.services.validation.semantic import MAX_INDEX
 from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import catalog_writes as sql
 from sliceboard.storage import upload_writes
@@ -38,13 +39,25 @@ async def _dataset(session: AsyncSession, raw_id: str, path: str) -> Dataset:
     return dataset
 
 
-async def create_dataset(session: AsyncSession, *, name: str, metadata: object) -> Dataset:
+async def create_dataset(
+    session: AsyncSession, *, name: str, metadata: object, segmentation_ignore_index: object = 0
+) -> Dataset:
+    """``segmentation_ignore_index``: the semantic-mask index that means "unlabelled" (0..65535),
+    fixed for the dataset's life, since every stored mask was checked against it."""
     issues = Issues()
     checked_name = check_text(name, "input.name", issues, max_length=NAME_MAX)
     checked_metadata = check_metadata(metadata, "input.metadata", issues)
+    ignore = segmentation_ignore_index
+    if type(ignore) is not int or not 0 <= ignore <= MAX_INDEX:
+        issues.add("input.segmentationIgnoreIndex", f"must be an integer from 0 to {MAX_INDEX}")
     issues.raise_if_any()
-    assert checked_name is not None
-    new_id = await sql.insert_dataset(session=session, name=checked_name, metadata=checked_metadata)
+    assert checked_name is not None and isinstance(ignore, int)
+    new_id = await sql.insert_dataset(
+        session=session,
+        name=checked_name,
+        metadata=checked_metadata,
+        segmentation_ignore_index=ignore,
+    )
     if new_id is None:
         raise Conflict(f"a dataset named {checked_name!r} already exists")
     return await _dataset(session, str(new_id), "input")

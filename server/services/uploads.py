@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import NotFound
 from sliceboard.services.ids import require_id
+from sliceboard.services.semantic_masks import resolve_masks, store_label_maps
 from sliceboard.services.validation import (
     Issues,
     check_row_limit,
@@ -32,6 +33,7 @@ from sliceboard.services.validation import (
 )
 from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import catalog_writes as catalog_sql
+from sliceboard.storage import label_maps as label_map_sql
 from sliceboard.storage import upload_writes as sql
 from sliceboard.storage.tables import Dataset, ModelRun, utcnow
 
@@ -175,8 +177,16 @@ async def upsert_annotations(
     item_ids = await _item_ids(session, dataset.id, raw_rows, "annotations", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"dataset_id": dataset.id, "created_at": utcnow()})
+    masks = await resolve_masks(
+        session,
+        rows,
+        batch_name="annotations",
+        ignore_index=dataset.segmentation_ignore_index,
+        model_run_id=None,
+    )
     existing = await sql.select_annotation_rows(session=session, keys=keys, with_values=update)
     to_write, counts = _partition(rows, existing, keys, sql.ANNOTATION_VALUES, update)
+    await store_label_maps(session, masks, to_write)
     await sql.upsert_annotation_rows(
         session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
     )
@@ -207,10 +217,20 @@ async def upsert_predictions(
     item_ids = await _item_ids(session, run.dataset_id, raw_rows, "predictions", issues)
     issues.raise_if_any()
     keys = _attach_items(rows, item_ids, {"model_run_id": run.id, "created_at": utcnow()})
+    masks = await resolve_masks(
+        session,
+        rows,
+        batch_name="predictions",
+        ignore_index=await label_map_sql.select_ignore_index(
+            session=session, dataset_id=run.dataset_id
+        ),
+        model_run_id=run.id,
+    )
     existing = await sql.select_prediction_rows(
         session=session, model_run_id=run.id, keys=keys, with_values=update
     )
     to_write, counts = _partition(rows, existing, keys, sql.PREDICTION_VALUES, update)
+    await store_label_maps(session, masks, to_write)
     await sql.upsert_prediction_rows(
         session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
     )

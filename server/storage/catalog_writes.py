@@ -50,9 +50,21 @@ async def _insert_unique(
 
 
 async def insert_dataset(
-    *, session: AsyncSession, name: str, metadata: dict[str, Any] | None
+    *,
+    session: AsyncSession,
+    name: str,
+    metadata: dict[str, Any] | None,
+    segmentation_ignore_index: int = 0,
 ) -> int | None:
-    return await _insert_unique(session, DATASET, {"name": name, "metadata": metadata})
+    return await _insert_unique(
+        session,
+        DATASET,
+        {
+            "name": name,
+            "metadata": metadata,
+            "segmentation_ignore_index": segmentation_ignore_index,
+        },
+    )
 
 
 async def insert_model(

@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sliceboard.storage.label_maps import SEMANTIC, select_ignore_index, select_label_maps
 from sliceboard.storage.tables import Annotation, Item, ModelRun, ModelRunLabel, Prediction, core
 
 ITEM = core(Item)
@@ -161,12 +162,37 @@ class _Builder:
 
 
 @dataclass(frozen=True)
+class SemanticRows:
+    """Semantic masks of one side: row ids, their items, mask digests and segments
+    (``[{index, label, metadata}]``), by row id."""
+
+    ids: list[int]
+    item_ids: list[int]
+    digests: list[str]
+    segments: list[list[dict[str, Any]]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class SemanticData:
+    """A run's semantic masks (they never enter ``ObjectRows``) and the stored label maps."""
+
+    ground_truth: SemanticRows
+    predictions: SemanticRows
+    label_maps: dict[str, bytes]  # digest -> stored label map
+    ignore_index: int
+
+
+@dataclass(frozen=True)
 class RunData:
     item_ids: list[int]  # the dataset's item row ids, ascending
     item_reference_ids: list[str]  # the referenceId of each of ``item_ids``
     item_sizes: dict[int, tuple[int | None, int | None]]  # item id -> (height, width)
     ground_truth: ObjectRows
     predictions: ObjectRows
+    semantic: SemanticData | None = None  # None: the run has no semantic mask
 
 
 def _columns(table: sa.Table, *, boxes: bool, last: str) -> list[Any]:
@@ -224,6 +250,9 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
             )
         )
     dt_where = [PREDICTION.c.model_run_id == run.id]
+    semantic = await _load_semantic(session, run, gt_where, dt_where)
+    gt_where.append(ANNOTATION.c.type != SEMANTIC)
+    dt_where.append(PREDICTION.c.type != SEMANTIC)
     gt_types = (
         (await session.execute(sa.select(ANNOTATION.c.type).where(*gt_where).distinct()))
         .scalars()
@@ -257,4 +286,33 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
         item_sizes={row[0]: (row[1], row[2]) for row in items},
         ground_truth=ground_truth,
         predictions=predictions,
+        semantic=semantic,
     )
+
+
+async def _semantic_rows(session: AsyncSession, table: sa.Table, where: list[Any]) -> SemanticRows:
+    result = await session.execute(
+        sa.select(table.c.id, table.c.item_id, table.c.geometry)
+        .where(*where, table.c.type == SEMANTIC)
+        .order_by(table.c.id)
+    )
+    rows = result.all()
+    return SemanticRows(
+        ids=[row[0] for row in rows],
+        item_ids=[row[1] for row in rows],
+        digests=[row[2]["mask"] for row in rows],
+        segments=[row[2]["segments"] for row in rows],
+    )
+
+
+async def _load_semantic(
+    session: AsyncSession, run: ModelRun, gt_where: list[Any], dt_where: list[Any]
+) -> SemanticData | None:
+    ground_truth = await _semantic_rows(session, ANNOTATION, gt_where)
+    predictions = await _semantic_rows(session, PREDICTION, dt_where)
+    if not len(ground_truth) and not len(predictions):
+        return None
+    digests = list(dict.fromkeys(ground_truth.digests + predictions.digests))
+    label_maps = await select_label_maps(session=session, digests=digests)
+    ignore_index = await select_ignore_index(session=session, dataset_id=run.dataset_id)
+    return SemanticData(ground_truth, predictions, label_maps, ignore_index)

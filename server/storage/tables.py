@@ -63,6 +63,25 @@ class Dataset(SQLModel, table=True):
     items_version: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
     )
+    # The mask index that means "unlabelled" in semantic masks (migration 0007): excluded
+    # from every pixel metric, and the only undeclared index a mask may hold.
+    segmentation_ignore_index: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    created_at: datetime = _time()
+
+
+class LabelMapBlob(SQLModel, table=True):
+    """A semantic mask's pixels, stored once (``sliceboard.evaluation.label_maps``: run lengths,
+    zlib'd) and named by the digest of its runs: annotations and predictions refer to it by
+    that digest, so the same mask uploaded again adds nothing."""
+
+    __tablename__ = "label_map"
+    digest: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    height: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    width: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    runs: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     created_at: datetime = _time()
 
 

@@ -95,7 +95,7 @@ def test_valid_rows_equal_graphql_core_renamed() -> None:
         {"confidence": math.nan},
         {"confidence": 2**60 + 1},  # an int a float cannot hold exactly
         {"label": 5},
-        {"label": None},  # non-null
+        {"referenceId": None},  # non-null (label may be null: semantic masks carry none)
         {"nope": 1},  # unknown field
         {"box": {"x": 1.0, "y": 2.0, "width": 3.0}},  # a required field missing
         {"keypoints": {"points": [{"x": 1.0, "y": 2.0, "visibility": 2**31}]}},  # 32-bit Int
@@ -164,7 +164,7 @@ UPSERT = (
     [
         ({"confidence": True}, "Float cannot represent"),
         ({"nope": 1}, "nope"),
-        ({"label": None}, "label"),
+        ({"referenceId": None}, "referenceId"),
         ({"box": {"x": 1.0, "width": 1.0, "height": 1.0}}, "required field 'y'"),
     ],
 )

@@ -67,7 +67,8 @@ def _item_index(item_ids: np.ndarray, row_item_ids: np.ndarray) -> np.ndarray:
 def build_run_inputs(data: RunData) -> RunInputs:
     """The engine's view of a run; raises UnsupportedRun for runs it cannot evaluate."""
     gt_rows, dt_rows = data.ground_truth, data.predictions
-    if len(dt_rows) == 0:
+    semantic_predictions = data.semantic is not None and len(data.semantic.predictions) > 0
+    if len(dt_rows) == 0 and not semantic_predictions:
         raise UnsupportedRun("the model run has no predictions to evaluate")
     family = evaluation_family(gt_rows, dt_rows)
     kernel = family.kernel(gt_rows, dt_rows, data.item_sizes)

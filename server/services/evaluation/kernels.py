@@ -295,3 +295,9 @@ def category_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
         np.zeros(len(gt), dtype=np.float64),
         np.zeros(len(dt), dtype=np.float64),
     )
+
+
+def semantic_kernel(gt: ObjectRows, dt: ObjectRows, sizes: ItemSizes) -> Kernel:
+    """Semantic masks have no pairwise similarity: the evaluation loads them apart from the
+    instance rows (``semantic_inputs``) and measures pixels and segments instead."""
+    raise UnsupportedRun("semantic masks are evaluated by their pixel and segment metrics")

@@ -17,6 +17,7 @@ from sliceboard.errors import InvalidInput, Issue, NotFound
 from sliceboard.evaluation import evaluate
 from sliceboard.services.evaluation.inputs import RunInputs, UnsupportedRun, build_run_inputs
 from sliceboard.services.evaluation.options import EvaluationOptions, OptionLimits, match_options
+from sliceboard.services.evaluation.semantic_inputs import evaluate_semantic_masks
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.services.ids import require_id
 from sliceboard.services.jobs import enqueue_job, get_job
@@ -96,6 +97,12 @@ def compute_snapshot(data: RunData, options: EvaluationOptions) -> tuple[bytes, 
         options=match_options(options, inputs.label_names, inputs.kind),
     )
     matched = time.perf_counter()
+    semantic = (
+        None
+        if data.semantic is None
+        else evaluate_semantic_masks(data.semantic, inputs.item_ids, options)
+    )
+    measured = time.perf_counter()
     snapshot = Snapshot(
         table=table,
         item_ids=inputs.item_ids,
@@ -104,13 +111,18 @@ def compute_snapshot(data: RunData, options: EvaluationOptions) -> tuple[bytes, 
         label_names=inputs.label_names,
         kind=inputs.kind,
         family=inputs.family,
+        semantic=None if semantic is None else semantic.table,
+        semantic_labels=() if semantic is None else tuple(semantic.label_names),
     )
     blob = snapshot.to_bytes()
-    return blob, {
+    timings = {
         "buildSeconds": built - started,
         "matchSeconds": matched - built,
-        "storeSeconds": time.perf_counter() - matched,
+        "storeSeconds": time.perf_counter() - measured,
     }
+    if semantic is not None:
+        timings["semanticSeconds"] = measured - matched
+    return blob, timings
 
 
 @dataclass(frozen=True)

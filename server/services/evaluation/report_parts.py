@@ -16,6 +16,14 @@ from sliceboard.compute.report_process import mapped
 from sliceboard.compute.shared_arrays import SharedSnapshot
 from sliceboard.evaluation import ThresholdMetrics, coco_summary, threshold_metrics
 from sliceboard.evaluation.label_subset import pooled_pr_curve, summary_stat
+from sliceboard.evaluation.semantic_metrics import (
+    PixelMetrics,
+    SegmentMetrics,
+    mean_image_iou,
+    pixel_confusion,
+    pixel_metrics,
+    segment_metrics,
+)
 from sliceboard.services.evaluation.snapshot import Snapshot
 
 COCO_FIELDS = (
@@ -118,7 +126,31 @@ def pooled_curve_part(
     return pooled_pr_curve(snapshot.table, mask, iou_threshold, label_mask)
 
 
+@dataclass(frozen=True)
+class SegmentationPart:
+    """A slice's semantic numbers (``sliceboard.evaluation.semantic_metrics``)."""
+
+    item_count: int  # items of the slice with a ground-truth mask
+    pixels: PixelMetrics
+    mean_image_iou: float
+    segments: SegmentMetrics
+
+
+def segmentation_part(snapshot: Snapshot, mask: np.ndarray | None) -> SegmentationPart | None:
+    table = snapshot.semantic
+    if table is None:
+        return None
+    evaluated = table.evaluated if mask is None else table.evaluated & mask
+    return SegmentationPart(
+        item_count=int(np.count_nonzero(evaluated)),
+        pixels=pixel_metrics(pixel_confusion(table, mask)),
+        mean_image_iou=mean_image_iou(table, mask),
+        segments=segment_metrics(table, mask),
+    )
+
+
 PARTS: dict[str, Any] = {
+    "segmentation": segmentation_part,
     "summary": summary_part,
     "thresholds": thresholds_part,
     "pooled curve": pooled_curve_part,

@@ -19,6 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sliceboard.compute.shared_arrays import SharedSnapshot
 from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation import ThresholdMetrics
+from sliceboard.evaluation.semantic import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    GROUND_TRUTH,
+    PREDICTION,
+)
 from sliceboard.services.evaluation.cache import (
     SnapshotCache,
     check_threshold,
@@ -26,7 +32,7 @@ from sliceboard.services.evaluation.cache import (
     selected_labels,
     visible_snapshot,
 )
-from sliceboard.services.evaluation.report_parts import Summary
+from sliceboard.services.evaluation.report_parts import SegmentationPart, Summary
 from sliceboard.services.evaluation.snapshot import Snapshot
 from sliceboard.storage.tables import ModelRun
 
@@ -47,6 +53,25 @@ class LabelRow:
     true_positives: int
     false_positives: int
     false_negatives: int
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One false-positive or false-negative semantic segment."""
+
+    row_id: int  # the prediction (false positive) or annotation (false negative) row id
+    index: int
+    label: str
+    pixels: int
+    iou: float  # with the segment it paired with across labels, else 0
+    paired_label: str | None
+
+
+@dataclass(frozen=True)
+class SegmentPage:
+    rows: list[SegmentRow]
+    start: int
+    total: int
 
 
 def _defined(value: float) -> float | None:
@@ -141,6 +166,45 @@ class Report:
                 )
             )
         return rows
+
+    @property
+    def semantic_labels(self) -> list[str]:
+        return list(self._snapshot.semantic_labels)
+
+    async def segmentation(self) -> SegmentationPart | None:
+        """The slice's semantic numbers; None when the run has no semantic mask."""
+        if self._snapshot.semantic is None:
+            return None
+        return await self._result(self._start("segmentation", self._mask))  # type: ignore[no-any-return]
+
+    def segment_mistakes(self, *, false_positives: bool, start: int, limit: int) -> SegmentPage:
+        """False-positive (predicted) or false-negative (ground-truth) segments of the slice,
+        in item order then mask index, ``limit`` from position ``start``."""
+        table = self._snapshot.semantic
+        if table is None:
+            return SegmentPage([], start, 0)
+        side, outcome = (
+            (PREDICTION, FALSE_POSITIVE) if false_positives else (GROUND_TRUTH, FALSE_NEGATIVE)
+        )
+        keep = (table.segment_side == side) & (table.segment_outcome == outcome)
+        if self._mask is not None:
+            keep &= self._mask[table.segment_item]
+        positions = np.flatnonzero(keep)
+        names = self._snapshot.semantic_labels
+        rows = [
+            SegmentRow(
+                row_id=int(table.segment_row[k]),
+                index=int(table.segment_index[k]),
+                label=names[int(table.segment_label[k])],
+                pixels=int(table.segment_area[k]),
+                iou=float(table.segment_iou[k]),
+                paired_label=None
+                if table.segment_partner[k] < 0
+                else names[int(table.segment_partner[k])],
+            )
+            for k in positions[start : start + limit].tolist()
+        ]
+        return SegmentPage(rows, start, int(positions.shape[0]))
 
     async def confusion(self) -> tuple[list[str], list[list[int]]]:
         """(labels, counts): the last row and column are background."""

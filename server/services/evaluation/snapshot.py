@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sliceboard.evaluation import MatchTable
+from sliceboard.evaluation.semantic import SemanticTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,6 +23,9 @@ class Snapshot:
     label_names: list[str]
     kind: str  # bbox | segm | keypoints
     family: str
+    #: The semantic masks' table and labels (None: the run has no semantic mask).
+    semantic: SemanticTable | None = None
+    semantic_labels: tuple[str, ...] = ()
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Every field as a named numpy array (the table's prefixed ``table.``)."""
@@ -34,6 +38,9 @@ class Snapshot:
             kind=np.array(self.kind),
             family=np.array(self.family),
         )
+        if self.semantic is not None:
+            arrays.update({f"semantic.{k}": v for k, v in self.semantic.to_arrays().items()})
+            arrays["semantic_labels"] = np.array(self.semantic_labels, dtype=np.str_)
         return arrays
 
     @classmethod
@@ -50,6 +57,18 @@ class Snapshot:
             label_names=[str(x) for x in arrays["label_names"]],
             kind=str(arrays["kind"]),
             family=str(arrays["family"]),
+            semantic=SemanticTable.from_arrays(
+                {
+                    k.removeprefix("semantic."): arrays[k]
+                    for k in arrays
+                    if k.startswith("semantic.")
+                }
+            )
+            if "semantic.shape" in arrays
+            else None,
+            semantic_labels=tuple(str(x) for x in arrays["semantic_labels"])
+            if "semantic_labels" in arrays
+            else (),
         )
 
     def to_bytes(self) -> bytes:

@@ -10,6 +10,8 @@ builder and GraphQL types.
     SEGMENTATION  segmentation   parse_segmentation   segm           mask_kernel
     CUBOID        cuboid         parse_cuboid         cuboid         cuboid_kernel
     CATEGORY      (no geometry)                       category       category_kernel
+    SEMANTIC      semantic_segmentation  parse_semantic  semantic    (none: pixel and segment
+                                                                      metrics, evaluation/semantic)
 
 ``type`` is the stored type and the GraphQL ``GeometryType``; ``field`` is the upload input
 field (and its name in issue paths). Rotated boxes, and boxes mixed with polygons, are
@@ -31,6 +33,7 @@ from sliceboard.services.evaluation.kernels import (
     mask_kernel,
     polygon_kernel,
     polyline_kernel,
+    semantic_kernel,
     unrotated,
 )
 from sliceboard.services.validation.box import parse_box
@@ -39,6 +42,7 @@ from sliceboard.services.validation.issues import Issues
 from sliceboard.services.validation.keypoints import parse_keypoints
 from sliceboard.services.validation.polygon import parse_polygon, parse_polyline
 from sliceboard.services.validation.segmentation import parse_segmentation
+from sliceboard.services.validation.semantic import parse_semantic
 from sliceboard.storage.evaluation_data import ObjectRows
 
 #: (input value, issue path, issues) -> (stored geometry, own area), or None after an issue.
@@ -75,7 +79,12 @@ FAMILIES: tuple[GeometryFamily, ...] = (
     GeometryFamily("SEGMENTATION", "segmentation", parse_segmentation, "segm", "segm", mask_kernel),
     GeometryFamily("CUBOID", "cuboid", parse_cuboid, "cuboid", "bbox", cuboid_kernel),
     GeometryFamily("CATEGORY", None, None, "category", "bbox", category_kernel),
+    GeometryFamily(
+        "SEMANTIC", "semantic_segmentation", parse_semantic, "semantic", "semantic", semantic_kernel
+    ),
 )
+#: Semantic masks are no instances: the instance evaluation never sees them.
+SEMANTIC = "SEMANTIC"
 BY_TYPE: dict[str, GeometryFamily] = {family.type: family for family in FAMILIES}
 CATEGORY = BY_TYPE["CATEGORY"]
 #: The families an upload gives as an input field, as (field, type, parser).

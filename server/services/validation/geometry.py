@@ -26,6 +26,7 @@ def parse_geometry(
         and row.get("keypoints") is None
         and row.get("segmentation") is None
         and row.get("cuboid") is None
+        and row.get("semantic_segmentation") is None
     ):
         # The hot path of every detection upload: skip the family scan. A new family's field
         # belongs in this test too (tests/services/test_geometry_families.py checks it).
@@ -39,7 +40,13 @@ def parse_geometry(
         issues.add(path, f"give at most one geometry (got {names})")
         return None
     name, kind, parser = given[0]
-    result = parser(row[name], f"{path}.{name}", issues)
+    result = parser(row[name], f"{path}.{_camel(name)}", issues)
     if result is None:
         return None
     return kind, result[0], result[1]
+
+
+def _camel(name: str) -> str:
+    """The input field's GraphQL name, as issue paths say it (``semanticSegmentation``)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)

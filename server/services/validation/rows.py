@@ -27,6 +27,8 @@ from sliceboard.services.validation.geometry import parse_geometry
 from sliceboard.services.validation.issues import Issues
 
 Row = dict[str, Any]
+#: The label stored for a semantic mask sent without one (its segments carry the labels).
+SEMANTIC_LABEL = "semantic"
 
 
 def check_row_limit(rows: object, name: str, max_rows: int) -> list[Any]:
@@ -99,6 +101,8 @@ def _common(
     if not is_plain_text(key, REFERENCE_ID_MAX):
         key = check_text(key, path + ".annotationId", issues, max_length=REFERENCE_ID_MAX)
     label = raw.get("label")
+    if label is None and raw.get("semantic_segmentation") is not None:
+        label = SEMANTIC_LABEL  # Nucleus' SegmentationAnnotation has no label of its own
     if not is_plain_text(label, LABEL_MAX):
         label = check_text(label, path + ".label", issues, max_length=LABEL_MAX)
     metadata = raw.get("metadata")
