@@ -49,6 +49,9 @@ POSITIVE = frozenset(
         "evaluation_memory_mb",
         "max_queued_evaluations_per_run",
         "job_cancel_poll_seconds",
+        "max_bootstrap_resamples",
+        "max_regression_groups",
+        "regression_values_per_field",
     }
 )
 
@@ -195,6 +198,12 @@ class Settings:
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # Run comparison and intervals (README "Comparing runs"): bootstrap resamples one request
+    # may ask for, and the groups (saved slices, then frequent metadata values) the regression
+    # finder ranks.
+    max_bootstrap_resamples: int = 2_000
+    max_regression_groups: int = 50
+    regression_values_per_field: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -263,6 +272,9 @@ class Settings:
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
+            max_bootstrap_resamples=_env_int("SLICEBOARD_MAX_BOOTSTRAP_RESAMPLES", 2_000),
+            max_regression_groups=_env_int("SLICEBOARD_MAX_REGRESSION_GROUPS", 50),
+            regression_values_per_field=_env_int("SLICEBOARD_REGRESSION_VALUES_PER_FIELD", 5),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -24,7 +24,12 @@ import numpy as np
 from sliceboard.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE, MatchTable
 from sliceboard.evaluation.threshold_metrics import counts as derived_counts
 from sliceboard.evaluation.types import BoolArray, FloatArray, IntArray
-from sliceboard.evaluation.weighted_ap import ApStatistics, table_ap_statistics, weighted_ap
+from sliceboard.evaluation.weighted_ap import (
+    ApStatistics,
+    restrict,
+    table_ap_statistics,
+    weighted_ap,
+)
 
 METRICS = ("ap", "ap50", "ap75", "precision", "recall", "f1")
 
@@ -96,6 +101,21 @@ def run_statistics(
         tp=per_item(table.dt_item[tp_rows], cls[tp_rows]),
         fp=per_item(table.dt_item[fp_rows], cls[fp_rows]),
         npig=per_item(table.gt_item[gt_rows], table.gt_label[gt_rows]),
+    )
+
+
+def restrict_statistics(stats: RunStatistics, keep_item: BoolArray) -> RunStatistics:
+    """``stats`` of the items in ``keep_item`` (D,) alone (see ``weighted_ap.restrict``)."""
+    rows = keep_item.astype(np.float64)[:, None]
+    return RunStatistics(
+        ap_groups=[(t, restrict(a, keep_item)) for t, a in stats.ap_groups],
+        n_grid=stats.n_grid,
+        t50=stats.t50,
+        t75=stats.t75,
+        class_label=stats.class_label,
+        tp=stats.tp * rows,
+        fp=stats.fp * rows,
+        npig=stats.npig * rows,
     )
 
 

@@ -397,3 +397,37 @@ def _threshold_ap(
     newly[plan.class_runs] = reached[plan.class_runs]
     sums: FloatArray = np.add.reduceat(envelope * newly, plan.class_runs, axis=0) / N_RECALL
     return sums
+
+
+def restrict(stats: ApStatistics, keep_item: BoolArray) -> ApStatistics:
+    """The statistics of the items in ``keep_item`` (D,) alone: AP under weights that are zero
+    outside them is unchanged, and every resample then costs the kept items' points only."""
+    keep = keep_item[stats.point_item]
+    kept = np.flatnonzero(keep)
+    old_class = np.repeat(np.arange(stats.n_classes), np.diff(stats.class_start))
+    new_class = old_class[kept]
+    class_start = np.searchsorted(new_class, np.arange(stats.n_classes + 1)).astype(np.int64)
+    g = np.flatnonzero(keep_item[stats.gap_item])
+    target = np.searchsorted(kept, stats.gap_point[g])
+    inside = target < kept.shape[0]
+    inside[inside] &= new_class[target[inside]] == old_class[stats.gap_point[g[inside]]]
+    g, target = g[inside], target[inside]
+    key = target.astype(np.int64) * max(stats.n_items, 1) + stats.gap_item[g]
+    unique, inverse = np.unique(key, return_inverse=True)
+    count = np.bincount(inverse.reshape(-1), weights=stats.gap_count[g], minlength=unique.shape[0])
+    rows = keep_item.astype(np.float64)[:, None]
+    return ApStatistics(
+        n_items=stats.n_items,
+        n_classes=stats.n_classes,
+        class_start=class_start,
+        point_item=stats.point_item[kept],
+        point_copy=stats.point_copy[kept],
+        point_tp=stats.point_tp[:, kept],
+        point_fp=stats.point_fp[:, kept],
+        gap_point=unique // max(stats.n_items, 1),
+        gap_item=unique % max(stats.n_items, 1),
+        gap_count=count.astype(np.float64),
+        gt_count=stats.gt_count * rows,
+        dt_count=stats.dt_count * rows,
+        include_empty=stats.include_empty,
+    )

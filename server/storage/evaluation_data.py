@@ -258,3 +258,32 @@ async def load_run_data(*, session: AsyncSession, run: ModelRun) -> RunData:
         ground_truth=ground_truth,
         predictions=predictions,
     )
+
+
+async def load_run_predictions(
+    *, session: AsyncSession, run: ModelRun
+) -> tuple[ObjectRows, dict[int, tuple[int | None, int | None]]]:
+    """A run's predictions with their geometry (by row id) and its items' (height, width)."""
+    items = (
+        await session.execute(
+            sa.select(ITEM.c.id, ITEM.c.height, ITEM.c.width).where(
+                ITEM.c.dataset_id == run.dataset_id
+            )
+        )
+    ).all()
+    where = [PREDICTION.c.model_run_id == run.id]
+    types = (
+        (await session.execute(sa.select(PREDICTION.c.type).where(*where).distinct()))
+        .scalars()
+        .all()
+    )
+    boxes = set(types) == {"BOX"}
+    rows = await _stream_rows(
+        session,
+        sa.select(*_columns(PREDICTION, boxes=boxes, last="confidence"))
+        .where(*where)
+        .order_by(PREDICTION.c.id),
+        boxes=boxes,
+        crowd=False,
+    )
+    return rows, {row[0]: (row[1], row[2]) for row in items}
