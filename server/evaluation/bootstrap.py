@@ -16,8 +16,8 @@ Shapes: D items, K classes, B resamples.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -26,12 +26,14 @@ from sliceboard.evaluation.threshold_metrics import counts as derived_counts
 from sliceboard.evaluation.types import BoolArray, FloatArray, IntArray
 from sliceboard.evaluation.weighted_ap import (
     ApStatistics,
+    ItemClassCounts,
     restrict,
     table_ap_statistics,
     weighted_ap,
 )
 
 METRICS = ("ap", "ap50", "ap75", "precision", "recall", "f1")
+_NORMAL = NormalDist()
 
 
 def resample_weights(n_items: int, selected: IntArray, resamples: int, seed: int) -> FloatArray:
@@ -57,7 +59,7 @@ class RunStatistics:
         ap_groups: (grid threshold indices, AP statistics) from ``table_ap_statistics``.
         n_grid: COCO grid thresholds; ``t50``/``t75``: their indices (-1 when absent).
         class_label: int64 (K,) label of each AP class column (-1: all labels pooled).
-        tp, fp, npig: float64 (D, L) per item and label at the chosen thresholds.
+        tp, fp, npig: per (item, label) at the chosen thresholds.
     """
 
     ap_groups: list[tuple[IntArray, ApStatistics]]
@@ -65,9 +67,9 @@ class RunStatistics:
     t50: int
     t75: int
     class_label: IntArray
-    tp: FloatArray
-    fp: FloatArray
-    npig: FloatArray
+    tp: ItemClassCounts
+    fp: ItemClassCounts
+    npig: ItemClassCounts
 
 
 def run_statistics(
@@ -85,9 +87,8 @@ def run_statistics(
     counted &= (table.gt_area >= table.area_low[0]) & (table.gt_area <= table.area_high[0])
     gt_rows = np.flatnonzero(counted)
 
-    def per_item(item: IntArray, label: IntArray) -> FloatArray:
-        flat = np.bincount(item * n_labels + label, minlength=table.n_items * n_labels)
-        return flat.reshape(table.n_items, n_labels).astype(np.float64)
+    def per_item(item: IntArray, label: IntArray) -> ItemClassCounts:
+        return ItemClassCounts.of(item, label, table.n_items, n_labels)
 
     grid = table.row_threshold[: table.n_grid]
     t50, t75 = np.flatnonzero(grid == 0.5), np.flatnonzero(grid == 0.75)
@@ -106,16 +107,15 @@ def run_statistics(
 
 def restrict_statistics(stats: RunStatistics, keep_item: BoolArray) -> RunStatistics:
     """``stats`` of the items in ``keep_item`` (D,) alone (see ``weighted_ap.restrict``)."""
-    rows = keep_item.astype(np.float64)[:, None]
     return RunStatistics(
         ap_groups=[(t, restrict(a, keep_item)) for t, a in stats.ap_groups],
         n_grid=stats.n_grid,
         t50=stats.t50,
         t75=stats.t75,
         class_label=stats.class_label,
-        tp=stats.tp * rows,
-        fp=stats.fp * rows,
-        npig=stats.npig * rows,
+        tp=stats.tp.kept(keep_item),
+        fp=stats.fp.kept(keep_item),
+        npig=stats.npig.kept(keep_item),
     )
 
 
@@ -140,7 +140,7 @@ def metric_samples(
         labels: label indices the overall numbers cover (all when None).
     """
     n_b = weights.shape[0]
-    n_labels = stats.tp.shape[1]
+    n_labels = stats.tp.n_classes
     chosen = np.arange(n_labels) if labels is None else np.asarray(labels, dtype=np.int64)
     per_threshold = np.empty((n_b, stats.n_grid, stats.class_label.shape[0]))
     for rows, ap_stats in stats.ap_groups:
@@ -164,7 +164,8 @@ def metric_samples(
         name: np.full((n_b, n_labels), np.nan) if pooled else values
         for name, values in by_class.items()
     }
-    tp, fp, npig = weights @ stats.tp, weights @ stats.fp, weights @ stats.npig
+    by_item = np.ascontiguousarray(weights.T)
+    tp, fp, npig = (c.weighted(by_item).T for c in (stats.tp, stats.fp, stats.npig))
     fn = npig - tp
     for name, value in _ratios(tp, fp, fn).items():
         per_label[name] = value
@@ -190,17 +191,55 @@ def _nan_mean(values: FloatArray) -> FloatArray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def percentile_interval(samples: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
-    """(low, high) over axis 0, NaN samples left out (all NaN: NaN)."""
+def percentile_interval(
+    samples: FloatArray, level: float, point: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """(low, high) over axis 0 of (B, ...) samples, NaN samples left out (all NaN: NaN).
+
+    With ``point`` (the statistic on the data itself, shaped like one sample) the interval is
+    the bias-corrected percentile interval (Efron's BC): the quantile levels move by
+    ``2 z0``, where ``z0`` is the normal quantile of the share of samples below the point
+    (ties count half). AP's 101-point envelope is biased upwards in small samples, and so are
+    its bootstrap samples around it; BC takes that shift out (plain percentiles covered 93.8%
+    where BC covers 94.5% in tests/evaluation/test_bootstrap_coverage.py's simulation).
+    """
     alpha = (1.0 - level) / 2.0
-    if samples.shape[0] == 0:
-        empty = np.full(samples.shape[1:], np.nan)
-        return empty, empty.copy()
-    with warnings.catch_warnings():  # an all-NaN column is answered NaN, silently
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanquantile(samples, alpha, axis=0)
-        high = np.nanquantile(samples, 1.0 - alpha, axis=0)
-    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    flat = samples.reshape(samples.shape[0], -1)
+    n_cols = flat.shape[1]
+    low_q = np.full(n_cols, alpha)
+    high_q = np.full(n_cols, 1.0 - alpha)
+    defined = ~np.isnan(flat)
+    count = defined.sum(axis=0)
+    if point is not None:
+        p = np.asarray(point, dtype=np.float64).reshape(-1)
+        below = (defined & (flat < p)).sum(axis=0) + 0.5 * (defined & (flat == p)).sum(axis=0)
+        share = np.clip(below / np.maximum(count, 1), 1e-9, 1 - 1e-9)
+        z0 = np.array([_NORMAL.inv_cdf(float(x)) for x in share])
+        z0 = np.where(np.isnan(p), 0.0, z0)
+        z_low, z_high = _NORMAL.inv_cdf(alpha), _NORMAL.inv_cdf(1.0 - alpha)
+        low_q = np.array([_NORMAL.cdf(2 * z + z_low) for z in z0])
+        high_q = np.array([_NORMAL.cdf(2 * z + z_high) for z in z0])
+    ordered = np.sort(flat, axis=0)  # NaN last
+    low = _quantile(ordered, count, low_q)
+    high = _quantile(ordered, count, high_q)
+    shape = samples.shape[1:]
+    return low.reshape(shape), high.reshape(shape)
+
+
+def _quantile(ordered: FloatArray, count: IntArray, q: FloatArray) -> FloatArray:
+    """numpy's linear quantile per column of sorted columns with ``count`` defined values."""
+    columns = np.arange(ordered.shape[1])
+    position = q * np.maximum(count - 1, 0)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, np.maximum(count - 1, 0))
+    frac = position - below
+    if ordered.shape[0] == 0:
+        return np.full(ordered.shape[1], np.nan)
+    lo = ordered[np.minimum(below, ordered.shape[0] - 1), columns]
+    hi = ordered[np.minimum(above, ordered.shape[0] - 1), columns]
+    value = np.where(frac > 0, lo + (hi - lo) * frac, lo)
+    out: FloatArray = np.where(count > 0, value, np.nan)
+    return out
 
 
 def sign_p_value(deltas: FloatArray) -> FloatArray:

@@ -46,6 +46,42 @@ _EPS = float(np.spacing(1))
 
 
 @dataclass(frozen=True)
+class ItemClassCounts:
+    """Counts per (item, class) as sparse triples sorted by class: item, cls int64 (M,),
+    count float64 (M,). A weighted sum per class is one row gather (no dense D x K matrix)."""
+
+    item: IntArray
+    cls: IntArray
+    count: FloatArray
+    n_classes: int
+
+    @classmethod
+    def of(cls, item: IntArray, klass: IntArray, n_items: int, n_classes: int) -> ItemClassCounts:
+        key = klass.astype(np.int64) * max(n_items, 1) + item
+        unique, count = np.unique(key, return_counts=True)
+        return cls(
+            item=unique % max(n_items, 1),
+            cls=unique // max(n_items, 1),
+            count=count.astype(np.float64),
+            n_classes=n_classes,
+        )
+
+    def weighted(self, by_item: FloatArray) -> FloatArray:
+        """(K, B) sums of count x weight per class; ``by_item`` is (D, B)."""
+        out = np.zeros((self.n_classes, by_item.shape[1]))
+        if self.item.shape[0] == 0:
+            return out
+        contrib = by_item[self.item] * self.count[:, None]
+        first = np.flatnonzero(np.r_[True, self.cls[1:] != self.cls[:-1]])
+        out[self.cls[first]] = np.add.reduceat(contrib, first, axis=0)
+        return out
+
+    def kept(self, keep_item: BoolArray) -> ItemClassCounts:
+        at = keep_item[self.item]
+        return ItemClassCounts(self.item[at], self.cls[at], self.count[at], self.n_classes)
+
+
+@dataclass(frozen=True)
 class ApStatistics:
     """What AP under any item weights needs (module docstring); build with :func:`ap_statistics`.
 
@@ -59,8 +95,8 @@ class ApStatistics:
         gap_point, gap_item: int64 (N,) false positives at every threshold: the point they
             precede and their item, sorted by point.
         gap_count: float64 (N,) how many such predictions the (point, item) pair holds.
-        gt_count: float64 (D, K) counted (not crowd, not ignored) ground truths per item.
-        dt_count: float64 (D, K) evaluated predictions per item (EmptyClasses.INCLUDE).
+        gt_count: counted (not crowd, not ignored) ground truths per (item, class).
+        dt_count: evaluated predictions per (item, class) (for EmptyClasses.INCLUDE).
         include_empty: a class without ground truth but with predictions scores 0, not -1.
     """
 
@@ -74,8 +110,8 @@ class ApStatistics:
     gap_point: IntArray
     gap_item: IntArray
     gap_count: FloatArray
-    gt_count: FloatArray
-    dt_count: FloatArray
+    gt_count: ItemClassCounts
+    dt_count: ItemClassCounts
     include_empty: bool
 
     @property
@@ -156,8 +192,8 @@ def ap_statistics(
         gap_point=gap_point,
         gap_item=gap_item,
         gap_count=gap_count,
-        gt_count=_item_class_counts(gt_item, gt_class, n_items, n_classes),
-        dt_count=_item_class_counts(item, cls, n_items, n_classes),
+        gt_count=ItemClassCounts.of(gt_item, gt_class, n_items, n_classes),
+        dt_count=ItemClassCounts.of(item, cls, n_items, n_classes),
         include_empty=include_empty,
     )
 
@@ -168,13 +204,6 @@ def _grouped_pairs(
     key = point.astype(np.int64) * max(n_items, 1) + item
     unique, count = np.unique(key, return_counts=True)
     return unique // max(n_items, 1), unique % max(n_items, 1), count.astype(np.float64)
-
-
-def _item_class_counts(item: IntArray, cls: IntArray, n_items: int, n_classes: int) -> FloatArray:
-    flat = np.bincount(
-        item.astype(np.int64) * n_classes + cls, minlength=n_items * n_classes
-    ).astype(np.float64)
-    return flat.reshape(n_items, n_classes)
 
 
 def table_ap_statistics(
@@ -314,7 +343,7 @@ def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
 def _weighted_block(stats: ApStatistics, plans: list[_Plan], weights: FloatArray) -> FloatArray:
     # Item-major (rows = items or points, columns = resamples): every gather copies whole rows.
     by_item = np.ascontiguousarray(weights.T)
-    npig = stats.gt_count.T @ by_item  # (K, B)
+    npig = stats.gt_count.weighted(by_item)  # (K, B)
     out = np.zeros((stats.n_thresholds, stats.n_classes, weights.shape[0]))
     w = by_item[stats.point_item]
     copy = stats.point_copy
@@ -341,7 +370,7 @@ def _weighted_block(stats: ApStatistics, plans: list[_Plan], weights: FloatArray
         out[t, plan.classes] = _threshold_ap(stats, plan, w, npig, gap_points, gap_cum)
     undefined = npig == 0
     if stats.include_empty:
-        with_dets = (stats.dt_count.T @ by_item) > 0
+        with_dets = stats.dt_count.weighted(by_item) > 0
         empty_value = np.where(with_dets, 0.0, -1.0)
     else:
         empty_value = np.full(npig.shape, -1.0)
@@ -415,7 +444,6 @@ def restrict(stats: ApStatistics, keep_item: BoolArray) -> ApStatistics:
     key = target.astype(np.int64) * max(stats.n_items, 1) + stats.gap_item[g]
     unique, inverse = np.unique(key, return_inverse=True)
     count = np.bincount(inverse.reshape(-1), weights=stats.gap_count[g], minlength=unique.shape[0])
-    rows = keep_item.astype(np.float64)[:, None]
     return ApStatistics(
         n_items=stats.n_items,
         n_classes=stats.n_classes,
@@ -427,7 +455,7 @@ def restrict(stats: ApStatistics, keep_item: BoolArray) -> ApStatistics:
         gap_point=unique // max(stats.n_items, 1),
         gap_item=unique % max(stats.n_items, 1),
         gap_count=count.astype(np.float64),
-        gt_count=stats.gt_count * rows,
-        dt_count=stats.dt_count * rows,
+        gt_count=stats.gt_count.kept(keep_item),
+        dt_count=stats.dt_count.kept(keep_item),
         include_empty=stats.include_empty,
     )

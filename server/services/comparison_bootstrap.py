@@ -70,12 +70,24 @@ def run_intervals(
     level: float,
 ) -> RunIntervals:
     """Percentile intervals of every metric of one run's slice, overall and per label."""
-    weights = resample_weights(snapshot.table.n_items, _selected(snapshot, mask), resamples, seed)
+    selected = _selected(snapshot, mask)
+    weights = np.vstack(
+        [
+            _ones(snapshot.table.n_items, selected),
+            resample_weights(snapshot.table.n_items, selected, resamples, seed),
+        ]
+    )  # row 0: the selection itself, the point the intervals are bias-corrected around
     samples = metric_samples(stats, weights, _label_indices(snapshot, labels))
     return RunIntervals(
         overall=_overall(samples, level),
         per_label=_per_label(snapshot, samples, labels, level),
     )
+
+
+def _ones(n_items: int, selected: np.ndarray) -> np.ndarray:
+    row = np.zeros((1, n_items))
+    row[0, selected] = 1.0
+    return row
 
 
 def label_points(
@@ -88,11 +100,13 @@ def label_points(
 
 
 def _overall(samples: MetricSamples, level: float, p: bool = False) -> dict[str, Interval]:
+    """Row 0 of each sample array is the point estimate, the rest the resamples."""
     out = {}
     for name in METRICS:
-        values = samples.overall[name]
-        low, high = percentile_interval(values[:, None], level)
-        p_value = _number(float(sign_p_value(values[:, None])[0])) if p else None
+        values = samples.overall[name][1:, None]
+        point = samples.overall[name][:1]
+        low, high = percentile_interval(values, level, point)
+        p_value = _number(float(sign_p_value(values)[0])) if p else None
         out[name] = Interval(_number(float(low[0])), _number(float(high[0])), p_value)
     return out
 
@@ -108,8 +122,8 @@ def _per_label(
     out: dict[str, dict[str, Interval]] = {}
     bounds = {}
     for name in METRICS:
-        values = samples.per_label[name]
-        low, high = percentile_interval(values, level)
+        values = samples.per_label[name][1:]
+        low, high = percentile_interval(values, level, samples.per_label[name][0])
         p_values = sign_p_value(values) if p else np.full(values.shape[1], np.nan)
         bounds[name] = (low, high, p_values)
     for k, label in enumerate(snapshot.label_names):
@@ -154,7 +168,8 @@ def paired_intervals(
     union_ids = np.union1d(
         base.item_ids[_selected(base, base_mask)], cand.item_ids[_selected(cand, cand_mask)]
     )
-    draws = resample_weights(union_ids.shape[0], np.arange(union_ids.shape[0]), resamples, seed)
+    n = union_ids.shape[0]
+    draws = np.vstack([np.ones((1, n)), resample_weights(n, np.arange(n), resamples, seed)])
     base_samples = metric_samples(
         base_stats,
         _aligned_weights(union_ids, draws, base, base_mask),
@@ -185,8 +200,8 @@ def paired_intervals(
             },
         )
         for name in METRICS:
-            values = differences.per_label[name]
-            low, high = percentile_interval(values, level)
+            values = differences.per_label[name][1:]
+            low, high = percentile_interval(values, level, differences.per_label[name][0])
             p_values = sign_p_value(values)
             for j, label in enumerate(shared):
                 per_label.setdefault(label, {})[name] = Interval(

@@ -148,7 +148,7 @@ def rank_regressions(
             )
         b, c = samples
         deltas = (c - b)[1:, None]
-        low, high = percentile_interval(deltas, level)
+        low, high = percentile_interval(deltas, level, (c - b)[:1])
         p = sign_p_value(deltas)[0]
         p_values.append(p)
         rows.append((group, int(union.shape[0]), b[0], c[0], low[0], high[0], p))
