@@ -11,6 +11,7 @@ import strawberry
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import given
 from sliceboard.schema.evaluation.arguments import snapshot_cache
+from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.pagination import Edge, PageInfo, page_size
 from sliceboard.schema.reading import read
@@ -112,13 +113,14 @@ class TransitionCounts:
     owner: strawberry.Private[Any]
     label: strawberry.Private[str | None]
 
-    @strawberry.field(description="Candidate false positives no baseline false positive pairs.")
+    @field(description="Candidate false positives no baseline false positive pairs.")
     async def new_false_positives(self) -> int:
-        return (await self.owner.false_positive_counts(self.label))[service.NEW_FALSE_POSITIVE]
+        counts: dict[str, int] = await self.owner.false_positive_counts(self.label)
+        return counts[service.NEW_FALSE_POSITIVE]
 
-    @strawberry.field(description="Baseline false positives no candidate false positive pairs.")
+    @field(description="Baseline false positives no candidate false positive pairs.")
     async def removed_false_positives(self) -> int:
-        counts = await self.owner.false_positive_counts(self.label)
+        counts: dict[str, int] = await self.owner.false_positive_counts(self.label)
         return counts[service.REMOVED_FALSE_POSITIVE]
 
 
@@ -171,7 +173,7 @@ class ComparedObject:
         row = await info.context.loaders.item.load(self.record.item_id)
         return None if row is None else Item(row=row)
 
-    @strawberry.field(description="The ground truth (FIXED, BROKEN, STILL_MISSED, STILL_FOUND).")
+    @field(description="The ground truth (FIXED, BROKEN, STILL_MISSED, STILL_FOUND).")
     async def ground_truth(
         self, info: Info
     ) -> Annotated[Annotation, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
@@ -182,25 +184,26 @@ class ComparedObject:
         row = await info.context.loaders.annotation.load(self.record.ground_truth_id)
         return None if row is None else Annotation(row=row)
 
-    @strawberry.field(
-        description="The false positive (NEW: the candidate's; REMOVED: the baseline's)."
-    )
+    @field(description="The false positive (NEW: the candidate's; REMOVED: the baseline's).")
     async def prediction(
         self, info: Info
     ) -> Annotated[Prediction, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
-        return await _prediction(info, self.record.prediction_id)
+        found: Prediction | None = await _prediction(info, self.record.prediction_id)
+        return found
 
-    @strawberry.field(description="The baseline prediction that found the ground truth.")
+    @field(description="The baseline prediction that found the ground truth.")
     async def baseline_match(
         self, info: Info
     ) -> Annotated[Prediction, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
-        return await _prediction(info, self.record.baseline_match_id)
+        found: Prediction | None = await _prediction(info, self.record.baseline_match_id)
+        return found
 
-    @strawberry.field(description="The candidate prediction that found the ground truth.")
+    @field(description="The candidate prediction that found the ground truth.")
     async def candidate_match(
         self, info: Info
     ) -> Annotated[Prediction, strawberry.lazy("sliceboard.schema.types.annotation")] | None:
-        return await _prediction(info, self.record.candidate_match_id)
+        found: Prediction | None = await _prediction(info, self.record.candidate_match_id)
+        return found
 
 
 async def _prediction(info: Info, key: int | None) -> Any:
@@ -272,11 +275,11 @@ class RunDelta:
 
         return ModelRun(row=self.owner.candidate.run)
 
-    @strawberry.field(description="Deltas over the comparison's items and labels.")
+    @field(description="Deltas over the comparison's items and labels.")
     async def overall(self) -> DeltaSet:
         return _delta_set(self.owner, None, await self.owner.overall(with_intervals=False))
 
-    @strawberry.field(description="Deltas per label (labels of either run).")
+    @field(description="Deltas per label (labels of either run).")
     async def per_label(self) -> list[LabelDelta]:
         rows = await self.owner.per_label(with_intervals=False)
         out = []
@@ -304,7 +307,7 @@ class RunDelta:
     async def transitions(self) -> TransitionCounts:
         return await _transitions(self.owner, None)
 
-    @strawberry.field(description="The objects of one transition kind, in item order.")
+    @field(description="The objects of one transition kind, in item order.")
     async def objects(
         self,
         info: Info,
@@ -339,7 +342,7 @@ class RunDelta:
             total_count=page.total,
         )
 
-    @strawberry.field(
+    @field(
         description="Saved slices and the most frequent values of each item metadata field, "
         "largest AP loss first (SLICEBOARD_MAX_REGRESSION_GROUPS groups at most)."
     )
@@ -394,18 +397,18 @@ class RunComparison:
 
         return ModelRun(row=self.comparison.baseline.run)
 
-    @strawberry.field(description="Each other run against the baseline, in the order given.")
+    @field(description="Each other run against the baseline, in the order given.")
     async def candidates(self) -> list[RunDelta]:
         return [RunDelta(owner=delta) for delta in self.comparison.deltas]
 
-    @strawberry.field(
+    @field(
         description="Whether any run's evaluation is stale (its predictions or the dataset's "
         "ground truth changed since): re-evaluate before trusting the numbers."
     )
     def is_stale(self) -> bool:
         return self.comparison.is_stale
 
-    @strawberry.field(description="The runs whose evaluation is stale.")
+    @field(description="The runs whose evaluation is stale.")
     async def stale_runs(self) -> list[ModelRunType]:
         from sliceboard.schema.types.model import ModelRun
 

@@ -10,6 +10,7 @@ import strawberry
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import given
 from sliceboard.schema.evaluation.arguments import snapshot_cache
+from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.reading import read
 from sliceboard.services import run_intervals
@@ -127,7 +128,7 @@ class MetricsReport:
         labels, counts = await self.report.confusion()
         return ConfusionMatrix(labels=labels, counts=counts)
 
-    @strawberry.field(
+    @field(
         description="Bootstrap intervals over items of AP, AP50, AP75, precision, recall and "
         "F1, overall and per label; the same seed gives the same interval; resamples at most "
         "SLICEBOARD_MAX_BOOTSTRAP_RESAMPLES."

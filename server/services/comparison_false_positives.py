@@ -102,7 +102,8 @@ def _paired(
     def keys(snapshot: Snapshot, kept: np.ndarray) -> np.ndarray:
         label_code = np.array([code[n] for n in snapshot.label_names], dtype=np.int64)
         item_id = snapshot.item_ids[snapshot.table.dt_item[kept]]
-        return item_id * len(names) + label_code[snapshot.table.dt_label[kept]]
+        out: np.ndarray = item_id * len(names) + label_code[snapshot.table.dt_label[kept]]
+        return out
 
     try:
         family = evaluation_family(base_sub, cand_sub)
@@ -113,7 +114,8 @@ def _paired(
     def similarity(b: np.ndarray, c: np.ndarray) -> np.ndarray:
         if kernel is None:
             return np.zeros(b.shape[0])
-        return np.asarray(kernel.similarity(c, b, np.zeros(b.shape[0], dtype=bool)))
+        found: np.ndarray = np.asarray(kernel.similarity(c, b, np.zeros(b.shape[0], dtype=bool)))
+        return found
 
     base_paired, cand_paired = pair_false_positives(
         keys(base, base_kept), keys(cand, cand_kept), similarity, iou_threshold

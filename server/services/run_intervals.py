@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import InvalidInput, Issue
-from sliceboard.evaluation.bootstrap import run_statistics
+from sliceboard.evaluation.bootstrap import RunStatistics, run_statistics
 from sliceboard.services.comparison_bootstrap import RunIntervals, run_intervals
 from sliceboard.services.evaluation.cache import (
     SnapshotCache,
@@ -68,7 +68,7 @@ async def metrics_intervals(
     )
     mask = None if selection is None else selection.mask
     stats_key = (evaluation_id, "run statistics", iou_threshold, confidence_threshold)
-    stats = cache.reports.get(stats_key)
+    stats: RunStatistics | None = cache.reports.get(stats_key)
     if stats is None:
         stats = await asyncio.to_thread(
             run_statistics, snapshot.table, iou_threshold, confidence_threshold

@@ -17,7 +17,7 @@ import numpy as np
 from sliceboard.evaluation.bootstrap import percentile_interval
 from sliceboard.evaluation.match_table import FALSE_POSITIVE, TRUE_POSITIVE
 from sliceboard.evaluation.types import RECALL_THRESHOLDS
-from sliceboard.evaluation.weighted_ap import ap_statistics, weighted_ap
+from sliceboard.evaluation.weighted_ap import ApStatistics, ap_statistics, weighted_ap
 
 FOUND, OBJECTS, FALSE_POSITIVES = 1.0, 3.0, 2.0
 CONFIDENCE = 0.5
@@ -42,7 +42,7 @@ def population_ap() -> float:
     return float(np.mean(q))
 
 
-def simulate(rng: np.random.Generator) -> tuple[object, np.ndarray, np.ndarray]:
+def simulate(rng: np.random.Generator) -> tuple[ApStatistics, np.ndarray, np.ndarray]:
     n = N_ITEMS * DATASETS
     objects = rng.poisson(OBJECTS, n)
     gt_item = np.repeat(np.arange(n), objects)
