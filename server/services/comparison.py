@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue, NotFound
+from sliceboard.evaluation.bootstrap import run_statistics
 from sliceboard.evaluation.transitions import (
     BROKEN,
     FIXED,
@@ -367,8 +368,6 @@ class Comparison:
 
     async def statistics(self, run: ComparedRun) -> Any:
         """The run's per-item bootstrap statistics (kept in the snapshot cache)."""
-        from sliceboard.evaluation.bootstrap import run_statistics
-
         key = (run.evaluation_id, "run statistics", self.iou_threshold, self.confidence_threshold)
         cache = self.cache
 
@@ -614,6 +613,3 @@ def _check_bootstrap(settings: BootstrapSettings, max_resamples: int) -> None:
         issues.append(Issue("seed", "must lie in 0..2^63-1"))
     if issues:
         raise InvalidInput(issues)
-
-
-check_bootstrap = _check_bootstrap
