@@ -30,6 +30,7 @@ Shapes: D items, K classes, T thresholds, U points, N gap triples, B resamples.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ from sliceboard.evaluation.types import BoolArray, EmptyClasses, FloatArray, Int
 
 #: Copies a mixed tie block is expanded into; the last copy carries any weight beyond.
 TIE_COPIES = 8
+#: Threads that evaluate blocks of resamples at once.
+THREADS = 2
 #: Entries (resamples x points) handled per vectorised block.
 BLOCK = 1 << 24
 _EPS = float(np.spacing(1))
@@ -334,9 +337,19 @@ def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
     plans = _plans(stats)
     out = np.empty((n_b, stats.n_thresholds, stats.n_classes))
     width = stats.point_item.shape[0] + stats.gap_item.shape[0]
-    step = max(1, BLOCK // max(width, 1))
-    for lo in range(0, n_b, step):
+    step = max(1, min(BLOCK // max(width, 1), -(-n_b // THREADS)))
+    starts = range(0, n_b, step)
+
+    def block(lo: int) -> None:
         out[lo : lo + step] = _weighted_block(stats, plans, weights[lo : lo + step])
+
+    if len(starts) > 1 and THREADS > 1:
+        # numpy releases the GIL in every kernel here: blocks of resamples run side by side
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(block, starts))
+    else:
+        for lo in starts:
+            block(lo)
     return out
 
 
