@@ -71,7 +71,8 @@ def test_parallel_greedy_pairing_equals_the_sequential_greedy(seed: int) -> None
     iou = np.round(rng.random((60, 50)), 2)  # rounded: equal IoUs, broken by index
 
     def similarity(b: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return iou[b, c]
+        found: np.ndarray = iou[b, c]
+        return found
 
     paired_b, paired_c = pair_false_positives(keys_b, keys_c, similarity, 0.5)
     expected = _sequential(keys_b, keys_c, iou, 0.5)
