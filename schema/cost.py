@@ -57,6 +57,8 @@ GROWING_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("MetricsReport", "precisionRecallCurve"),
         ("SegmentationMetrics", "perLabel"),
         ("SegmentationMetrics", "segmentsPerLabel"),
+        ("MetricIntervals", "perLabel"),
+        ("RunDelta", "perLabel"),
     }
 )
 """Unpaged lists whose length grows with the data: counted at ``Settings.max_list_items``."""
@@ -67,6 +69,8 @@ CATALOG_LISTS: frozenset[tuple[str, str]] = frozenset(
         ("Dataset", "modelRuns"),
         ("Model", "runs"),
         ("ModelRun", "jobs"),
+        # cut at SLICEBOARD_MAX_REGRESSION_GROUPS (default 50) groups
+        ("RunDelta", "regressions"),
     }
 )
 """Unpaged lists of things a user creates one by one: one page long, ``Settings.max_page_size``."""
@@ -107,6 +111,12 @@ VALUE_LISTS: frozenset[tuple[str, str]] = frozenset(
 """Lists that count as one: part of their parent's value (bounded by what an upload may hold),
 or of strings (nothing can nest below them)."""
 
+BOUNDED_LISTS: dict[tuple[str, str], int] = {
+    ("RunComparison", "candidates"): 7,  # compareRuns takes at most 8 runs, one the baseline
+    ("RunComparison", "staleRuns"): 8,
+}
+"""Lists whose length the API bounds by a fixed number."""
+
 WEIGHTS: dict[tuple[str, str], int] = {
     ("ModelRun", "metrics"): 10,
     ("ModelRun", "customMetrics"): 10,
@@ -117,6 +127,13 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("MetricsReport", "segmentation"): 5,
     ("SegmentationMetrics", "falsePositiveSegments"): 2,
     ("SegmentationMetrics", "falseNegativeSegments"): 2,
+    # a bootstrap: every metric of every label under each resample
+    ("MetricsReport", "intervals"): 50,
+    ("Query", "compareRuns"): 20,
+    ("RunDelta", "overall"): 5,
+    ("RunDelta", "perLabel"): 5,
+    ("RunDelta", "objects"): 2,
+    ("RunDelta", "regressions"): 20,
 }
 """Fields computed from an evaluation or aggregated over a slice, by what they cost to answer."""
 
@@ -217,7 +234,7 @@ class _Measure:
             return self.max_list_items
         if (parent, name) in CATALOG_LISTS:
             return self.max_page_size
-        return 1
+        return BOUNDED_LISTS.get((parent, name), 1)
 
     def first(self, node: FieldNode) -> int:
         for argument in node.arguments or ():

@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, dict[str, Rule]] = {
         "modelRun": Rule(READ),
         "apiKeys": Rule(ADMIN, all_datasets=True),
         "auditLog": Rule(ADMIN, all_datasets=True),
+        "compareRuns": Rule(READ),
     },
     "Mutation": {
         "createDataset": Rule(WRITE, all_datasets=True),

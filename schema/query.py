@@ -5,10 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from sliceboard.schema import api_keys as key_fields
-from sliceboard.schema import audit, jobs
+from sliceboard.schema import audit, comparison, jobs
 from sliceboard.schema.context import Info
 from sliceboard.schema.extensions import PublicError
 from sliceboard.schema.fields import field
+from sliceboard.schema.filters import ItemFilter
 from sliceboard.schema.pagination import read_page
 from sliceboard.schema.reading import read
 from sliceboard.schema.types.dataset import Dataset, DatasetConnection
@@ -102,3 +103,38 @@ class Query:
         key = parse_id(id)
         row = await info.context.loaders.model_run.load(key) if key is not None else None
         return ModelRun(row=row) if row is not None else None
+
+    @field(
+        description="2 to 8 runs of one dataset against a baseline (default: the first), from "
+        "their stored evaluations: deltas with paired-bootstrap intervals (resamples at most "
+        "SLICEBOARD_MAX_BOOTSTRAP_RESAMPLES), object transitions and regressions. Runs of other "
+        "datasets or evaluated with other options are an INVALID_INPUT error naming the run "
+        "and the option."
+    )
+    async def compare_runs(
+        self,
+        info: Info,
+        run_ids: list[strawberry.ID],
+        baseline_id: strawberry.ID | None = None,
+        filter: ItemFilter | None = None,
+        slice_id: strawberry.ID | None = None,
+        iou_threshold: float | None = 0.5,
+        confidence_threshold: float | None = 0.0,
+        labels: list[str] | None = None,
+        resamples: int | None = 1000,
+        seed: int | None = 0,
+        level: float | None = 0.95,
+    ) -> comparison.RunComparison:
+        return await comparison.compare_runs(
+            info,
+            run_ids=run_ids,
+            baseline_id=baseline_id,
+            filter=filter,
+            slice_id=slice_id,
+            iou_threshold=iou_threshold,
+            confidence_threshold=confidence_threshold,
+            labels=labels,
+            resamples=resamples,
+            seed=seed,
+            level=level,
+        )

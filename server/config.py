@@ -69,6 +69,9 @@ POSITIVE = frozenset(
         "max_mask_bytes",
         "mask_fetch_timeout_seconds",
         "max_masks_per_batch",
+        "max_bootstrap_resamples",
+        "max_regression_groups",
+        "regression_values_per_field",
     }
 )
 
@@ -261,6 +264,12 @@ class Settings:
     mask_fetch_timeout_seconds: float = 10.0
     max_masks_per_batch: int = 100
     media_root: str | None = None
+    # Run comparison and intervals (README "Comparing runs"): bootstrap resamples one request
+    # may ask for, and the groups (saved slices, then frequent metadata values) the regression
+    # finder ranks.
+    max_bootstrap_resamples: int = 2_000
+    max_regression_groups: int = 50
+    regression_values_per_field: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -379,6 +388,9 @@ class Settings:
             mask_fetch_timeout_seconds=_env_float("SLICEBOARD_MASK_FETCH_TIMEOUT_SECONDS", 10.0),
             max_masks_per_batch=_env_int("SLICEBOARD_MAX_MASKS_PER_BATCH", 100),
             media_root=_env("media_root"),
+            max_bootstrap_resamples=_env_int("SLICEBOARD_MAX_BOOTSTRAP_RESAMPLES", 2_000),
+            max_regression_groups=_env_int("SLICEBOARD_MAX_REGRESSION_GROUPS", 50),
+            regression_values_per_field=_env_int("SLICEBOARD_REGRESSION_VALUES_PER_FIELD", 5),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

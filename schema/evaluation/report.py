@@ -3,7 +3,7 @@ computed only when a query selects it."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -14,6 +14,7 @@ from sliceboard.schema.evaluation.segmentation import SegmentationMetrics
 from sliceboard.schema.fields import field
 from sliceboard.schema.filters import ItemFilter, filter_to_dict
 from sliceboard.schema.reading import read
+from sliceboard.services import run_intervals
 from sliceboard.services.evaluation import results
 from sliceboard.storage import tables
 
@@ -55,10 +56,53 @@ class ConfusionMatrix:
 
 
 @strawberry.type
+class Interval:
+    low: float | None
+    high: float | None
+
+
+@strawberry.type
+class IntervalSet:
+    ap: Interval
+    ap50: Interval
+    ap75: Interval
+    precision: Interval
+    recall: Interval
+    f1: Interval
+
+
+@strawberry.type
+class LabelIntervals:
+    label: str
+    ap: Interval
+    ap50: Interval
+    ap75: Interval
+    precision: Interval
+    recall: Interval
+    f1: Interval
+
+
+@strawberry.type(
+    description="Percentile bootstrap intervals over items (null where a metric is undefined)."
+)
+class MetricIntervals:
+    level: float
+    resamples: int
+    seed: int
+    overall: IntervalSet
+    per_label: list[LabelIntervals]
+
+
+def _interval_set(values: dict[str, Any]) -> dict[str, Interval]:
+    return {name: Interval(low=v.low, high=v.high) for name, v in values.items()}
+
+
+@strawberry.type
 class MetricsReport:
     """Each part is computed when a query selects it (and kept with the slice's report)."""
 
     report: strawberry.Private[results.Report]
+    arguments: strawberry.Private[dict[str, Any]]
 
     @strawberry.field
     def item_count(self) -> int:
@@ -92,6 +136,38 @@ class MetricsReport:
         part = await self.report.segmentation()
         return None if part is None else SegmentationMetrics(report=self.report, part=part)
 
+    @field(
+        description="Bootstrap intervals over items of AP, AP50, AP75, precision, recall and "
+        "F1, overall and per label; the same seed gives the same interval; resamples at most "
+        "SLICEBOARD_MAX_BOOTSTRAP_RESAMPLES."
+    )
+    async def intervals(
+        self, info: Info, level: float = 0.95, resamples: int = 1000, seed: int = 0
+    ) -> MetricIntervals:
+        settings = info.context.runtime.settings
+        found = await read(
+            info,
+            lambda session: run_intervals.metrics_intervals(
+                session,
+                snapshot_cache(info),
+                **self.arguments,
+                level=level,
+                resamples=resamples,
+                seed=seed,
+                max_resamples=settings.max_bootstrap_resamples,
+            ),
+        )
+        return MetricIntervals(
+            level=level,
+            resamples=resamples,
+            seed=seed,
+            overall=IntervalSet(**_interval_set(found.overall)),
+            per_label=[
+                LabelIntervals(label=label, **_interval_set(values))
+                for label, values in found.per_label.items()
+            ],
+        )
+
     @strawberry.field
     async def precision_recall_curve(self, info: Info, label: str | None = None) -> list[PrPoint]:
         points = evenly_spaced(
@@ -121,17 +197,15 @@ async def model_run_metrics(
     confidence_threshold: float | None,
     labels: list[str] | None,
 ) -> MetricsReport:
+    arguments: dict[str, Any] = {
+        "run": run,
+        "filter": filter_to_dict(filter),
+        "slice_id": str(slice_id) if given(slice_id) else None,
+        "iou_threshold": 0.5 if iou_threshold is None else iou_threshold,
+        "confidence_threshold": 0.0 if confidence_threshold is None else confidence_threshold,
+        "labels": labels if given(labels) else None,
+    }
     report = await read(
-        info,
-        lambda session: results.metrics_report(
-            session,
-            snapshot_cache(info),
-            run=run,
-            filter=filter_to_dict(filter),
-            slice_id=str(slice_id) if given(slice_id) else None,
-            iou_threshold=0.5 if iou_threshold is None else iou_threshold,
-            confidence_threshold=0.0 if confidence_threshold is None else confidence_threshold,
-            labels=labels if given(labels) else None,
-        ),
+        info, lambda session: results.metrics_report(session, snapshot_cache(info), **arguments)
     )
-    return MetricsReport(report=report)
+    return MetricsReport(report=report, arguments=arguments)

@@ -316,3 +316,32 @@ async def _load_semantic(
     label_maps = await select_label_maps(session=session, digests=digests)
     ignore_index = await select_ignore_index(session=session, dataset_id=run.dataset_id)
     return SemanticData(ground_truth, predictions, label_maps, ignore_index)
+
+
+async def load_run_predictions(
+    *, session: AsyncSession, run: ModelRun
+) -> tuple[ObjectRows, dict[int, tuple[int | None, int | None]]]:
+    """A run's predictions with their geometry (by row id) and its items' (height, width)."""
+    items = (
+        await session.execute(
+            sa.select(ITEM.c.id, ITEM.c.height, ITEM.c.width).where(
+                ITEM.c.dataset_id == run.dataset_id
+            )
+        )
+    ).all()
+    where = [PREDICTION.c.model_run_id == run.id, PREDICTION.c.type != SEMANTIC]
+    types = (
+        (await session.execute(sa.select(PREDICTION.c.type).where(*where).distinct()))
+        .scalars()
+        .all()
+    )
+    boxes = set(types) == {"BOX"}
+    rows = await _stream_rows(
+        session,
+        sa.select(*_columns(PREDICTION, boxes=boxes, last="confidence"))
+        .where(*where)
+        .order_by(PREDICTION.c.id),
+        boxes=boxes,
+        crowd=False,
+    )
+    return rows, {row[0]: (row[1], row[2]) for row in items}

@@ -50,6 +50,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "Query.modelRun": (READ, False),
     "Query.apiKeys": (ADMIN, True),
     "Query.auditLog": (ADMIN, True),
+    "Query.compareRuns": (READ, False),
     "Mutation.createDataset": (WRITE, True),
     "Mutation.upsertItems": (WRITE, False),
     "Mutation.upsertAnnotations": (WRITE, False),

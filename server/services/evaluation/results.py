@@ -206,6 +206,15 @@ class Report:
         ]
         return SegmentPage(rows, start, int(positions.shape[0]))
 
+    async def overall_ratios(self) -> dict[str, float | None]:
+        """Micro-averaged precision, recall and F1 over the report's labels (None: undefined)."""
+        overall = (await self._result(self._thresholds())).overall
+        return {
+            "precision": _defined(float(overall.precision)),
+            "recall": _defined(float(overall.recall)),
+            "f1": _defined(float(overall.f1)),
+        }
+
     async def confusion(self) -> tuple[list[str], list[list[int]]]:
         """(labels, counts): the last row and column are background."""
         tm = await self._result(self._thresholds())
