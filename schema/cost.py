@@ -99,6 +99,8 @@ or of strings (nothing can nest below them)."""
 WEIGHTS: dict[tuple[str, str], int] = {
     ("ModelRun", "metrics"): 10,
     ("ModelRun", "customMetrics"): 10,
+    ("ModelRun", "confusionPredictions"): 10,
+    ("ModelRun", "confusionMisses"): 10,
     ("MetricsReport", "coco"): 2,
     ("MetricsReport", "perLabel"): 5,
     ("MetricsReport", "confusionMatrix"): 10,
