@@ -1,5 +1,6 @@
-"""The ASGI app: /graphql (HTTP and graphql-transport-ws), /healthz, and the lifespan that
-opens the database, applies migrations and starts the in-process job runner."""
+"""The ASGI app: /graphql (HTTP and graphql-transport-ws), /healthz, the Insights page (/,
+/runs/..., its assets, /media), and the lifespan that opens the database, applies migrations
+and starts the in-process job runner."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sliceboard.runtime import Runtime
 from sliceboard.schema.http import make_graphql_app
 from sliceboard.storage.db import ping
 from sliceboard.storage.migrate import upgrade_async
+from sliceboard.web import page_directory, web_routes
 
 
 def tune_garbage_collector() -> None:
@@ -38,7 +40,7 @@ def tune_garbage_collector() -> None:
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     runtime = Runtime.create(settings)
-    graphql = make_graphql_app(runtime)
+    graphql = make_graphql_app(runtime, ide_directory=page_directory(settings))
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Sta
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *web_routes(settings),
         ],
         middleware=[
             Middleware(RequestLog),

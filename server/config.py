@@ -195,6 +195,11 @@ class Settings:
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # The Insights page (README "The Insights page"): item images that are not http(s) URLs
+    # are served only from files under the media root (unset: none); the built page's folder
+    # (unset: the one installed with the package).
+    media_root: str | None = None
+    web_dir: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -210,6 +215,8 @@ class Settings:
             value = getattr(self, setting.name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 _check_number(setting.name, value)
+        if self.media_root is not None and not os.path.isdir(self.media_root):
+            raise SettingsError("media_root", f"not a directory: {self.media_root!r}")
         if self.port > MAX_PORT:
             raise SettingsError("port", f"must be at most {MAX_PORT}, got {self.port}")
 
@@ -263,6 +270,8 @@ class Settings:
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
+            media_root=_env("media_root"),
+            web_dir=_env("web_dir"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
