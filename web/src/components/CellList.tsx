@@ -75,7 +75,7 @@ export function CellList({
         Close
       </button>
       {page.error && <ErrorNote error={page.error} />}
-      <ol class="cell-entries">
+      <ol class="cell-entries" tabIndex={0} aria-label="Objects in this cell">
         {entries.map((entry) => (
           <li key={entry.id} data-testid="cell-entry" data-id={entry.id}>
             <code>{entry.referenceId}</code> / <code>{entry.annotationId}</code> {entry.label}

@@ -17,7 +17,7 @@ export function ConfusionMatrix({
   const names = [...labels, null];
   const max = Math.max(1, ...counts.flat());
   return (
-    <div class="matrix-scroll">
+    <div class="matrix-scroll" role="region" aria-label="Confusion matrix" tabIndex={0}>
       <table data-testid="confusion-matrix" class="matrix">
         <caption>Confusion matrix: rows ground truth, columns prediction; background last</caption>
         <thead>

@@ -23,7 +23,7 @@ export function LabelTable({ rows, onPick }: { rows: readonly Row[]; onPick: (la
   const [sort, setSort] = useState<{ key: keyof Row; direction: SortDirection }>({ key: "label", direction: "asc" });
   const sorted = sortRows(rows, sort.key, sort.direction);
   return (
-    <div class="table-scroll">
+    <div class="table-scroll" role="region" aria-label="Per-label metrics" tabIndex={0}>
       <table data-testid="label-table">
         <caption>Per label</caption>
         <thead>
