@@ -99,7 +99,7 @@ export const GeometryFields = graphql(`
 export const ItemGeometriesQuery = graphql(`
   query ItemGeometries($run: ID!, $ids: [String!]!, $dataset: ID!) {
     dataset(id: $dataset) {
-      items(filter: { referenceIds: $ids }, first: 100) {
+      items(filter: { referenceIds: $ids }, first: 48) {
         edges {
           node {
             id
@@ -107,8 +107,8 @@ export const ItemGeometriesQuery = graphql(`
             url
             width
             height
-            annotations { id annotationId label type geometry { ...GeometryFields } }
-            predictions(modelRunId: $run) { id annotationId label type confidence geometry { ...GeometryFields } }
+            annotations { id label geometry { ...GeometryFields } }
+            predictions(modelRunId: $run) { id label confidence geometry { ...GeometryFields } }
           }
         }
       }

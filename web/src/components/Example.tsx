@@ -2,6 +2,7 @@ import { useMemo } from "preact/hooks";
 import { imageSource, shapeOf, type GeometryValue, type Shape } from "../lib/geometry";
 import { decodeCounts, maskFromCounts } from "../lib/rle";
 import { fixed } from "../lib/format";
+import { pure } from "../lib/pure";
 
 export type Drawn = { id: string; label: string; kind: "truth" | "prediction"; geometry: GeometryValue | null; confidence?: number | null };
 /** The key the highlight set uses: truth and prediction ids come from different tables. */
@@ -75,9 +76,10 @@ function ShapeOf({ object, highlighted }: { object: Drawn; highlighted: boolean 
   }
 }
 
-/** One gallery entry: the item's image with every ground truth and prediction drawn (truth
+/** One gallery entry (pure: the page re-renders on every slider step, the examples only
+ * when their page changes): the item's image with every ground truth and prediction drawn (truth
  * green, prediction orange), the entry's object and its matched partner highlighted. */
-export function Example({ item, focus, caption }: { item: ExampleItem; focus: Set<string>; caption: string }) {
+export const Example = pure(function Example({ item, focus, caption }: { item: ExampleItem; focus: Set<string>; caption: string }) {
   const [fallbackWidth, fallbackHeight] = extent(item.objects);
   const width = item.width ?? fallbackWidth;
   const height = item.height ?? fallbackHeight;
@@ -97,4 +99,4 @@ export function Example({ item, focus, caption }: { item: ExampleItem; focus: Se
       </figcaption>
     </figure>
   );
-}
+});

@@ -83,13 +83,17 @@ async function loadPage(
 /** Mistakes and successes, 48 a page: false positives and true positives (predictions at or
  * above the confidence threshold), false negatives; predictions below the threshold are not
  * drawn. */
-export function Gallery(props: {
+export function Gallery({
+  ready,
+  view,
+  ...rest
+}: {
+  /** false while the numbers load or a slider moves: the gallery's requests wait */
+  ready: boolean;
+  /** JSON of [filter, iou, confidence, label]: one value, so it can be debounced whole */
+  view: string;
   runId: string;
   datasetId: string;
-  filter: ItemFilter | null;
-  iou: number;
-  confidence: number;
-  label: string | null;
   outcome: Outcome;
   order: GalleryOrder;
   after: string | null;
@@ -98,8 +102,10 @@ export function Gallery(props: {
   onPrevious: () => void;
   onNext: (after: string) => void;
 }) {
+  const [filter, iou, confidence, label] = JSON.parse(view) as [ItemFilter | null, number, number, string | null];
+  const props = { ...rest, filter, iou, confidence, label };
   const { outcome, order, onChange } = props;
-  const page = useAsync((signal) => loadPage(props, signal), [props.runId, JSON.stringify(props.filter), props.iou, props.confidence, props.label, outcome, order, props.after]);
+  const page = useAsync((signal) => loadPage(props, signal), [props.runId, view, outcome, order, props.after], ready);
   return (
     <section class="card" aria-labelledby="gallery-title">
       <h2 id="gallery-title">Examples</h2>
@@ -134,7 +140,7 @@ export function Gallery(props: {
           {page.data.total} in all{page.loading ? " (updating…)" : ""}
         </p>
       )}
-      <div class="gallery" data-testid="gallery" aria-busy={page.loading}>
+      <div class="gallery" data-testid="gallery" aria-busy={page.loading || !ready}>
         {page.data?.entries.map((entry) => {
           const item = page.data!.items.get(entry.referenceId);
           return item ? <Example key={entry.key} item={item} focus={entry.focus} caption={entry.caption} /> : null;

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { ThresholdQuery } from "../gql/graphql";
 import { count, fixed } from "../lib/format";
+import { pure } from "../lib/pure";
 import { sortRows, type SortDirection } from "../lib/sort";
 
 type Row = NonNullable<ThresholdQuery["modelRun"]>["metrics"]["perLabel"][number];
@@ -19,7 +20,7 @@ const COLUMNS: { key: keyof Row; text: string; number: boolean }[] = [
 
 /** Per-label metrics; a header button sorts by its column (again: the other direction).
  * AP/AP50/AR are COCO's (all IoUs); precision, recall, F1 and counts are at the thresholds. */
-export function LabelTable({ rows, onPick }: { rows: readonly Row[]; onPick: (label: string) => void }) {
+export const LabelTable = pure(function LabelTable({ rows, onPick }: { rows: readonly Row[]; onPick: (label: string) => void }) {
   const [sort, setSort] = useState<{ key: keyof Row; direction: SortDirection }>({ key: "label", direction: "asc" });
   const sorted = sortRows(rows, sort.key, sort.direction);
   return (
@@ -69,4 +70,4 @@ export function LabelTable({ rows, onPick }: { rows: readonly Row[]; onPick: (la
       </table>
     </div>
   );
-}
+});

@@ -1,6 +1,7 @@
 import { useMemo, useState } from "preact/hooks";
 import { fixed } from "../lib/format";
 import { nearestPoint, type CurvePoint } from "../lib/curve";
+import { pure } from "../lib/pure";
 
 const WIDTH = 360;
 const HEIGHT = 260;
@@ -8,7 +9,7 @@ const PAD = 36;
 
 /** Precision against recall as SVG; the point nearest the pointer (or the keyboard's choice)
  * shows its confidence, and the current confidence threshold is marked. */
-export function PrCurve({ points, confidence, title }: { points: CurvePoint[]; confidence: number; title: string }) {
+export const PrCurve = pure(function PrCurve({ points, confidence, title }: { points: CurvePoint[]; confidence: number; title: string }) {
   const [hover, setHover] = useState<number | null>(null);
   const x = (recall: number) => PAD + recall * (WIDTH - PAD - 8);
   const y = (precision: number) => HEIGHT - PAD - precision * (HEIGHT - PAD - 8);
@@ -67,4 +68,4 @@ export function PrCurve({ points, confidence, title }: { points: CurvePoint[]; c
       </p>
     </figure>
   );
-}
+});

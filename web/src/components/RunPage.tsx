@@ -1,11 +1,12 @@
-import { useMemo, useState } from "preact/hooks";
+import { useCallback, useMemo, useRef, useState } from "preact/hooks";
 import { request } from "../api/client";
 import { CurveQuery, RunHeaderQuery, SummaryQuery, ThresholdQuery } from "../api/operations";
 import { both, builderFilter, metadataPaths, sliceFilter } from "../lib/filters";
 import { count, fixed, microAverage } from "../lib/format";
 import { clampConfidence, IOU_MAX, IOU_MIN, IOU_STEP, snapIou } from "../lib/thresholds";
 import { useAsync } from "../lib/useAsync";
-import { formatState, parseState, type RunState } from "../lib/urlState";
+import { useDebounced } from "../lib/useDebounced";
+import { formatState, parseState, type Cell, type RunState } from "../lib/urlState";
 import { navigate, onLink } from "../router";
 import { CellList } from "./CellList";
 import { ConfusionMatrix } from "./ConfusionMatrix";
@@ -22,9 +23,18 @@ export function RunPage({ runId, search }: { runId: string; search: string }) {
   const state = useMemo(() => parseState(search), [search]);
   const [version, setVersion] = useState(0); // bumped after a re-evaluation
   const [pages, setPages] = useState<(string | null)[]>([]);
-  const update = (change: Partial<RunState>, push = false) => {
-    navigate(`/runs/${encodeURIComponent(runId)}${formatState({ ...state, ...change })}`, !push);
-  };
+  // one update function for the page's life, reading the state at call time, so the pure
+  // children it is given do not render again for a new closure
+  const latest = useRef(state);
+  latest.current = state;
+  const update = useCallback(
+    (change: Partial<RunState>, push = false) => {
+      navigate(`/runs/${encodeURIComponent(runId)}${formatState({ ...latest.current, ...change })}`, !push);
+    },
+    [runId],
+  );
+  const pickLabel = useCallback((label: string) => update({ label, after: null }), [update]);
+  const pickCell = useCallback((cell: Cell) => update({ cell }), [update]);
 
   const header = useAsync((signal) => request(RunHeaderQuery, { run: runId }, signal), [runId, version]);
   const run = header.data?.modelRun ?? null;
@@ -37,19 +47,26 @@ export function RunPage({ runId, search }: { runId: string; search: string }) {
   const key = JSON.stringify(builder);
   const itemFilter = useMemo(() => both(slice ? sliceFilter(slice) : null, builder), [slice, key]);
 
+  // the numbers are asked for at once, beside the header (a run not evaluated yet answers an
+  // error, shown as "not evaluated" once the header says so)
   const summary = useAsync(
-    async (signal) => (evaluated ? request(SummaryQuery, { run: runId, slice: state.slice, filter: builder }, signal) : null),
-    [runId, evaluated, state.slice, key, version],
+    (signal) => request(SummaryQuery, { run: runId, slice: state.slice, filter: builder }, signal),
+    [runId, state.slice, key, version],
   );
   const thresholds = useAsync(
-    async (signal) =>
-      evaluated ? request(ThresholdQuery, { run: runId, slice: state.slice, filter: builder, iou: state.iou, confidence: state.confidence }, signal) : null,
-    [runId, evaluated, state.slice, key, state.iou, state.confidence, version],
+    (signal) => request(ThresholdQuery, { run: runId, slice: state.slice, filter: builder, iou: state.iou, confidence: state.confidence }, signal),
+    [runId, state.slice, key, state.iou, state.confidence, version],
   );
   const curve = useAsync(
-    async (signal) => (evaluated ? request(CurveQuery, { run: runId, slice: state.slice, filter: builder, iou: state.iou, label: state.label }, signal) : null),
-    [runId, evaluated, state.slice, key, state.iou, state.label, version],
+    (signal) => request(CurveQuery, { run: runId, slice: state.slice, filter: builder, iou: state.iou, label: state.label }, signal),
+    [runId, state.slice, key, state.iou, state.label, version],
   );
+
+  // the gallery waits for the numbers, then follows the thresholds once they rest
+  const liveView = JSON.stringify([itemFilter, state.iou, state.confidence, state.label]);
+  const galleryView = useDebounced(liveView, 400);
+  const numbersShown = thresholds.data !== null || thresholds.error !== null;
+  const galleryReady = numbersShown && galleryView === liveView && !thresholds.loading;
 
   if (header.error) return <main><ErrorNote error={header.error} /></main>;
   if (!header.data) return <main aria-busy="true"><p>Loading…</p></main>;
@@ -181,7 +198,7 @@ export function RunPage({ runId, search }: { runId: string; search: string }) {
           </section>
           <section class="card" aria-labelledby="labels-title">
             <h2 id="labels-title">Labels</h2>
-            <LabelTable rows={perLabel} onPick={(label) => update({ label, after: null })} />
+            <LabelTable rows={perLabel} onPick={pickLabel} />
           </section>
           <div class="two">
             <section class="card" aria-labelledby="curve-title">
@@ -194,7 +211,14 @@ export function RunPage({ runId, search }: { runId: string; search: string }) {
             </section>
             <section class="card" aria-labelledby="matrix-title">
               <h2 id="matrix-title">Confusion</h2>
-              {matrix && <ConfusionMatrix labels={matrix.labels} counts={matrix.counts} selected={state.cell} onSelect={(cell) => update({ cell })} />}
+              {matrix && (
+                <ConfusionMatrix
+                  labels={matrix.labels}
+                  counts={matrix.counts}
+                  selectedKey={state.cell ? JSON.stringify([state.cell.gt, state.cell.pred]) : ""}
+                  onSelect={pickCell}
+                />
+              )}
             </section>
           </div>
           {state.cell && (
@@ -210,12 +234,10 @@ export function RunPage({ runId, search }: { runId: string; search: string }) {
           )}
           <CustomMetrics runId={runId} slice={state.slice} filter={builder} />
           <Gallery
+            ready={galleryReady}
             runId={runId}
             datasetId={run.dataset.id}
-            filter={itemFilter}
-            iou={state.iou}
-            confidence={state.confidence}
-            label={state.label}
+            view={galleryView}
             outcome={state.outcome}
             order={state.order}
             after={state.after}

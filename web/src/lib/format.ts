@@ -3,8 +3,10 @@ export function fixed(value: number | null | undefined, digits = 4): string {
   return value === null || value === undefined || Number.isNaN(value) ? "—" : value.toFixed(digits);
 }
 
+const COUNT = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString builds one per call
+
 export function count(value: number): string {
-  return value.toLocaleString("en-US");
+  return COUNT.format(value);
 }
 
 /** Micro-averaged precision, recall and F1 from summed counts (null where 0/0), the way the

@@ -3,10 +3,13 @@ import { useEffect, useState } from "preact/hooks";
 export type Async<T> = { data: T | null; error: Error | null; loading: boolean };
 
 /** The latest answer of `load` for `deps`: an answer to older deps is dropped, and a request
- * still in flight is aborted when the deps change (a slider moving fast sends few requests). */
-export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Async<T> {
+ * still in flight is aborted when the deps change (a slider moving fast sends few requests).
+ * While `enabled` is false nothing is asked, a request in flight is aborted (the server stops
+ * working on it) and the last answer stays shown. */
+export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], enabled = true): Async<T> {
   const [state, setState] = useState<Async<T>>({ data: null, error: null, loading: true });
   useEffect(() => {
+    if (!enabled) return;
     const controller = new AbortController();
     setState((previous) => ({ data: previous.data, error: null, loading: true }));
     load(controller.signal).then(
@@ -20,6 +23,6 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unk
     );
     return () => controller.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
+  }, [...deps, enabled]);
   return state;
 }
