@@ -54,11 +54,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     folder = tmp_path_factory.mktemp("insights")
     media = folder / "media"
     media.mkdir()
-    process, base = start_server(
-        "--database-url", f"sqlite+aiosqlite:///{folder / 'db.sqlite'}", "--media-root", str(media),
-        env={**os.environ, "SLICEBOARD_JOB_POLL_SECONDS": "0.1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    log = folder / "server.log"
+    with log.open("wb") as out:  # a file, not a pipe: nobody reads a pipe until the end
+        process, base = start_server(
+            "--database-url", f"sqlite+aiosqlite:///{folder / 'db.sqlite'}", "--media-root", str(media),
+            env={**os.environ, "SLICEBOARD_JOB_POLL_SECONDS": "0.1"}, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
         ids = upload_served_run(base, media)
         evaluate(base, ids["run"])
@@ -69,6 +70,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+    output = log.read_text(errors="replace")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "insights-server.log").write_text(output)
+    problem = max(output.find("Traceback"), output.find(" ERROR "))
+    assert problem < 0, output[max(0, problem - 3000) : problem + 3000]
 
 
 @pytest.fixture(scope="module")
@@ -348,7 +354,7 @@ def counts_text(base: str, run: str, conf: float) -> str:
 def test_interaction_timings(tab: Page, served: dict[str, str]) -> None:
     """Small-run figures (bench/insights_page.py measures the COCO-scale run): the page
     interactive, and a confidence-slider move until the counts GraphQL gives are shown."""
-    steps = [round(0.05 * k, 2) for k in range(1, 16)]
+    steps = [round(0.1 * k, 2) for k in range(1, 9)]
     want = {conf: counts_text(served["base"], served["run"], conf) for conf in steps}
     started = time.perf_counter()
     open_run(tab, served)
@@ -364,6 +370,6 @@ def test_interaction_timings(tab: Page, served: dict[str, str]) -> None:
             timeout=10_000,
         )
         moves.append(time.perf_counter() - t0)
-    p95 = statistics.quantiles(moves, n=20)[-1]
+    p95 = statistics.quantiles(moves, n=20, method="inclusive")[-1]
     print(f"\ninteractive {interactive * 1000:.0f} ms; slider p95 {p95 * 1000:.0f} ms")
     assert interactive < 10
