@@ -1,11 +1,20 @@
 # syntax=docker/dockerfile:1
-# Sliceboard: build a wheel in one stage, install it into a slim runtime as a non-root user.
+# Sliceboard: build the page with Node, a wheel in one stage, install it into a slim runtime as a non-root user.
 #   docker build -t sliceboard .
 #   docker run -p 8000:8000 -v sliceboard-data:/data sliceboard      # SQLite at /data/sliceboard.db (the working directory)
 #   docker run -e SLICEBOARD_DATABASE_URL=postgresql://user:pass@db/sliceboard sliceboard
 # The image requires API keys (SLICEBOARD_AUTH=required): give the first admin key with
 #   docker run -e SLICEBOARD_BOOTSTRAP_ADMIN_KEY=$(docker run --rm sliceboard sliceboard keys generate) ...
 # or create one in the running container: docker exec CONTAINER sliceboard keys create --name admin --scope admin
+
+# The Insights page (web/), built with Node into server/web_dist; the wheel ships it.
+FROM node:20-slim AS page
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+COPY schema/schema.graphql /src/schema/schema.graphql
+RUN npm run build
 
 FROM python:3.11-slim AS builder
 WORKDIR /src
@@ -17,6 +26,7 @@ RUN pip install --no-cache-dir --upgrade pip build
 COPY pyproject.toml setup.py README.md ./
 COPY server ./server
 COPY schema ./schema
+COPY --from=page /src/server/web_dist ./server/web_dist
 RUN python -m build --wheel --outdir /wheels \
  && pip wheel --no-cache-dir --wheel-dir /wheels /wheels/sliceboard-*.whl
 

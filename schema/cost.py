@@ -120,6 +120,8 @@ BOUNDED_LISTS: dict[tuple[str, str], int] = {
 WEIGHTS: dict[tuple[str, str], int] = {
     ("ModelRun", "metrics"): 10,
     ("ModelRun", "customMetrics"): 10,
+    ("ModelRun", "confusionPredictions"): 10,
+    ("ModelRun", "confusionMisses"): 10,
     ("MetricsReport", "coco"): 2,
     ("MetricsReport", "perLabel"): 5,
     ("MetricsReport", "confusionMatrix"): 10,

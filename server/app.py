@@ -1,5 +1,6 @@
-"""The ASGI app: /graphql (HTTP and graphql-transport-ws), /healthz, and the lifespan that
-opens the database, applies migrations and starts the in-process job runner."""
+"""The ASGI app: /graphql (HTTP and graphql-transport-ws), /healthz, the Insights page (/,
+/runs/..., its assets, /media), and the lifespan that opens the database, applies migrations
+and starts the in-process job runner."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from sliceboard.schema.http import make_graphql_app
 from sliceboard.storage.db import ping
 from sliceboard.storage.migrate import upgrade_async
 from sliceboard.tracing import instrument
+from sliceboard.web import page_directory, web_routes
 
 
 def tune_garbage_collector() -> None:
@@ -50,7 +52,7 @@ def create_app(
     settings = settings or Settings.from_env()
     runtime = Runtime.create(settings)
     authenticator = Authenticator(runtime)
-    graphql = make_graphql_app(runtime, authenticator)
+    graphql = make_graphql_app(runtime, authenticator, ide_directory=page_directory(settings))
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
@@ -85,6 +87,7 @@ def create_app(
             Route("/files/{token}", download_endpoint(runtime), methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
             *([metrics] if metrics is not None else []),
+            *web_routes(settings),
         ],
         middleware=[
             Middleware(RequestLog),

@@ -2,7 +2,8 @@
 request's Principal on as ``request.state.principal`` (rate limits, /metrics and the audit log
 read it; GraphQL resolvers see it as ``info.context.principal``).
 
-Not gated: ``PUBLIC_PATHS`` (health probes) and the app's own additions (/metrics when its
+Not gated: ``PUBLIC_PATHS`` (health probes, the Insights page's shell), ``PUBLIC_PREFIXES``
+(the page's routes and static assets, which hold no data) and the app's own additions (/metrics when its
 access is ``open``) and a GET of /graphql that runs nothing (the
 GraphiQL page, itself no data; it is off in production). WebSocket handshakes pass: their key
 comes in graphql-transport-ws' ``connection_init`` (schema/http.py). A 401 carries
@@ -18,7 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sliceboard.authentication import Authenticator, Unauthenticated
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/"})
+# The Insights page's shell and assets (no data in them): it must load to ask for a key.
+PUBLIC_PREFIXES = ("/runs/", "/assets/", "/graphiql-assets/")
 REALM = 'Bearer realm="sliceboard"'
 
 
@@ -31,7 +34,11 @@ class AuthGate:
         self.public_paths = PUBLIC_PATHS | public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public_paths or _opens_graphiql(scope):
+        if (
+            scope["type"] != "http"
+            or _is_public(scope["path"], self.public_paths)
+            or _opens_graphiql(scope)
+        ):
             await self.app(scope, receive, send)
             return
         authorization = None
@@ -46,6 +53,10 @@ class AuthGate:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+def _is_public(path: str, public_paths: frozenset[str]) -> bool:
+    return path in public_paths or path.startswith(PUBLIC_PREFIXES)
 
 
 def _opens_graphiql(scope: Scope) -> bool:

@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a Host name served (repeatable; default: loopback names on a loopback bind, "
         "else any; $SLICEBOARD_ALLOWED_HOSTS)",
     )
+    serve.add_argument(
+        "--media-root",
+        default=None,
+        help="serve item images that are not http(s) URLs from files under this folder "
+        "($SLICEBOARD_MEDIA_ROOT)",
+    )
     _add_database_url(serve)
 
     worker = commands.add_parser("worker", help="run the job runner without the HTTP server")
@@ -159,6 +165,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             cors_origins=tuple(args.cors_origin) if args.cors_origin else None,
             allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None,
             auth=args.auth,
+            media_root=args.media_root,
         )
     return settings
 

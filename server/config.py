@@ -263,13 +263,17 @@ class Settings:
     max_mask_bytes: int = 32 * 1024 * 1024
     mask_fetch_timeout_seconds: float = 10.0
     max_masks_per_batch: int = 100
-    media_root: str | None = None
     # Run comparison and intervals (README "Comparing runs"): bootstrap resamples one request
     # may ask for, and the groups (saved slices, then frequent metadata values) the regression
     # finder ranks.
     max_bootstrap_resamples: int = 2_000
     max_regression_groups: int = 50
     regression_values_per_field: int = 5
+    # The media root: the only folder semantic masks' file:// URLs may name, and the only
+    # files the Insights page serves as item images (/media); unset: none. The built page's
+    # folder (unset: the one installed with the package).
+    media_root: str | None = None
+    web_dir: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _checked_database_url(self.database_url))
@@ -309,6 +313,8 @@ class Settings:
             value = getattr(self, setting.name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 _check_number(setting.name, value)
+        if self.media_root is not None and not os.path.isdir(self.media_root):
+            raise SettingsError("media_root", f"not a directory: {self.media_root!r}")
         if self.port > MAX_PORT:
             raise SettingsError("port", f"must be at most {MAX_PORT}, got {self.port}")
 
@@ -387,10 +393,11 @@ class Settings:
             max_mask_bytes=_env_int("SLICEBOARD_MAX_MASK_BYTES", 32 * 1024 * 1024),
             mask_fetch_timeout_seconds=_env_float("SLICEBOARD_MASK_FETCH_TIMEOUT_SECONDS", 10.0),
             max_masks_per_batch=_env_int("SLICEBOARD_MAX_MASKS_PER_BATCH", 100),
-            media_root=_env("media_root"),
             max_bootstrap_resamples=_env_int("SLICEBOARD_MAX_BOOTSTRAP_RESAMPLES", 2_000),
             max_regression_groups=_env_int("SLICEBOARD_MAX_REGRESSION_GROUPS", 50),
             regression_values_per_field=_env_int("SLICEBOARD_REGRESSION_VALUES_PER_FIELD", 5),
+            media_root=_env("media_root"),
+            web_dir=_env("web_dir"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:

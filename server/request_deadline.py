@@ -58,11 +58,16 @@ class RequestDeadline:
                 return {"type": "http.disconnect"}
             getting = asyncio.ensure_future(inbox.get())
             leaving = asyncio.ensure_future(gone.wait())
-            await asyncio.wait({getting, leaving}, return_when=asyncio.FIRST_COMPLETED)
-            leaving.cancel()
-            if getting.done():
+            try:
+                await asyncio.wait({getting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # also when the caller is cancelled mid-wait (a response done listening for a
+                # disconnect): a helper left pending was destroyed pending, logged as an error
+                leaving.cancel()
+                if not getting.done():
+                    getting.cancel()
+            if getting.done() and not getting.cancelled():
                 return getting.result()
-            getting.cancel()
             return {"type": "http.disconnect"}
 
         async def tracking_send(message: Message) -> None:

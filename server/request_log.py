@@ -2,8 +2,9 @@
 
 Outermost, so it also sees the answers of the middleware inside it (a 413 from the body
 limit). A request that raises is logged as status 500 (499 when it was cancelled, as nginx
-logs a request whose client went away) and the exception travels on. Health
-checks that succeed are logged at DEBUG, so probes do not drown the log.
+logs a request whose client went away, also when the deadline inside dropped it
+unanswered) and the exception travels on. Health checks that succeed are logged at DEBUG, so
+probes do not drown the log.
 """
 
 from __future__ import annotations
@@ -29,15 +30,25 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 500
+        answered = left = False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                answered = True
             await send(message)
 
+        async def noting_receive() -> Message:
+            nonlocal left
+            message = await receive()
+            left = left or message["type"] == "http.disconnect"
+            return message
+
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, noting_receive, send_status)
+            if left and not answered:
+                status = 499  # the client went away and its request was dropped unanswered
         except asyncio.CancelledError:
             status = 499
             raise

@@ -65,7 +65,7 @@ def needs_evaluation(
     return given(prediction_filter.outcome) or given(prediction_filter.iou_range)
 
 
-def _page_info(page: browse.Page) -> PageInfo:
+def page_info_of(page: browse.Page) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
@@ -74,7 +74,7 @@ def _page_info(page: browse.Page) -> PageInfo:
     )
 
 
-async def _total(value: int) -> int:
+async def total_of(value: int) -> int:
     return value
 
 
@@ -111,7 +111,7 @@ async def model_run_false_negatives(
         if row is not None
     ]
     return AnnotationConnection(
-        page_info=_page_info(page), edges=edges, count=lambda: _total(page.total)
+        page_info=page_info_of(page), edges=edges, count=lambda: total_of(page.total)
     )
 
 
@@ -175,7 +175,7 @@ async def model_run_evaluated_predictions(
         if row is not None
     ]
     return PredictionConnection(
-        page_info=_page_info(page), edges=edges, count=lambda: _total(page.total)
+        page_info=page_info_of(page), edges=edges, count=lambda: total_of(page.total)
     )
 
 

@@ -11,7 +11,7 @@ from sliceboard.schema.child_connection import ONE_PAGE, capped, child_connectio
 from sliceboard.schema.context import Info
 from sliceboard.schema.convert import given
 from sliceboard.schema.custom_metrics import AggregatedMetric
-from sliceboard.schema.evaluation import browse, report, versions
+from sliceboard.schema.evaluation import browse, confusion_cells, report, versions
 from sliceboard.schema.evaluation.browse import PredictionFilter, PredictionOrder
 from sliceboard.schema.evaluation.report import MetricsReport
 from sliceboard.schema.evaluation.versions import Evaluation
@@ -202,6 +202,64 @@ class ModelRun(NamedRow):
             filter=filter,
             iou_threshold=iou_threshold,
             labels=labels,
+            first=first,
+            after=after,
+        )
+
+    @field(
+        description="The predictions counted in one cell of metrics(...).confusionMatrix for "
+        "the same filter, slice and thresholds, by descending confidence; groundTruthLabel null "
+        "is the background row (false positives that overlap no missed ground truth)."
+    )
+    async def confusion_predictions(
+        self,
+        info: Info,
+        prediction_label: str,
+        ground_truth_label: str | None = None,
+        filter: ItemFilter | None = None,
+        slice_id: strawberry.ID | None = None,
+        iou_threshold: float | None = 0.5,
+        confidence_threshold: float | None = 0.0,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> PredictionConnection:
+        return await confusion_cells.confusion_predictions(
+            info,
+            self.row,
+            ground_truth_label=ground_truth_label,
+            prediction_label=prediction_label,
+            filter=filter,
+            slice_id=slice_id,
+            iou_threshold=iou_threshold,
+            confidence_threshold=confidence_threshold,
+            first=first,
+            after=after,
+        )
+
+    @field(
+        description="The ground truth counted in the background column of "
+        "metrics(...).confusionMatrix for one label (missed, and not confused with another "
+        "label's prediction), for the same filter, slice and thresholds."
+    )
+    async def confusion_misses(
+        self,
+        info: Info,
+        ground_truth_label: str,
+        filter: ItemFilter | None = None,
+        slice_id: strawberry.ID | None = None,
+        iou_threshold: float | None = 0.5,
+        confidence_threshold: float | None = 0.0,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> AnnotationConnection:
+        return await confusion_cells.confusion_misses(
+            info,
+            self.row,
+            ground_truth_label=ground_truth_label,
+            filter=filter,
+            slice_id=slice_id,
+            iou_threshold=iou_threshold,
+            confidence_threshold=confidence_threshold,
             first=first,
             after=after,
         )

@@ -33,9 +33,11 @@ from sliceboard.evaluation.match_table import (
     MatchTable,
 )
 from sliceboard.evaluation.threshold_metrics import (
+    ConfusionCell,
     Counts,
     PRCurve,
     ThresholdMetrics,
+    confusion_cell,
     threshold_metrics,
 )
 from sliceboard.evaluation.types import (
@@ -64,6 +66,7 @@ __all__ = [
     "RECALL_THRESHOLDS",
     "TRUE_POSITIVE",
     "CocoSummary",
+    "ConfusionCell",
     "Counts",
     "EmptyClasses",
     "EvaluationInputError",
@@ -80,6 +83,7 @@ __all__ = [
     "box_areas",
     "box_similarity",
     "coco_summary",
+    "confusion_cell",
     "evaluate",
     "threshold_metrics",
     "voc_ap",

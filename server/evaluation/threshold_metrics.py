@@ -147,6 +147,18 @@ def _pr_curve(
     )
 
 
+def _counted_ground_truth(table: MatchTable, gt_rows: IntArray) -> IntArray:
+    """The rows of ``gt_rows`` that count: not crowd, not ignored, inside the "all" area."""
+    ignored = (
+        table.gt_iscrowd[gt_rows]
+        | table.gt_ignore[gt_rows]
+        | (table.gt_area[gt_rows] < table.area_low[0])
+        | (table.gt_area[gt_rows] > table.area_high[0])
+    )
+    counted: IntArray = gt_rows[~ignored]
+    return counted
+
+
 def threshold_metrics(
     table: MatchTable,
     item_mask: BoolArray | None = None,
@@ -193,13 +205,7 @@ def threshold_metrics(
         if table.dt_class.shape[0]
         else table.dt_label[chosen]
     )
-    gt_ignored = (
-        table.gt_iscrowd[gt_rows]
-        | table.gt_ignore[gt_rows]
-        | (table.gt_area[gt_rows] < table.area_low[0])
-        | (table.gt_area[gt_rows] > table.area_high[0])
-    )
-    gt_counted = gt_rows[~gt_ignored]
+    gt_counted = _counted_ground_truth(table, gt_rows)
     npig = np.bincount(table.gt_label[gt_counted], minlength=n_labels)
 
     curve = _pr_curve(table, chosen, is_tp, cls, npig, keep_label)
@@ -225,6 +231,36 @@ def threshold_metrics(
     )
 
 
+def _confusion_codes(
+    table: MatchTable, t0: int, tp_idx: IntArray, fp_idx: IntArray, gt_counted: IntArray
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Where each counted object lands in the (L+1, L+1) matrix, as ``row * (L+1) + column``.
+
+    Returns (prediction rows, their cells, missed ground-truth rows, their cells); the
+    prediction rows are ``tp_idx`` then ``fp_idx``.
+    """
+    n_labels = table.n_labels
+    size = n_labels + 1
+    matched = table.dt_gt.take(t0, tp_idx)
+    tp_codes = table.gt_label[matched] * size + table.dt_label[tp_idx]
+    partner = (
+        table.dt_confused_gt.take(t0, fp_idx)
+        if table.dt_confused_gt.shape[0]
+        else np.full(fp_idx.shape[0], -1, dtype=np.int32)
+    )
+    gt_row = np.append(table.gt_label, n_labels)[partner]  # partner -1 -> background
+    fp_codes = gt_row * size + table.dt_label[fp_idx]
+
+    explained = np.zeros(table.gt_label.shape[0], dtype=bool)
+    explained[matched] = True
+    explained[partner[partner >= 0]] = True
+    missed = gt_counted[~explained[gt_counted]]
+    gt_codes = table.gt_label[missed] * size + n_labels
+    dt_rows = np.concatenate([tp_idx, fp_idx]).astype(np.int64)
+    dt_codes = np.concatenate([tp_codes, fp_codes]).astype(np.int64)
+    return dt_rows, dt_codes, missed.astype(np.int64), gt_codes.astype(np.int64)
+
+
 def _confusion(
     table: MatchTable, t0: int, tp_idx: IntArray, fp_idx: IntArray, gt_counted: IntArray
 ) -> IntArray:
@@ -233,23 +269,57 @@ def _confusion(
     ``tp_idx``/``fp_idx``: counted TPs/FPs above the confidence threshold;
     ``gt_counted``: the non-ignored ground truths of the slice.
     """
-    n_labels = table.n_labels
-    size = n_labels + 1
-    codes: list[IntArray] = []
-    matched = table.dt_gt.take(t0, tp_idx)
-    codes.append(table.gt_label[matched] * size + table.dt_label[tp_idx])
-    partner = (
-        table.dt_confused_gt.take(t0, fp_idx)
-        if table.dt_confused_gt.shape[0]
-        else np.full(fp_idx.shape[0], -1, dtype=np.int32)
-    )
-    gt_row = np.append(table.gt_label, n_labels)[partner]  # partner -1 -> background
-    codes.append(gt_row * size + table.dt_label[fp_idx])
-
-    explained = np.zeros(table.gt_label.shape[0], dtype=bool)
-    explained[matched] = True
-    explained[partner[partner >= 0]] = True
-    missed = gt_counted[~explained[gt_counted]]
-    codes.append(table.gt_label[missed] * size + n_labels)
-    matrix = np.bincount(np.concatenate(codes), minlength=size * size)
+    size = table.n_labels + 1
+    _, dt_codes, _, gt_codes = _confusion_codes(table, t0, tp_idx, fp_idx, gt_counted)
+    matrix = np.bincount(np.concatenate([dt_codes, gt_codes]), minlength=size * size)
     return matrix.astype(np.int64).reshape(size, size)
+
+
+@dataclass(frozen=True)
+class ConfusionCell:
+    """The objects counted in one confusion-matrix cell: prediction rows (by descending
+    confidence) for a prediction column, missed ground-truth rows for the background column."""
+
+    predictions: IntArray
+    ground_truths: IntArray
+
+
+def confusion_cell(
+    table: MatchTable,
+    item_mask: BoolArray | None,
+    iou_threshold: float,
+    confidence_threshold: float,
+    gt_label: int,
+    dt_label: int,
+) -> ConfusionCell:
+    """The members of cell ``[gt_label, dt_label]`` of :func:`threshold_metrics`' matrix for
+    the same arguments (index ``table.n_labels`` is background), so a listing of a cell has
+    exactly as many rows as the cell counts.
+
+    Raises:
+        EvaluationInputError: unknown threshold, label or mask length.
+    """
+    n_labels = table.n_labels
+    if not (0 <= gt_label <= n_labels and 0 <= dt_label <= n_labels):
+        raise EvaluationInputError(f"labels must lie in [0, {n_labels}]")
+    row = table.row_index(iou_threshold, 0)
+    t0 = int(np.searchsorted(table.all_rows, row))
+    dt_rows, gt_rows = table.item_rows(item_mask)
+    state = table.dt_state[row, dt_rows]
+    counted = (state == TRUE_POSITIVE) | (state == FALSE_POSITIVE)
+    chosen = dt_rows[counted]
+    is_tp = state[counted] == TRUE_POSITIVE
+    above = table.dt_score[chosen] >= confidence_threshold
+    members_dt, dt_codes, members_gt, gt_codes = _confusion_codes(
+        table,
+        t0,
+        chosen[above & is_tp],
+        chosen[above & ~is_tp],
+        _counted_ground_truth(table, gt_rows),
+    )
+    code = gt_label * (n_labels + 1) + dt_label
+    predictions = members_dt[dt_codes == code]
+    order = np.lexsort((predictions, -table.dt_score[predictions]))
+    return ConfusionCell(
+        predictions=predictions[order], ground_truths=np.sort(members_gt[gt_codes == code])
+    )

@@ -58,7 +58,7 @@ def _offset(evaluation_id: int, after: str | None) -> int:
         ) from exc
 
 
-def _page(
+def page_of(
     evaluation_id: int, ordered: np.ndarray, ids: np.ndarray, first: int, after: str | None
 ) -> tuple[np.ndarray, Page]:
     start = _offset(evaluation_id, after)
@@ -135,7 +135,7 @@ async def browse_predictions(
     }.get(order_by or "")  # fmt: skip
     if key is not None:
         positions = positions[np.argsort(key[positions], kind="stable")]
-    chosen, page = _page(evaluation_id, positions, snapshot.dt_ids, first, after)
+    chosen, page = page_of(evaluation_id, positions, snapshot.dt_ids, first, after)
     for p in chosen:
         dt_id = int(snapshot.dt_ids[p])
         page.ious[dt_id] = float(iou[p]) if matched[p] >= 0 else None
@@ -169,7 +169,7 @@ async def browse_false_negatives(
     label_mask = selected_labels(snapshot, labels)
     if label_mask is not None:
         keep &= label_mask[table.gt_label]
-    _, page = _page(evaluation_id, np.flatnonzero(keep), snapshot.gt_ids, first, after)
+    _, page = page_of(evaluation_id, np.flatnonzero(keep), snapshot.gt_ids, first, after)
     return page
 
 
