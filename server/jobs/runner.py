@@ -35,6 +35,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sliceboard.input_limits import InputLimits, use_input_limits
 from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.jobs.handlers import Handler, default_handlers
 from sliceboard.runtime import Runtime
@@ -211,6 +212,9 @@ class JobRunner:
             progress_interval=self.progress_interval,
         )
         started = time.monotonic()
+        # The bounds a request would have (media root, mask limits, ...) for the services the
+        # handler calls; the task copies this context.
+        use_input_limits(InputLimits.of(self.runtime.settings))
         work = asyncio.create_task(self.handlers[job.kind](context), name=f"job {job.id} handler")
         beat = asyncio.create_task(self._heartbeat(context, work), name=f"job {job.id} heartbeat")
         watch = asyncio.create_task(

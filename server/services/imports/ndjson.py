@@ -27,9 +27,18 @@ _ROW_NAMES = {
     "featureName": "feature_name",
     "subclassName": "subclass_name",
     "valuesByConfidence": "values_by_confidence",
+    "semanticSegmentation": "semantic_segmentation",
 }
 _COMMON = ("referenceId", "annotationId", "label", "metadata", "area", "classifications")
-_GEOMETRY = ("box", "polygon", "polyline", "keypoints", "segmentation", "cuboid")
+_GEOMETRY = (
+    "box",
+    "polygon",
+    "polyline",
+    "keypoints",
+    "segmentation",
+    "cuboid",
+    "semanticSegmentation",
+)
 FIELDS: dict[Kind, frozenset[str]] = {
     "items": frozenset({"referenceId", "url", "width", "height", "metadata"}),
     "annotations": frozenset({*_COMMON, *_GEOMETRY, "iscrowd"}),
@@ -105,6 +114,16 @@ class NdjsonReader:
                 where, f"unknown field(s) for {_SINGULAR[kind]}: {', '.join(map(str, unknown))}"
             )
             return None
+        semantic = raw.get("semanticSegmentation")
+        if isinstance(semantic, dict):
+            if "mask" in semantic:
+                self.problems.add(
+                    where, "semanticSegmentation.mask: a line names its mask by maskUrl"
+                )
+                return None
+            if "maskUrl" in semantic:  # the row name the mask validator reads
+                semantic = {**semantic, "mask_url": semantic.pop("maskUrl")}
+                raw["semanticSegmentation"] = semantic
         return kind, {_ROW_NAMES.get(str(name), str(name)): value for name, value in raw.items()}
 
     def chunks(self, size: int) -> Iterator[Chunk]:
