@@ -385,6 +385,7 @@ query($runs: [ID!]!) {
       overall { ap { delta } }
       transitions { fixed broken }
       objects(kind: FIXED, first: 100) { totalCount edges { node { groundTruth { id } } } }
+      broken: objects(kind: BROKEN, first: 100) { edges { node { groundTruth { id } } } }
     }
   }
 }"""
@@ -428,3 +429,14 @@ def test_the_comparison_view_shows_graphqls_deltas_and_fixed_objects(
     listed = sorted(highlighted.evaluate_all("nodes => nodes.map(n => n.dataset.objectId)"))
     assert listed == fixed_ids
     tab.shot("compare")
+
+    broken_ids = sorted(e["node"]["groundTruth"]["id"] for e in candidate["broken"]["edges"])
+    tab.page.get_by_test_id("objects-broken").click()
+    tab.page.get_by_test_id("objects-total").filter(has_text=f"{len(broken_ids)} in all").wait_for()
+    tab.page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=compared-gallery] [data-testid=example]').length === n",
+        arg=len(broken_ids),
+    )
+    listed = sorted(highlighted.evaluate_all("nodes => nodes.map(n => n.dataset.objectId)"))
+    assert listed == broken_ids
+    assert "kind=BROKEN" in tab.page.url

@@ -235,6 +235,7 @@ export function Compare({ runId, search }: { runId: string; search: string }) {
           baselineId={compared.baselineId}
           candidateId={shownCandidate.run.id}
           candidates={candidates.map((c) => c.run)}
+          labels={run.dataset.labels}
           datasetId={run.dataset.id}
           slice={state.slice}
           iou={state.iou}

@@ -97,7 +97,8 @@ async function loadPage(props: Props, signal: AbortSignal): Promise<Page> {
 export function ComparedGallery(
   props: Props & {
     candidates: { id: string; name: string }[];
-    onChange: (change: { kind?: TransitionKindName; candidate?: string; after?: string | null }) => void;
+    labels: readonly string[];
+    onChange: (change: { kind?: TransitionKindName; candidate?: string; label?: string | null; after?: string | null }) => void;
     canGoBack: boolean;
     onPrevious: () => void;
     onNext: (after: string) => void;
@@ -123,6 +124,17 @@ export function ComparedGallery(
           </select>
         </label>
       )}
+      <label>
+        Label{" "}
+        <select data-testid="objects-label" value={props.label ?? ""} onChange={(e) => props.onChange({ label: e.currentTarget.value || null, after: null })}>
+          <option value="">All labels</option>
+          {props.labels.map((label) => (
+            <option key={label} value={label}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
       <div role="tablist" aria-label="Which objects" class="tabs">
         {KINDS.map((kind) => (
           <button
