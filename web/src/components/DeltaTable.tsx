@@ -12,7 +12,7 @@ const NAMES: Record<MetricName, string> = { ap: "AP", ap50: "AP50", ap75: "AP75"
 export function DeltaCell({ value, testid }: { value: DeltaValue; testid?: string }) {
   const significant = value.pValue != null && value.pValue < 0.05;
   return (
-    <td class={significant ? (value.delta! > 0 ? "better" : "worse") : undefined} title={`${fixed(value.baseline)} → ${fixed(value.candidate)}`}>
+    <td class={significant ? ((value.delta ?? 0) > 0 ? "better" : "worse") : undefined} title={`${fixed(value.baseline)} → ${fixed(value.candidate)}`}>
       <span data-testid={testid}>{signed(value.delta)}</span>
       {value.low != null && value.high != null && (
         <small class="interval">
@@ -52,7 +52,7 @@ export function DeltaTable({ rows }: { rows: readonly LabelDeltas[] }) {
   return (
     <div class="table-scroll" role="region" aria-label="Deltas per label" tabIndex={0}>
       <table data-testid="delta-table">
-        <caption>Per label (candidate − baseline; sort by a column, again for the other direction)</caption>
+        <caption>Per label (candidate − baseline), largest AP loss first; a header sorts by its column, again for the other direction</caption>
         <thead>
           <tr>
             {header("label", "Label")}
