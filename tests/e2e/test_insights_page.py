@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import ARTIFACTS, AXE, chromium_path
-from tests.support.insights_run import upload_served_run
+from tests.support.insights_run import upload_second_run, upload_served_run
 from tests.support.served_runs import evaluate, graphql
 from tests.support.serving import start_server
 
@@ -63,6 +63,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     try:
         ids = upload_served_run(base, media)
         evaluate(base, ids["run"])
+        ids["second_run"] = upload_second_run(base, ids["dataset"])
+        evaluate(base, ids["second_run"])
         yield {**ids, "base": base, "chromium": executable}
     finally:
         process.send_signal(signal.SIGTERM)
@@ -290,10 +292,11 @@ def test_no_serious_accessibility_violations(tab: Page, served: dict[str, str]) 
     for path, ready in (
         ("/", "run-row"),
         (f"/runs/{served['run']}?cell=%5B%22__background__%22%2C%22c3%22%5D", "cell-entry"),
+        (f"/runs/{served['run']}/compare?with={served['second_run']}", "delta-row"),
     ):
         tab.page.goto(served["base"] + path)
         tab.page.get_by_test_id(ready).first.wait_for()
-        tab.page.get_by_test_id("example").first.wait_for() if ready == "cell-entry" else None
+        tab.page.get_by_test_id("example").first.wait_for() if ready != "run-row" else None
         tab.page.add_script_tag(path=str(AXE))
         result = tab.page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
         serious = [
@@ -373,3 +376,67 @@ def test_interaction_timings(tab: Page, served: dict[str, str]) -> None:
     p95 = statistics.quantiles(moves, n=20, method="inclusive")[-1]
     print(f"\ninteractive {interactive * 1000:.0f} ms; slider p95 {p95 * 1000:.0f} ms")
     assert interactive < 10
+
+
+COMPARE = """
+query($runs: [ID!]!) {
+  compareRuns(runIds: $runs, resamples: 20) {
+    candidates {
+      overall { ap { delta } }
+      transitions { fixed broken }
+      objects(kind: FIXED, first: 100) { totalCount edges { node { groundTruth { id } } } }
+      broken: objects(kind: BROKEN, first: 100) { edges { node { groundTruth { id } } } }
+    }
+  }
+}"""
+
+
+def test_the_comparison_view_shows_graphqls_deltas_and_fixed_objects(
+    tab: Page, served: dict[str, str]
+) -> None:
+    answer = graphql(served["base"], COMPARE, {"runs": [served["run"], served["second_run"]]})
+    candidate = answer["compareRuns"]["candidates"][0]
+    fixed_ids = sorted(e["node"]["groundTruth"]["id"] for e in candidate["objects"]["edges"])
+    # the second run was built to fix and break objects, all fixed ones on one gallery page
+    assert candidate["transitions"]["fixed"] > 0 and candidate["transitions"]["broken"] > 0
+    assert candidate["objects"]["totalCount"] == len(fixed_ids) == candidate["transitions"]["fixed"]
+    assert len(fixed_ids) <= 48
+
+    open_run(tab, served)
+    tab.page.get_by_role("link", name="Compare with another run").click()
+    tab.page.get_by_test_id("compare-pick").wait_for()
+    tab.page.locator(f'[data-testid="compare-run"][value="{served["second_run"]}"]').check()
+    shown = tab.page.get_by_test_id("delta-ap")
+    shown.wait_for()
+    ap = float(shown.inner_text().replace("\u2212", "-"))
+    assert abs(ap - candidate["overall"]["ap"]["delta"]) <= 5e-5
+    assert f"with={served['second_run']}" in tab.page.url
+    assert (
+        int(tab.page.get_by_test_id("transition-fixed").inner_text())
+        == candidate["transitions"]["fixed"]
+    )
+    assert (
+        int(tab.page.get_by_test_id("transition-broken").inner_text())
+        == candidate["transitions"]["broken"]
+    )
+
+    gallery = tab.page.get_by_test_id("compared-gallery")
+    tab.page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=compared-gallery] [data-testid=example]').length === n",
+        arg=len(fixed_ids),
+    )
+    highlighted = gallery.locator('[data-kind="truth"].highlighted')
+    listed = sorted(highlighted.evaluate_all("nodes => nodes.map(n => n.dataset.objectId)"))
+    assert listed == fixed_ids
+    tab.shot("compare")
+
+    broken_ids = sorted(e["node"]["groundTruth"]["id"] for e in candidate["broken"]["edges"])
+    tab.page.get_by_test_id("objects-broken").click()
+    tab.page.get_by_test_id("objects-total").filter(has_text=f"{len(broken_ids)} in all").wait_for()
+    tab.page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=compared-gallery] [data-testid=example]').length === n",
+        arg=len(broken_ids),
+    )
+    listed = sorted(highlighted.evaluate_all("nodes => nodes.map(n => n.dataset.objectId)"))
+    assert listed == broken_ids
+    assert "kind=BROKEN" in tab.page.url

@@ -93,3 +93,45 @@ def upload_served_run(base: str, media: Path, n_images: int = 16) -> dict[str, s
         {"d": dataset},
     )
     return {"dataset": dataset, "run": run, "slice": slice_id}
+
+
+def upload_second_run(base: str, dataset: str, n_images: int = 16) -> str:
+    """A second model's run on the dataset ``upload_served_run`` made (the same case): the first
+    run's predictions with every third one dropped (objects it breaks) and exact boxes added for
+    every fourth ground truth (objects it fixes); its id."""
+    case = make_case(seed=5, n_images=n_images)
+    key = {i["id"]: i["key"] for i in case.dataset["images"]}
+    name = {c["id"]: c["name"] for c in case.dataset["categories"]}
+
+    def box(row: dict[str, Any]) -> dict[str, float]:
+        return dict(zip(("x", "y", "width", "height"), row["bbox"], strict=True))
+
+    def created(mutation: str, variables: dict[str, Any]) -> str:
+        payload = next(iter(graphql(base, mutation, variables).values()))
+        assert "id" in payload, payload
+        return str(payload["id"])
+
+    model = created(
+        'mutation { createModel(input: {name: "detector 2", referenceId: "detector-2"}) { ... on Model { id } } }',
+        {},
+    )
+    run = created(
+        'mutation($m: ID!, $d: ID!) { createModelRun(input: {modelId: $m, datasetId: $d, name: "candidate"}) { ... on ModelRun { id } } }',
+        {"m": model, "d": dataset},
+    )
+    kept = [
+        {"referenceId": key[d["image_id"]], "annotationId": f"dt{k}",
+         "label": name[d["category_id"]], "box": box(d), "confidence": d["score"]}
+        for k, d in enumerate(case.detections) if k % 3 != 0
+    ]  # fmt: skip
+    exact = [
+        {"referenceId": key[a["image_id"]], "annotationId": f"exact{a['id']}",
+         "label": name[a["category_id"]], "box": box(a), "confidence": 0.99}
+        for a in case.dataset["annotations"] if a["id"] % 4 == 0 and not a["iscrowd"]
+    ]  # fmt: skip
+    graphql(
+        base,
+        "mutation($id: ID!, $r: [PredictionInput!]!) { upsertPredictions(modelRunId: $id, predictions: $r) { __typename } }",
+        {"id": run, "r": kept + exact},
+    )
+    return run

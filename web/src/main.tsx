@@ -35,7 +35,7 @@ function App() {
       <div key={attempt}>
         {route.page === "home" && <Home />}
         {route.page === "run" && <RunPage runId={route.runId} search={location.search} />}
-        {route.page === "compare" && <Compare runId={route.runId} />}
+        {route.page === "compare" && <Compare runId={route.runId} search={location.search} />}
         {route.page === "missing" && (
           <main>
             <p role="alert">No page at {route.path}.</p>

@@ -200,3 +200,98 @@ export const ViewerQuery = graphql(`
     viewer { name scope authenticated }
   }
 `);
+
+export const CompareHeaderQuery = graphql(`
+  query CompareHeader($run: ID!) {
+    modelRun(id: $run) {
+      id
+      name
+      model { name }
+      dataset {
+        id
+        name
+        labels
+        slices { id name }
+        modelRuns { id name model { name } evaluation { status isStale } }
+      }
+    }
+  }
+`);
+
+export const DeltaFields = graphql(`
+  fragment DeltaFields on Delta { baseline candidate delta low high pValue }
+`);
+
+export const CompareQuery = graphql(`
+  query Compare($runs: [ID!]!, $baseline: ID, $slice: ID, $iou: Float!, $confidence: Float!, $resamples: Int!) {
+    compareRuns(runIds: $runs, baselineId: $baseline, sliceId: $slice, iouThreshold: $iou,
+                confidenceThreshold: $confidence, resamples: $resamples) {
+      baseline { id name }
+      isStale
+      staleRuns { id name }
+      resamples
+      level
+      candidates {
+        run { id name }
+        overall {
+          ap { ...DeltaFields } ap50 { ...DeltaFields } ap75 { ...DeltaFields }
+          precision { ...DeltaFields } recall { ...DeltaFields } f1 { ...DeltaFields }
+        }
+        transitions { fixed broken stillMissed stillFound newFalsePositives removedFalsePositives }
+        perLabel {
+          label
+          ap { ...DeltaFields } ap50 { ...DeltaFields } ap75 { ...DeltaFields }
+          precision { ...DeltaFields } recall { ...DeltaFields } f1 { ...DeltaFields }
+          transitions { fixed broken }
+        }
+      }
+    }
+  }
+`);
+
+export const ComparedObjectsQuery = graphql(`
+  query ComparedObjects($runs: [ID!]!, $baseline: ID, $slice: ID, $iou: Float!, $confidence: Float!,
+                        $kind: TransitionKind!, $label: String, $after: String) {
+    compareRuns(runIds: $runs, baselineId: $baseline, sliceId: $slice, iouThreshold: $iou,
+                confidenceThreshold: $confidence, resamples: 1) {
+      candidates {
+        run { id }
+        objects(kind: $kind, label: $label, first: 48, after: $after) {
+          totalCount
+          pageInfo { hasNextPage endCursor }
+          edges {
+            node {
+              kind
+              label
+              item { referenceId }
+              groundTruth { id }
+              prediction { id }
+              baselineMatch { id }
+              candidateMatch { id }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const ComparedItemsQuery = graphql(`
+  query ComparedItems($run: ID!, $ids: [String!]!, $dataset: ID!) {
+    dataset(id: $dataset) {
+      items(filter: { referenceIds: $ids }, first: 48) {
+        edges {
+          node {
+            id
+            referenceId
+            url
+            width
+            height
+            annotations { id label geometry { ...GeometryFields } }
+            predictions(modelRunId: $run) { id label confidence geometry { ...GeometryFields } }
+          }
+        }
+      }
+    }
+  }
+`);
