@@ -122,13 +122,11 @@ def _runs_query(scope: Scope) -> bool:
 def _preflighted(headers: dict[bytes, str]) -> bool:
     if any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
         return True
-    content_type = headers.get(b"content-type", "").split(";")[0].strip().lower()
-    return content_type not in SIMPLE_CONTENT_TYPES
+    return _content_type(headers) not in SIMPLE_CONTENT_TYPES
 
 
 def _is_multipart(headers: dict[bytes, str]) -> bool:
-    content_type = headers.get(b"content-type", "").split(";")[0].strip().lower()
-    return content_type == "multipart/form-data"
+    return _content_type(headers) == "multipart/form-data"
 
 
 def _host_name(host: str) -> str:

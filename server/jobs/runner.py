@@ -89,6 +89,9 @@ class JobRunner:
         self.retry_base_seconds = retry_base_seconds
         self.retry_cap_seconds = retry_cap_seconds
         self.progress_interval = progress_interval
+        # The bounds a request would have (media root, mask limits, ...) for the services the
+        # handlers call: read from the settings once, set in each handler's context.
+        self.input_limits = InputLimits.of(runtime.settings)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -212,9 +215,7 @@ class JobRunner:
             progress_interval=self.progress_interval,
         )
         started = time.monotonic()
-        # The bounds a request would have (media root, mask limits, ...) for the services the
-        # handler calls; the task copies this context.
-        use_input_limits(InputLimits.of(self.runtime.settings))
+        use_input_limits(self.input_limits)  # the handler's task copies this context
         work = asyncio.create_task(self.handlers[job.kind](context), name=f"job {job.id} handler")
         beat = asyncio.create_task(self._heartbeat(context, work), name=f"job {job.id} heartbeat")
         watch = asyncio.create_task(
