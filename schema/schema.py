@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext
 
 from sliceboard.config import Settings
 from sliceboard.metrics import Metrics
-from sliceboard.schema import audit_hooks, upload_hooks
+from sliceboard.schema import audit_hooks, fast_fields, upload_hooks
 from sliceboard.schema.cost_limit import CostLimit
 from sliceboard.schema.extensions import ErrorCodes, is_bug
 from sliceboard.schema.loop_yield import YieldToLoop
@@ -40,10 +40,21 @@ class SliceboardSchema(strawberry.Schema):
         super().process_errors([error for error in errors if is_bug(error)], execution_context)
 
 
+class SliceboardExecutionContext(
+    fast_fields.FastFieldsExecutionContext, upload_hooks.UploadExecutionContext
+):
+    """Coerces upload batches in one pass (schema/upload_hooks.py) and completes the fields that
+    only read their object inline (schema/fast_fields.py)."""
+
+
 def build_schema(
-    settings: Settings | None = None, metrics: Metrics | None = None
+    settings: Settings | None = None, metrics: Metrics | None = None, *, fast: bool = True
 ) -> strawberry.Schema:
-    """The schema the app serves; ``metrics`` (the runtime's) counts its operations."""
+    """The schema the app serves; ``metrics`` (the runtime's) counts its operations.
+
+    ``fast=False`` leaves out the inline completion of schema/fast_fields.py: the plain
+    strawberry path its tests compare against.
+    """
     settings = settings or Settings()
     counting = [lambda: OperationMetrics(metrics=metrics)] if metrics is not None else []
     limit_rules = [
@@ -69,11 +80,14 @@ def build_schema(
             lambda: ValidationCache(maxsize=256),
             *counting,
         ],
-        # Coerces upload batches in one pass; see schema/upload_hooks.py.
-        execution_context_class=upload_hooks.UploadExecutionContext,
+        execution_context_class=(
+            SliceboardExecutionContext if fast else upload_hooks.UploadExecutionContext
+        ),
     )
     upload_hooks.install(built)
     audit_hooks.install(built)  # after the upload hooks: it wraps the resolvers they set
+    if fast:
+        fast_fields.install(built)
     return built
 
 

@@ -7,11 +7,13 @@ timeout): they are per-connection settings, so setting them once at start-up is 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -53,11 +55,22 @@ def _on_sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns as stored, decoded by orjson (~4x the standard library's speed: 3% of an
+    item page's CPU went to ``json.loads``), falling back to the standard library for what
+    orjson refuses (integers beyond 64 bits, ``NaN`` literals) so every stored value still reads."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(
             url,
             echo=echo,
+            json_deserializer=json_loads,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             # Every request resolver opens its own short session; with the default 5 pooled
             # connections, 8 concurrent clients opened and closed overflow connections (a
@@ -71,7 +84,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(sync_engine, "connect", _disable_pysqlite_autobegin)
         event.listen(sync_engine, "begin", _on_sqlite_begin)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url,
+        echo=echo,
+        json_deserializer=json_loads,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+    )
 
 
 def _disable_pysqlite_autobegin(dbapi_connection: Any, _record: Any) -> None:

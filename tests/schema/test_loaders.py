@@ -94,8 +94,10 @@ async def test_fifty_items_cost_a_bounded_number_of_statements(execute: Executor
     )
     assert edges[7]["node"]["annotations"][0]["item"] == {"referenceId": "r7"}
     selects = [s for s in large if s.lstrip().upper().startswith("SELECT")]
-    # dataset, labels, runs, items page, annotations, predictions, items by id (for `item`).
-    assert len(selects) <= 8, selects
+    # dataset, labels, runs, items page, annotations, predictions, items by id (for `item`);
+    # a long operation yields to the event loop (schema/loop_yield.py), and a load whose keys
+    # arrive on both sides of a yield is dispatched in two parts: here predictions and items.
+    assert len(selects) <= 9, selects
     # 45 more items must not mean 45 more statements. Not exactly equal: a long operation
     # yields to the event loop (schema/loop_yield.py), which can dispatch a batch in two parts.
     assert len(large) < len(small) + 10, "the statement count must not grow with the page size"
