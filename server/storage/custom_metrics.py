@@ -1,5 +1,9 @@
 """SQL of custom metrics: key look-ups for an upload, the upsert, and the column load.
 
+Every upload stamps the rows it writes with the run's bumped ``custom_metrics_version``
+(``revision``), so the column load can ask for only the rows written after a version it
+already holds (``since_revision``; an index range on (model_run_id, revision)).
+
 Look-ups with many keys go in chunks, so a 10,000-row batch stays under the bind-parameter
 limits of SQLite (32,766) and asyncpg (32,767).
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +41,8 @@ class RunVersions:
     dataset_id: int
     custom_metrics_version: int
     data_version: int
+    #: With the id, names this run and no other (a deleted run's id may be reused on SQLite).
+    created_at: datetime | None = None
 
 
 async def select_run_versions(
@@ -43,13 +50,13 @@ async def select_run_versions(
 ) -> RunVersions | None:
     """``lock``: hold the run row (PostgreSQL FOR UPDATE) so concurrent uploads to one run
     serialise and the one-shape-per-name check cannot race; SQLite writers already do."""
-    statement = sa.select(RUN.c.dataset_id, RUN.c.custom_metrics_version, RUN.c.data_version).where(
-        RUN.c.id == model_run_id
-    )
+    statement = sa.select(
+        RUN.c.dataset_id, RUN.c.custom_metrics_version, RUN.c.data_version, RUN.c.created_at
+    ).where(RUN.c.id == model_run_id)
     if lock:
         statement = statement.with_for_update()
     row = (await session.execute(statement)).first()
-    return None if row is None else RunVersions(int(row[0]), int(row[1]), int(row[2]))
+    return None if row is None else RunVersions(int(row[0]), int(row[1]), int(row[2]), row[3])
 
 
 async def select_item_ids(
@@ -150,9 +157,10 @@ async def select_stored_values(
 
 
 async def upsert_custom_metrics(
-    *, session: AsyncSession, model_run_id: int, rows: Sequence[dict[str, Any]]
+    *, session: AsyncSession, model_run_id: int, rows: Sequence[dict[str, Any]], revision: int
 ) -> None:
-    """Inserts or replaces rows (item_id, feature_name, subclass_name, name + stored fields).
+    """Inserts or replaces rows (item_id, feature_name, subclass_name, name + stored fields),
+    stamping each with ``revision`` (the run's version after this upload's bump).
 
     ON CONFLICT keeps two concurrent uploads of a new key from failing on PostgreSQL, where
     writers do not serialise as they do on SQLite.
@@ -162,22 +170,28 @@ async def upsert_custom_metrics(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
-    payload = [{**row, "model_run_id": model_run_id, "created_at": now} for row in rows]
+    payload = [
+        {**row, "model_run_id": model_run_id, "created_at": now, "revision": revision}
+        for row in rows
+    ]
     statement = insert(METRIC)
     statement = statement.on_conflict_do_update(
         index_elements=["model_run_id", "item_id", "feature_name", "subclass_name", "name"],
-        set_={f: statement.excluded[f] for f in (*_STORED_FIELDS, "created_at")},
+        set_={f: statement.excluded[f] for f in (*_STORED_FIELDS, "created_at", "revision")},
     )
     for start in range(0, len(payload), CHUNK):
         await session.execute(statement, payload[start : start + CHUNK])
 
 
-async def bump_custom_metrics_version(*, session: AsyncSession, model_run_id: int) -> None:
-    await session.execute(
+async def bump_custom_metrics_version(*, session: AsyncSession, model_run_id: int) -> int:
+    """The run's new version (the revision the upload's rows carry)."""
+    result = await session.execute(
         sa.update(RUN)
         .where(RUN.c.id == model_run_id)
         .values(custom_metrics_version=RUN.c.custom_metrics_version + 1)
+        .returning(RUN.c.custom_metrics_version)
     )
+    return int(result.scalar_one())
 
 
 @dataclass(frozen=True)
@@ -194,6 +208,13 @@ class ScalarColumns:
 
 def _is_plain_scalar() -> sa.ColumnElement[bool]:
     return sa.and_(METRIC.c.kind == "SCALAR", METRIC.c.value.is_not(None))
+
+
+def _of_run(model_run_id: int, since_revision: int | None) -> sa.ColumnElement[bool]:
+    """The run's rows; with ``since_revision``, only those written by a later upload."""
+    if since_revision is None:
+        return METRIC.c.model_run_id == model_run_id
+    return sa.and_(METRIC.c.model_run_id == model_run_id, METRIC.c.revision > since_revision)
 
 
 async def _fetch_tuples(
@@ -221,7 +242,9 @@ async def _fetch_tuples(
     return list((await connection.execute(statement)).tuples())
 
 
-async def select_scalar_columns(*, session: AsyncSession, model_run_id: int) -> ScalarColumns:
+async def select_scalar_columns(
+    *, session: AsyncSession, model_run_id: int, since_revision: int | None = None
+) -> ScalarColumns:
     rows = await _fetch_tuples(
         session,
         sa.select(
@@ -231,7 +254,7 @@ async def select_scalar_columns(*, session: AsyncSession, model_run_id: int) -> 
             METRIC.c.name,
             METRIC.c.aggregation,
             METRIC.c.value,
-        ).where(METRIC.c.model_run_id == model_run_id, _is_plain_scalar()),
+        ).where(_of_run(model_run_id, since_revision), _is_plain_scalar()),
     )
     if not rows:
         return ScalarColumns([], [], [], [], [], [])
@@ -256,7 +279,7 @@ class OtherMetricRow:
 
 
 async def select_other_metric_rows(
-    *, session: AsyncSession, model_run_id: int
+    *, session: AsyncSession, model_run_id: int, since_revision: int | None = None
 ) -> list[OtherMetricRow]:
     rows = await session.execute(
         sa.select(
@@ -271,7 +294,7 @@ async def select_other_metric_rows(
             METRIC.c.fp,
             METRIC.c.tn,
             METRIC.c.fn,
-        ).where(METRIC.c.model_run_id == model_run_id, sa.not_(_is_plain_scalar()))
+        ).where(_of_run(model_run_id, since_revision), sa.not_(_is_plain_scalar()))
     )
     return [
         OtherMetricRow(
@@ -291,12 +314,21 @@ async def select_other_metric_rows(
 async def select_prediction_metrics(
     *, session: AsyncSession, model_run_id: int
 ) -> list[tuple[int, int, str, Any]]:
-    """(prediction id, item id, label, custom_metrics JSON) of the run's predictions that have any."""
+    """(prediction id, item id, label, custom_metrics JSON) of the run's predictions that have any.
+
+    The JSON type is tested in SQL, so predictions without metrics (most of them) are neither
+    sent nor decoded.
+    """
+    dialect = session.get_bind().dialect.name
+    json_type = sa.func.jsonb_typeof if dialect == "postgresql" else sa.func.json_type
     rows = await session.execute(
         sa.select(
             PREDICTION.c.id, PREDICTION.c.item_id, PREDICTION.c.label, PREDICTION.c.custom_metrics
         )
-        .where(PREDICTION.c.model_run_id == model_run_id)
+        .where(
+            PREDICTION.c.model_run_id == model_run_id,
+            json_type(PREDICTION.c.custom_metrics) == "array",
+        )
         .order_by(PREDICTION.c.id)
     )
     return [(int(p), int(i), str(label), cm) for p, i, label, cm in rows if cm]
