@@ -27,6 +27,7 @@ incremental refresh gives the same floating-point sums, bit for bit, as a full l
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -123,6 +124,7 @@ class _Codes:
 
 
 BlockKey = tuple[str, str, str, Aggregation]  # name, source, kind, aggregation
+
 
 def _i64(values: Iterable[int] | Sequence[int]) -> IntArray:
     return np.asarray(values if isinstance(values, Sequence) else list(values), dtype=np.int64)
@@ -367,27 +369,52 @@ def _replaced(part: _Part, key_item: IntArray, key_slot: IntArray) -> BoolArray:
     return hit
 
 
+#: Composite sort keys stay below this; beyond it the sort takes the keys one by one.
+_KEY_LIMIT = 2**62
+
+
+def _content_order(digits: list[tuple[IntArray, int]]) -> IntArray:
+    """The stable order of rows by (digit 0, digit 1, ...), each digit in 0..radix-1.
+
+    One composite int64 key and a stable sort (timsort: a part kept in this order plus a few
+    appended rows sorts in near-linear time); ``np.lexsort`` when the key would overflow.
+    """
+    if math.prod(max(radix, 1) for _, radix in digits) < _KEY_LIMIT:
+        composite = digits[0][0].copy()
+        for digit, radix in digits[1:]:
+            composite *= radix
+            composite += digit
+        return np.argsort(composite, kind="stable").astype(np.int64)
+    return np.lexsort(tuple(digit for digit, _ in reversed(digits))).astype(np.int64)
+
+
 def _roll(
     key: BlockKey, part: _Part, feature_rank: IntArray, pair_rank: IntArray, item_ids: IntArray
-) -> MetricBlock:
-    """One metric's entries, sorted by content and rolled up per confidence key."""
+) -> tuple[MetricBlock, _Part]:
+    """One metric's entries rolled up per confidence key, and the entries in the order used:
+    (confidence, data row, feature name, level, nested-feature name), ties by position."""
     name, source, kind, aggregation = key
+    if kind == CONFIDENCE:
+        keys, inverse = np.unique(part.confidence, return_inverse=True)
+        series = inverse.reshape(-1).astype(np.int64)
+    else:  # a single key, 0.0
+        keys = np.zeros(1 if part.size else 0)
+        series = np.zeros(part.size, dtype=np.int64)
     level = np.where(part.feature < 0, ROW, np.where(part.pair == -1, FEATURE, LEAF))
-    order = np.lexsort(
-        (
-            pair_rank[part.pair + 2],
-            level,
-            feature_rank[part.feature + 1],
-            part.item,
-            part.confidence,
-        )
+    index = np.searchsorted(item_ids, part.item).astype(np.int64)
+    order = _content_order(
+        [
+            (series, keys.shape[0]),
+            (index, item_ids.shape[0]),
+            (feature_rank[part.feature + 1] + 1, feature_rank.shape[0]),
+            (level.astype(np.int64), 3),
+            (pair_rank[part.pair + 2] + 1, pair_rank.shape[0]),
+        ]
     )
+    ordered = part.take(order)
     level = level[order].astype(np.int64)
-    values = part.values[order]
-    item = np.searchsorted(item_ids, part.item[order]).astype(np.int64)
-    feature, pair = part.feature[order], part.pair[order]
-    keys, series = np.unique(part.confidence[order], return_inverse=True)
-    series = series.reshape(-1).astype(np.int64)
+    values, item, series = ordered.values, index[order], series[order]
+    feature, pair = ordered.feature, ordered.pair
     starts = np.searchsorted(series, np.arange(keys.shape[0] + 1))
     parts: list[tuple[IntArray, ...]] = []
     fparts: list[tuple[IntArray, ...]] = []
@@ -408,7 +435,7 @@ def _roll(
         fvals.append(roll.feature_value)
     leaf = pair >= 0
     width = values.shape[1]
-    return MetricBlock(
+    block = MetricBlock(
         name=name,
         source=source,
         kind=kind,
@@ -426,6 +453,7 @@ def _roll(
         leaf_pair=pair[leaf],
         leaf_value=values[leaf],
     )
+    return block, ordered
 
 
 def _cat(arrays: list[IntArray]) -> IntArray:
@@ -509,7 +537,9 @@ def refresh(
     for key, part in parts.items():
         old = previous.blocks.get(key) if previous is not None else None
         if old is None or key in touched:
-            blocks[key] = _roll(key, part, feature_rank, pair_rank, item_ids)
+            blocks[key], ordered = _roll(key, part, feature_rank, pair_rank, item_ids)
+            # Kept in rolled order, so the next refresh sorts nearly sorted rows.
+            (run_parts if key[1] == RUN else prediction_parts)[key] = ordered
         elif remap is None:
             blocks[key] = old
         else:
