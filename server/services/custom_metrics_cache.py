@@ -549,13 +549,13 @@ def refresh(
                 feature_item=remap[old.feature_item],
                 leaf_item=remap[old.leaf_item],
             )
-    ordered = sorted(blocks, key=lambda k: (k[0], k[1] != RUN))
+    listed = sorted(blocks, key=lambda k: (k[0], k[1] != RUN))
     columns = MetricColumns(
         versions=versions,
         item_ids=item_ids,
         features=vocabulary.features.names(),
         pairs=vocabulary.pairs.names(),
-        blocks=tuple(blocks[k] for k in ordered),
+        blocks=tuple(blocks[k] for k in listed),
     )
     return _RunState(identity, vocabulary, run_parts, prediction_parts, blocks, columns)
 

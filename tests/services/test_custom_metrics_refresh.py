@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -170,7 +171,7 @@ async def test_shape_change_replaces_the_metric_in_the_cache(
     await upload(sessions, run, resum)
     got = {m.name: m for m in await query(sessions, run, cache)}
     assert got["iou"].aggregation.value == "SUM"
-    assert got["iou"].aggregate.value == pytest.approx(sum(float(m["value"]) for m in resum))  # type: ignore[arg-type]
+    assert got["iou"].aggregate.value == pytest.approx(sum(cast(float, m["value"]) for m in resum))
     assert cache.full_loads == 1
     await assert_same_as_full_load(sessions, run, cache, [None, ["b"]])
 
