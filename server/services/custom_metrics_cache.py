@@ -130,15 +130,6 @@ def _i64(values: Iterable[int] | Sequence[int]) -> IntArray:
     return np.asarray(values if isinstance(values, Sequence) else list(values), dtype=np.int64)
 
 
-def _pair_code(left: IntArray, right: IntArray) -> tuple[IntArray, IntArray]:
-    """Dense codes of (left, right) pairs of non-negative ints: (unique pairs (U, 2), inverse)."""
-    if left.shape[0] == 0:
-        return np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.int64)
-    span = int(right.max()) + 1
-    keys, inverse = np.unique(left * span + right, return_inverse=True)
-    return np.stack([keys // span, keys % span], axis=1), inverse.reshape(-1).astype(np.int64)
-
-
 @dataclass(frozen=True)
 class _Part:
     """One metric's entries, one per (stored row, confidence key), in no particular order.
@@ -257,52 +248,33 @@ class _Delta:
 
 
 def _scalar_parts(scalars: store.ScalarColumns, vocabulary: _Vocabulary) -> dict[BlockKey, _Part]:
-    """The plain scalars by metric.
-
-    Strings are coded one column at a time (a dict look-up per value), and combinations in
-    numpy: hashing a tuple per row would dominate the load of a million values.
-    """
-    n = len(scalars.item_id)
-    if n == 0:
+    """The plain scalars by metric: codes per key (a few), then numpy per value."""
+    if scalars.size == 0:
         return {}
-    names, aggregations, subclasses = _Codes(), _Codes(), _Codes()
-    name = _i64(names.codes(scalars.name))
-    aggregation = _i64(aggregations.codes(scalars.aggregation))
-    feature = _i64(vocabulary.features.codes(scalars.feature_name))
-    subclass = _i64(subclasses.codes(scalars.subclass_name))
-    name_list, aggregation_list = names.names(), aggregations.names()
-    subclass_list = subclasses.names()
-    nested = subclass >= 0
-    pair = np.full(n, -1, dtype=np.int64)
-    pair_keys, pair_of_nested = _pair_code(feature[nested], subclass[nested])
-    local_pairs = [vocabulary.pairs.code((int(f), subclass_list[s])) for f, s in pair_keys]
-    pair[nested] = _i64(local_pairs)[pair_of_nested]
-    # slot: (feature, subclass, name); feature and subclass may be -1, hence the + 1.
-    fs_keys, fs = _pair_code(feature + 1, subclass + 1)
-    slot_keys, slot_local = _pair_code(fs, name)
-    slots = [
-        vocabulary.slots.code(
-            (
-                int(fs_keys[k, 0]) - 1,
-                subclass_list[fs_keys[k, 1] - 1] if fs_keys[k, 1] > 0 else "",
-                name_list[nm],
-            )
-        )
-        for k, nm in slot_keys.tolist()
-    ]
-    slot = _i64(slots)[slot_local]
-    block_keys, block = _pair_code(name, aggregation)
+    n_keys = len(scalars.keys)
+    feature_of, pair_of, slot_of, block_of = (np.empty(n_keys, dtype=np.int64) for _ in range(4))
+    block_index: dict[BlockKey, int] = {}
+    for k, (feature_name, subclass_name, name, aggregation) in enumerate(scalars.keys):
+        f = vocabulary.features.code(feature_name)
+        feature_of[k] = f
+        pair_of[k] = vocabulary.pairs.code((f, subclass_name)) if subclass_name else -1
+        slot_of[k] = vocabulary.slots.code((f, subclass_name, name))
+        key = (name, RUN, SCALAR, Aggregation(aggregation))
+        block_of[k] = block_index.setdefault(key, len(block_index))
+    block = block_of[scalars.group]
     order = np.argsort(block, kind="stable")
-    bounds = np.searchsorted(block[order], np.arange(block_keys.shape[0] + 1))
-    item = _i64(scalars.item_id)
-    values = np.asarray(scalars.value, dtype=np.float64).reshape(-1, 1)
-    confidence = np.zeros(n, dtype=np.float64)
+    bounds = np.searchsorted(block[order], np.arange(len(block_index) + 1))
     out: dict[BlockKey, _Part] = {}
-    for b, (nm, ag) in enumerate(block_keys.tolist()):
+    for key, b in block_index.items():
         rows = order[bounds[b] : bounds[b + 1]]
-        key = (name_list[nm], RUN, SCALAR, Aggregation(aggregation_list[ag]))
+        group = scalars.group[rows]
         out[key] = _Part(
-            slot[rows], item[rows], feature[rows], pair[rows], confidence[rows], values[rows]
+            slot_of[group],
+            scalars.item_id[rows],
+            feature_of[group],
+            pair_of[group],
+            np.zeros(rows.shape[0], dtype=np.float64),
+            scalars.value[rows].reshape(-1, 1),
         )
     return out
 
