@@ -212,3 +212,29 @@ async def test_another_run_with_the_same_id_is_loaded_whole(
         assert again is first and cache.full_loads == 1
         await cache.columns(session, model_run_id=run.run_id, versions=(2, 0), identity="later")
         assert cache.full_loads == 2
+
+
+async def test_values_by_confidence_replaced_with_other_keys(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    run = await make_run(sessions, ["a", "b"])
+
+    def row(ref: str, pairs: list[tuple[float, float]]) -> dict[str, object]:
+        return {
+            "name": "pr",
+            "reference_id": ref,
+            "feature_name": "cat",
+            "aggregation": "SUM",
+            "values_by_confidence": [{"confidence": c, "value": v} for c, v in pairs],
+        }
+
+    await upload(
+        sessions, run, [row("a", [(0.1, 1.0), (0.5, 2.0)]), row("b", [(0.5, 4.0), (0.9, 8.0)])]
+    )
+    cache = CustomMetricCache()
+    await query(sessions, run, cache)
+    await upload(sessions, run, [row("a", [(0.3, 16.0), (0.9, 32.0)])])  # a's 0.1 and 0.5 go
+    [got] = await query(sessions, run, cache)
+    assert got.aggregate.by_confidence == [(0.3, 16.0), (0.5, 4.0), (0.9, 40.0)]
+    assert cache.full_loads == 1
+    await assert_same_as_full_load(sessions, run, cache, [None, ["a"]])
