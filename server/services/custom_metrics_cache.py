@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -115,10 +115,6 @@ class _Codes:
             found = self.index[key] = len(self.index) - 1
         return found
 
-    def codes(self, keys: Sequence[Any]) -> list[int]:
-        index = self.index
-        return [index[k] if k in index else self.code(k) for k in keys]
-
     def names(self) -> tuple[Any, ...]:
         return tuple(k for k in self.index if k != "")
 
@@ -126,13 +122,14 @@ class _Codes:
 BlockKey = tuple[str, str, str, Aggregation]  # name, source, kind, aggregation
 
 
-def _i64(values: Iterable[int] | Sequence[int]) -> IntArray:
-    return np.asarray(values if isinstance(values, Sequence) else list(values), dtype=np.int64)
+def _i64(values: Sequence[int]) -> IntArray:
+    return np.asarray(values, dtype=np.int64)
 
 
 @dataclass(frozen=True)
 class _Part:
-    """One metric's entries, one per (stored row, confidence key), in no particular order.
+    """One metric's entries, one per (stored row, confidence key): in rolled order once
+    rolled up, with a refresh's new entries appended until the next roll-up sorts them in.
 
     ``slot`` codes the stored row's (feature, nested feature, name), so (item, slot) is the
     row's key; -1 for per-prediction entries, which are never replaced one by one.
