@@ -1,6 +1,6 @@
 """Slice aggregate latency of custom metrics with 1,000,000 stored scalar values.
 
-    python bench/custom_metrics.py [--items 20000] [--postgres] [--repeat 15]
+    python bench/custom_metrics.py [--items 20000] [--postgres] [--repeat 15] [--upload 2000]
 
 Stores 1,000,000 nested-feature values (items x 2 metric names x 5 features x 5 nested
 features; no feature- or row-level values, so every query rolls the whole hierarchy up) on a
@@ -12,6 +12,12 @@ check SELECT + mask + segmented numpy reductions). Peer, in the same run and on 
 database: the same three answers (slice value and count, per feature, per nested feature)
 computed by plain SQL GROUP BY queries over the slice's item ids. The two answers are compared,
 then the median latencies and their ratio are printed, plus the cold load of the cache.
+
+First query after an upload (``--upload N``, 0 to skip): N rows through ``uploadCustomMetrics``'
+service - half replace stored values, half are new keys under a new nested feature - then the
+same query on the warm cache (its incremental refresh) against a fresh cache that loads the whole
+run (what every query after an upload paid before the refresh was incremental), measured in the
+same run. Both answers must agree bit for bit, and with the SQL peer.
 """
 
 from __future__ import annotations
@@ -35,9 +41,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.pg_admin import PG_ADMIN_URL, pg_admin  # noqa: E402
-from sliceboard.services.custom_metrics import aggregate_custom_metrics  # noqa: E402
+from sliceboard.services.custom_metrics import (  # noqa: E402
+    MetricAggregate,
+    aggregate_custom_metrics,
+    upload_custom_metrics,
+)
 from sliceboard.services.custom_metrics_cache import CustomMetricCache  # noqa: E402
-from sliceboard.storage.db import create_engine, create_sessionmaker, read_session  # noqa: E402
+from sliceboard.storage.db import (  # noqa: E402
+    create_engine,
+    create_sessionmaker,
+    read_session,
+    transaction,
+)
 from sliceboard.storage.migrate import upgrade  # noqa: E402
 from sliceboard.storage.tables import CustomMetric, Dataset, Item, Model, ModelRun, core, utcnow  # noqa: E402
 
@@ -146,7 +161,67 @@ def _close(a: float | None, b: float | None) -> bool:
     )
 
 
-async def measure(url: str, n_items: int, repeat: int, peer_repeat: int) -> None:
+def _answers(got: MetricAggregate) -> dict[tuple[str, str, str], tuple[float | None, int]]:
+    answers = {("slice", "", ""): (got.aggregate.value, got.aggregate.count)}
+    for feature in got.features:
+        answers[("feature", feature.feature_name, "")] = (
+            feature.aggregate.value,
+            feature.aggregate.count,
+        )
+        for sub in feature.subclasses:
+            answers[("subclass", feature.feature_name, sub.subclass_name)] = (
+                sub.aggregate.value,
+                sub.aggregate.count,
+            )
+    return answers
+
+
+def _check(got: MetricAggregate, rows: list[Any]) -> int:
+    """Asserts our answer equals the SQL peer's; the number of groups."""
+    expected = {(kind, f, s): (v, n) for kind, f, s, v, n in rows}
+    answers = _answers(got)
+    assert answers.keys() == expected.keys(), "different groups"
+    for key, (value, count) in expected.items():
+        assert count == answers[key][1] and _close(float(value), answers[key][0]), (
+            key,
+            value,
+            answers[key],
+        )
+    return len(expected)
+
+
+def upload_rows(item_ids: list[int], n_rows: int, round_: int) -> list[dict[str, Any]]:
+    """n_rows of metric "iou": half replace stored values, half add nested feature "s_new"."""
+    rng = np.random.default_rng(round_ + 1)
+    half = n_rows // 2
+    step = max(len(item_ids) // max(half, 1), 1)
+    picked = list(range(0, len(item_ids), step))[:half]
+    rows: list[dict[str, Any]] = []
+    for k, i in enumerate(picked):
+        rows.append(
+            {
+                "name": "iou",
+                "reference_id": f"i{i}",
+                "feature_name": f"f{k % FEATURES}",
+                "subclass_name": f"s{k % SUBCLASSES}",
+                "value": float(rng.uniform(0.01, 1.0)),
+                "aggregation": "ARITHMETIC_MEAN",
+            }
+        )
+        rows.append(
+            {
+                "name": "iou",
+                "reference_id": f"i{i}",
+                "feature_name": f"f{k % FEATURES}",
+                "subclass_name": "s_new",
+                "value": float(rng.uniform(0.01, 1.0)),
+                "aggregation": "ARITHMETIC_MEAN",
+            }
+        )
+    return rows
+
+
+async def measure(url: str, n_items: int, repeat: int, peer_repeat: int, n_upload: int) -> None:
     start = time.perf_counter()
     run, item_ids = await populate(url, n_items)
     print(
@@ -174,26 +249,7 @@ async def measure(url: str, n_items: int, repeat: int, peer_repeat: int) -> None
         start = time.perf_counter()
         [got] = await ours()
         cold = time.perf_counter() - start
-        rows = await sql()
-        expected = {(kind, f, s): (v, n) for kind, f, s, v, n in rows}
-        answers = {("slice", "", ""): (got.aggregate.value, got.aggregate.count)}
-        for feature in got.features:
-            answers[("feature", feature.feature_name, "")] = (
-                feature.aggregate.value,
-                feature.aggregate.count,
-            )
-            for sub in feature.subclasses:
-                answers[("subclass", feature.feature_name, sub.subclass_name)] = (
-                    sub.aggregate.value,
-                    sub.aggregate.count,
-                )
-        assert answers.keys() == expected.keys(), "different groups"
-        for key, (value, count) in expected.items():
-            assert count == answers[key][1] and _close(float(value), answers[key][0]), (
-                key,
-                value,
-                answers[key],
-            )
+        groups = _check(got, await sql())
         ours_times: list[float] = []
         sql_times: list[float] = []
         for i in range(repeat):  # interleaved, so both see the same machine load
@@ -206,7 +262,7 @@ async def measure(url: str, n_items: int, repeat: int, peer_repeat: int) -> None
                 sql_times.append(time.perf_counter() - t)
         ours_ms, sql_ms = statistics.median(ours_times) * 1e3, statistics.median(sql_times) * 1e3
         print(
-            f"answers agree: slice value {got.aggregate.value:.6f} over {got.aggregate.count:,} rows, {len(expected) - 1} feature/nested groups"
+            f"answers agree: slice value {got.aggregate.value:.6f} over {got.aggregate.count:,} rows, {groups - 1} feature/nested groups"
         )
         print(f"cold cache load (first query): {cold * 1e3:.0f} ms (cache loads: {cache.loads})")
         print(
@@ -218,6 +274,30 @@ async def measure(url: str, n_items: int, repeat: int, peer_repeat: int) -> None
         print(
             f"ratio peer/ours: {sql_ms / ours_ms:.1f}x   target: ours < 200 ms -> {'OK' if ours_ms < 200 else 'MISSED'}"
         )
+        for round_ in range(2 if n_upload else 0):
+            metrics = upload_rows(item_ids, n_upload, round_)
+            t = time.perf_counter()
+            async with transaction(sessions) as session:
+                counts = await upload_custom_metrics(
+                    session, model_run_id=str(run), metrics=metrics, max_rows=len(metrics)
+                )
+            upload_s = time.perf_counter() - t
+            t = time.perf_counter()
+            [after] = await ours()
+            incremental = time.perf_counter() - t
+            cold_cache, cache = cache, CustomMetricCache()
+            t = time.perf_counter()
+            [full] = await ours()
+            reload = time.perf_counter() - t
+            cache = cold_cache
+            assert _answers(after) == _answers(full), "incremental refresh differs from a full load"
+            _check(after, await sql())
+            print(
+                f"upload {round_ + 1}: {len(metrics):,} rows ({counts.updated:,} replaced, {counts.new:,} new) in {upload_s * 1e3:.0f} ms; "
+                f"first query after it: {incremental * 1e3:.0f} ms (incremental refresh), "
+                f"full reload {reload * 1e3:.0f} ms -> ratio full/incremental {reload / incremental:.1f}x  "
+                f"target < 1 s -> {'OK' if incremental < 1 else 'MISSED'}"
+            )
     finally:
         await engine.dispose()
 
@@ -230,6 +310,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--peer-repeat", type=int, default=5, help="peer queries (slow ones)")
     parser.add_argument("--postgres", action="store_true", help="use a fresh PostgreSQL database")
+    parser.add_argument(
+        "--upload",
+        type=int,
+        default=2_000,
+        help="rows per upload for the first-query-after-an-upload figure (0: skip)",
+    )
     args = parser.parse_args()
     if args.postgres:
         name = f"sliceboard_bench_{uuid.uuid4().hex[:8]}"
@@ -242,7 +328,7 @@ def main() -> int:
         try:
             upgrade(url)
             print(f"backend: PostgreSQL ({name})")
-            asyncio.run(measure(url, args.items, args.repeat, args.peer_repeat))
+            asyncio.run(measure(url, args.items, args.repeat, args.peer_repeat, args.upload))
         finally:
             asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return 0
@@ -250,7 +336,7 @@ def main() -> int:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         print("backend: SQLite")
-        asyncio.run(measure(url, args.items, args.repeat, args.peer_repeat))
+        asyncio.run(measure(url, args.items, args.repeat, args.peer_repeat, args.upload))
     return 0
 
 

@@ -155,8 +155,11 @@ async def _write(
             }
         )
     if changed:
-        await store.upsert_custom_metrics(session=session, model_run_id=run_id, rows=changed)
-        await store.bump_custom_metrics_version(session=session, model_run_id=run_id)
+        # The rows carry the bumped version, so caches can read just what changed since theirs.
+        revision = await store.bump_custom_metrics_version(session=session, model_run_id=run_id)
+        await store.upsert_custom_metrics(
+            session=session, model_run_id=run_id, rows=changed, revision=revision
+        )
     return UploadCounts(new=new, updated=updated, ignored=ignored)
 
 
@@ -220,7 +223,10 @@ async def aggregate_custom_metrics(
     if run is None:
         raise NotFound("ModelRun", model_run_id, "modelRunId")
     columns = await cache.columns(
-        session, model_run_id=model_run_id, versions=(run.custom_metrics_version, run.data_version)
+        session,
+        model_run_id=model_run_id,
+        versions=(run.custom_metrics_version, run.data_version),
+        identity=run.created_at,
     )
     mask = None if item_ids is None else columns.item_mask(np.asarray(item_ids, dtype=np.int64))
     wanted = None if names is None else set(names)

@@ -7,16 +7,30 @@ feature) values and nested-feature values - and a slice query is a boolean mask 
 ``np.bincount`` reductions, with no sort and no Python loop per row.
 
 Uploaded metrics bump ``model_run.custom_metrics_version`` and prediction changes bump
-``data_version``; every query reads both (one small SELECT) and reloads on a mismatch, so API
+``data_version``; every query reads both (one small SELECT) and refreshes on a mismatch, so API
 replicas never serve stale values.
+
+The refresh after an upload is incremental. Every uploaded row carries the version of the
+upload that last wrote it (``revision``), so a cache at version V reads only ``revision > V``,
+replaces its entries with the same (data row, feature, nested feature, name) key - an upsert
+keeps the key, and a key is never deleted while its run exists - and rolls up again only the
+metrics those rows belong to. A ``data_version`` change reloads only the per-prediction
+metrics. Replacing by key makes a refresh idempotent: a row read twice (written between the
+version SELECT and the row SELECT) is applied twice to the same effect. A run that is not the
+one cached (its id reused, or its version lower) is loaded whole.
+
+Entries of one metric are rolled up in an order fixed by their content (confidence, data row,
+feature name, level, nested-feature name; predictions by id), never by load history, so an
+incremental refresh gives the same floating-point sums, bit for bit, as a full load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -101,165 +115,275 @@ class _Codes:
             found = self.index[key] = len(self.index) - 1
         return found
 
-    def codes(self, keys: Sequence[Any]) -> list[int]:
-        index = self.index
-        return [index[k] if k in index else self.code(k) for k in keys]
-
     def names(self) -> tuple[Any, ...]:
         return tuple(k for k in self.index if k != "")
-
-
-@dataclass
-class _Entries:
-    """Flat entries of every metric while loading, one per (row, confidence key)."""
-
-    block: list[int]
-    item: list[int]
-    feature: list[int]
-    subclass: list[int]  # pair code; -1 none (row or feature entry), PREDICTION_LEAF
-    confidence: list[float]
-    values: list[tuple[float, ...]]  # width 1 or 4
 
 
 BlockKey = tuple[str, str, str, Aggregation]  # name, source, kind, aggregation
 
 
-def _code_scalars(
-    scalars: store.ScalarColumns, features: _Codes, pairs: _Codes, blocks: _Codes
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Block, feature and pair codes of the plain scalars, int64 (N,) each.
+def _i64(values: Sequence[int]) -> IntArray:
+    return np.asarray(values, dtype=np.int64)
 
-    Strings are coded one column at a time (a dict look-up per value), and combinations in
-    numpy: hashing a tuple per row would dominate the load of a million values.
+
+@dataclass(frozen=True)
+class _Part:
+    """One metric's entries, one per (stored row, confidence key): in rolled order once
+    rolled up, with a refresh's new entries appended until the next roll-up sorts them in.
+
+    ``slot`` codes the stored row's (feature, nested feature, name), so (item, slot) is the
+    row's key; -1 for per-prediction entries, which are never replaced one by one.
     """
-    names, aggregations, subclasses = _Codes(), _Codes(), _Codes()
-    name = np.asarray(names.codes(scalars.name), dtype=np.int64)
-    aggregation = np.asarray(aggregations.codes(scalars.aggregation), dtype=np.int64)
-    combined, block = np.unique(name * 8 + aggregation, return_inverse=True)
-    name_list, aggregation_list = names.names(), aggregations.names()
-    for key in combined.tolist():
-        blocks.code((name_list[key // 8], RUN, SCALAR, Aggregation(aggregation_list[key % 8])))
-    feature = np.asarray(features.codes(scalars.feature_name), dtype=np.int64)
-    subclass = np.asarray(subclasses.codes(scalars.subclass_name), dtype=np.int64)
-    nested = subclass >= 0
-    span = max(len(subclasses.index), 1)
-    pair_keys, pair_of_nested = np.unique(
-        feature[nested] * span + subclass[nested], return_inverse=True
-    )
-    subclass_list = subclasses.names()
-    for key in pair_keys.tolist():
-        pairs.code((key // span, subclass_list[key % span]))
-    pair = np.full(feature.shape[0], -1, dtype=np.int64)
-    pair[nested] = pair_of_nested
-    return block.astype(np.int64), feature, pair
+
+    slot: IntArray
+    item: IntArray  # item row ids
+    feature: IntArray  # feature code, -1 none
+    pair: IntArray  # pair code, -1 none, PREDICTION_LEAF
+    confidence: FloatArray
+    values: FloatArray  # (N, width)
+
+    @property
+    def size(self) -> int:
+        return int(self.item.shape[0])
+
+    def take(self, rows: IntArray | BoolArray) -> _Part:
+        return _Part(
+            self.slot[rows],
+            self.item[rows],
+            self.feature[rows],
+            self.pair[rows],
+            self.confidence[rows],
+            self.values[rows],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[_Part]) -> _Part:
+        if len(parts) == 1:
+            return parts[0]
+        return _Part(
+            *(
+                np.concatenate([getattr(p, name) for p in parts])
+                for name in ("slot", "item", "feature", "pair", "confidence", "values")
+            )
+        )
 
 
-def build_columns(
-    versions: tuple[int, int],
-    scalars: store.ScalarColumns,
-    others: list[store.OtherMetricRow],
-    predictions: list[tuple[int, int, str, Any]],
-) -> MetricColumns:
-    """Codes, sorts and rolls up the stored rows (CPU work: runs off the event loop)."""
-    features, pairs, blocks = _Codes(), _Codes(), _Codes()
-    block, feature, pair = _code_scalars(scalars, features, pairs, blocks)
-    extra = _Entries([], [], [], [], [], [])
+class _PartBuilder:
+    """Entries of several metrics gathered row by row (rows with more than one number)."""
+
+    def __init__(self) -> None:
+        self.lists: dict[BlockKey, tuple[list[int], ...]] = {}
+        self.values: dict[BlockKey, list[tuple[float, ...]]] = {}
+        self.confidences: dict[BlockKey, list[float]] = {}
+
+    def add(
+        self,
+        key: BlockKey,
+        slot: int,
+        item: int,
+        feature: int,
+        pair: int,
+        confidence: float,
+        values: tuple[float, ...],
+    ) -> None:
+        lists = self.lists.get(key)
+        if lists is None:
+            lists = self.lists[key] = ([], [], [], [])
+            self.values[key], self.confidences[key] = [], []
+        lists[0].append(slot)
+        lists[1].append(item)
+        lists[2].append(feature)
+        lists[3].append(pair)
+        self.confidences[key].append(confidence)
+        self.values[key].append(values)
+
+    def parts(self) -> dict[BlockKey, _Part]:
+        out = {}
+        for key, (slot, item, feature, pair) in self.lists.items():
+            width = 4 if key[2] == CONFUSION else 1
+            out[key] = _Part(
+                _i64(slot),
+                _i64(item),
+                _i64(feature),
+                _i64(pair),
+                np.asarray(self.confidences[key], dtype=np.float64),
+                np.asarray(self.values[key], dtype=np.float64).reshape(-1, width),
+            )
+        return out
+
+
+@dataclass
+class _Vocabulary:
+    """Codes that stay valid across refreshes: new names get new codes, old ones keep theirs."""
+
+    features: _Codes = field(default_factory=_Codes)
+    pairs: _Codes = field(default_factory=_Codes)  # (feature code, nested feature name)
+    slots: _Codes = field(default_factory=_Codes)  # (feature code, nested feature name, name)
+
+    def ranks(self) -> tuple[IntArray, IntArray]:
+        """Sort ranks by name of the feature codes (index code + 1) and the pair codes (index
+        code + 2), so entries are ordered by names, whatever order the codes were handed out."""
+        features = self.features.names()
+        feature_rank = np.full(len(features) + 1, -1, dtype=np.int64)
+        by_name = sorted(range(len(features)), key=lambda c: features[c])
+        feature_rank[np.asarray(by_name, dtype=np.int64) + 1] = np.arange(len(features))
+        pairs = self.pairs.names()
+        pair_rank = np.full(len(pairs) + 2, -1, dtype=np.int64)
+        by_pair = sorted(range(len(pairs)), key=lambda c: (features[pairs[c][0]], pairs[c][1]))
+        pair_rank[np.asarray(by_pair, dtype=np.int64) + 2] = np.arange(len(pairs))
+        return feature_rank, pair_rank
+
+
+@dataclass(frozen=True)
+class _Delta:
+    """Rows written since the cached version: their entries by metric, and their keys."""
+
+    parts: dict[BlockKey, _Part]
+    names: frozenset[str]
+    key_item: IntArray
+    key_slot: IntArray
+
+
+def _scalar_parts(scalars: store.ScalarColumns, vocabulary: _Vocabulary) -> dict[BlockKey, _Part]:
+    """The plain scalars by metric: codes per key (a few), then numpy per value."""
+    if scalars.size == 0:
+        return {}
+    n_keys = len(scalars.keys)
+    feature_of, pair_of, slot_of, block_of = (np.empty(n_keys, dtype=np.int64) for _ in range(4))
+    block_index: dict[BlockKey, int] = {}
+    for k, (feature_name, subclass_name, name, aggregation) in enumerate(scalars.keys):
+        f = vocabulary.features.code(feature_name)
+        feature_of[k] = f
+        pair_of[k] = vocabulary.pairs.code((f, subclass_name)) if subclass_name else -1
+        slot_of[k] = vocabulary.slots.code((f, subclass_name, name))
+        key = (name, RUN, SCALAR, Aggregation(aggregation))
+        block_of[k] = block_index.setdefault(key, len(block_index))
+    block = block_of[scalars.group]
+    order = np.argsort(block, kind="stable")
+    bounds = np.searchsorted(block[order], np.arange(len(block_index) + 1))
+    out: dict[BlockKey, _Part] = {}
+    for key, b in block_index.items():
+        rows = order[bounds[b] : bounds[b + 1]]
+        group = scalars.group[rows]
+        out[key] = _Part(
+            slot_of[group],
+            scalars.item_id[rows],
+            feature_of[group],
+            pair_of[group],
+            np.zeros(rows.shape[0], dtype=np.float64),
+            scalars.value[rows].reshape(-1, 1),
+        )
+    return out
+
+
+def _delta(
+    scalars: store.ScalarColumns, others: list[store.OtherMetricRow], vocabulary: _Vocabulary
+) -> _Delta:
+    """The uploaded rows (all of a run's, or those written since a version) as entries."""
+    parts = _scalar_parts(scalars, vocabulary)
+    builder = _PartBuilder()
+    features, pairs, slots = vocabulary.features, vocabulary.pairs, vocabulary.slots
+    other_items: list[int] = []
+    other_slots: list[int] = []
     for row in others:
         kind = CONFUSION if row.kind == CONFUSION else CONFIDENCE
-        b = blocks.code((row.name, RUN, kind, Aggregation(row.aggregation)))
+        key = (row.name, RUN, kind, Aggregation(row.aggregation))
         f = features.code(row.feature_name)
         p = pairs.code((f, row.subclass_name) if row.subclass_name else "")
-        points = (
-            [(0.0, tuple(map(float, row.counts)))]
-            if kind == CONFUSION
-            else [(float(c), (float(v),)) for c, v in row.by_confidence or []]
-        )
-        for confidence, values in points:
-            extra.block.append(b)
-            extra.item.append(row.item_id)
-            extra.feature.append(f)
-            extra.subclass.append(p)
-            extra.confidence.append(confidence)
-            extra.values.append(values)
+        slot = slots.code((f, row.subclass_name, row.name))
+        other_items.append(row.item_id)
+        other_slots.append(slot)
+        if kind == CONFUSION:
+            builder.add(key, slot, row.item_id, f, p, 0.0, tuple(map(float, row.counts)))
+        else:
+            for c, v in row.by_confidence or []:
+                builder.add(key, slot, row.item_id, f, p, float(c), (float(v),))
+    for key, part in builder.parts().items():
+        parts[key] = _Part.concat([parts[key], part]) if key in parts else part
+    return _Delta(
+        parts=parts,
+        names=frozenset(key[0] for key in parts) | frozenset(row.name for row in others),
+        key_item=np.concatenate([p.item for p in parts.values()] + [_i64(other_items)]),
+        key_slot=np.concatenate([p.slot for p in parts.values()] + [_i64(other_slots)]),
+    )
+
+
+def _prediction_parts(
+    predictions: list[tuple[int, int, str, Any]], vocabulary: _Vocabulary
+) -> dict[BlockKey, _Part]:
+    """Per-prediction metrics by name, in prediction id order (leaves under their label)."""
+    builder = _PartBuilder()
     for _pid, item, label, custom in predictions:
-        f = features.code(label)
+        f = vocabulary.features.code(label)
         for metric in custom if isinstance(custom, list) else []:
             value = metric.get("value") if isinstance(metric, dict) else None
             if isinstance(value, int | float) and np.isfinite(value):
                 key = (str(metric.get("name")), PREDICTION, SCALAR, Aggregation.ARITHMETIC_MEAN)
-                extra.block.append(blocks.code(key))
-                extra.item.append(item)
-                extra.feature.append(f)
-                extra.subclass.append(PREDICTION_LEAF)
-                extra.confidence.append(0.0)
-                extra.values.append((float(value),))
-    n_scalar = block.shape[0]
-    all_items = np.asarray(scalars.item_id + extra.item, dtype=np.int64)
-    item_ids = np.unique(all_items)
-    columns = _Arrays(
-        block=np.concatenate([block, np.asarray(extra.block, dtype=np.int64)]),
-        item=np.searchsorted(item_ids, all_items).astype(np.int64),
-        feature=np.concatenate([feature, np.asarray(extra.feature, dtype=np.int64)]),
-        pair=np.concatenate([pair, np.asarray(extra.subclass, dtype=np.int64)]),
-        confidence=np.concatenate(
-            [np.zeros(n_scalar), np.asarray(extra.confidence, dtype=np.float64)]
-        ),
-        scalar_values=np.asarray(scalars.value, dtype=np.float64),
-        extra_values=extra.values,
+                builder.add(key, -1, item, f, PREDICTION_LEAF, 0.0, (float(value),))
+    return builder.parts()
+
+
+def _replaced(part: _Part, key_item: IntArray, key_slot: IntArray) -> BoolArray:
+    """bool (N,): the entries whose stored row has one of the keys (item, slot)."""
+    items = np.unique(key_item)
+    hit = np.isin(part.item, items)
+    if not hit.any():
+        return hit
+    rows = np.flatnonzero(hit)
+    # Items re-coded densely among the keys' own, so the combined key cannot overflow.
+    span = int(max(part.slot[rows].max(), key_slot.max())) + 1
+    stored = np.searchsorted(items, part.item[rows]) * span + part.slot[rows]
+    wanted = np.searchsorted(items, key_item) * span + key_slot
+    hit[rows] = np.isin(stored, wanted)
+    return hit
+
+
+#: Composite sort keys stay below this; beyond it the sort takes the keys one by one.
+_KEY_LIMIT = 2**62
+
+
+def _content_order(digits: list[tuple[IntArray, int]]) -> IntArray:
+    """The stable order of rows by (digit 0, digit 1, ...), each digit in 0..radix-1.
+
+    One composite int64 key and a stable sort (timsort: a part kept in this order plus a few
+    appended rows sorts in near-linear time); ``np.lexsort`` when the key would overflow.
+    """
+    if math.prod(max(radix, 1) for _, radix in digits) < _KEY_LIMIT:
+        composite = digits[0][0].copy()
+        for digit, radix in digits[1:]:
+            composite *= radix
+            composite += digit
+        return np.argsort(composite, kind="stable").astype(np.int64)
+    return np.lexsort(tuple(digit for digit, _ in reversed(digits))).astype(np.int64)
+
+
+def _roll(
+    key: BlockKey, part: _Part, feature_rank: IntArray, pair_rank: IntArray, item_ids: IntArray
+) -> tuple[MetricBlock, _Part]:
+    """One metric's entries rolled up per confidence key, and the entries in the order used:
+    (confidence, data row, feature name, level, nested-feature name), ties by position."""
+    name, source, kind, aggregation = key
+    if kind == CONFIDENCE:
+        keys, inverse = np.unique(part.confidence, return_inverse=True)
+        series = inverse.reshape(-1).astype(np.int64)
+    else:  # a single key, 0.0
+        keys = np.zeros(1 if part.size else 0)
+        series = np.zeros(part.size, dtype=np.int64)
+    level = np.where(part.feature < 0, ROW, np.where(part.pair == -1, FEATURE, LEAF))
+    index = np.searchsorted(item_ids, part.item).astype(np.int64)
+    order = _content_order(
+        [
+            (series, keys.shape[0]),
+            (index, item_ids.shape[0]),
+            (feature_rank[part.feature + 1] + 1, feature_rank.shape[0]),
+            (level.astype(np.int64), 3),
+            (pair_rank[part.pair + 2] + 1, pair_rank.shape[0]),
+        ]
     )
-    shapes: dict[int, BlockKey] = {code: key for key, code in blocks.index.items() if key != ""}
-    return MetricColumns(
-        versions=versions,
-        item_ids=item_ids,
-        features=features.names(),
-        pairs=pairs.names(),
-        blocks=tuple(_blocks(columns, shapes)),
-    )
-
-
-@dataclass(frozen=True)
-class _Arrays:
-    block: IntArray
-    item: IntArray
-    feature: IntArray
-    pair: IntArray
-    confidence: FloatArray
-    scalar_values: FloatArray
-    extra_values: list[tuple[float, ...]]
-
-    def values(self, rows: IntArray, width: int) -> FloatArray:
-        """float64 (len(rows), width) for entry rows of one block (all scalar or all extra)."""
-        n_scalar = self.scalar_values.shape[0]
-        if rows.shape[0] and rows[0] < n_scalar:
-            return self.scalar_values[rows].reshape(-1, 1)
-        out = np.asarray([self.extra_values[r - n_scalar] for r in rows], dtype=np.float64)
-        return out.reshape(-1, width)
-
-
-def _blocks(a: _Arrays, shapes: dict[int, BlockKey]) -> list[MetricBlock]:
-    level = np.where(a.feature < 0, ROW, np.where(a.pair == -1, FEATURE, LEAF)).astype(np.int64)
-    order = np.lexsort((level, a.feature, a.item, a.confidence, a.block))
-    bounds = np.searchsorted(a.block[order], np.arange(len(shapes) + 1))
-    out = []
-    for code in sorted(shapes, key=lambda c: (shapes[c][0], shapes[c][1] != RUN)):
-        name, source, kind, aggregation = shapes[code]
-        rows = order[bounds[code] : bounds[code + 1]]
-        out.append(_rolled_block(a, rows, level[rows], name, source, kind, aggregation))
-    return out
-
-
-def _rolled_block(
-    a: _Arrays,
-    rows: IntArray,
-    level: IntArray,
-    name: str,
-    source: str,
-    kind: str,
-    aggregation: Aggregation,
-) -> MetricBlock:
-    values = a.values(rows, 4 if kind == CONFUSION else 1)
-    item, feature, pair = a.item[rows], a.feature[rows], a.pair[rows]
-    keys, series = np.unique(a.confidence[rows], return_inverse=True)
+    ordered = part.take(order)
+    level = level[order].astype(np.int64)
+    values, item, series = ordered.values, index[order], series[order]
+    feature, pair = ordered.feature, ordered.pair
     starts = np.searchsorted(series, np.arange(keys.shape[0] + 1))
     parts: list[tuple[IntArray, ...]] = []
     fparts: list[tuple[IntArray, ...]] = []
@@ -280,7 +404,7 @@ def _rolled_block(
         fvals.append(roll.feature_value)
     leaf = pair >= 0
     width = values.shape[1]
-    return MetricBlock(
+    block = MetricBlock(
         name=name,
         source=source,
         kind=kind,
@@ -294,52 +418,184 @@ def _rolled_block(
         feature_code=_cat([p[2] for p in fparts]),
         feature_value=np.concatenate(fvals) if fvals else np.empty((0, width)),
         leaf_item=item[leaf],
-        leaf_series=series.astype(np.int64)[leaf],
+        leaf_series=series[leaf],
         leaf_pair=pair[leaf],
         leaf_value=values[leaf],
     )
+    return block, ordered
 
 
 def _cat(arrays: list[IntArray]) -> IntArray:
     return np.concatenate(arrays).astype(np.int64) if arrays else np.empty(0, dtype=np.int64)
 
 
+Uploaded = tuple[store.ScalarColumns, list[store.OtherMetricRow]]
+
+
+@dataclass(frozen=True)
+class _RunState:
+    """What the cache holds for a run: its entries (to refresh from) and their roll-up."""
+
+    identity: object
+    vocabulary: _Vocabulary
+    run_parts: dict[BlockKey, _Part]
+    prediction_parts: dict[BlockKey, _Part]
+    blocks: dict[BlockKey, MetricBlock]
+    columns: MetricColumns
+
+    def covers(self, identity: object, versions: tuple[int, int]) -> bool:
+        return self.identity == identity and self.columns.versions == versions
+
+    def refreshable_to(self, identity: object, versions: tuple[int, int]) -> bool:
+        """The same run, at or before ``versions`` (counters only move up)."""
+        held = self.columns.versions
+        return self.identity == identity and held[0] <= versions[0] and held[1] <= versions[1]
+
+
+def refresh(
+    previous: _RunState | None,
+    identity: object,
+    versions: tuple[int, int],
+    uploaded: Uploaded | None,
+    predictions: list[tuple[int, int, str, Any]] | None,
+) -> _RunState:
+    """The state at ``versions`` (CPU work: runs off the event loop).
+
+    ``previous`` None: ``uploaded`` and ``predictions`` are all the run's rows. Otherwise
+    ``uploaded`` holds the rows written after ``previous``'s version (None: none were) and
+    ``predictions`` all per-prediction metrics when ``data_version`` moved (None: it did not).
+    """
+    vocabulary = previous.vocabulary if previous is not None else _Vocabulary()
+    run_parts = dict(previous.run_parts) if previous is not None else {}
+    prediction_parts = dict(previous.prediction_parts) if previous is not None else {}
+    touched: set[BlockKey] = set()
+    new_items: list[IntArray] = []
+    if uploaded is not None:
+        delta = _delta(uploaded[0], uploaded[1], vocabulary)
+        for key in [k for k in run_parts if k[0] in delta.names]:
+            drop = _replaced(run_parts[key], delta.key_item, delta.key_slot)
+            if drop.any():
+                touched.add(key)
+                kept = run_parts[key].take(~drop)
+                if kept.size:
+                    run_parts[key] = kept
+                else:
+                    del run_parts[key]
+        for key, part in delta.parts.items():
+            touched.add(key)
+            run_parts[key] = _Part.concat([run_parts[key], part]) if key in run_parts else part
+        new_items.append(delta.key_item)
+    if predictions is not None:
+        fresh = _prediction_parts(predictions, vocabulary)
+        touched |= set(prediction_parts) | set(fresh)
+        prediction_parts = fresh
+    parts = {**run_parts, **prediction_parts}
+    if previous is None or predictions is not None:
+        # Predictions can disappear with their items: count the items again.
+        item_ids = np.unique(_cat([p.item for p in parts.values()]))
+    else:
+        held = previous.columns.item_ids
+        added = _cat(new_items)
+        added = np.unique(added[~np.isin(added, held)])
+        item_ids = held if added.shape[0] == 0 else np.union1d(held, added).astype(np.int64)
+    remap: IntArray | None = None
+    if previous is not None and item_ids is not previous.columns.item_ids:
+        remap = np.searchsorted(item_ids, previous.columns.item_ids).astype(np.int64)
+    feature_rank, pair_rank = vocabulary.ranks()
+    blocks: dict[BlockKey, MetricBlock] = {}
+    for key, part in parts.items():
+        old = previous.blocks.get(key) if previous is not None else None
+        if old is None or key in touched:
+            blocks[key], ordered = _roll(key, part, feature_rank, pair_rank, item_ids)
+            # Kept in rolled order, so the next refresh sorts nearly sorted rows.
+            (run_parts if key[1] == RUN else prediction_parts)[key] = ordered
+        elif remap is None:
+            blocks[key] = old
+        else:
+            blocks[key] = replace(
+                old,
+                row_item=remap[old.row_item],
+                feature_item=remap[old.feature_item],
+                leaf_item=remap[old.leaf_item],
+            )
+    listed = sorted(blocks, key=lambda k: (k[0], k[1] != RUN))
+    columns = MetricColumns(
+        versions=versions,
+        item_ids=item_ids,
+        features=vocabulary.features.names(),
+        pairs=vocabulary.pairs.names(),
+        blocks=tuple(blocks[k] for k in listed),
+    )
+    return _RunState(identity, vocabulary, run_parts, prediction_parts, blocks, columns)
+
+
 class CustomMetricCache:
-    """Rolled-up columns of the most recently queried runs (least recently used dropped)."""
+    """Rolled-up columns of the most recently queried runs (least recently used dropped).
+
+    ``loads`` counts every refresh, ``full_loads`` those that read the whole run.
+    """
 
     def __init__(self, max_runs: int = 4) -> None:
         self.max_runs = max_runs
-        self._runs: OrderedDict[int, MetricColumns] = OrderedDict()
+        self._runs: OrderedDict[int, _RunState] = OrderedDict()
         self._locks: dict[int, asyncio.Lock] = {}
         self.loads = 0
+        self.full_loads = 0
 
     async def columns(
-        self, session: AsyncSession, *, model_run_id: int, versions: tuple[int, int]
+        self,
+        session: AsyncSession,
+        *,
+        model_run_id: int,
+        versions: tuple[int, int],
+        identity: object = None,
     ) -> MetricColumns:
+        """``versions``: (custom_metrics_version, data_version), read before any row;
+        ``identity``: what tells this run from an earlier one with the same id."""
         cached = self._runs.get(model_run_id)
-        if cached is not None and cached.versions == versions:
+        if cached is not None and cached.covers(identity, versions):
             self._runs.move_to_end(model_run_id)
-            return cached
+            return cached.columns
         lock = self._locks.setdefault(model_run_id, asyncio.Lock())
         async with lock:
             cached = self._runs.get(model_run_id)
-            if cached is None or cached.versions != versions:
-                # Versions were read before the rows: a newer load is at worst reloaded again.
-                scalars = await store.select_scalar_columns(
-                    session=session, model_run_id=model_run_id
-                )
-                others = await store.select_other_metric_rows(
-                    session=session, model_run_id=model_run_id
-                )
-                predictions = await store.select_prediction_metrics(
-                    session=session, model_run_id=model_run_id
-                )
-                cached = await asyncio.to_thread(
-                    build_columns, versions, scalars, others, predictions
-                )
-                self.loads += 1
+            if cached is None or not cached.covers(identity, versions):
+                cached = await self._refresh(session, model_run_id, versions, identity, cached)
                 self._runs[model_run_id] = cached
             self._runs.move_to_end(model_run_id)
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
-            return cached
+            return cached.columns
+
+    async def _refresh(
+        self,
+        session: AsyncSession,
+        model_run_id: int,
+        versions: tuple[int, int],
+        identity: object,
+        cached: _RunState | None,
+    ) -> _RunState:
+        previous = cached if cached and cached.refreshable_to(identity, versions) else None
+        held = previous.columns.versions if previous is not None else None
+        uploaded: Uploaded | None = None
+        if held is None or held[0] != versions[0]:
+            since = None if held is None else held[0]
+            uploaded = (
+                await store.select_scalar_columns(
+                    session=session, model_run_id=model_run_id, since_revision=since
+                ),
+                await store.select_other_metric_rows(
+                    session=session, model_run_id=model_run_id, since_revision=since
+                ),
+            )
+        predictions = None
+        if held is None or held[1] != versions[1]:
+            predictions = await store.select_prediction_metrics(
+                session=session, model_run_id=model_run_id
+            )
+        state = await asyncio.to_thread(
+            refresh, previous, identity, versions, uploaded, predictions
+        )
+        self.loads += 1
+        self.full_loads += previous is None
+        return state

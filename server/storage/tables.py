@@ -313,6 +313,7 @@ class CustomMetric(SQLModel, table=True):
             name="uq_custom_metric_key",
         ),
         sa.Index("ix_custom_metric_run_name", "model_run_id", "name"),
+        sa.Index("ix_custom_metric_run_revision", "model_run_id", "revision"),
     )
     id: int | None = _pk()
     model_run_id: int = _fk("model_run.id", index=False)
@@ -334,6 +335,10 @@ class CustomMetric(SQLModel, table=True):
     tn: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     fn: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     created_at: datetime = _time()
+    # The run's custom_metrics_version of the upload that last wrote the row (migration 0008).
+    revision: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
 
 class ApiKey(SQLModel, table=True):
