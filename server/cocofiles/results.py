@@ -149,13 +149,14 @@ def load_results(
             return CocoResults(path, rows, item, label, score, area, bbox, None, None, 0)
     if gt.iou_type == "segm":
         try:
-            boxes, own_masks = streamed_masks(raw, gt, started_masks)
+            boxes, own_masks, mask_area = streamed_masks(raw, gt, started_masks)
         except NotStreamable:
             pass
         else:
             del raw
             rows = np.arange(boxes.item.shape[0], dtype=np.int64)
-            area = boxes.bbox[:, 2] * boxes.bbox[:, 3]
+            # loadRes' bbox branch (area w * h), or its segm branch (the masks' own)
+            area = boxes.bbox[:, 2] * boxes.bbox[:, 3] if mask_area is None else mask_area
             return CocoResults(
                 path,
                 rows,

@@ -103,8 +103,18 @@ static int check_string(const unsigned char *s, Py_ssize_t len) {
  * `len` of each); `total` gets the pixel count and `span` the foreground's span.
  * Returns the number of runs, or minus a DECODE_* status naming the problem in
  * the numpy decoder's order of precedence. */
-static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_t *out,
-                                 int64_t *ends, int64_t *total, Span *span) {
+/* The inclusive pixel extents of a mask's non-empty foreground runs, as pycocotools'
+ * toBbox finds them: x0/y0 start at the mask's width/height and x1/y1 at 0; a run
+ * that continues into the next column widens y to the whole height. */
+typedef struct {
+    int64_t x0, y0, x1, y1;
+} Extent;
+
+/* decode_one, also finding the extents of the foreground in a mask of height h when
+ * `ext` is not NULL (the caller sets its starting values). */
+static inline int64_t decode_extent(const unsigned char *s, Py_ssize_t len, uint32_t *out,
+                                    int64_t *ends, int64_t *total, Span *span, int64_t h,
+                                    Extent *ext) {
     int64_t before1 = 0, before2 = 0, pos = 0; /* the runs one and two places back */
     Span sp = {-1, 0, 0};
     Py_ssize_t m = 0, p = 0;
@@ -133,6 +143,17 @@ static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_
         if (out) out[m] = (uint32_t)x;
         if (ends) ends[m] = pos;
         if ((m & 1) && x > 0) {
+            if (ext && h > 0) { /* h == 0 has no pixels: the size check rejects the string */
+                int64_t start = pos - x, ys = start % h, ye = ys + x - 1;
+                if (sp.first < 0) ext->x0 = start / h;
+                ext->x1 = (pos - 1) / h;
+                if (ye >= h) {
+                    ys = 0;
+                    ye = h - 1;
+                }
+                if (ys < ext->y0) ext->y0 = ys;
+                if (ye > ext->y1) ext->y1 = ye;
+            }
             if (sp.first < 0) sp.first = pos - x;
             sp.last = pos;
             sp.area += x;
@@ -148,6 +169,35 @@ static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_
 bad:; /* one pass without the checks' order; check_string names the problem */
     int status = check_string(s, len);
     return -(int64_t)(status == DECODE_OK ? DECODE_RANGE : status);
+}
+
+static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_t *out,
+                                 int64_t *ends, int64_t *total, Span *span) {
+    return decode_extent(s, len, out, ends, total, span, 0, NULL);
+}
+
+/* Decodes one string of an h x w mask, checks that its runs fill the mask, and writes
+ * its area (mask.area) and box (mask.toBbox: zeros with fewer than two runs, and
+ * pycocotools' unsigned arithmetic for a mask without foreground). 0 or a DECODE_*
+ * status. */
+static int summarize_one(const unsigned char *s, Py_ssize_t len, int64_t h, int64_t w,
+                         double *area, double *box) {
+    int64_t total = 0;
+    Span sp;
+    Extent ext = {w, h, 0, 0};
+    int64_t m = decode_extent(s, len, NULL, NULL, &total, &sp, h, &ext);
+    if (m < 0) return (int)-m;
+    if (total != h * w) return DECODE_SIZE;
+    *area = (double)sp.area;
+    if (m < 2) {
+        box[0] = box[1] = box[2] = box[3] = 0.0;
+    } else {
+        box[0] = (double)ext.x0;
+        box[1] = (double)ext.y0;
+        box[2] = (double)(uint32_t)(ext.x1 - ext.x0 + 1);
+        box[3] = (double)(uint32_t)(ext.y1 - ext.y0 + 1);
+    }
+    return DECODE_OK;
 }
 
 /* decode(strings: list[str | bytes], runs: uint32 buffer, offsets: int64 buffer (n+1))
@@ -706,6 +756,40 @@ static PyObject *check(PyObject *self, PyObject *args) {
     return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
 }
 
+/* summaries(chars u8, char_offsets i64 (n+1), heights i64 (n), widths i64 (n),
+ *           area f64 (n), bbox f64 (n*4)) -> (status, index)
+ * check(), also writing each mask's area and box (see summarize_one). */
+static PyObject *summaries(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5]))
+        return NULL;
+    static const Py_ssize_t sizes[6] = {1, 8, 8, 8, 8, 8};
+    static const char *names[6] = {"chars", "char_offsets", "heights", "widths", "area", "bbox"};
+    Py_buffer v[6];
+    if (get_buffers(objs, v, 6, sizes, 4, names) < 0) return NULL;
+    const unsigned char *chars = v[0].buf;
+    const int64_t *off = v[1].buf, *hs = v[2].buf, *ws = v[3].buf;
+    double *area = v[4].buf, *bbox = v[5].buf;
+    Py_ssize_t n = N_ITEMS(v[1]) - 1, i = 0;
+    int status = DECODE_OK;
+    if (n < 0 || N_ITEMS(v[2]) != n || N_ITEMS(v[3]) != n || N_ITEMS(v[4]) < n ||
+        N_ITEMS(v[5]) < 4 * n || (n > 0 && off[n] > N_ITEMS(v[0]))) {
+        release_buffers(v, 6);
+        PyErr_SetString(PyExc_ValueError, "summaries: inconsistent lengths");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        status = summarize_one(chars + off[i], (Py_ssize_t)(off[i + 1] - off[i]), hs[i], ws[i],
+                               &area[i], &bbox[4 * i]);
+        if (status != DECODE_OK) break;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(v, 6);
+    return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
+}
+
 /* ------------------------------------------------------------------ results slices */
 
 static PyObject *KEY_IMAGE_ID, *KEY_CATEGORY_ID, *KEY_SCORE, *KEY_BBOX, *KEY_SEGMENTATION,
@@ -744,27 +828,32 @@ static int as_double(PyObject *v, double *out) {
  * and fills its size). status 0 done; 1 anything but the plain case (an id that is
  * not an int, a missing key, a non-ASCII string, no room, ...): the caller reads
  * the slice its own way; 2 a string that does not decode or fill its size.
- * With with_masks=False (a bbox results file) only the box columns are read. */
+ * With with_masks=False (a bbox results file) only the box columns are read. With an
+ * `area` buffer f64 (n) (a segm file whose first detection has no bbox), no bbox is
+ * read: area and bbox get each mask's (mask.area, mask.toBbox). */
 static PyObject *segm_columns(PyObject *self, PyObject *args) {
-    PyObject *list, *objs[6];
+    PyObject *list, *objs[7];
     Py_ssize_t chars_from;
     int with_masks = 1;
-    if (!PyArg_ParseTuple(args, "O!OOOOOOn|p", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
-                          &objs[3], &objs[4], &objs[5], &chars_from, &with_masks))
+    objs[6] = Py_None;
+    if (!PyArg_ParseTuple(args, "O!OOOOOOn|pO", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
+                          &objs[3], &objs[4], &objs[5], &chars_from, &with_masks, &objs[6]))
         return NULL;
-    static const Py_ssize_t sizes[6] = {8, 8, 8, 8, 8, 1};
-    static const char *names[6] = {"ids", "score", "bbox", "sizes", "ends", "chars"};
-    Py_buffer v[6];
-    if (get_buffers(objs, v, 6, sizes, 0, names) < 0) return NULL;
+    /* with an area buffer, boxes and areas come from the masks (loadRes' segm branch) */
+    int from_masks = with_masks && objs[6] != Py_None, n_views = from_masks ? 7 : 6;
+    static const Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 1, 8};
+    static const char *names[7] = {"ids", "score", "bbox", "sizes", "ends", "chars", "area"};
+    Py_buffer v[7];
+    if (get_buffers(objs, v, n_views, sizes, 0, names) < 0) return NULL;
     int64_t *ids = v[0].buf, *hw = v[3].buf, *ends = v[4].buf;
-    double *score = v[1].buf, *bbox = v[2].buf;
+    double *score = v[1].buf, *bbox = v[2].buf, *area = from_masks ? v[6].buf : NULL;
     unsigned char *chars = v[5].buf;
     Py_ssize_t n = PyList_GET_SIZE(list), capacity = N_ITEMS(v[5]), used = chars_from;
     int status = 0;
     if (N_ITEMS(v[0]) < 2 * n || N_ITEMS(v[1]) < n || N_ITEMS(v[2]) < 4 * n ||
-        (with_masks && (N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n)) || chars_from < 0 ||
-        chars_from > capacity) {
-        release_buffers(v, 6);
+        (with_masks && (N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n)) ||
+        (from_masks && N_ITEMS(v[6]) < n) || chars_from < 0 || chars_from > capacity) {
+        release_buffers(v, n_views);
         PyErr_SetString(PyExc_ValueError, "segm_columns: buffers too small");
         return NULL;
     }
@@ -775,10 +864,13 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
         if (!(x = PyDict_GetItem(item, KEY_CATEGORY_ID)) || as_int64(x, &ids[2 * i + 1]) < 0)
             goto decline;
         if (!(x = PyDict_GetItem(item, KEY_SCORE)) || as_double(x, &score[i]) < 0) goto decline;
-        if (!(x = PyDict_GetItem(item, KEY_BBOX)) || !PyList_CheckExact(x) || PyList_GET_SIZE(x) != 4)
-            goto decline;
-        for (int k = 0; k < 4; k++)
-            if (as_double(PyList_GET_ITEM(x, k), &bbox[4 * i + k]) < 0) goto decline;
+        if (!from_masks) {
+            if (!(x = PyDict_GetItem(item, KEY_BBOX)) || !PyList_CheckExact(x) ||
+                PyList_GET_SIZE(x) != 4)
+                goto decline;
+            for (int k = 0; k < 4; k++)
+                if (as_double(PyList_GET_ITEM(x, k), &bbox[4 * i + k]) < 0) goto decline;
+        }
         if (!with_masks) continue;
         if (!(seg = PyDict_GetItem(item, KEY_SEGMENTATION)) || !PyDict_CheckExact(seg)) goto decline;
         if (!(size = PyDict_GetItem(seg, KEY_SIZE)) || !PyList_CheckExact(size) ||
@@ -792,7 +884,10 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
         if (len > capacity - used) goto decline;
         const unsigned char *text = PyUnicode_1BYTE_DATA(counts);
         int64_t total = 0;
-        if (decode_one(text, len, NULL, NULL, &total, NULL) < 0 || total != hw[2 * i] * hw[2 * i + 1]) {
+        if (from_masks ? summarize_one(text, len, hw[2 * i], hw[2 * i + 1], &area[i],
+                                       &bbox[4 * i]) != DECODE_OK
+                       : (decode_one(text, len, NULL, NULL, &total, NULL) < 0 ||
+                          total != hw[2 * i] * hw[2 * i + 1])) {
             status = 2;
             break;
         }
@@ -803,7 +898,7 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
     decline:
         status = 1;
     }
-    release_buffers(v, 6);
+    release_buffers(v, n_views);
     return Py_BuildValue("in", status, used);
 }
 
@@ -813,6 +908,7 @@ static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, "Decode compressed COCO RLE strings into run lengths."},
     {"iou", iou, METH_VARARGS, "Mask IoU of (prediction, ground truth) pairs on run lengths."},
     {"check", check, METH_VARARGS, "Whether compressed strings decode and fill their sizes."},
+    {"summaries", summaries, METH_VARARGS, "check, also writing each mask's area and box."},
     {"segm_columns", segm_columns, METH_VARARGS, "The columns of a slice of a segm results file."},
     {"rasterize", rasterize, METH_VARARGS, "Polygon objects to run lengths, as frPyObjects+merge."},
     {NULL, NULL, 0, NULL},

@@ -115,6 +115,32 @@ def check_strings(
     return index, SIZE_PROBLEM if status == _DECODE_SIZE else _DECODE_ERRORS[status]
 
 
+def string_summaries(
+    chars: NDArray[np.uint8],
+    offsets: IndexArray,
+    heights: IndexArray,
+    widths: IndexArray,
+    area: NDArray[np.float64],
+    bbox: NDArray[np.float64],
+) -> tuple[int, str] | None:
+    """:func:`check_strings`, also writing each mask's area (n,) (``mask.area``) and box
+    (n, 4) (``mask.toBbox``) into ``area`` and ``bbox`` (C-contiguous float64) in the
+    same pass over the characters; None without the C module."""
+    if _module is None:
+        return None
+    status, index = _module.summaries(
+        np.ascontiguousarray(chars, dtype=np.uint8),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(heights, dtype=np.int64),
+        np.ascontiguousarray(widths, dtype=np.int64),
+        area,
+        bbox,
+    )
+    if status == 0:
+        return -1, ""
+    return index, SIZE_PROBLEM if status == _DECODE_SIZE else _DECODE_ERRORS[status]
+
+
 def segm_columns(
     items: list[Any],
     ids: IndexArray,
@@ -124,6 +150,7 @@ def segm_columns(
     ends: IndexArray,
     chars: NDArray[np.uint8],
     chars_from: int,
+    area: NDArray[np.float64] | None = None,
 ) -> int | None:
     """Fills the columns of one slice of a segm results file (n detections: ids (n, 2) as
     the file has them, score (n,), bbox (n, 4), sizes (n, 2) as [h, w], ends (n,)) and
@@ -131,12 +158,18 @@ def segm_columns(
     decodes and fills its size. Returns where the characters now end; None without the
     C module or when the slice is not the plain case (the caller's own reader decides).
 
+    With ``area`` (n,): no ``bbox`` is read (a file whose first detection has none, for
+    which loadRes takes both from the mask): ``area`` and ``bbox`` get each mask's
+    ``mask.area`` and ``mask.toBbox``, computed while the string is checked.
+
     Raises:
         ValueError: a string that does not decode or does not fill its size.
     """
     if _module is None:
         return None
-    status, used = _module.segm_columns(items, ids, score, bbox, sizes, ends, chars, chars_from)
+    status, used = _module.segm_columns(
+        items, ids, score, bbox, sizes, ends, chars, chars_from, True, area
+    )
     if status == 2:
         raise ValueError("an RLE string that does not decode or fill its size")
     return None if status else int(used)
