@@ -42,7 +42,7 @@ from sliceboard.cocofiles.box_results import (
 from sliceboard.cocofiles.columns import GrowingColumn
 from sliceboard.cocofiles.ground_truth import CocoGroundTruth
 from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
-from sliceboard.cocofiles.slices import NotStreamable, array_slices
+from sliceboard.cocofiles.slices import NotStreamable, first_element
 from sliceboard.evaluation.geometry import native
 from sliceboard.evaluation.geometry.rle_strings import RleStrings
 
@@ -64,10 +64,6 @@ class MaskColumns(NamedTuple):
     area: FloatArray | None = None
 
 
-#: bytes parsed to find the file's first detection (a slice grows to hold a whole one)
-_PEEK_BYTES = 16 << 10
-
-
 def boxes_from_masks(data: bytes) -> bool:
     """Whether loadRes takes the detections' boxes and areas from their masks: its branch
     is decided by the first detection alone, which has a segmentation and no ``bbox``
@@ -76,16 +72,14 @@ def boxes_from_masks(data: bytes) -> bool:
     Raises:
         NotStreamable: no first detection, or not one the streamed readers take.
     """
-    for items in array_slices(data, _PEEK_BYTES):
-        first = items[0] if items else None
-        if type(first) is not dict:
-            raise NotStreamable
-        if "bbox" in first and first["bbox"] != []:
-            return False
-        if "segmentation" not in first:
-            raise NotStreamable  # the keypoints branch, or an error the full reader names
-        return True
-    raise NotStreamable  # no detections: the full reader's branch rules apply
+    first = first_element(data)  # none: the full reader's branch rules apply
+    if type(first) is not dict:
+        raise NotStreamable
+    if "bbox" in first and first["bbox"] != []:
+        return False
+    if "segmentation" not in first:
+        raise NotStreamable  # the keypoints branch, or an error the full reader names
+    return True
 
 
 class MaskPart(BoxPart):

@@ -29,6 +29,7 @@ from sliceboard.cocofiles.columns import Records, map_file, parse_json, read_byt
 from sliceboard.cocofiles.errors import CocoFileError, short_repr
 from sliceboard.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth, IouType
 from sliceboard.cocofiles.halves import SecondPart
+from sliceboard.cocofiles.keypoint_results import streamed_keypoints
 from sliceboard.cocofiles.mask_results import MaskPart, start_masks, streamed_masks
 from sliceboard.cocofiles.masks import boxes_as_masks, masks_of
 from sliceboard.cocofiles.slices import NotStreamable
@@ -169,6 +170,17 @@ def load_results(
                 None,
                 0,
             )
+    if gt.iou_type == "keypoints":
+        try:
+            boxes, area, keypoints = streamed_keypoints(raw, gt)
+        except NotStreamable:
+            pass
+        else:
+            rows = np.arange(boxes.item.shape[0], dtype=np.int64)
+            return CocoResults(
+                path, rows, boxes.item, boxes.label, boxes.score, area, boxes.bbox, None,
+                keypoints, 0,
+            )  # fmt: skip
     data = parse_json(path, raw if type(raw) is bytes else read_bytes(path))
     del raw
     if type(data) is not list:

@@ -55,6 +55,22 @@ def array_slices(
         raise NotStreamable  # something after the array
 
 
+#: bytes parsed to find an array's first element (a slice grows to hold a whole one)
+_PEEK_BYTES = 16 << 10
+
+
+def first_element(data: bytes) -> Any:
+    """The first element of the array of ``data``, parsing only a slice's worth of it.
+
+    Raises:
+        NotStreamable: an empty array, or ``data`` does not begin like an array of objects.
+    """
+    for items in array_slices(data, _PEEK_BYTES):
+        if items:
+            return items[0]
+    raise NotStreamable
+
+
 def _array_start(data: bytes) -> int:
     start = _LEADING.match(data).end()  # type: ignore[union-attr]  # always matches
     if data[start : start + 1] != b"[":
