@@ -172,14 +172,14 @@ def load_results(
             )
     if gt.iou_type == "keypoints":
         try:
-            boxes, area, keypoints = streamed_keypoints(raw, gt)
+            boxes, kp_area, kp_columns = streamed_keypoints(raw, gt)
         except NotStreamable:
             pass
         else:
             rows = np.arange(boxes.item.shape[0], dtype=np.int64)
             return CocoResults(
-                path, rows, boxes.item, boxes.label, boxes.score, area, boxes.bbox, None,
-                keypoints, 0,
+                path, rows, boxes.item, boxes.label, boxes.score, kp_area, boxes.bbox, None,
+                kp_columns, 0,
             )  # fmt: skip
     data = parse_json(path, raw if type(raw) is bytes else read_bytes(path))
     del raw
