@@ -790,6 +790,79 @@ static PyObject *summaries(PyObject *self, PyObject *args) {
     return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
 }
 
+/* ------------------------------------------------------------------ keypoints */
+
+/* np.maximum(0.0, v): NaN stays NaN */
+static inline double above_zero(double v) { return v > 0.0 || v != v ? v : 0.0; }
+
+/* oks(dt_x f64, dt_y f64, dt_offsets i64 (D+1), gt_x f64, gt_y f64, gt_vis f64,
+ *     gt_offsets i64 (G+1), variances f64 (per gt keypoint), labelled i64 (G),
+ *     box f64 (G*4: x0, x1, y0, y1 of the grown box), scale f64 (G), d i64 (P), g i64 (P),
+ *     out f64 (P)) -> None
+ * COCOeval.computeOks of pairs (d[p], g[p]) whose keypoint counts agree (the caller
+ * checks), each e_i by the numpy kernel's operations in its order (keypoints.py); the
+ * mean sums the counted exp(-e_i) in keypoint order. Releases the GIL. */
+static PyObject *oks(PyObject *self, PyObject *args) {
+    PyObject *objs[14];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
+                          &objs[11], &objs[12], &objs[13]))
+        return NULL;
+    static const Py_ssize_t sizes[14] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8};
+    static const char *names[14] = {"dt_x", "dt_y", "dt_offsets", "gt_x", "gt_y", "gt_vis",
+                                    "gt_offsets", "variances", "labelled", "box", "scale", "d",
+                                    "g", "out"};
+    Py_buffer v[14];
+    if (get_buffers(objs, v, 14, sizes, 13, names) < 0) return NULL;
+    const double *dx_ = v[0].buf, *dy_ = v[1].buf, *gx = v[3].buf, *gy = v[4].buf,
+                 *gv = v[5].buf, *var = v[7].buf, *box = v[9].buf, *scale = v[10].buf;
+    const int64_t *doff = v[2].buf, *goff = v[6].buf, *labelled = v[8].buf, *d = v[11].buf,
+                  *g = v[12].buf;
+    double *out = v[13].buf;
+    Py_ssize_t n_d = N_ITEMS(v[2]) - 1, n_g = N_ITEMS(v[6]) - 1, n = N_ITEMS(v[11]);
+    int bad = n_d < 0 || n_g < 0 || N_ITEMS(v[12]) != n || N_ITEMS(v[13]) != n ||
+              N_ITEMS(v[8]) != n_g || N_ITEMS(v[9]) != 4 * n_g || N_ITEMS(v[10]) != n_g ||
+              N_ITEMS(v[3]) < (n_g ? goff[n_g] : 0) || N_ITEMS(v[4]) != N_ITEMS(v[3]) ||
+              N_ITEMS(v[5]) != N_ITEMS(v[3]) || N_ITEMS(v[7]) != N_ITEMS(v[3]) ||
+              N_ITEMS(v[0]) < (n_d ? doff[n_d] : 0) || N_ITEMS(v[1]) != N_ITEMS(v[0]);
+    for (Py_ssize_t p = 0; p < n && !bad; p++)
+        if (d[p] < 0 || d[p] >= n_d || g[p] < 0 || g[p] >= n_g ||
+            doff[d[p] + 1] - doff[d[p]] != goff[g[p] + 1] - goff[g[p]])
+            bad = 1;
+    if (bad) {
+        release_buffers(v, 14);
+        PyErr_SetString(PyExc_ValueError, "oks: inconsistent inputs");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < n; p++) {
+        int64_t a = doff[d[p]], b = goff[g[p]], k = goff[g[p] + 1] - b, gi = g[p];
+        int any_visible = labelled[gi] > 0;
+        double x0 = box[4 * gi], x1 = box[4 * gi + 1], y0 = box[4 * gi + 2], y1 = box[4 * gi + 3];
+        double total = 0.0;
+        int64_t counted = 0;
+        for (int64_t j = 0; j < k; j++) {
+            if (any_visible && !(gv[b + j] > 0)) continue;
+            double xd = dx_[a + j], yd = dy_[a + j], dx, dy;
+            if (any_visible) {
+                dx = xd - gx[b + j];
+                dy = yd - gy[b + j];
+            } else {
+                dx = above_zero(x0 - xd) + above_zero(xd - x1);
+                dy = above_zero(y0 - yd) + above_zero(yd - y1);
+            }
+            double e = (dx * dx + dy * dy) / var[b + j] / scale[gi] / 2;
+            /* exp(-e) is exactly 0.0 beyond e = 745.14 (below the least subnormal): skip it */
+            if (!(e > 746.0)) total += exp(-e);
+            counted++;
+        }
+        out[p] = total / (double)counted;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(v, 14);
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------ results slices */
 
 static PyObject *KEY_IMAGE_ID, *KEY_CATEGORY_ID, *KEY_SCORE, *KEY_BBOX, *KEY_SEGMENTATION,
@@ -909,6 +982,7 @@ static PyMethodDef methods[] = {
     {"iou", iou, METH_VARARGS, "Mask IoU of (prediction, ground truth) pairs on run lengths."},
     {"check", check, METH_VARARGS, "Whether compressed strings decode and fill their sizes."},
     {"summaries", summaries, METH_VARARGS, "check, also writing each mask's area and box."},
+    {"oks", oks, METH_VARARGS, "Object keypoint similarity of (prediction, ground truth) pairs."},
     {"segm_columns", segm_columns, METH_VARARGS, "The columns of a slice of a segm results file."},
     {"rasterize", rasterize, METH_VARARGS, "Polygon objects to run lengths, as frPyObjects+merge."},
     {NULL, NULL, 0, NULL},

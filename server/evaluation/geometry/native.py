@@ -254,6 +254,61 @@ def _halfway(d: IndexArray) -> int:
     return middle + int(later[0]) if later.size else int(middle)
 
 
+def oks(
+    dt_xy: tuple[FloatArray, FloatArray, IndexArray],
+    gt_xyv: tuple[FloatArray, FloatArray, FloatArray, IndexArray],
+    variances: FloatArray,
+    labelled: IndexArray,
+    box: FloatArray,
+    scale: FloatArray,
+    d: IndexArray,
+    g: IndexArray,
+) -> FloatArray | None:
+    """COCOeval.computeOks of pairs (d[p], g[p]) with equal keypoint counts, or None
+    without the C module. ``dt_xy``: predicted x, y and offsets (D+1,); ``gt_xyv``: ground
+    truth x, y, visibility and offsets (G+1,); ``variances`` per ground-truth keypoint;
+    ``labelled`` (G,) visible keypoints per ground truth; ``box`` (G, 4) as x0, x1, y0, y1
+    of the box grown by its size on every side; ``scale`` (G,) area + eps."""
+    if _module is None:
+        return None
+
+    def f64(a: NDArray[Any]) -> NDArray[np.float64]:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    def i64(a: NDArray[Any]) -> NDArray[np.int64]:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    out = np.empty(d.shape[0], dtype=np.float64)
+    inputs = (
+        f64(dt_xy[0]), f64(dt_xy[1]), i64(dt_xy[2]),
+        f64(gt_xyv[0]), f64(gt_xyv[1]), f64(gt_xyv[2]), i64(gt_xyv[3]),
+        f64(variances), i64(labelled), f64(box), f64(scale),
+    )  # fmt: skip
+    d, g = i64(d), i64(g)
+    cut = d.shape[0] // 2 if d.shape[0] >= _THREAD_PAIRS and (os.cpu_count() or 1) > 1 else 0
+    if cut == 0:
+        _module.oks(*inputs, d, g, out)
+        return out
+    # The kernel releases the GIL: the second half of the pairs runs on a thread.
+    failed: list[BaseException] = []
+
+    def second_half() -> None:
+        try:
+            _module.oks(*inputs, d[cut:], g[cut:], out[cut:])  # type: ignore[union-attr]
+        except BaseException as err:  # re-raised on the calling thread
+            failed.append(err)
+
+    second = threading.Thread(target=second_half, daemon=True)
+    second.start()
+    try:
+        _module.oks(*inputs, d[:cut], g[:cut], out[:cut])
+    finally:
+        second.join()
+    if failed:
+        raise failed[0]
+    return out
+
+
 def rasterize(
     vertices: NDArray[np.float64],
     vertex_offsets: IndexArray,
