@@ -7,7 +7,8 @@ every detection needs one and its area is w * h; with no ``bbox`` and no
 of a detection's keypoints, visibility 0 included. Either way each slice of the
 array (see slices.py) becomes columns and is freed, and the file's half after a cut
 is read by a forked child (see halves.py): peak memory is the file's bytes plus the
-columns instead of every detection's dict and 51 number objects. Anything else -
+columns instead of every detection's dict and 51 number objects; as for boxes, the
+child can start before the ground truth is read (:func:`start_keypoints`). Anything else -
 a segmentation branch, a keypoint list of another length, a non-finite number, an
 unknown image or category - declines with :class:`NotStreamable`, and the full
 reader in results.py names the object.
@@ -15,13 +16,14 @@ reader in results.py names the object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sliceboard.cocofiles.box_results import (
+    EARLY_SHARE,
     BoxColumns,
     BoxPart,
     check_boxes,
@@ -30,7 +32,7 @@ from sliceboard.cocofiles.box_results import (
 )
 from sliceboard.cocofiles.columns import GrowingColumn
 from sliceboard.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth
-from sliceboard.cocofiles.halves import Alloc, read_in_halves
+from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves
 from sliceboard.cocofiles.slices import NotStreamable, first_element
 
 FloatArray = NDArray[np.float64]
@@ -96,13 +98,10 @@ def _slice_keypoints(items: list[Any]) -> FloatArray:
     return out
 
 
-def streamed_keypoints(data: bytes, gt: CocoGroundTruth) -> KeypointColumns:
-    """The detections of ``data`` (a keypoints results file's bytes) as columns, in file order.
-
-    Raises:
-        NotStreamable: not the clean case; read the file with the full reader.
-    """
-    with_boxes = boxes_given(data)
+def _reader(
+    gt: CocoGroundTruth | None, with_boxes: bool
+) -> Callable[[KeypointPart, Iterable[list[Any]]], None]:
+    """Reads slices into a part; without ``gt`` the file's own ids are kept."""
 
     def read(part: KeypointPart, slices: Iterable[list[Any]]) -> None:
         for items in slices:
@@ -112,8 +111,43 @@ def streamed_keypoints(data: bytes, gt: CocoGroundTruth) -> KeypointColumns:
             part.add(slice_columns(items, gt, with_boxes=with_boxes))
             part.keypoints.extend(keypoints)
 
-    parts = read_in_halves(data, KeypointPart, read)
-    boxes = joined_boxes(parts)
+    return read
+
+
+def start_keypoints(data: bytes) -> SecondPart[KeypointPart] | None:
+    """A forked child reading the detections after a cut at about ``EARLY_SHARE`` of
+    ``data`` before the ground truth is read (see box_results.start_boxes); None for a
+    small file or one whose first detection is not for this reader."""
+    try:
+        with_boxes = boxes_given(data)
+    except NotStreamable:
+        return None
+    return SecondPart.start(data, KeypointPart, _reader(None, with_boxes), EARLY_SHARE)
+
+
+def streamed_keypoints(
+    data: bytes, gt: CocoGroundTruth, started: SecondPart[KeypointPart] | None = None
+) -> KeypointColumns:
+    """The detections of ``data`` (a keypoints results file's bytes) as columns, in file order.
+
+    ``started``: :func:`start_keypoints` of ``data``, which reads the part after its cut.
+
+    Raises:
+        NotStreamable: not the clean case; read the file with the full reader.
+    """
+    try:
+        with_boxes = boxes_given(data)
+    except NotStreamable:
+        if started is not None:
+            started.cancel()
+        raise
+    read = _reader(gt, with_boxes)
+    if started is None:
+        parts = read_in_halves(data, KeypointPart, read)
+        boxes = joined_boxes(parts)
+    else:
+        parts = started.finish(read)
+        boxes = joined_boxes(parts, file_ids=gt)
     check_boxes(boxes)
     kps = np.concatenate([p.keypoints.array() for p in parts]) if len(parts) > 1 else None
     keypoints = parts[0].keypoints.array() if kps is None else kps

@@ -123,3 +123,39 @@ def test_segmentation_first_is_for_the_full_reader() -> None:
         keypoint_results.boxes_given(b'[{"segmentation": [[1, 2, 3, 4, 5, 6]], "keypoints": []}]')
     assert keypoint_results.boxes_given(b'[{"bbox": [1, 2, 3, 4], "keypoints": []}]')
     assert not keypoint_results.boxes_given(b'[{"bbox": [], "keypoints": []}]')
+
+
+def test_a_child_started_before_the_ground_truth_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict, dets = _case(tmp_path, 86, n_images=30)
+    gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "keypoints")
+    text = json.dumps(dets).encode()
+    monkeypatch.setattr(slices, "SLICE_BYTES", 3000)
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    started = keypoint_results.start_keypoints(text)
+    assert started is not None
+    early = keypoint_results.streamed_keypoints(text, gt, started)
+    monkeypatch.setattr(halves, "MIN_BYTES", 1 << 30)
+    whole = keypoint_results.streamed_keypoints(text, gt)
+    for a, b in zip((*whole.boxes, whole.area, whole.keypoints),
+                    (*early.boxes, early.area, early.keypoints), strict=True):  # fmt: skip
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert whole.keypoints.shape == (len(dets), 51)
+
+
+def test_start_results_hands_its_keypoints_child_to_load_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dict, dets = _case(tmp_path, 88, n_images=30)
+    gt_path = write_json(tmp_path / "gt.json", gt_dict)
+    dt_path = write_json(tmp_path / "dt.json", dets)
+    monkeypatch.setattr(halves, "MIN_BYTES", 0)
+    early = results.start_results(str(dt_path), "keypoints")
+    assert early is not None and early.keypoints is not None
+    gt = load_ground_truth(str(gt_path), "keypoints")
+    one = load_results(str(dt_path), gt, early=early)
+    assert early.keypoints is None  # taken over
+    two = load_results(str(dt_path), gt)
+    for name in ("row", "item", "label", "score", "area", "bbox", "keypoints"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
