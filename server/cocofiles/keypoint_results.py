@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from sliceboard.cocofiles import halves
 from sliceboard.cocofiles.box_results import (
     EARLY_SHARE,
     BoxColumns,
@@ -39,6 +40,9 @@ FloatArray = NDArray[np.float64]
 _WIDTH = 3 * COCO_KEYPOINTS
 #: no detection with 51 numbers is shorter than this many bytes
 _MIN_OBJECT_BYTES = 128
+#: from this size a child reads the later part while the ground truth is read: a number
+#: costs more to parse than a box's byte, and the fork comes while this process is small
+_EARLY_BYTES = 4 << 20
 
 
 class KeypointColumns(NamedTuple):
@@ -122,7 +126,10 @@ def start_keypoints(data: bytes) -> SecondPart[KeypointPart] | None:
         with_boxes = boxes_given(data)
     except NotStreamable:
         return None
-    return SecondPart.start(data, KeypointPart, _reader(None, with_boxes), EARLY_SHARE)
+    reader = _reader(None, with_boxes)
+    return SecondPart.start(
+        data, KeypointPart, reader, EARLY_SHARE, min(halves.MIN_BYTES, _EARLY_BYTES)
+    )
 
 
 def streamed_keypoints(
