@@ -225,3 +225,14 @@ def test_without_bbox_anything_unusual_declines(change: dict[str, Any], tmp_path
     gt = load_ground_truth(str(write_json(tmp_path / "gt.json", gt_dict)), "segm")
     with pytest.raises(NotStreamable):
         mask_results.streamed_masks(json.dumps(dets).encode(), gt)
+
+
+def test_the_first_detection_is_found_without_reading_the_file(tmp_path: Path) -> None:
+    """The branch is decided from the first detection's bytes alone: a search for the
+    array's end would read (and keep resident) the whole mapped file."""
+    first = {"segmentation": {"size": [4, 4], "counts": "04L4"}, "score": 0.5}
+    text = orjson.dumps([first])[:-1] + b',{"pad": "' + b"x" * (4 << 20)  # never ends
+    assert slices.first_element(text) == first
+    assert mask_results.boxes_from_masks(text)
+    with pytest.raises(NotStreamable):
+        slices.first_element(b"[" + b" " * (2 << 20) + orjson.dumps(first)[1:])
