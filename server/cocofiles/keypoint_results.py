@@ -33,7 +33,7 @@ from sliceboard.cocofiles.box_results import (
 )
 from sliceboard.cocofiles.columns import GrowingColumn
 from sliceboard.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth
-from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves
+from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
 from sliceboard.cocofiles.slices import NotStreamable, first_element
 
 FloatArray = NDArray[np.float64]
@@ -132,6 +132,26 @@ def start_keypoints(data: bytes) -> SecondPart[KeypointPart] | None:
     )
 
 
+#: keypoint rows moved (and their shared pages released) at a time when joining parts
+_MOVE_ROWS = 1 << 14
+
+
+def _joined_keypoints(parts: Sequence[KeypointPart]) -> FloatArray:
+    """The parts' keypoints end to end; the child's rows are moved a block at a time and
+    their shared pages released as they go, so they are never held twice."""
+    first = parts[0].keypoints.array()
+    if len(parts) == 1:
+        return first
+    second = parts[1].keypoints.array()
+    out = np.empty((first.shape[0] + second.shape[0], _WIDTH))
+    out[: first.shape[0]] = first
+    for lo in range(0, second.shape[0], _MOVE_ROWS):
+        block = second[lo : lo + _MOVE_ROWS]
+        out[first.shape[0] + lo : first.shape[0] + lo + block.shape[0]] = block
+        release(block)
+    return out
+
+
 def streamed_keypoints(
     data: bytes, gt: CocoGroundTruth, started: SecondPart[KeypointPart] | None = None
 ) -> KeypointColumns:
@@ -156,8 +176,8 @@ def streamed_keypoints(
         parts = started.finish(read)
         boxes = joined_boxes(parts, file_ids=gt)
     check_boxes(boxes)
-    kps = np.concatenate([p.keypoints.array() for p in parts]) if len(parts) > 1 else None
-    keypoints = parts[0].keypoints.array() if kps is None else kps
+    keypoints = _joined_keypoints(parts)
+    del parts
     if with_boxes:
         return KeypointColumns(boxes, boxes.bbox[:, 2] * boxes.bbox[:, 3], keypoints)
     x, y = keypoints[:, 0::3], keypoints[:, 1::3]

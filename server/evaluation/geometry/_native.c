@@ -798,16 +798,24 @@ static inline double above_zero(double v) { return v > 0.0 || v != v ? v : 0.0; 
 /* oks(dt_x f64, dt_y f64, dt_offsets i64 (D+1), gt_x f64, gt_y f64, gt_vis f64,
  *     gt_offsets i64 (G+1), variances f64 (per gt keypoint), labelled i64 (G),
  *     box f64 (G*4: x0, x1, y0, y1 of the grown box), scale f64 (G), d i64 (P), g i64 (P),
- *     out f64 (P)) -> None
+ *     out f64 (P)[, dt_step, gt_step]) -> None
+ * Keypoint i of the predictions is dt_x[i * dt_step] (and dt_y[...]; likewise for the
+ * ground truth with gt_step), so COCO's interleaved [x, y, v, ...] rows can be read in
+ * place with step 3.
  * COCOeval.computeOks of pairs (d[p], g[p]) whose keypoint counts agree (the caller
  * checks), each e_i by the numpy kernel's operations in its order (keypoints.py); the
  * mean sums the counted exp(-e_i) in keypoint order. Releases the GIL. */
 static PyObject *oks(PyObject *self, PyObject *args) {
     PyObject *objs[14];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
+    Py_ssize_t ds = 1, gs = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO|nn", &objs[0], &objs[1], &objs[2], &objs[3],
                           &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
-                          &objs[11], &objs[12], &objs[13]))
+                          &objs[11], &objs[12], &objs[13], &ds, &gs))
         return NULL;
+    if (ds < 1 || gs < 1) {
+        PyErr_SetString(PyExc_ValueError, "oks: steps must be positive");
+        return NULL;
+    }
     static const Py_ssize_t sizes[14] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8};
     static const char *names[14] = {"dt_x", "dt_y", "dt_offsets", "gt_x", "gt_y", "gt_vis",
                                     "gt_offsets", "variances", "labelled", "box", "scale", "d",
@@ -820,11 +828,13 @@ static PyObject *oks(PyObject *self, PyObject *args) {
                   *g = v[12].buf;
     double *out = v[13].buf;
     Py_ssize_t n_d = N_ITEMS(v[2]) - 1, n_g = N_ITEMS(v[6]) - 1, n = N_ITEMS(v[11]);
+    /* the items a buffer read with a step needs for k keypoints: (k - 1) * step + 1 */
+    int64_t k_d = n_d > 0 ? doff[n_d] : 0, k_g = n_g > 0 ? goff[n_g] : 0;
+    int64_t need_d = k_d ? (k_d - 1) * ds + 1 : 0, need_g = k_g ? (k_g - 1) * gs + 1 : 0;
     int bad = n_d < 0 || n_g < 0 || N_ITEMS(v[12]) != n || N_ITEMS(v[13]) != n ||
               N_ITEMS(v[8]) != n_g || N_ITEMS(v[9]) != 4 * n_g || N_ITEMS(v[10]) != n_g ||
-              N_ITEMS(v[3]) < (n_g ? goff[n_g] : 0) || N_ITEMS(v[4]) != N_ITEMS(v[3]) ||
-              N_ITEMS(v[5]) != N_ITEMS(v[3]) || N_ITEMS(v[7]) != N_ITEMS(v[3]) ||
-              N_ITEMS(v[0]) < (n_d ? doff[n_d] : 0) || N_ITEMS(v[1]) != N_ITEMS(v[0]);
+              N_ITEMS(v[3]) < need_g || N_ITEMS(v[4]) < need_g || N_ITEMS(v[5]) < need_g ||
+              N_ITEMS(v[7]) < k_g || N_ITEMS(v[0]) < need_d || N_ITEMS(v[1]) < need_d;
     for (Py_ssize_t p = 0; p < n && !bad; p++)
         if (d[p] < 0 || d[p] >= n_d || g[p] < 0 || g[p] >= n_g ||
             doff[d[p] + 1] - doff[d[p]] != goff[g[p] + 1] - goff[g[p]])
@@ -842,11 +852,11 @@ static PyObject *oks(PyObject *self, PyObject *args) {
         double total = 0.0;
         int64_t counted = 0;
         for (int64_t j = 0; j < k; j++) {
-            if (any_visible && !(gv[b + j] > 0)) continue;
-            double xd = dx_[a + j], yd = dy_[a + j], dx, dy;
+            if (any_visible && !(gv[(b + j) * gs] > 0)) continue;
+            double xd = dx_[(a + j) * ds], yd = dy_[(a + j) * ds], dx, dy;
             if (any_visible) {
-                dx = xd - gx[b + j];
-                dy = yd - gy[b + j];
+                dx = xd - gx[(b + j) * gs];
+                dy = yd - gy[(b + j) * gs];
             } else {
                 dx = above_zero(x0 - xd) + above_zero(xd - x1);
                 dy = above_zero(y0 - yd) + above_zero(yd - y1);

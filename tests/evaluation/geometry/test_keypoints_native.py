@@ -56,3 +56,29 @@ def test_compiled_oks_equals_numpy(
     assert not np.array_equal(reference, np.zeros_like(reference))
     np.testing.assert_allclose(compiled, reference, rtol=1e-14, atol=0)
     assert np.array_equal(np.isnan(compiled), np.isnan(reference))
+
+
+def test_interleaved_coco_rows_are_read_in_place() -> None:
+    """Views of COCO rows [x, y, v, ...] (step 3) give the numbers of contiguous copies."""
+    rng = np.random.default_rng(5)
+    n_gt, n_dt = 60, 90
+    gt_rows = np.c_[rng.uniform(0, 100, (n_gt, 34)), np.zeros((n_gt, 17))]
+    gt_rows = gt_rows.reshape(n_gt, 3, 17).transpose(0, 2, 1).reshape(n_gt, 51).copy()
+    gt_rows[:, 2::3] = rng.choice([0.0, 2.0], (n_gt, 17))
+    dt_rows = rng.uniform(0, 100, (n_dt, 51))
+
+    def batch(rows: np.ndarray, copy: bool) -> KeypointBatch:
+        flat = rows.reshape(-1)
+        parts = [flat[i::3].copy() if copy else flat[i::3] for i in range(3)]
+        offsets = np.arange(rows.shape[0] + 1, dtype=np.int64) * 17
+        return KeypointBatch(x=parts[0], y=parts[1], visibility=parts[2], offsets=offsets)
+
+    area = rng.uniform(10, 3000, n_gt)
+    bbox = np.c_[rng.uniform(0, 50, (n_gt, 2)), rng.uniform(5, 50, (n_gt, 2))]
+    d = np.repeat(np.arange(n_dt), n_gt)
+    g = np.tile(np.arange(n_gt), n_dt)
+    crowd = np.zeros(d.shape[0], dtype=bool)
+    in_place = oks_similarity(batch(dt_rows, False), batch(gt_rows, False), area, bbox)(d, g, crowd)
+    copied = oks_similarity(batch(dt_rows, True), batch(gt_rows, True), area, bbox)(d, g, crowd)
+    assert batch(dt_rows, False).x.strides == (24,)
+    assert np.array_equal(in_place, copied) and (copied > 0.01).any()
