@@ -13,6 +13,11 @@ dozen images). The point is realism where it changes the work an evaluator does:
 - segm results are compressed RLE strings *and* a box from the "box head" (as
   detectron2 writes them), so the bbox-area rule of pycocotools' loadRes matters.
 
+Shape variants of the same data (``bench/evaluate.py``): :func:`without_boxes` drops
+the results' boxes (loadRes then takes area and box from each mask), and
+:func:`rle_ground_truth` stores every ground-truth mask as a compressed RLE string
+(the same pixels as its polygon, so the numbers do not change).
+
 Everything is a pure function of ``seed``.
 """
 
@@ -210,3 +215,25 @@ def _segm_encoder() -> Any:
         return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
 
     return encode
+
+
+def without_boxes(dets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The detections without their ``bbox`` (segm results as some tools write them)."""
+    return [{k: v for k, v in d.items() if k != "bbox"} for d in dets]
+
+
+def rle_ground_truth(gt: dict[str, Any]) -> dict[str, Any]:
+    """``gt`` with every polygon segmentation as the compressed RLE of its pixels
+    (``frPyObjects`` + ``merge``, as pycocotools reads the polygon), via pycocotools."""
+    from pycocotools import mask as mask_utils
+
+    sizes = {img["id"]: (img["height"], img["width"]) for img in gt["images"]}
+    anns = []
+    for ann in gt["annotations"]:
+        seg = ann["segmentation"]
+        if type(seg) is list:
+            height, width = sizes[ann["image_id"]]
+            rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+            seg = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+        anns.append({**ann, "segmentation": seg})
+    return {**gt, "annotations": anns}

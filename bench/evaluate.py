@@ -3,11 +3,18 @@
     python bench/evaluate.py [--quick] [--runs 3] [--runs-10x 1]
                              [--peers pycocotools,faster-coco-eval,hotcoco]
                              [--peers-10x hotcoco,faster-coco-eval] [--no-segm] [--no-10x]
+                             [--peers-shapes hotcoco] [--no-shapes] [--only-shapes]
 
 Cases (generated once into bench/.data/, see bench/cocogen.py):
   5k   5,000 images, ~36,000 objects, ~378,000 detections: bbox and segm (polygon masks)
   50k  the same at 10x (bbox): pycocotools is left out by default (~8 min, ~16 GB);
        add it with --peers-10x pycocotools,hotcoco,faster-coco-eval
+Shape variants of the 5k case (every input shape pycocotools accepts should stay on the
+fast path; goal: ours/hotcoco <= 1.0 in wall time and peak RSS), against --peers-shapes:
+  segm, results with bbox      the 5k segm case as it is
+  segm, results without bbox   the same results without their boxes (area and box from the mask)
+  segm, RLE ground truth       the ground truth's polygons as compressed RLE strings
+  keypoints                    a person-keypoints case of the same size (17 keypoints)
 For every tool: median wall time of N runs, CPU time, peak RSS, ours/peer ratios,
 and the largest difference of every tool's stats from pycocotools' (or, without
 pycocotools, from ours). Last, slice aggregation: COCO metrics of a random 10%
@@ -33,7 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.cocogen import make_detections, make_ground_truth  # noqa: E402
+from bench.cocogen import (  # noqa: E402
+    make_detections,
+    make_ground_truth,
+    rle_ground_truth,
+    without_boxes,
+)
 from bench.runner import OURS, PEER_SCRIPTS, Measurement, measure  # noqa: E402
 
 DATA = ROOT / "bench" / ".data"
@@ -83,6 +95,49 @@ def ensure_case(name: str, n_images: int, kinds: list[str]) -> dict[str, Path]:
     size = sum(p.stat().st_size for p in paths.values()) / 1e6
     print(f"  generated {name}: {len(gt['images'])} images, {len(gt['annotations'])} objects, "
           f"{size:.0f} MB in {time.perf_counter() - start:.0f} s")  # fmt: skip
+    return paths
+
+
+#: shape variants: name -> (ground truth key, results key, iou type) in ensure_shapes' paths
+SHAPES = {
+    "segm, results with bbox": ("gt", "segm", "segm"),
+    "segm, results without bbox": ("gt", "segm_nobox", "segm"),
+    "segm, RLE ground truth": ("gt_rle", "segm", "segm"),
+    "keypoints": ("kp_gt", "keypoints", "keypoints"),
+}
+
+
+def _write_whole(path: Path, data: Any) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(orjson.dumps(data))
+    partial.replace(path)
+
+
+def ensure_shapes(name: str, n_images: int, case: dict[str, Path]) -> dict[str, Path]:
+    """Generates (once) the files of the shape variants of a case (see :data:`SHAPES`)
+    next to ``case`` (from :func:`ensure_case` with bbox and segm); returns every path."""
+    stem = f"v{GENERATOR_VERSION}_{name}"
+    paths = dict(case) | {
+        "segm_nobox": DATA / f"{stem}_segm_nobox.json",
+        "gt_rle": DATA / f"{stem}_gt_rle.json",
+        "kp_gt": DATA / f"{stem}_kp_gt.json",
+        "keypoints": DATA / f"{stem}_keypoints.json",
+    }
+    start = time.perf_counter()
+    made = [key for key in ("segm_nobox", "gt_rle", "kp_gt") if not paths[key].exists()]
+    if "segm_nobox" in made:
+        _write_whole(paths["segm_nobox"], without_boxes(orjson.loads(case["segm"].read_bytes())))
+    if "gt_rle" in made:
+        _write_whole(paths["gt_rle"], rle_ground_truth(orjson.loads(case["gt"].read_bytes())))
+    if "kp_gt" in made or not paths["keypoints"].exists():
+        gt = make_ground_truth(n_images, seed=n_images + 2, keypoints=True)
+        partial = paths["keypoints"].with_suffix(".partial")
+        _write_detections(gt, partial, seed=n_images + 3, kind="keypoints")
+        partial.replace(paths["keypoints"])
+        _write_whole(paths["kp_gt"], gt)
+    if made:
+        print(f"  generated shape variants of {name}: {', '.join(made)} "
+              f"in {time.perf_counter() - start:.0f} s")  # fmt: skip
     return paths
 
 
@@ -205,6 +260,43 @@ def slice_aggregation(paths: dict[str, Path], repeats: int) -> None:
           f"matching the whole case once took {match_seconds:.2f} s")  # fmt: skip
 
 
+def run_shapes(
+    paths: dict[str, Path], tools: list[str], runs: int, done: dict[str, dict[str, Measurement]]
+) -> None:
+    """Every shape variant against ``tools``; ``done``: measurements already taken, by
+    results key (the plain segm case of the main run is not run again)."""
+    table: dict[str, dict[str, Measurement]] = {}
+    for shape, (gt_key, dt_key, iou_type) in SHAPES.items():
+        earlier = done.get(dt_key, {}) if gt_key == "gt" else {}
+        print(f"\n  shape variant: {shape} ({runs} run(s) per tool)", flush=True)
+        results: dict[str, Measurement] = {}
+        for tool in [OURS, *tools]:
+            if tool in earlier:
+                results[tool] = earlier[tool]
+            else:
+                results[tool] = measure(tool, paths[gt_key], paths[dt_key], iou_type, runs)
+            m = results[tool]
+            print(f"    {tool:<17} wall {m.wall:7.2f} s  peak {m.peak_rss_mb:6.0f} MB", flush=True)
+        table[shape] = results
+    print(
+        f"\nshape variants, median of {runs} (goal: ours/peer <= 1.00 in wall time and peak RSS):"
+    )
+    print(f"  {'variant':<28}{'peer':<13}{'ours s':>7}{'peer s':>8}{'wall o/p':>9}{'ours MB':>8}"
+          f"{'peer MB':>8}{'RSS o/p':>8}{'max |stats diff|':>18}  verdict")  # fmt: skip
+    for shape, results in table.items():
+        ours = results[OURS]
+        for tool in tools:
+            m = results[tool]
+            wall, rss = ours.wall / m.wall, ours.peak_rss_mb / m.peak_rss_mb
+            diff = float(np.max(np.abs(np.array(ours.stats) - np.array(m.stats))))
+            verdict = "OK" if wall <= 1.0 and rss <= 1.0 else "SLOWER" if wall > 1.0 else "LARGER"
+            if wall > 1.0 and rss > 1.0:
+                verdict = "SLOWER, LARGER"
+            print(f"  {shape:<28}{tool:<13}{ours.wall:>7.2f}{m.wall:>8.2f}{wall:>9.2f}"
+                  f"{ours.peak_rss_mb:>8.0f}{m.peak_rss_mb:>8.0f}{rss:>8.2f}{diff:>18.2e}"
+                  f"  {verdict}")  # fmt: skip
+
+
 def _tools(text: str) -> list[str]:
     tools = [t for t in text.split(",") if t]
     unknown = set(tools) - set(PEER_SCRIPTS)
@@ -226,23 +318,36 @@ def main() -> int:
     parser.add_argument("--peers-10x", default="hotcoco,faster-coco-eval")
     parser.add_argument("--no-segm", action="store_true")
     parser.add_argument("--no-10x", action="store_true")
+    parser.add_argument("--peers-shapes", default="hotcoco", help="peers of the shape variants")
+    parser.add_argument("--no-shapes", action="store_true", help="skip the shape variants")
+    parser.add_argument(
+        "--only-shapes", action="store_true", help="the shape variants only (no main cases)"
+    )
     parser.add_argument("--slice-repeats", type=int, default=7)
     args = parser.parse_args()
     peers, peers_10x = _tools(args.peers), _tools(args.peers_10x)
+    peers_shapes = _tools(args.peers_shapes)
     small, large = (500, 5_000) if args.quick else (5_000, 50_000)
-    kinds = ["bbox"] if args.no_segm else ["bbox", "segm"]
+    kinds = ["bbox"] if args.no_segm and args.no_shapes else ["bbox", "segm"]
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
           f"(other processes share the machine: compare ratios, not times)")  # fmt: skip
     case = in_child(ensure_case, f"{small}", small, kinds)
     n_dt = in_child(_detections_count, case["bbox"])
-    for kind in kinds:
+    done: dict[str, dict[str, Measurement]] = {}
+    for kind in [] if args.only_shapes else kinds:
+        if kind == "segm" and args.no_segm:
+            continue
         print(
             f"\n  running {small} images, {kind} ({n_dt} detections), {args.runs} run(s) per tool"
         )
         results = run_case(case, kind, peers, args.runs)
+        done[kind] = results
         report_case(f"{small} images, {kind}, median of {args.runs}:", results)
-    if not args.no_10x:
+    if not args.no_shapes:
+        shapes = in_child(ensure_shapes, f"{small}", small, case)
+        run_shapes(shapes, peers_shapes, args.runs, done)
+    if not args.no_10x and not args.only_shapes:
         big = in_child(ensure_case, f"{large}", large, ["bbox"])
         print(f"\n  running {large} images, bbox, {args.runs_10x} run(s) per tool")
         results = run_case(big, "bbox", peers_10x, args.runs_10x)

@@ -146,13 +146,17 @@ def _file_ids(values: list[Any]) -> IntArray:
     return array
 
 
-def slice_columns(items: list[Any], gt: CocoGroundTruth | None) -> BoxColumns:
+def slice_columns(
+    items: list[Any], gt: CocoGroundTruth | None, *, with_boxes: bool = True
+) -> BoxColumns:
+    """The columns of one slice; without ``with_boxes`` no ``bbox`` is read and the box
+    column holds zeros (the caller fills it from the masks)."""
     n = len(items)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return BoxColumns(empty, empty, np.zeros(0), np.zeros((0, 4)))
     ids, score, bbox = np.empty((n, 2), np.int64), np.empty(n), np.empty((n, 4))
-    if native.box_columns(items, ids, score, bbox):  # the plain case in one compiled pass
+    if with_boxes and native.box_columns(items, ids, score, bbox):  # one compiled pass
         return BoxColumns(*id_ranks(ids, gt), score, bbox)
     if set(map(type, items)) != {dict}:
         raise NotStreamable
@@ -160,7 +164,7 @@ def slice_columns(items: list[Any], gt: CocoGroundTruth | None) -> BoxColumns:
         image_ids = [item["image_id"] for item in items]
         category_ids = [item["category_id"] for item in items]
         scores = [item["score"] for item in items]
-        boxes = [item["bbox"] for item in items]
+        boxes = [item["bbox"] for item in items] if with_boxes else []
     except KeyError:
         raise NotStreamable from None
     del items
@@ -168,7 +172,7 @@ def slice_columns(items: list[Any], gt: CocoGroundTruth | None) -> BoxColumns:
         raise NotStreamable
     try:  # numeric as the full reader requires it: no strings, no ragged or nested lists
         score = np.fromiter(scores, dtype=np.float64, count=n)
-        bbox = np.array(boxes)
+        bbox = np.array(boxes) if with_boxes else np.zeros((n, 4))
     except (ValueError, TypeError, OverflowError):
         raise NotStreamable from None
     if bbox.shape != (n, 4) or bbox.dtype.kind not in "iuf":

@@ -42,10 +42,11 @@ def similarity_for(gt: CocoGroundTruth, dt: CocoResults) -> Similarity:
 def _keypoints(flat: FloatArray) -> KeypointBatch:
     """(n, 3k) COCO rows [x1, y1, v1, ...] as a batch of n sets of k keypoints."""
     n, width = flat.shape
-    return KeypointBatch(
-        x=np.ascontiguousarray(flat[:, 0::3]).reshape(-1),
-        y=np.ascontiguousarray(flat[:, 1::3]).reshape(-1),
-        visibility=np.ascontiguousarray(flat[:, 2::3]).reshape(-1),
+    rows = np.ascontiguousarray(flat).reshape(-1)  # views, not copies: the OKS kernel reads
+    return KeypointBatch(  # them in place (native.oks), numpy's through fancy indexing
+        x=rows[0::3],
+        y=rows[1::3],
+        visibility=rows[2::3],
         offsets=np.arange(n + 1, dtype=np.int64) * (width // 3),
     )
 

@@ -103,9 +103,9 @@ def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
             what pycocotools needs for ``iou_type`` (the message names it).
     """
     raw = read_bytes(path)
-    if iou_type == "bbox":
+    if iou_type in ("bbox", "keypoints"):
         try:
-            return _streamed_boxes(path, raw)
+            return _streamed_boxes(path, raw, iou_type)
         except NotStreamable:
             pass
     data = parse_json(path, raw)
@@ -169,12 +169,14 @@ def load_ground_truth(path: str, iou_type: IouType) -> CocoGroundTruth:
     )
 
 
-def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
-    """The bbox ground truth with its annotations read slice by slice (see slices.py).
+def _streamed_boxes(path: str, raw: bytes, iou_type: IouType = "bbox") -> CocoGroundTruth:
+    """The bbox (or keypoints) ground truth with its annotations read slice by slice (see
+    slices.py).
 
     Each slice goes through the same Records checks as the whole list would; any
     problem (or an unusual layout) declines with NotStreamable, and the full
-    reader names it.
+    reader names it. For keypoints, ``keypoints`` and ``num_keypoints`` are read too
+    (an object without keypoints is ignored, as in the full reader).
     """
     member = MemberSlices(raw, "annotations")
     # Each slice is copied into whole-file columns: keeping per-slice objects alive
@@ -183,6 +185,11 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
     image_ids, category_ids = GrowingColumn(capacity, np.int64), GrowingColumn(capacity, np.int64)
     area, iscrowd = GrowingColumn(capacity, np.float64), GrowingColumn(capacity, np.bool_)
     bbox = GrowingColumn(capacity, np.float64, 4)
+    with_keypoints = iou_type == "keypoints"
+    width = 3 * COCO_KEYPOINTS if with_keypoints else 0
+    # 51 numbers take at least 102 bytes: the keypoints' column is sized for that
+    keypoints = GrowingColumn(len(raw) // 100 + 1 if width else 0, np.float64, max(width, 1))
+    no_keypoints = GrowingColumn(capacity if width else 0, np.bool_)
     seen = 0
     zero_id: str | None = None
     try:
@@ -193,6 +200,9 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
             area.extend(anns.numbers("area"))
             iscrowd.extend(_flags(anns, "iscrowd"))
             bbox.extend(anns.vectors("bbox", anns.column("bbox"), 4))
+            if with_keypoints:
+                keypoints.extend(anns.vectors("keypoints", anns.column("keypoints"), width))
+                no_keypoints.extend(anns.numbers("num_keypoints") == 0)
             ids = anns.column_or("id", None)
             if zero_id is None and 0 in ids:
                 i = ids.index(0)
@@ -218,7 +228,7 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
         raise NotStreamable
     return CocoGroundTruth(
         path=path,
-        iou_type="bbox",
+        iou_type=iou_type,
         image_ids=image_index.ids,
         image_heights=heights,
         image_widths=widths,
@@ -229,10 +239,10 @@ def _streamed_boxes(path: str, raw: bytes) -> CocoGroundTruth:
         label=label,
         area=area.array(),
         iscrowd=iscrowd.array(),
-        ignore=iscrowd.array().copy(),
+        ignore=iscrowd.array() | no_keypoints.array() if with_keypoints else iscrowd.array().copy(),
         bbox=bbox.array(),
         masks=None,
-        keypoints=None,
+        keypoints=keypoints.array() if with_keypoints else None,
         warnings=() if zero_id is None else (_zero_id_text(path, zero_id),),
     )
 

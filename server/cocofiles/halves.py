@@ -141,10 +141,12 @@ class SecondPart(Generic[P]):
         new_part: Callable[[int, Alloc], P],
         read: Callable[[P, Iterable[list[Any]]], None],
         share: float = 0.5,
+        min_bytes: int | None = None,
     ) -> SecondPart[P] | None:
         """The child reading with ``read`` the elements after a cut at about ``share`` of
-        ``data``'s bytes; None when ``data`` is too small, there is one core or no cut."""
-        if len(data) < MIN_BYTES or (os.cpu_count() or 1) < 2:
+        ``data``'s bytes; None when ``data`` is smaller than ``min_bytes`` (default
+        ``MIN_BYTES``), there is one core or no cut."""
+        if len(data) < (MIN_BYTES if min_bytes is None else min_bytes) or (os.cpu_count() or 1) < 2:
             return None
         cut = middle_cut(data, share)
         if cut is None:

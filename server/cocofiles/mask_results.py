@@ -11,6 +11,13 @@ strings (about three times its size), and the runs are decoded only for the
 detections a ground truth is compared with (see rle_strings.py). Anything else - a polygon or
 uncompressed mask, a malformed string, a size that is not the image's - declines
 with :class:`NotStreamable`, and the full reader in results.py names the object.
+
+A file whose first detection has no ``bbox`` (or ``[]``) takes loadRes' segm branch:
+every detection's area is its mask's pixel count and its box the mask's ``toBbox``
+(any ``bbox`` of a later detection is not read: a segm evaluation never looks at it).
+Both are found from the run lengths while each string is checked (``native.segm_columns``
+with an area column, or :meth:`RleStrings.summaries`), so this form stays on the same
+path at the same cost instead of parsing the whole file and decoding every mask.
 """
 
 from __future__ import annotations
@@ -35,11 +42,12 @@ from sliceboard.cocofiles.box_results import (
 from sliceboard.cocofiles.columns import GrowingColumn
 from sliceboard.cocofiles.ground_truth import CocoGroundTruth
 from sliceboard.cocofiles.halves import Alloc, SecondPart, read_in_halves, release
-from sliceboard.cocofiles.slices import NotStreamable
+from sliceboard.cocofiles.slices import NotStreamable, first_element
 from sliceboard.evaluation.geometry import native
 from sliceboard.evaluation.geometry.rle_strings import RleStrings
 
 IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
 #: no detection with a mask is shorter than this many bytes
 _MIN_OBJECT_BYTES = 64
 #: check the strings once this many characters are pending (numpy passes over a few
@@ -48,8 +56,30 @@ _CHECK_CHARS = 1 << 18
 
 
 class MaskColumns(NamedTuple):
+    """The box columns and masks; ``area`` (n,) the masks' pixel counts when the boxes and
+    areas come from the masks (:func:`boxes_from_masks`), else None (area is w * h)."""
+
     boxes: BoxColumns
     masks: RleStrings
+    area: FloatArray | None = None
+
+
+def boxes_from_masks(data: bytes) -> bool:
+    """Whether loadRes takes the detections' boxes and areas from their masks: its branch
+    is decided by the first detection alone, which has a segmentation and no ``bbox``
+    (or ``bbox: []``).
+
+    Raises:
+        NotStreamable: no first detection, or not one the streamed readers take.
+    """
+    first = first_element(data)  # none: the full reader's branch rules apply
+    if type(first) is not dict:
+        raise NotStreamable
+    if "bbox" in first and first["bbox"] != []:
+        return False
+    if "segmentation" not in first:
+        raise NotStreamable  # the keypoints branch, or an error the full reader names
+    return True
 
 
 class MaskPart(BoxPart):
@@ -59,9 +89,17 @@ class MaskPart(BoxPart):
     the second part's can be appended in place.
     """
 
-    def __init__(self, n_bytes: int, alloc: Alloc, *, file_bytes: int) -> None:
+    def __init__(
+        self, n_bytes: int, alloc: Alloc, *, file_bytes: int, from_masks: bool = False
+    ) -> None:
         super().__init__(n_bytes, alloc)
         capacity = n_bytes // _MIN_OBJECT_BYTES + 1
+        # boxes and areas from the masks (:func:`boxes_from_masks`): the areas' column
+        self.area = (
+            GrowingColumn(capacity, np.float64, buffer=alloc(capacity, np.float64, 0))
+            if from_masks
+            else None
+        )
         self.chars = GrowingColumn(
             file_bytes + 1, np.uint8, buffer=alloc(file_bytes + 1, np.uint8, 0)
         )
@@ -71,7 +109,13 @@ class MaskPart(BoxPart):
         self._checked = 0  # masks whose strings were checked
 
     def columns(self) -> Sequence[GrowingColumn]:
-        return (*super().columns(), self.chars, self.ends, self.heights, self.widths)
+        own = (self.chars, self.ends, self.heights, self.widths)
+        return (*super().columns(), *own, *([] if self.area is None else [self.area]))
+
+    def add(self, part: BoxColumns) -> None:
+        super().add(part)
+        if self.area is not None:  # filled from the masks (add_compiled, flush)
+            self.area.extend(np.zeros(part.item.shape[0]))
 
     def add_masks(self, strings: list[str], heights: IntArray, widths: IntArray) -> None:
         try:
@@ -98,9 +142,18 @@ class MaskPart(BoxPart):
         n = len(items)
         ids, heights_widths = np.empty((n, 2), np.int64), np.empty((n, 2), np.int64)
         score, bbox, ends = np.empty(n), np.empty((n, 4)), np.empty(n, np.int64)
+        area = None if self.area is None else np.empty(n)
         try:
             used = native.segm_columns(
-                items, ids, score, bbox, heights_widths, ends, self.chars.buffer, self.chars.size
+                items,
+                ids,
+                score,
+                bbox,
+                heights_widths,
+                ends,
+                self.chars.buffer,
+                self.chars.size,
+                area,
             )
         except ValueError:
             raise NotStreamable from None  # the full reader names the string
@@ -117,6 +170,8 @@ class MaskPart(BoxPart):
         self.widths.extend(widths)
         self._checked = self.ends.size
         self.add(BoxColumns(item, label, score, bbox))
+        if self.area is not None and area is not None:
+            self.area.array()[-n:] = area
         return True
 
     def flush(self) -> None:
@@ -134,7 +189,12 @@ class MaskPart(BoxPart):
         strings = RleStrings(
             chars, offsets, self.heights.array()[first:n], self.widths.array()[first:n]
         )
-        if strings.problem() is not None:
+        if self.area is not None:  # the box columns of these masks were added first
+            try:
+                self.area.array()[first:n], self.bbox.array()[first:n] = strings.summaries()
+            except ValueError:
+                raise NotStreamable from None
+        elif strings.problem() is not None:
             raise NotStreamable
         self._checked = n
 
@@ -171,12 +231,12 @@ def _reader(gt: CocoGroundTruth | None) -> Callable[[MaskPart, Iterable[list[Any
                 continue
             if part.add_compiled(items, gt):
                 continue
-            boxes = slice_columns(items, gt)
+            boxes = slice_columns(items, gt, with_boxes=part.area is None)
             strings, heights, widths = _slice_masks(items)
             if gt is not None:
                 _check_sizes(gt, boxes.item, heights, widths)
+            part.add(boxes)  # before the masks: checking them may fill boxes from them
             part.add_masks(strings, heights, widths)
-            part.add(boxes)
         part.flush()
 
     return read
@@ -194,8 +254,13 @@ def _check_sizes(gt: CocoGroundTruth, item: IntArray, heights: IntArray, widths:
 
 def start_masks(data: bytes) -> SecondPart[MaskPart] | None:
     """A forked child reading the detections after a cut at about ``EARLY_SHARE`` of
-    ``data`` before the ground truth is read (see box_results.start_boxes)."""
-    new_part = partial(MaskPart, file_bytes=len(data))
+    ``data`` before the ground truth is read (see box_results.start_boxes); None when the
+    file's first detection already shows it is not streamable."""
+    try:
+        from_masks = boxes_from_masks(data)
+    except NotStreamable:
+        return None
+    new_part = partial(MaskPart, file_bytes=len(data), from_masks=from_masks)
     return SecondPart.start(data, new_part, _reader(None), EARLY_SHARE)
 
 
@@ -210,8 +275,13 @@ def streamed_masks(
         NotStreamable: not the clean case; read the file with the full reader.
     """
     read = _reader(gt)
+    from_masks = boxes_from_masks(data)
+    if started is not None and (started.part.area is not None) != from_masks:
+        started.cancel()  # pragma: no cover - both read the same first detection
+        started = None
     if started is None:
-        parts = read_in_halves(data, partial(MaskPart, file_bytes=len(data)), read)
+        new_part = partial(MaskPart, file_bytes=len(data), from_masks=from_masks)
+        parts = read_in_halves(data, new_part, read)
         boxes = joined_boxes(parts)
     else:
         parts = started.finish(read)
@@ -221,7 +291,10 @@ def streamed_masks(
             n_first = parts[0].item.size
             _check_sizes(gt, boxes.item[n_first:], second.heights.array(), second.widths.array())
     check_boxes(boxes)
-    return MaskColumns(boxes, _joined_masks(parts))
+    area = None
+    if from_masks:
+        area = np.concatenate([p.area.array() for p in parts if p.area is not None])
+    return MaskColumns(boxes, _joined_masks(parts), area)
 
 
 def _slice_masks(items: list[Any]) -> tuple[list[str], IntArray, IntArray]:

@@ -29,6 +29,11 @@ from sliceboard.cocofiles.columns import Records, map_file, parse_json, read_byt
 from sliceboard.cocofiles.errors import CocoFileError, short_repr
 from sliceboard.cocofiles.ground_truth import COCO_KEYPOINTS, CocoGroundTruth, IouType
 from sliceboard.cocofiles.halves import SecondPart
+from sliceboard.cocofiles.keypoint_results import (
+    KeypointPart,
+    start_keypoints,
+    streamed_keypoints,
+)
 from sliceboard.cocofiles.mask_results import MaskPart, start_masks, streamed_masks
 from sliceboard.cocofiles.masks import boxes_as_masks, masks_of
 from sliceboard.cocofiles.slices import NotStreamable
@@ -83,13 +88,19 @@ def _where(items: list[Any]) -> Callable[[int], str]:
 
 @dataclass
 class EarlyResults:
-    """A results file mapped, and for a big bbox file a child already reading its later
-    part (:func:`start_results`). :meth:`cancel` it unless :func:`load_results` took it."""
+    """A results file mapped, and for a big file a child already reading its later part
+    (:func:`start_results`). :meth:`cancel` it unless :func:`load_results` took it."""
 
     path: str
     raw: bytes
     boxes: SecondPart[BoxPart] | None = None
     masks: SecondPart[MaskPart] | None = None
+    keypoints: SecondPart[KeypointPart] | None = None
+
+    def take_keypoints(self) -> SecondPart[KeypointPart] | None:
+        """The started keypoints child, which the caller now owns."""
+        taken, self.keypoints = self.keypoints, None
+        return taken
 
     def take(self) -> tuple[SecondPart[BoxPart] | None, SecondPart[MaskPart] | None]:
         """The started children, which the caller now owns."""
@@ -98,18 +109,17 @@ class EarlyResults:
         return taken
 
     def cancel(self) -> None:
-        for started in self.take():
+        for started in (*self.take(), self.take_keypoints()):
             if started is not None:
                 started.cancel()
 
 
 def start_results(path: str, iou_type: IouType) -> EarlyResults | None:
-    """Starts reading a bbox or segm results file before the ground truth is read (a child
-    reads the detections after a cut while this process reads the ground truth); None for
-    keypoints."""
-    if iou_type == "keypoints":
-        return None
+    """Starts reading a results file before the ground truth is read (a child reads the
+    detections after a cut while this process reads the ground truth)."""
     raw = map_file(path)
+    if iou_type == "keypoints":
+        return EarlyResults(path, raw, keypoints=start_keypoints(raw))
     if iou_type == "bbox":
         return EarlyResults(path, raw, boxes=start_boxes(raw))
     return EarlyResults(path, raw, masks=start_masks(raw))
@@ -129,13 +139,16 @@ def load_results(
     Raises:
         CocoFileError: naming the first result that pycocotools could not use.
     """
-    started_boxes, started_masks = None, None
+    started_boxes, started_masks, started_keypoints = None, None, None
     if early is not None and early.path == path:
         raw = early.raw
         started_boxes, started_masks = early.take()
+        started_keypoints = early.take_keypoints()
     else:
         raw = map_file(path)
-    for started, kind in ((started_boxes, "bbox"), (started_masks, "segm")):
+    for started, kind in (
+        (started_boxes, "bbox"), (started_masks, "segm"), (started_keypoints, "keypoints")
+    ):  # fmt: skip
         if started is not None and gt.iou_type != kind:
             started.cancel()
     if gt.iou_type == "bbox":
@@ -149,13 +162,14 @@ def load_results(
             return CocoResults(path, rows, item, label, score, area, bbox, None, None, 0)
     if gt.iou_type == "segm":
         try:
-            boxes, own_masks = streamed_masks(raw, gt, started_masks)
+            boxes, own_masks, mask_area = streamed_masks(raw, gt, started_masks)
         except NotStreamable:
             pass
         else:
             del raw
             rows = np.arange(boxes.item.shape[0], dtype=np.int64)
-            area = boxes.bbox[:, 2] * boxes.bbox[:, 3]
+            # loadRes' bbox branch (area w * h), or its segm branch (the masks' own)
+            area = boxes.bbox[:, 2] * boxes.bbox[:, 3] if mask_area is None else mask_area
             return CocoResults(
                 path,
                 rows,
@@ -168,6 +182,17 @@ def load_results(
                 None,
                 0,
             )
+    if gt.iou_type == "keypoints":
+        try:
+            boxes, kp_area, kp_columns = streamed_keypoints(raw, gt, started_keypoints)
+        except NotStreamable:
+            pass
+        else:
+            rows = np.arange(boxes.item.shape[0], dtype=np.int64)
+            return CocoResults(
+                path, rows, boxes.item, boxes.label, boxes.score, kp_area, boxes.bbox, None,
+                kp_columns, 0,
+            )  # fmt: skip
     data = parse_json(path, raw if type(raw) is bytes else read_bytes(path))
     del raw
     if type(data) is not list:

@@ -55,6 +55,38 @@ def array_slices(
         raise NotStreamable  # something after the array
 
 
+#: the bytes in which an array's first element is looked for
+_PEEK_BYTES = 1 << 20
+#: candidate ends of the first element tried
+_PEEK_CUTS = 64
+
+
+def first_element(data: bytes) -> Any:
+    """The first element of the array of ``data``, reading only the bytes up to its end.
+
+    Every search stays within the first ``_PEEK_BYTES``: a slice's search for the array's
+    closing ``}]`` would read (and keep resident) a whole mapped file.
+
+    Raises:
+        NotStreamable: an empty array, a first element longer than that, or ``data`` does
+            not begin like an array of objects.
+    """
+    start = _array_start(data)
+    window = min(len(data), start + _PEEK_BYTES)
+    cuts = sorted(
+        [m.start() for m in _BETWEEN.finditer(data, start, window)]
+        + [m.start() for m in _LAST.finditer(data, start, window)]
+    )
+    for cut in cuts[:_PEEK_CUTS]:
+        try:
+            items = orjson.loads(data[start : cut + 1] + b"]")
+        except orjson.JSONDecodeError:
+            continue
+        if type(items) is list and items:
+            return items[0]
+    raise NotStreamable
+
+
 def _array_start(data: bytes) -> int:
     start = _LEADING.match(data).end()  # type: ignore[union-attr]  # always matches
     if data[start : start + 1] != b"[":

@@ -103,8 +103,18 @@ static int check_string(const unsigned char *s, Py_ssize_t len) {
  * `len` of each); `total` gets the pixel count and `span` the foreground's span.
  * Returns the number of runs, or minus a DECODE_* status naming the problem in
  * the numpy decoder's order of precedence. */
-static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_t *out,
-                                 int64_t *ends, int64_t *total, Span *span) {
+/* The inclusive pixel extents of a mask's non-empty foreground runs, as pycocotools'
+ * toBbox finds them: x0/y0 start at the mask's width/height and x1/y1 at 0; a run
+ * that continues into the next column widens y to the whole height. */
+typedef struct {
+    int64_t x0, y0, x1, y1;
+} Extent;
+
+/* decode_one, also finding the extents of the foreground in a mask of height h when
+ * `ext` is not NULL (the caller sets its starting values). */
+static inline int64_t decode_extent(const unsigned char *s, Py_ssize_t len, uint32_t *out,
+                                    int64_t *ends, int64_t *total, Span *span, int64_t h,
+                                    Extent *ext) {
     int64_t before1 = 0, before2 = 0, pos = 0; /* the runs one and two places back */
     Span sp = {-1, 0, 0};
     Py_ssize_t m = 0, p = 0;
@@ -133,6 +143,17 @@ static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_
         if (out) out[m] = (uint32_t)x;
         if (ends) ends[m] = pos;
         if ((m & 1) && x > 0) {
+            if (ext && h > 0) { /* h == 0 has no pixels: the size check rejects the string */
+                int64_t start = pos - x, ys = start % h, ye = ys + x - 1;
+                if (sp.first < 0) ext->x0 = start / h;
+                ext->x1 = (pos - 1) / h;
+                if (ye >= h) {
+                    ys = 0;
+                    ye = h - 1;
+                }
+                if (ys < ext->y0) ext->y0 = ys;
+                if (ye > ext->y1) ext->y1 = ye;
+            }
             if (sp.first < 0) sp.first = pos - x;
             sp.last = pos;
             sp.area += x;
@@ -148,6 +169,35 @@ static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_
 bad:; /* one pass without the checks' order; check_string names the problem */
     int status = check_string(s, len);
     return -(int64_t)(status == DECODE_OK ? DECODE_RANGE : status);
+}
+
+static inline int64_t decode_one(const unsigned char *s, Py_ssize_t len, uint32_t *out,
+                                 int64_t *ends, int64_t *total, Span *span) {
+    return decode_extent(s, len, out, ends, total, span, 0, NULL);
+}
+
+/* Decodes one string of an h x w mask, checks that its runs fill the mask, and writes
+ * its area (mask.area) and box (mask.toBbox: zeros with fewer than two runs, and
+ * pycocotools' unsigned arithmetic for a mask without foreground). 0 or a DECODE_*
+ * status. */
+static int summarize_one(const unsigned char *s, Py_ssize_t len, int64_t h, int64_t w,
+                         double *area, double *box) {
+    int64_t total = 0;
+    Span sp;
+    Extent ext = {w, h, 0, 0};
+    int64_t m = decode_extent(s, len, NULL, NULL, &total, &sp, h, &ext);
+    if (m < 0) return (int)-m;
+    if (total != h * w) return DECODE_SIZE;
+    *area = (double)sp.area;
+    if (m < 2) {
+        box[0] = box[1] = box[2] = box[3] = 0.0;
+    } else {
+        box[0] = (double)ext.x0;
+        box[1] = (double)ext.y0;
+        box[2] = (double)(uint32_t)(ext.x1 - ext.x0 + 1);
+        box[3] = (double)(uint32_t)(ext.y1 - ext.y0 + 1);
+    }
+    return DECODE_OK;
 }
 
 /* decode(strings: list[str | bytes], runs: uint32 buffer, offsets: int64 buffer (n+1))
@@ -706,6 +756,123 @@ static PyObject *check(PyObject *self, PyObject *args) {
     return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
 }
 
+/* summaries(chars u8, char_offsets i64 (n+1), heights i64 (n), widths i64 (n),
+ *           area f64 (n), bbox f64 (n*4)) -> (status, index)
+ * check(), also writing each mask's area and box (see summarize_one). */
+static PyObject *summaries(PyObject *self, PyObject *args) {
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5]))
+        return NULL;
+    static const Py_ssize_t sizes[6] = {1, 8, 8, 8, 8, 8};
+    static const char *names[6] = {"chars", "char_offsets", "heights", "widths", "area", "bbox"};
+    Py_buffer v[6];
+    if (get_buffers(objs, v, 6, sizes, 4, names) < 0) return NULL;
+    const unsigned char *chars = v[0].buf;
+    const int64_t *off = v[1].buf, *hs = v[2].buf, *ws = v[3].buf;
+    double *area = v[4].buf, *bbox = v[5].buf;
+    Py_ssize_t n = N_ITEMS(v[1]) - 1, i = 0;
+    int status = DECODE_OK;
+    if (n < 0 || N_ITEMS(v[2]) != n || N_ITEMS(v[3]) != n || N_ITEMS(v[4]) < n ||
+        N_ITEMS(v[5]) < 4 * n || (n > 0 && off[n] > N_ITEMS(v[0]))) {
+        release_buffers(v, 6);
+        PyErr_SetString(PyExc_ValueError, "summaries: inconsistent lengths");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        status = summarize_one(chars + off[i], (Py_ssize_t)(off[i + 1] - off[i]), hs[i], ws[i],
+                               &area[i], &bbox[4 * i]);
+        if (status != DECODE_OK) break;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(v, 6);
+    return Py_BuildValue("in", status, status == DECODE_OK ? (Py_ssize_t)-1 : i);
+}
+
+/* ------------------------------------------------------------------ keypoints */
+
+/* np.maximum(0.0, v): NaN stays NaN */
+static inline double above_zero(double v) { return v > 0.0 || v != v ? v : 0.0; }
+
+/* oks(dt_x f64, dt_y f64, dt_offsets i64 (D+1), gt_x f64, gt_y f64, gt_vis f64,
+ *     gt_offsets i64 (G+1), variances f64 (per gt keypoint), labelled i64 (G),
+ *     box f64 (G*4: x0, x1, y0, y1 of the grown box), scale f64 (G), d i64 (P), g i64 (P),
+ *     out f64 (P)[, dt_step, gt_step]) -> None
+ * Keypoint i of the predictions is dt_x[i * dt_step] (and dt_y[...]; likewise for the
+ * ground truth with gt_step), so COCO's interleaved [x, y, v, ...] rows can be read in
+ * place with step 3.
+ * COCOeval.computeOks of pairs (d[p], g[p]) whose keypoint counts agree (the caller
+ * checks), each e_i by the numpy kernel's operations in its order (keypoints.py); the
+ * mean sums the counted exp(-e_i) in keypoint order. Releases the GIL. */
+static PyObject *oks(PyObject *self, PyObject *args) {
+    PyObject *objs[14];
+    Py_ssize_t ds = 1, gs = 1;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO|nn", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
+                          &objs[11], &objs[12], &objs[13], &ds, &gs))
+        return NULL;
+    if (ds < 1 || gs < 1) {
+        PyErr_SetString(PyExc_ValueError, "oks: steps must be positive");
+        return NULL;
+    }
+    static const Py_ssize_t sizes[14] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8};
+    static const char *names[14] = {"dt_x", "dt_y", "dt_offsets", "gt_x", "gt_y", "gt_vis",
+                                    "gt_offsets", "variances", "labelled", "box", "scale", "d",
+                                    "g", "out"};
+    Py_buffer v[14];
+    if (get_buffers(objs, v, 14, sizes, 13, names) < 0) return NULL;
+    const double *dx_ = v[0].buf, *dy_ = v[1].buf, *gx = v[3].buf, *gy = v[4].buf,
+                 *gv = v[5].buf, *var = v[7].buf, *box = v[9].buf, *scale = v[10].buf;
+    const int64_t *doff = v[2].buf, *goff = v[6].buf, *labelled = v[8].buf, *d = v[11].buf,
+                  *g = v[12].buf;
+    double *out = v[13].buf;
+    Py_ssize_t n_d = N_ITEMS(v[2]) - 1, n_g = N_ITEMS(v[6]) - 1, n = N_ITEMS(v[11]);
+    /* the items a buffer read with a step needs for k keypoints: (k - 1) * step + 1 */
+    int64_t k_d = n_d > 0 ? doff[n_d] : 0, k_g = n_g > 0 ? goff[n_g] : 0;
+    int64_t need_d = k_d ? (k_d - 1) * ds + 1 : 0, need_g = k_g ? (k_g - 1) * gs + 1 : 0;
+    int bad = n_d < 0 || n_g < 0 || N_ITEMS(v[12]) != n || N_ITEMS(v[13]) != n ||
+              N_ITEMS(v[8]) != n_g || N_ITEMS(v[9]) != 4 * n_g || N_ITEMS(v[10]) != n_g ||
+              N_ITEMS(v[3]) < need_g || N_ITEMS(v[4]) < need_g || N_ITEMS(v[5]) < need_g ||
+              N_ITEMS(v[7]) < k_g || N_ITEMS(v[0]) < need_d || N_ITEMS(v[1]) < need_d;
+    for (Py_ssize_t p = 0; p < n && !bad; p++)
+        if (d[p] < 0 || d[p] >= n_d || g[p] < 0 || g[p] >= n_g ||
+            doff[d[p] + 1] - doff[d[p]] != goff[g[p] + 1] - goff[g[p]])
+            bad = 1;
+    if (bad) {
+        release_buffers(v, 14);
+        PyErr_SetString(PyExc_ValueError, "oks: inconsistent inputs");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < n; p++) {
+        int64_t a = doff[d[p]], b = goff[g[p]], k = goff[g[p] + 1] - b, gi = g[p];
+        int any_visible = labelled[gi] > 0;
+        double x0 = box[4 * gi], x1 = box[4 * gi + 1], y0 = box[4 * gi + 2], y1 = box[4 * gi + 3];
+        double total = 0.0;
+        int64_t counted = 0;
+        for (int64_t j = 0; j < k; j++) {
+            if (any_visible && !(gv[(b + j) * gs] > 0)) continue;
+            double xd = dx_[(a + j) * ds], yd = dy_[(a + j) * ds], dx, dy;
+            if (any_visible) {
+                dx = xd - gx[(b + j) * gs];
+                dy = yd - gy[(b + j) * gs];
+            } else {
+                dx = above_zero(x0 - xd) + above_zero(xd - x1);
+                dy = above_zero(y0 - yd) + above_zero(yd - y1);
+            }
+            double e = (dx * dx + dy * dy) / var[b + j] / scale[gi] / 2;
+            /* exp(-e) is exactly 0.0 beyond e = 745.14 (below the least subnormal): skip it */
+            if (!(e > 746.0)) total += exp(-e);
+            counted++;
+        }
+        out[p] = total / (double)counted;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(v, 14);
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------ results slices */
 
 static PyObject *KEY_IMAGE_ID, *KEY_CATEGORY_ID, *KEY_SCORE, *KEY_BBOX, *KEY_SEGMENTATION,
@@ -744,27 +911,32 @@ static int as_double(PyObject *v, double *out) {
  * and fills its size). status 0 done; 1 anything but the plain case (an id that is
  * not an int, a missing key, a non-ASCII string, no room, ...): the caller reads
  * the slice its own way; 2 a string that does not decode or fill its size.
- * With with_masks=False (a bbox results file) only the box columns are read. */
+ * With with_masks=False (a bbox results file) only the box columns are read. With an
+ * `area` buffer f64 (n) (a segm file whose first detection has no bbox), no bbox is
+ * read: area and bbox get each mask's (mask.area, mask.toBbox). */
 static PyObject *segm_columns(PyObject *self, PyObject *args) {
-    PyObject *list, *objs[6];
+    PyObject *list, *objs[7];
     Py_ssize_t chars_from;
     int with_masks = 1;
-    if (!PyArg_ParseTuple(args, "O!OOOOOOn|p", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
-                          &objs[3], &objs[4], &objs[5], &chars_from, &with_masks))
+    objs[6] = Py_None;
+    if (!PyArg_ParseTuple(args, "O!OOOOOOn|pO", &PyList_Type, &list, &objs[0], &objs[1], &objs[2],
+                          &objs[3], &objs[4], &objs[5], &chars_from, &with_masks, &objs[6]))
         return NULL;
-    static const Py_ssize_t sizes[6] = {8, 8, 8, 8, 8, 1};
-    static const char *names[6] = {"ids", "score", "bbox", "sizes", "ends", "chars"};
-    Py_buffer v[6];
-    if (get_buffers(objs, v, 6, sizes, 0, names) < 0) return NULL;
+    /* with an area buffer, boxes and areas come from the masks (loadRes' segm branch) */
+    int from_masks = with_masks && objs[6] != Py_None, n_views = from_masks ? 7 : 6;
+    static const Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 1, 8};
+    static const char *names[7] = {"ids", "score", "bbox", "sizes", "ends", "chars", "area"};
+    Py_buffer v[7];
+    if (get_buffers(objs, v, n_views, sizes, 0, names) < 0) return NULL;
     int64_t *ids = v[0].buf, *hw = v[3].buf, *ends = v[4].buf;
-    double *score = v[1].buf, *bbox = v[2].buf;
+    double *score = v[1].buf, *bbox = v[2].buf, *area = from_masks ? v[6].buf : NULL;
     unsigned char *chars = v[5].buf;
     Py_ssize_t n = PyList_GET_SIZE(list), capacity = N_ITEMS(v[5]), used = chars_from;
     int status = 0;
     if (N_ITEMS(v[0]) < 2 * n || N_ITEMS(v[1]) < n || N_ITEMS(v[2]) < 4 * n ||
-        (with_masks && (N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n)) || chars_from < 0 ||
-        chars_from > capacity) {
-        release_buffers(v, 6);
+        (with_masks && (N_ITEMS(v[3]) < 2 * n || N_ITEMS(v[4]) < n)) ||
+        (from_masks && N_ITEMS(v[6]) < n) || chars_from < 0 || chars_from > capacity) {
+        release_buffers(v, n_views);
         PyErr_SetString(PyExc_ValueError, "segm_columns: buffers too small");
         return NULL;
     }
@@ -775,10 +947,13 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
         if (!(x = PyDict_GetItem(item, KEY_CATEGORY_ID)) || as_int64(x, &ids[2 * i + 1]) < 0)
             goto decline;
         if (!(x = PyDict_GetItem(item, KEY_SCORE)) || as_double(x, &score[i]) < 0) goto decline;
-        if (!(x = PyDict_GetItem(item, KEY_BBOX)) || !PyList_CheckExact(x) || PyList_GET_SIZE(x) != 4)
-            goto decline;
-        for (int k = 0; k < 4; k++)
-            if (as_double(PyList_GET_ITEM(x, k), &bbox[4 * i + k]) < 0) goto decline;
+        if (!from_masks) {
+            if (!(x = PyDict_GetItem(item, KEY_BBOX)) || !PyList_CheckExact(x) ||
+                PyList_GET_SIZE(x) != 4)
+                goto decline;
+            for (int k = 0; k < 4; k++)
+                if (as_double(PyList_GET_ITEM(x, k), &bbox[4 * i + k]) < 0) goto decline;
+        }
         if (!with_masks) continue;
         if (!(seg = PyDict_GetItem(item, KEY_SEGMENTATION)) || !PyDict_CheckExact(seg)) goto decline;
         if (!(size = PyDict_GetItem(seg, KEY_SIZE)) || !PyList_CheckExact(size) ||
@@ -792,7 +967,10 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
         if (len > capacity - used) goto decline;
         const unsigned char *text = PyUnicode_1BYTE_DATA(counts);
         int64_t total = 0;
-        if (decode_one(text, len, NULL, NULL, &total, NULL) < 0 || total != hw[2 * i] * hw[2 * i + 1]) {
+        if (from_masks ? summarize_one(text, len, hw[2 * i], hw[2 * i + 1], &area[i],
+                                       &bbox[4 * i]) != DECODE_OK
+                       : (decode_one(text, len, NULL, NULL, &total, NULL) < 0 ||
+                          total != hw[2 * i] * hw[2 * i + 1])) {
             status = 2;
             break;
         }
@@ -803,7 +981,7 @@ static PyObject *segm_columns(PyObject *self, PyObject *args) {
     decline:
         status = 1;
     }
-    release_buffers(v, 6);
+    release_buffers(v, n_views);
     return Py_BuildValue("in", status, used);
 }
 
@@ -813,6 +991,8 @@ static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, "Decode compressed COCO RLE strings into run lengths."},
     {"iou", iou, METH_VARARGS, "Mask IoU of (prediction, ground truth) pairs on run lengths."},
     {"check", check, METH_VARARGS, "Whether compressed strings decode and fill their sizes."},
+    {"summaries", summaries, METH_VARARGS, "check, also writing each mask's area and box."},
+    {"oks", oks, METH_VARARGS, "Object keypoint similarity of (prediction, ground truth) pairs."},
     {"segm_columns", segm_columns, METH_VARARGS, "The columns of a slice of a segm results file."},
     {"rasterize", rasterize, METH_VARARGS, "Polygon objects to run lengths, as frPyObjects+merge."},
     {NULL, NULL, 0, NULL},

@@ -115,6 +115,32 @@ def check_strings(
     return index, SIZE_PROBLEM if status == _DECODE_SIZE else _DECODE_ERRORS[status]
 
 
+def string_summaries(
+    chars: NDArray[np.uint8],
+    offsets: IndexArray,
+    heights: IndexArray,
+    widths: IndexArray,
+    area: NDArray[np.float64],
+    bbox: NDArray[np.float64],
+) -> tuple[int, str] | None:
+    """:func:`check_strings`, also writing each mask's area (n,) (``mask.area``) and box
+    (n, 4) (``mask.toBbox``) into ``area`` and ``bbox`` (C-contiguous float64) in the
+    same pass over the characters; None without the C module."""
+    if _module is None:
+        return None
+    status, index = _module.summaries(
+        np.ascontiguousarray(chars, dtype=np.uint8),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(heights, dtype=np.int64),
+        np.ascontiguousarray(widths, dtype=np.int64),
+        area,
+        bbox,
+    )
+    if status == 0:
+        return -1, ""
+    return index, SIZE_PROBLEM if status == _DECODE_SIZE else _DECODE_ERRORS[status]
+
+
 def segm_columns(
     items: list[Any],
     ids: IndexArray,
@@ -124,6 +150,7 @@ def segm_columns(
     ends: IndexArray,
     chars: NDArray[np.uint8],
     chars_from: int,
+    area: NDArray[np.float64] | None = None,
 ) -> int | None:
     """Fills the columns of one slice of a segm results file (n detections: ids (n, 2) as
     the file has them, score (n,), bbox (n, 4), sizes (n, 2) as [h, w], ends (n,)) and
@@ -131,12 +158,18 @@ def segm_columns(
     decodes and fills its size. Returns where the characters now end; None without the
     C module or when the slice is not the plain case (the caller's own reader decides).
 
+    With ``area`` (n,): no ``bbox`` is read (a file whose first detection has none, for
+    which loadRes takes both from the mask): ``area`` and ``bbox`` get each mask's
+    ``mask.area`` and ``mask.toBbox``, computed while the string is checked.
+
     Raises:
         ValueError: a string that does not decode or does not fill its size.
     """
     if _module is None:
         return None
-    status, used = _module.segm_columns(items, ids, score, bbox, sizes, ends, chars, chars_from)
+    status, used = _module.segm_columns(
+        items, ids, score, bbox, sizes, ends, chars, chars_from, True, area
+    )
     if status == 2:
         raise ValueError("an RLE string that does not decode or fill its size")
     return None if status else int(used)
@@ -219,6 +252,89 @@ def _halfway(d: IndexArray) -> int:
     middle = d.shape[0] // 2
     later = np.flatnonzero(d[middle:] != d[middle - 1])
     return middle + int(later[0]) if later.size else int(middle)
+
+
+def oks(
+    dt_xy: tuple[FloatArray, FloatArray, IndexArray],
+    gt_xyv: tuple[FloatArray, FloatArray, FloatArray, IndexArray],
+    variances: FloatArray,
+    labelled: IndexArray,
+    box: FloatArray,
+    scale: FloatArray,
+    d: IndexArray,
+    g: IndexArray,
+) -> FloatArray | None:
+    """COCOeval.computeOks of pairs (d[p], g[p]) with equal keypoint counts, or None
+    without the C module. ``dt_xy``: predicted x, y and offsets (D+1,); ``gt_xyv``: ground
+    truth x, y, visibility and offsets (G+1,); ``variances`` per ground-truth keypoint;
+    ``labelled`` (G,) visible keypoints per ground truth; ``box`` (G, 4) as x0, x1, y0, y1
+    of the box grown by its size on every side; ``scale`` (G,) area + eps.
+
+    Coordinates that are views with one step (COCO's rows ``[x, y, v, ...]`` seen as
+    ``flat[0::3]``) are read in place, not copied."""
+    if _module is None:
+        return None
+
+    def f64(a: NDArray[Any]) -> NDArray[np.float64]:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    def i64(a: NDArray[Any]) -> NDArray[np.int64]:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    dt_x, dt_y, dt_step = _same_step(dt_xy[0], dt_xy[1])
+    gt_x, gt_y, gt_v, gt_step = _same_step(gt_xyv[0], gt_xyv[1], gt_xyv[2])
+    out = np.empty(d.shape[0], dtype=np.float64)
+    inputs = (
+        dt_x, dt_y, i64(dt_xy[2]),
+        gt_x, gt_y, gt_v, i64(gt_xyv[3]),
+        f64(variances), i64(labelled), f64(box), f64(scale),
+    )  # fmt: skip
+    steps = (dt_step, gt_step)
+    d, g = i64(d), i64(g)
+    cut = d.shape[0] // 2 if d.shape[0] >= _THREAD_PAIRS and (os.cpu_count() or 1) > 1 else 0
+    if cut == 0:
+        _module.oks(*inputs, d, g, out, *steps)
+        return out
+    # The kernel releases the GIL: the second half of the pairs runs on a thread.
+    failed: list[BaseException] = []
+
+    def second_half() -> None:
+        try:
+            _module.oks(*inputs, d[cut:], g[cut:], out[cut:], *steps)  # type: ignore[union-attr]
+        except BaseException as err:  # re-raised on the calling thread
+            failed.append(err)
+
+    second = threading.Thread(target=second_half, daemon=True)
+    second.start()
+    try:
+        _module.oks(*inputs, d[:cut], g[:cut], out[:cut], *steps)
+    finally:
+        second.join()
+    if failed:
+        raise failed[0]
+    return out
+
+
+def _same_step(*arrays: NDArray[Any]) -> tuple[Any, ...]:
+    """float64 1-d arrays as contiguous spans read with one step, and that step: in place
+    when they all are views of one step (e.g. ``flat[0::3]``, ``flat[1::3]``), else copies
+    with step 1."""
+    first = arrays[0]
+    step = first.strides[0] // 8 if first.ndim == 1 and first.strides[0] > 0 else 0
+    in_place = step > 0 and all(
+        a.dtype == np.float64
+        and a.ndim == 1
+        and a.shape == first.shape
+        and a.strides == first.strides
+        and a.strides[0] % 8 == 0
+        for a in arrays
+    )
+    if not in_place or first.shape[0] == 0:
+        return (*(np.ascontiguousarray(a, dtype=np.float64) for a in arrays), 1)
+    # every byte between a view's first and last element lies in its base's allocation
+    length = (first.shape[0] - 1) * step + 1
+    spans = tuple(np.lib.stride_tricks.as_strided(a, (length,), (8,)) for a in arrays)
+    return (*spans, step)
 
 
 def rasterize(
