@@ -53,6 +53,10 @@ _NUMBER_SET = frozenset(_NUMBERS)
 #: as well leaves the row to the general parser, which refuses two geometries).
 _NOT_BOX = tuple(field for field, _, _ in UPLOAD_FIELDS if field != "box")
 _NOT_POLYGON = tuple(field for field, _, _ in UPLOAD_FIELDS if field != "polygon")
+#: ``tuple(map(raw.get, _NOT_BOX)) == _NONE_BUT_BOX``: none of them given (None compares by
+#: identity first; any JSON value other than null is unequal to None).
+_NONE_BUT_BOX = (None,) * len(_NOT_BOX)
+_NONE_BUT_POLYGON = (None,) * len(_NOT_POLYGON)
 
 
 @contextmanager
@@ -152,7 +156,7 @@ def fast_objects(raw_rows: list[Any], *, predictions: bool) -> list[Row] | None:
     bound, rotation_bound = _bounds()
     scratch = Issues()
     polygons = _Polygons()
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[object, object]] = set()
     rows: list[Row] = []
     for raw in raw_rows:
         if type(raw) is not dict:
@@ -192,7 +196,7 @@ def fast_objects(raw_rows: list[Any], *, predictions: bool) -> list[Row] | None:
         }
         box = raw.get("box")
         polygon = raw.get("polygon")
-        if box is not None and all(raw.get(name) is None for name in _NOT_BOX):
+        if box is not None and tuple(map(raw.get, _NOT_BOX)) == _NONE_BUT_BOX:
             if type(box) is not dict:
                 return None
             x, y = box.get("x"), box.get("y")
@@ -229,7 +233,7 @@ def fast_objects(raw_rows: list[Any], *, predictions: bool) -> list[Row] | None:
         elif (
             type(polygon) is dict
             and _no_holes(polygon.get("holes"))
-            and all(raw.get(name) is None for name in _NOT_POLYGON)
+            and tuple(map(raw.get, _NOT_POLYGON)) == _NONE_BUT_POLYGON
         ):
             row["type"] = "POLYGON"
             if not polygons.add(row, polygon.get("vertices"), area_raw is None):
