@@ -1,11 +1,14 @@
 """Upload throughput through the real server: items, box annotations, box predictions.
 
     python bench/upload.py [--quick] [--postgres] [--batch 5000] [--no-peer]
+                           [--geometry box|polygon|rotated] [--counts ITEMS ANNOTATIONS PREDICTIONS]
 
 Starts ``sliceboard serve`` as a subprocess on a fresh SQLite file (and, with --postgres, on a
 fresh PostgreSQL database), then uploads as a client would: GraphQL mutations with JSON
 variables over HTTP, one batch per request. Full size: 20,000 items, 150,000 annotations,
-1,000,000 predictions (--quick: 10x fewer). Prints rows/s per phase (time spent in requests;
+1,000,000 predictions (--quick: 10x fewer; --counts sets them). ``--geometry polygon`` sends
+12-vertex polygons and ``rotated`` rotated boxes instead of boxes (issue 17's case: ``--counts
+2000 20000 60000 --geometry polygon``, against the same counts as boxes). Prints rows/s per phase (time spent in requests;
 building the next batch on the client is not counted) and the server's peak RSS (VmHWM).
 
 Peer: the same prediction batches written in this process straight through
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import socket
@@ -68,6 +72,30 @@ def _box(rng: random.Random) -> dict[str, float]:
     }
 
 
+def _polygon(rng: random.Random) -> dict[str, Any]:
+    """A convex 12-gon (the shape of issue 17's polygon case)."""
+    cx, cy = rng.uniform(40, 600), rng.uniform(40, 440)
+    rx, ry = rng.uniform(2, 100), rng.uniform(2, 100)
+    return {
+        "vertices": [
+            {
+                "x": round(cx + rx * math.cos(k * math.pi / 6), 2),
+                "y": round(cy + ry * math.sin(k * math.pi / 6), 2),
+            }
+            for k in range(12)
+        ]
+    }
+
+
+def _geometry(rng: random.Random, geometry: str) -> tuple[str, dict[str, Any]]:
+    if geometry == "polygon":
+        return "polygon", _polygon(rng)
+    box = _box(rng)
+    if geometry == "rotated":
+        box["rotation"] = round(rng.uniform(-math.pi, math.pi), 4)
+    return "box", box
+
+
 def item_batches(n: int, batch: int) -> Iterator[list[dict[str, Any]]]:
     rows = [
         {
@@ -84,9 +112,10 @@ def item_batches(n: int, batch: int) -> Iterator[list[dict[str, Any]]]:
 
 
 def object_batches(
-    n: int, items: int, batch: int, *, predictions: bool, seed: int
+    n: int, items: int, batch: int, *, predictions: bool, seed: int, geometry: str = "box"
 ) -> Iterator[list[dict[str, Any]]]:
-    """``n`` boxes spread evenly over the items, item after item (as a detector's output file)."""
+    """``n`` objects spread evenly over the items, item after item (as a detector's output
+    file), each a ``geometry`` (box, polygon or rotated box)."""
     rng = random.Random(seed)
     per_item = max(1, n // items)
     rows: list[dict[str, Any]] = []
@@ -95,8 +124,9 @@ def object_batches(
             "referenceId": f"img-{(i // per_item) % items}",
             "annotationId": f"{'p' if predictions else 'a'}-{i}",
             "label": LABELS[i % len(LABELS)],
-            "box": _box(rng),
         }
+        field, value = _geometry(rng, geometry)
+        row[field] = value
         if predictions:
             row["confidence"] = round(rng.random(), 4)
         rows.append(row)
@@ -223,7 +253,7 @@ def _line(phase: str, rows: int, seconds: float) -> str:
 
 
 def run_backend(
-    name: str, database_url: str, sizes: Sizes, batch: int, workdir: Path
+    name: str, database_url: str, sizes: Sizes, batch: int, workdir: Path, geometry: str = "box"
 ) -> dict[str, Any]:
     server = Server(database_url, workdir / f"{name}.log")
     try:
@@ -240,20 +270,40 @@ def run_backend(
                     "annotations",
                     dataset_id,
                     object_batches(
-                        sizes.annotations, sizes.items, batch, predictions=False, seed=1
+                        sizes.annotations,
+                        sizes.items,
+                        batch,
+                        predictions=False,
+                        seed=1,
+                        geometry=geometry,
                     ),
                 ),
                 "predictions": (
                     "predictions",
                     run_id,
-                    object_batches(sizes.predictions, sizes.items, batch, predictions=True, seed=2),
+                    object_batches(
+                        sizes.predictions,
+                        sizes.items,
+                        batch,
+                        predictions=True,
+                        seed=2,
+                        geometry=geometry,
+                    ),
                 ),
             }
             phases: dict[str, tuple[int, float]] = {}
+            process = psutil.Process(server.proc.pid)
             for phase, (kind, target, batches) in work.items():
+                cpu = process.cpu_times()
                 phases[phase] = upload_phase(client, kind, target, batches)
+                after = process.cpu_times()
+                used = after.user + after.system - cpu.user - cpu.system
                 rows, seconds = phases[phase]
-                print(f"[{name}] {_line(phase, rows, seconds)}", flush=True)
+                print(
+                    f"[{name}] {_line(phase, rows, seconds)}"
+                    f" (server CPU {used:.2f} s = {rows / max(used, 1e-9):,.0f} rows per CPU s)",
+                    flush=True,
+                )
             rss = peak_rss_mb(server.proc.pid)
             print(f"[{name}] server peak RSS {rss:.0f} MB", flush=True)
     finally:
@@ -262,17 +312,24 @@ def run_backend(
 
 
 def _snake(row: dict[str, Any]) -> dict[str, Any]:
-    """What schema/input_coercion.py hands the service for one PredictionInput (rotation defaulted)."""
-    return {
+    """What schema/input_coercion.py hands the service for one PredictionInput (rotation
+    defaulted, a polygon's holes None)."""
+    out = {
         "reference_id": row["referenceId"],
         "annotation_id": row["annotationId"],
         "label": row["label"],
-        "box": {**row["box"], "rotation": 0.0},
         "confidence": row.get("confidence"),
     }
+    if "polygon" in row:
+        out["polygon"] = {"vertices": row["polygon"]["vertices"], "holes": None}
+    else:
+        out["box"] = {"rotation": 0.0, **row["box"]}
+    return out
 
 
-async def direct_peer(sizes: Sizes, batch: int, workdir: Path) -> tuple[int, float]:
+async def direct_peer(
+    sizes: Sizes, batch: int, workdir: Path, geometry: str = "box"
+) -> tuple[int, float]:
     """The prediction phase written straight through the service, same batches, own SQLite file."""
     from sliceboard.services import catalog, uploads
     from sliceboard.storage.db import create_engine, create_sessionmaker, transaction
@@ -309,7 +366,9 @@ async def direct_peer(sizes: Sizes, batch: int, workdir: Path) -> tuple[int, flo
                 )
         rows = 0
         seconds = 0.0
-        for raw in object_batches(sizes.predictions, sizes.items, batch, predictions=True, seed=2):
+        for raw in object_batches(
+            sizes.predictions, sizes.items, batch, predictions=True, seed=2, geometry=geometry
+        ):
             converted = [_snake(r) for r in raw]
             start = time.perf_counter()
             async with transaction(sessions) as session:
@@ -338,12 +397,20 @@ def main() -> int:
     )
     parser.add_argument("--batch", type=int, default=5_000, help="rows per request (default 5000)")
     parser.add_argument("--no-peer", action="store_true", help="skip the in-process service peer")
+    parser.add_argument(
+        "--geometry", choices=("box", "polygon", "rotated"), default="box", help="object shape"
+    )
+    parser.add_argument(
+        "--counts", type=int, nargs=3, metavar=("ITEMS", "ANNOTATIONS", "PREDICTIONS")
+    )
     args = parser.parse_args()
     sizes = Sizes(20_000, 150_000, 1_000_000)
     if args.quick:
         sizes = Sizes(2_000, 15_000, 100_000)
+    if args.counts:
+        sizes = Sizes(*args.counts)
     print(
-        f"sizes: {sizes.items} items, {sizes.annotations} annotations, {sizes.predictions} predictions; batch {args.batch}",
+        f"sizes: {sizes.items} items, {sizes.annotations} annotations, {sizes.predictions} predictions ({args.geometry}); batch {args.batch}",
         flush=True,
     )
     results = []
@@ -351,7 +418,12 @@ def main() -> int:
         workdir = Path(tmp)
         results.append(
             run_backend(
-                "sqlite", f"sqlite+aiosqlite:///{workdir / 'bench.db'}", sizes, args.batch, workdir
+                "sqlite",
+                f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+                sizes,
+                args.batch,
+                workdir,
+                args.geometry,
             )
         )
         if args.postgres:
@@ -365,10 +437,16 @@ def main() -> int:
                 .render_as_string(hide_password=False)
             )
             try:
-                results.append(run_backend("postgresql", url, sizes, args.batch, workdir))
+                results.append(
+                    run_backend("postgresql", url, sizes, args.batch, workdir, args.geometry)
+                )
             finally:
                 asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        peer = None if args.no_peer else asyncio.run(direct_peer(sizes, args.batch, workdir))
+        peer = (
+            None
+            if args.no_peer
+            else asyncio.run(direct_peer(sizes, args.batch, workdir, args.geometry))
+        )
     for result in results:
         print(f"\n[{result['backend']}] server peak RSS {result['peak_rss_mb']:.0f} MB")
         for phase, (rows, seconds) in result["phases"].items():

@@ -15,9 +15,10 @@ written with one statement per table inside the caller's transaction; services n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,7 @@ from sliceboard.services.validation import (
     validate_items,
     validate_predictions,
 )
+from sliceboard.services.validation.fast import gc_paused
 from sliceboard.services.visibility import sees_dataset
 from sliceboard.storage import catalog_writes as catalog_sql
 from sliceboard.storage import label_maps as label_map_sql
@@ -38,6 +40,24 @@ from sliceboard.storage import upload_writes as sql
 from sliceboard.storage.tables import Dataset, ModelRun, utcnow
 
 Row = dict[str, Any]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _without_collections(
+    upsert: Callable[_P, Awaitable[_T]],
+) -> Callable[_P, Awaitable[_T]]:
+    """Runs an upsert with the cyclic garbage collector paused. A batch's rows (tens of
+    thousands of dicts and lists, none of them cyclic) then die by reference counting when the
+    upsert returns instead of being walked by collections while they live; other tasks that
+    run during its awaits only have their cyclic garbage collected a little later."""
+
+    @functools.wraps(upsert)
+    async def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with gc_paused():
+            return await upsert(*args, **kwargs)
+
+    return paused
 
 
 @dataclass(frozen=True)
@@ -90,20 +110,15 @@ async def _item_ids(
     session: AsyncSession, dataset_id: int, raw_rows: list[Any], name: str, issues: Issues
 ) -> dict[str, int]:
     """Resolves every row's referenceId in one query; unknown ones become issues."""
-    refs = [
-        ref
-        for raw in raw_rows
-        if isinstance(raw, dict) and isinstance(ref := raw.get("reference_id"), str) and ref
-    ]
-    found = await sql.select_item_ids(
-        session=session, dataset_id=dataset_id, reference_ids=list(dict.fromkeys(refs))
-    )
-    for i, raw in enumerate(raw_rows):
-        ref = raw.get("reference_id") if isinstance(raw, dict) else None
-        if isinstance(ref, str) and ref and ref not in found:
-            issues.add(
-                f"{name}[{i}].referenceId", f"no item with referenceId {ref!r} in this dataset"
-            )
+    refs = [raw.get("reference_id") if isinstance(raw, dict) else None for raw in raw_rows]
+    wanted = [ref for ref in dict.fromkeys(refs) if isinstance(ref, str) and ref]
+    found = await sql.select_item_ids(session=session, dataset_id=dataset_id, reference_ids=wanted)
+    if len(found) < len(wanted):  # else every one was found: no issue to look for
+        for i, ref in enumerate(refs):
+            if isinstance(ref, str) and ref and ref not in found:
+                issues.add(
+                    f"{name}[{i}].referenceId", f"no item with referenceId {ref!r} in this dataset"
+                )
     return found
 
 
@@ -118,6 +133,7 @@ def _attach_items(rows: list[Row], item_ids: dict[str, int], extra: Row) -> list
     return keys
 
 
+@_without_collections
 async def upsert_items(
     session: AsyncSession,
     *,
@@ -158,6 +174,7 @@ async def upsert_items(
     return counts
 
 
+@_without_collections
 async def upsert_annotations(
     session: AsyncSession,
     *,
@@ -186,7 +203,8 @@ async def upsert_annotations(
     )
     existing = await sql.select_annotation_rows(session=session, keys=keys, with_values=update)
     to_write, counts = _partition(rows, existing, keys, sql.ANNOTATION_VALUES, update)
-    await store_label_maps(session, masks, to_write)
+    if masks:
+        await store_label_maps(session, masks, to_write)
     await sql.upsert_annotation_rows(
         session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
     )
@@ -195,6 +213,7 @@ async def upsert_annotations(
     return counts
 
 
+@_without_collections
 async def upsert_predictions(
     session: AsyncSession,
     *,
@@ -230,7 +249,8 @@ async def upsert_predictions(
         session=session, model_run_id=run.id, keys=keys, with_values=update
     )
     to_write, counts = _partition(rows, existing, keys, sql.PREDICTION_VALUES, update)
-    await store_label_maps(session, masks, to_write)
+    if masks:
+        await store_label_maps(session, masks, to_write)
     await sql.upsert_prediction_rows(
         session=session, rows=to_write, update=update, all_new=counts.new == len(to_write)
     )

@@ -29,7 +29,6 @@ rebuilt a parameter dict per row (``construct_params``), about a fifth of a batc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -156,16 +155,38 @@ def _compile_upsert(
     return compiled.string, order, processors
 
 
-def _memoised(processor: Processor) -> Processor:
-    """A batch shares one created_at (and often one value of other columns): process it once."""
-    last: list[Any] = [object(), None]
-
-    def process(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, processor(value)
-        return last[1]
-
-    return process
+def _records(
+    rows: list[Row],
+    order: tuple[str, ...],
+    json_columns: tuple[str, ...],
+    processors: list[tuple[int, Processor]],
+) -> list[tuple[Any, ...]]:
+    """The rows as positional tuples in ``order``, built column by column: JSON columns as
+    text (None stays NULL; a column that is None throughout is left as it is), then each bind
+    processor over its column (once for a column of one value: a batch shares one created_at)."""
+    width = len(rows[0])
+    if len(set(map(len, rows))) > 1:
+        raise ValueError(
+            "rows of one batch must carry the same columns: "
+            + str(sorted(next(row for row in rows if len(row) != width)))
+        )
+    columns: list[list[Any]] = [[row[name] for row in rows] for name in order]
+    dumps = orjson.dumps
+    for position, name in enumerate(order):
+        if name in json_columns:
+            column = columns[position]
+            if column.count(None) < len(column):
+                columns[position] = [
+                    None if value is None else dumps(value).decode() for value in column
+                ]
+    for position, processor in processors:
+        column = columns[position]
+        first = column[0]
+        if column.count(first) == len(column):  # one value throughout (a batch's created_at)
+            columns[position] = [processor(first)] * len(column)
+        else:
+            columns[position] = list(map(processor, column))
+    return list(zip(*columns, strict=True))
 
 
 #: From this many rows, a PostgreSQL batch of new rows is written with COPY.
@@ -178,18 +199,7 @@ async def _copy(session: AsyncSession, table: sa.Table, rows: list[Row]) -> None
     keys are distinct. JSON columns travel as text, which jsonb's codec takes."""
     _, json_columns = _WRITE_TABLES[("postgresql", table.name)]
     columns = tuple(rows[0])
-    dumps = [columns.index(name) for name in json_columns if name in columns]
-    pick = itemgetter(*columns)
-    records = []
-    for row in rows:
-        if len(row) != len(columns):
-            raise ValueError(f"rows of one batch must carry the same columns: {sorted(row)}")
-        values_ = list(pick(row)) if len(columns) > 1 else [pick(row)]
-        for position in dumps:
-            value = values_[position]
-            if value is not None:
-                values_[position] = orjson.dumps(value).decode()
-        records.append(tuple(values_))
+    records = _records(rows, columns, json_columns, [])
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
@@ -218,21 +228,7 @@ async def _upsert(
     sql, order, processors = _compiled_upsert(
         dialect, table.name, columns, tuple(keys), tuple(values) if update else None
     )
-    dumps = [order.index(name) for name in json_columns if name in order]
-    process = [(position, _memoised(processor)) for position, processor in processors]
-    pick = itemgetter(*order)
-    params = []
-    for row in rows:
-        if len(row) != len(columns):
-            raise ValueError(f"rows of one batch must carry the same columns: {sorted(row)}")
-        values_ = list(pick(row))
-        for position in dumps:
-            value = values_[position]
-            if value is not None:
-                values_[position] = orjson.dumps(value).decode()
-        for position, processor in process:
-            values_[position] = processor(values_[position])
-        params.append(tuple(values_))
+    params = _records(rows, order, json_columns, processors)
     connection = await session.connection()
     await connection.exec_driver_sql(sql, params)
 

@@ -7,8 +7,10 @@ the caller raises once the batch has been read completely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sliceboard.services.validation.fast import fast_items, fast_objects, gc_paused
 from sliceboard.services.validation.fields import (
     LABEL_MAX,
     REFERENCE_ID_MAX,
@@ -45,7 +47,22 @@ def check_row_limit(rows: object, name: str, max_rows: int) -> list[Any]:
     return rows
 
 
+def _fast(check: Callable[[], list[Row] | None]) -> list[Row] | None:
+    """The fast path's rows, or None: not plainly well-formed (or the check itself failed on
+    an input the full validators then judge, e.g. an integer too large for a float)."""
+    try:
+        return check()
+    except Exception:
+        return None
+
+
 def validate_items(raw_rows: list[Any], issues: Issues) -> list[Row]:
+    with gc_paused():
+        fast = _fast(lambda: fast_items(raw_rows))
+        return fast if fast is not None else _validate_items(raw_rows, issues)
+
+
+def _validate_items(raw_rows: list[Any], issues: Issues) -> list[Row]:
     rows: list[Row] = []
     first_index: dict[str, int] = {}
     for i, raw in enumerate(raw_rows):
@@ -137,6 +154,12 @@ def _common(
 
 
 def validate_annotations(raw_rows: list[Any], issues: Issues) -> list[Row]:
+    with gc_paused():
+        fast = _fast(lambda: fast_objects(raw_rows, predictions=False))
+        return fast if fast is not None else _validate_annotations(raw_rows, issues)
+
+
+def _validate_annotations(raw_rows: list[Any], issues: Issues) -> list[Row]:
     rows: list[Row] = []
     seen: dict[tuple[str, str], int] = {}
     for i, raw in enumerate(raw_rows):
@@ -156,6 +179,12 @@ def validate_annotations(raw_rows: list[Any], issues: Issues) -> list[Row]:
 
 
 def validate_predictions(raw_rows: list[Any], issues: Issues) -> list[Row]:
+    with gc_paused():
+        fast = _fast(lambda: fast_objects(raw_rows, predictions=True))
+        return fast if fast is not None else _validate_predictions(raw_rows, issues)
+
+
+def _validate_predictions(raw_rows: list[Any], issues: Issues) -> list[Row]:
     rows: list[Row] = []
     seen: dict[tuple[str, str], int] = {}
     for i, raw in enumerate(raw_rows):

@@ -18,7 +18,7 @@ from tests.support.serving import post, start_server, subscription
 pytestmark = pytest.mark.slow
 
 SUBSCRIBE = "subscription($id: ID!) { job(id: $id) { status rowsDone rowsTotal result } }"
-ROWS = 40_000
+ROWS = 120_000  # enough chunks that the validation pass outlasts several job polls
 
 
 def test_the_subscription_streams_an_import_until_it_ends(tmp_path: Path) -> None:
