@@ -33,6 +33,7 @@ field's extensions, ``StrawberryField.base_resolver`` / ``StrawberryResolver.wra
 from __future__ import annotations
 
 import inspect
+import math
 import operator
 import weakref
 from collections.abc import Awaitable, Callable
@@ -52,6 +53,7 @@ from graphql import (
     Undefined,
 )
 from graphql.pyutils import Path
+from graphql.type import scalars
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
@@ -81,10 +83,27 @@ class Plan:
 
     def __init__(self) -> None:
         self.fields: dict[str, dict[str, tuple[Getter, Completer]]] = {}
-        self.classes: dict[str, type] = {}
+        self.lists: dict[GraphQLList[Any], Completer] = {}
+
+    def list_completer(self, kind: GraphQLList[Any]) -> Completer:
+        found = self.lists.get(kind)
+        if found is None:
+            found = self.lists[kind] = completer(kind, self)
+        return found
 
 
 _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, Plan] = weakref.WeakKeyDictionary()
+
+_SHORTCUTS: dict[Callable[[Any], Any], tuple[type, Callable[[Any], bool]]] = {
+    scalars.serialize_float: (float, math.isfinite),
+    scalars.serialize_string: (str, lambda _value: True),
+    scalars.serialize_id: (str, lambda _value: True),
+    scalars.serialize_boolean: (bool, lambda _value: True),
+    scalars.serialize_int: (
+        int,
+        lambda value: scalars.GRAPHQL_MIN_INT <= value <= scalars.GRAPHQL_MAX_INT,
+    ),
+}
 
 
 def trivial_getter(field: GraphQLField, default_resolver: Any) -> Getter | None:
@@ -130,10 +149,15 @@ def completer(kind: GraphQLOutputType, plan: Plan) -> Completer:
         return non_null
     if isinstance(kind, GraphQLScalarType | GraphQLEnumType):
         serialize = kind.serialize
+        # graphql-core's built-in serializers answer a value of exactly this Python type with
+        # the value itself (a finite float, a str, a bool, a 32-bit int): skip the call.
+        own = _SHORTCUTS.get(serialize)
 
         def leaf(_context: Inliner, value: Any, _details: Any) -> Any:
             if value is None:
                 return None
+            if own is not None and type(value) is own[0] and own[1](value):
+                return value
             try:
                 serialized = serialize(value)
             except Exception:  # graphql-core's own completion reports it, with its path
@@ -221,33 +245,58 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Completes the trivial fields ``install`` planned inline; the rest as graphql-core does."""
 
     _plan: Plan | None = None
+    _steps: dict[tuple[str, int], Any] | None = None
 
-    def _fields_of(self, type_name: str) -> dict[str, tuple[Getter, Completer]] | None:
+    def _the_plan(self) -> Plan:
         plan = self._plan
         if plan is None:
             plan = self._plan = plan_of(self.schema)
-        return plan.fields.get(type_name)
+        return plan
 
-    def inline_object(self, object_type: GraphQLObjectType, value: Any, details: Any) -> Any:
+    def _fields_of(self, type_name: str) -> dict[str, tuple[Getter, Completer]] | None:
+        return self._the_plan().fields.get(type_name)
+
+    def _compile(self, object_type: GraphQLObjectType, details: Any) -> list[Any] | None:
+        """The steps that complete ``details``' selection on ``object_type`` inline, or None
+        when it never can (a field with a resolver of its own, a directive, ``@defer``)."""
         fields = self._fields_of(object_type.name)
         if fields is None:
-            return _SLOW
+            return None
         grouped, defers, _forbidden = self.collect_subfields(object_type, details)
         if defers:
-            return _SLOW
-        out: dict[str, Any] = {}
+            return None
+        steps: list[Any] = []
         for response_name, field_details in grouped.items():
             node = field_details[0].node
             if node.directives:
-                return _SLOW
+                return None
             name = node.name.value
             if name == "__typename":
-                out[response_name] = object_type.name
+                steps.append((response_name, None, object_type.name, None))
                 continue
             entry = fields.get(name)
             if entry is None:
-                return _SLOW
-            get, complete = entry
+                return None
+            steps.append((response_name, entry[0], entry[1], field_details))
+        return steps
+
+    def inline_object(self, object_type: GraphQLObjectType, value: Any, details: Any) -> Any:
+        known = self._steps
+        if known is None:
+            known = self._steps = {}
+        key = (object_type.name, id(details))
+        found = known.get(key)
+        if found is None:
+            # The details list rides along so its id cannot be reused while this context lives.
+            found = known[key] = (self._compile(object_type, details), details)
+        steps = found[0]
+        if steps is None:
+            return _SLOW
+        out: dict[str, Any] = {}
+        for response_name, get, complete, field_details in steps:
+            if get is None:
+                out[response_name] = complete  # __typename
+                continue
             try:
                 resolved = get(value)
             except Exception:  # graphql-core's own completion reports it, with its path
@@ -257,6 +306,30 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return _SLOW
             out[response_name] = done
         return out
+
+    def complete_list_value(  # type: ignore[override]
+        self,
+        return_type: GraphQLList[Any],
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A list that a resolver of its own answered synchronously (``Item.annotations`` read
+        ahead) is completed inline when every element's selection is trivial."""
+        if isinstance(result, list | tuple) and not field_details_list[0].node.directives:
+            try:
+                done = self._the_plan().list_completer(return_type)(
+                    self, result, field_details_list
+                )
+            except Exception:  # graphql-core's own completion reports it, with its path
+                done = _SLOW
+            if done is not _SLOW:
+                return done
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
 
     def execute_fields(  # type: ignore[override]
         self,
