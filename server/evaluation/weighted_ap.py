@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +47,9 @@ TIE_COPIES = 8
 THREADS = 2
 #: Entries (resamples x (points + gaps)) handled per vectorised block: bounds the memory.
 BLOCK = 1 << 24
-#: Resamples per block at most: a block's per-run arrays then stay in the processor's cache.
-CACHE_ROWS = 16
+#: Entries (resamples x points) per block at most: a block's per-run arrays then stay in the
+#: processor's cache (small cases take many resamples per block, big ones a few).
+CACHE_ENTRIES = 1 << 19
 #: (class, item) cells of the dense count matrix a per-class weighted sum builds at a time.
 DENSE_ENTRIES = 1 << 22
 _EPS = float(np.spacing(1))
@@ -73,26 +76,33 @@ class ItemClassCounts:
             n_classes=n_classes,
         )
 
+    @cached_property
+    def _columns(self) -> tuple[IntArray, IntArray]:
+        """(items that have counts, each triple's column among them)."""
+        used, column = np.unique(self.item, return_inverse=True)
+        return used, column.reshape(-1)
+
     def weighted(self, by_item: FloatArray) -> FloatArray:
         """(K, B) sums of count x weight per class; ``by_item`` is (D, B).
 
-        A dense (classes x items) count matrix times the weights (one BLAS product), built for
-        at most ``DENSE_ENTRIES`` (class, item) cells at a time; sums of whole numbers are exact
-        in any order."""
-        n_items, n_b = by_item.shape
-        out = np.zeros((self.n_classes, n_b))
-        if self.item.shape[0] == 0 or n_items == 0:
+        A dense (classes x items with counts) matrix times those items' weights (one BLAS
+        product), built for at most ``DENSE_ENTRIES`` cells at a time; sums of whole numbers
+        are exact in any order."""
+        out = np.zeros((self.n_classes, by_item.shape[1]))
+        if self.item.shape[0] == 0:
             return out
-        per_block = max(1, DENSE_ENTRIES // n_items)
+        used, column = self._columns
+        weights = by_item[used]
+        per_block = max(1, DENSE_ENTRIES // used.shape[0])
         bounds = np.searchsorted(self.cls, np.arange(0, self.n_classes + per_block, per_block))
         for k, lo in enumerate(range(0, self.n_classes, per_block)):
             a, b = int(bounds[k]), int(bounds[k + 1])
             if a == b:
                 continue
             hi = min(lo + per_block, self.n_classes)
-            dense = np.zeros((hi - lo, n_items))
-            dense[self.cls[a:b] - lo, self.item[a:b]] = self.count[a:b]  # (class, item) unique
-            out[lo:hi] = dense @ by_item
+            dense = np.zeros((hi - lo, used.shape[0]))
+            dense[self.cls[a:b] - lo, column[a:b]] = self.count[a:b]  # (class, item) unique
+            out[lo:hi] = dense @ weights
         return out
 
     def kept(self, keep_item: BoolArray) -> ItemClassCounts:
@@ -370,9 +380,9 @@ def _plans(stats: ApStatistics) -> list[_Plan]:
 def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
     """Per-class AP at every threshold of ``stats`` for each row of item weights.
 
-    Resamples are evaluated in blocks of ``BLOCK // (points + gaps)`` rows (at most
-    ``CACHE_ROWS`` at a time, so that a block's per-run arrays stay in the processor's cache),
-    on ``THREADS`` threads.
+    Resamples are evaluated in blocks of at most ``BLOCK // (points + gaps)`` rows (the memory
+    bound) and ``CACHE_ENTRIES // points`` rows (so that a block's per-run arrays stay in the
+    processor's cache), on ``THREADS`` threads.
 
     Args:
         stats: from :func:`ap_statistics`.
@@ -385,15 +395,26 @@ def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
     weights = np.asarray(weights, dtype=np.float64)
     n_b = weights.shape[0]
     plans = _plans(stats)
+    by_item = np.ascontiguousarray(weights.T)
+    npig = stats.gt_count.weighted(by_item)  # (K, B)
+    with_dets = stats.dt_count.weighted(by_item) > 0 if stats.include_empty else None
     # gaps through point p: those whose point is at most p
     gaps_through = np.searchsorted(stats.gap_point, np.arange(stats.point_item.shape[0]), "right")
     out = np.empty((n_b, stats.n_thresholds, stats.n_classes))
     width = stats.point_item.shape[0] + stats.gap_item.shape[0]
-    step = max(1, min(BLOCK // max(width, 1), CACHE_ROWS, -(-n_b // THREADS)))
+    cache_rows = CACHE_ENTRIES // max(stats.point_item.shape[0], 1)
+    step = max(1, min(BLOCK // max(width, 1), cache_rows, -(-n_b // THREADS)))
     starts = range(0, n_b, step)
 
     def block(lo: int) -> None:
-        out[lo : lo + step] = _weighted_block(stats, plans, gaps_through, weights[lo : lo + step])
+        out[lo : lo + step] = _weighted_block(
+            stats,
+            plans,
+            gaps_through,
+            weights[lo : lo + step],
+            npig[:, lo : lo + step],
+            None if with_dets is None else with_dets[:, lo : lo + step],
+        )
 
     if len(starts) > 1 and THREADS > 1:
         # numpy releases the GIL in every kernel here: blocks of resamples run side by side
@@ -406,13 +427,17 @@ def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
 
 
 def _weighted_block(
-    stats: ApStatistics, plans: list[_Plan], gaps_through: IntArray, weights: FloatArray
+    stats: ApStatistics,
+    plans: list[_Plan],
+    gaps_through: IntArray,
+    weights: FloatArray,
+    npig: FloatArray,
+    with_dets: BoolArray | None,
 ) -> FloatArray:
     # Item-major (rows = items or points, columns = resamples): every gather copies whole rows.
     by_item = np.ascontiguousarray(weights.T)
     n_b = weights.shape[0]
     n_points = stats.point_item.shape[0]
-    npig = stats.gt_count.weighted(by_item)  # (K, B)
     out = np.zeros((stats.n_thresholds, stats.n_classes, n_b))
     w = by_item[stats.point_item]
     copy = stats.point_copy
@@ -431,7 +456,9 @@ def _weighted_block(
         # Whole counts below 2**24 are exact in float32, at half the bytes of float64.
         exact32 = float(stats.gap_count.sum()) * float(by_item.max(initial=0.0)) < 2.0**24
         exact32 = exact32 and bool((by_item == np.floor(by_item)).all())
-        contrib = by_item.astype(np.float32 if exact32 else np.float64)[stats.gap_item]
+        contrib: np.ndarray[Any, np.dtype[np.floating[Any]]] = (
+            by_item.astype(np.float32)[stats.gap_item] if exact32 else by_item[stats.gap_item]
+        )
         several = np.flatnonzero(stats.gap_count != 1)
         contrib[several] *= stats.gap_count[several, None].astype(contrib.dtype)
         gaps_cum = np.zeros((contrib.shape[0] + 1, n_b), dtype=contrib.dtype)
@@ -442,8 +469,7 @@ def _weighted_block(
             continue
         out[t, plan.classes] = _threshold_ap(plan, w, npig, points_cum, counted_cum)
     undefined = npig == 0
-    if stats.include_empty:
-        with_dets = stats.dt_count.weighted(by_item) > 0
+    if with_dets is not None:
         empty_value = np.where(with_dets, 0.0, -1.0)
     else:
         empty_value = np.full(npig.shape, -1.0)

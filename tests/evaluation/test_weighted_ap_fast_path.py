@@ -92,10 +92,10 @@ def test_blocks_and_threads_do_not_change_the_answer(monkeypatch: pytest.MonkeyP
     table, _ = run_engine(make_case(14, 30))
     weights = resamples(table.n_items, 40, 14)
     whole = fast_ap(table, weights)
-    monkeypatch.setattr(wap, "CACHE_ROWS", 3)
+    monkeypatch.setattr(wap, "CACHE_ENTRIES", 1)  # one resample per block
     monkeypatch.setattr(wap, "THREADS", 2)
     blocked = fast_ap(table, weights)
-    monkeypatch.setattr(wap, "BLOCK", 1)  # one resample per block
+    monkeypatch.setattr(wap, "CACHE_ENTRIES", 1 << 40)  # every resample in one block
     monkeypatch.setattr(wap, "THREADS", 1)
     single = fast_ap(table, weights)
     assert np.array_equal(whole, blocked)
