@@ -84,8 +84,8 @@ class ItemClassCounts:
     def weighted(self, by_item: FloatArray) -> FloatArray:
         """(K, B) sums of count x weight per class; ``by_item`` is (D, B).
 
-        A dense (classes x items with counts) matrix times those items' weights (one BLAS
-        product), built for at most ``DENSE_ENTRIES`` cells at a time; sums of whole numbers
+        A dense (classes x items with counts) matrix times those items' weights (one product),
+        built for at most ``DENSE_ENTRIES`` cells at a time; sums of whole numbers
         are exact in any order."""
         out = np.zeros((self.n_classes, by_item.shape[1]))
         if self.item.shape[0] == 0:
@@ -101,7 +101,9 @@ class ItemClassCounts:
             hi = min(lo + per_block, self.n_classes)
             dense = np.zeros((hi - lo, used.shape[0]))
             dense[self.cls[a:b] - lo, column[a:b]] = self.count[a:b]  # (class, item) unique
-            out[lo:hi] = dense @ weights
+            # einsum's own loop, not BLAS: OpenBLAS threads on a shared machine cost several
+            # times the CPU of this product and contend with the resample threads
+            out[lo:hi] = np.einsum("ku,ub->kb", dense, weights)
         return out
 
     def kept(self, keep_item: BoolArray) -> ItemClassCounts:
