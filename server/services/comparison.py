@@ -4,7 +4,10 @@ Nothing is re-matched: each run's numbers are its own slice report (``results.me
 so a delta is exactly the difference of the two runs' ``metrics``), object transitions come
 from the snapshots' ground-truth matches, and intervals from the paired bootstrap over items
 (``comparison_bootstrap``). Every part is computed when first asked for and kept with the
-comparison; the bootstrap is also kept in the snapshot cache, keyed by the evaluations.
+comparison; the expensive ones (run statistics, the paired bootstrap, transitions, per-label
+AP75, the regression ranking) are also kept in the snapshot cache, keyed by the evaluations
+and the options, and computed once for every request that asks while they run
+(:func:`computed_once`), off the event loop.
 """
 
 from __future__ import annotations

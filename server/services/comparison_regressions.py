@@ -23,7 +23,7 @@ from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation.bootstrap import (
     RunStatistics,
     benjamini_hochberg,
-    metric_samples,
+    overall_ap_samples,
     percentile_interval,
     resample_weights,
     restrict_statistics,
@@ -144,9 +144,7 @@ def rank_regressions(
                     dtype=np.int64,
                 )
             )
-            samples.append(
-                metric_samples(restrict_statistics(stats, mask), weights, chosen).overall["ap"]
-            )
+            samples.append(overall_ap_samples(restrict_statistics(stats, mask), weights, chosen))
         b, c = samples
         deltas = (c - b)[1:, None]
         low, high = percentile_interval(deltas, level, (c - b)[:1])
