@@ -46,6 +46,7 @@ from bench.cocogen import make_detections, make_ground_truth  # noqa: E402
 from sliceboard.evaluation import MatchTable, box_areas, box_similarity, evaluate  # noqa: E402
 from sliceboard.evaluation.bootstrap import (  # noqa: E402
     metric_samples,
+    overall_ap_samples,
     percentile_interval,
     resample_weights,
     restrict_statistics,
@@ -173,8 +174,8 @@ def engine_part(
         for mask in groups:
             selected = np.flatnonzero(mask)
             w = np.vstack([mask[None, :].astype(np.float64), resample_weights(n, selected, 200, 0)])
-            b = metric_samples(restrict_statistics(stats[0], mask), w).overall["ap"]
-            c = metric_samples(restrict_statistics(stats[1], mask), w).overall["ap"]
+            b = overall_ap_samples(restrict_statistics(stats[0], mask), w)
+            c = overall_ap_samples(restrict_statistics(stats[1], mask), w)
             percentile_interval((c - b)[1:, None], 0.95, (c - b)[:1])
             out.append(float(c[0] - b[0]))
         return out

@@ -142,11 +142,8 @@ def metric_samples(
     n_b = weights.shape[0]
     n_labels = stats.tp.n_classes
     chosen = np.arange(n_labels) if labels is None else np.asarray(labels, dtype=np.int64)
-    per_threshold = np.empty((n_b, stats.n_grid, stats.class_label.shape[0]))
-    for rows, ap_stats in stats.ap_groups:
-        per_threshold[:, rows, :] = weighted_ap(ap_stats, weights)
-    defined = per_threshold > -1  # per class, the same at every threshold
-    class_ap = np.where(defined.all(axis=1), per_threshold.mean(axis=1), np.nan)
+    per_threshold = _per_threshold_ap(stats, weights)
+    class_ap = _class_ap(per_threshold)
 
     def at(t: int) -> FloatArray:
         if t < 0:
@@ -174,6 +171,36 @@ def metric_samples(
     )
     overall.update(totals)
     return MetricSamples(overall=overall, per_label=per_label)
+
+
+def overall_ap_samples(
+    stats: RunStatistics, weights: FloatArray, labels: IntArray | None = None
+) -> FloatArray:
+    """(B,) ``metric_samples(stats, weights, labels).overall["ap"]`` alone (no counts)."""
+    class_ap = _class_ap(_per_threshold_ap(stats, weights))
+    pooled = stats.class_label.shape[0] == 1 and stats.class_label[0] == -1
+    if pooled:
+        columns = np.array([0])
+    elif labels is None:
+        columns = np.arange(stats.tp.n_classes)
+    else:
+        columns = np.asarray(labels, dtype=np.int64)
+    return _nan_mean(class_ap[:, columns])
+
+
+def _per_threshold_ap(stats: RunStatistics, weights: FloatArray) -> FloatArray:
+    """(B, T, K) per-class AP at each grid threshold, -1 where undefined."""
+    per_threshold = np.empty((weights.shape[0], stats.n_grid, stats.class_label.shape[0]))
+    for rows, ap_stats in stats.ap_groups:
+        per_threshold[:, rows, :] = weighted_ap(ap_stats, weights)
+    return per_threshold
+
+
+def _class_ap(per_threshold: FloatArray) -> FloatArray:
+    """(B, K) AP@[.5:.95] per class, NaN where undefined."""
+    defined = per_threshold > -1  # per class, the same at every threshold
+    out: FloatArray = np.where(defined.all(axis=1), per_threshold.mean(axis=1), np.nan)
+    return out
 
 
 def _ratios(tp: FloatArray, fp: FloatArray, fn: FloatArray) -> dict[str, FloatArray]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -43,8 +44,13 @@ from sliceboard.evaluation.types import BoolArray, EmptyClasses, FloatArray, Int
 TIE_COPIES = 8
 #: Threads that evaluate blocks of resamples at once.
 THREADS = 2
-#: Entries (resamples x points) handled per vectorised block.
+#: Entries (resamples x (points + gaps)) handled per vectorised block: bounds the memory.
 BLOCK = 1 << 24
+#: Entries (resamples x points) per block at most: a block's per-run arrays then stay in the
+#: processor's cache (small cases take many resamples per block, big ones a few).
+CACHE_ENTRIES = 1 << 19
+#: (class, item) cells of the dense count matrix a per-class weighted sum builds at a time.
+DENSE_ENTRIES = 1 << 22
 _EPS = float(np.spacing(1))
 
 
@@ -69,14 +75,35 @@ class ItemClassCounts:
             n_classes=n_classes,
         )
 
+    @cached_property
+    def _columns(self) -> tuple[IntArray, IntArray]:
+        """(items that have counts, each triple's column among them)."""
+        used, column = np.unique(self.item, return_inverse=True)
+        return used, column.reshape(-1)
+
     def weighted(self, by_item: FloatArray) -> FloatArray:
-        """(K, B) sums of count x weight per class; ``by_item`` is (D, B)."""
+        """(K, B) sums of count x weight per class; ``by_item`` is (D, B).
+
+        A dense (classes x items with counts) matrix times those items' weights (one product),
+        built for at most ``DENSE_ENTRIES`` cells at a time; sums of whole numbers
+        are exact in any order."""
         out = np.zeros((self.n_classes, by_item.shape[1]))
         if self.item.shape[0] == 0:
             return out
-        contrib = by_item[self.item] * self.count[:, None]
-        first = np.flatnonzero(np.r_[True, self.cls[1:] != self.cls[:-1]])
-        out[self.cls[first]] = np.add.reduceat(contrib, first, axis=0)
+        used, column = self._columns
+        weights = by_item[used]
+        per_block = max(1, DENSE_ENTRIES // used.shape[0])
+        bounds = np.searchsorted(self.cls, np.arange(0, self.n_classes + per_block, per_block))
+        for k, lo in enumerate(range(0, self.n_classes, per_block)):
+            a, b = int(bounds[k]), int(bounds[k + 1])
+            if a == b:
+                continue
+            hi = min(lo + per_block, self.n_classes)
+            dense = np.zeros((hi - lo, used.shape[0]))
+            dense[self.cls[a:b] - lo, column[a:b]] = self.count[a:b]  # (class, item) unique
+            # einsum's own loop, not BLAS: OpenBLAS threads on a shared machine cost several
+            # times the CPU of this product and contend with the resample threads
+            out[lo:hi] = np.einsum("ku,ub->kb", dense, weights)
         return out
 
     def kept(self, keep_item: BoolArray) -> ItemClassCounts:
@@ -276,15 +303,22 @@ def table_ap_statistics(
 class _Plan:
     """One threshold's reading of the points: true positives merged into runs (consecutive
     TPs of a class with no false positive between them share their envelope value, so a run
-    is one point weighing the sum of its weights) and where the false positives lie."""
+    is one point weighing the sum of its weights), read at each run's last true positive.
 
-    tp_pos: IntArray  # (n_tp,) TP points, ascending
-    run_start: IntArray  # (R,) first index into tp_pos of each run
-    run_first: IntArray  # (R,) point position of each run's first TP
-    run_class: IntArray  # (R,)
+    A run's cumulative TP weight comes from a cumulative sum over the smaller of the TP points
+    and the other points (TP = all points - others); its counted weight (TP + FP) from the
+    block's cumulative sum of every point and gap, less this threshold's ignored points."""
+
+    run_last: IntArray  # (R,) point position of each run's last TP, ascending
+    run_base: IntArray  # (R,) first point position of each run's class
     class_runs: IntArray  # (C,) first run of each class that has runs
     classes: IntArray  # (C,) those classes
-    fp_pos: IntArray  # (n_fp,) FP points at this threshold, ascending
+    run_seg: IntArray  # (R,) index into ``classes`` of each run
+    tp_by_complement: bool  # cumulative TP weight as all points less the non-TP points
+    summed: IntArray  # the points summed for TP weight: TP points, or non-TP points
+    summed_at: tuple[IntArray, IntArray]  # (R,) rows of their cumulative sum: run, class base
+    ignored: IntArray  # points neither TP nor FP at this threshold (crowd or ignored matches)
+    ignored_at: tuple[IntArray, IntArray]
 
 
 def _plans(stats: ApStatistics) -> list[_Plan]:
@@ -294,28 +328,51 @@ def _plans(stats: ApStatistics) -> list[_Plan]:
     has_gap[stats.gap_point] = True
     plans = []
     for t in range(stats.n_thresholds):
-        tp_pos = np.flatnonzero(stats.point_tp[t])
-        fp_pos = np.flatnonzero(stats.point_fp[t])
+        is_tp = stats.point_tp[t]
+        tp_pos = np.flatnonzero(is_tp)
         marks = np.cumsum(stats.point_fp[t] | has_gap)
         new_run = np.ones(tp_pos.shape[0], dtype=bool)
         if tp_pos.shape[0] > 1:
             a, b = tp_pos[:-1], tp_pos[1:]
             new_run[1:] = (point_class[a] != point_class[b]) | (marks[b] != marks[a])
         run_start = np.flatnonzero(new_run)
-        run_first = tp_pos[run_start]
-        run_class = point_class[run_first]
+        run_last = (
+            tp_pos[np.r_[run_start[1:], tp_pos.shape[0]] - 1] if run_start.shape[0] else tp_pos[:0]
+        )
+        run_class = point_class[run_last]
         first_of_class = np.flatnonzero(np.r_[True, run_class[1:] != run_class[:-1]])
         if run_class.shape[0] == 0:
             first_of_class = np.zeros(0, dtype=np.int64)
+        classes = run_class[first_of_class]
+        run_seg = np.repeat(
+            np.arange(classes.shape[0]), np.diff(np.r_[first_of_class, run_class.shape[0]])
+        )
+        others = np.flatnonzero(~is_tp)
+        by_complement = others.shape[0] < tp_pos.shape[0]
+        summed = others if by_complement else tp_pos
+        ignored = np.flatnonzero(~is_tp & ~stats.point_fp[t])
+        run_base = stats.class_start[run_class]
+
+        def rows_at(
+            rows: IntArray, run_last: IntArray = run_last, run_base: IntArray = run_base
+        ) -> tuple[IntArray, IntArray]:
+            return (
+                np.searchsorted(rows, run_last, side="right"),
+                np.searchsorted(rows, run_base, side="left"),
+            )
+
         plans.append(
             _Plan(
-                tp_pos=tp_pos,
-                run_start=run_start,
-                run_first=run_first,
-                run_class=run_class,
+                run_last=run_last,
+                run_base=run_base,
                 class_runs=first_of_class,
-                classes=run_class[first_of_class],
-                fp_pos=fp_pos,
+                classes=classes,
+                run_seg=run_seg,
+                tp_by_complement=by_complement,
+                summed=summed,
+                summed_at=rows_at(summed),
+                ignored=ignored,
+                ignored_at=rows_at(ignored),
             )
         )
     return plans
@@ -323,6 +380,10 @@ def _plans(stats: ApStatistics) -> list[_Plan]:
 
 def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
     """Per-class AP at every threshold of ``stats`` for each row of item weights.
+
+    Resamples are evaluated in blocks of at most ``BLOCK // (points + gaps)`` rows (the memory
+    bound) and ``CACHE_ENTRIES // points`` rows (so that a block's per-run arrays stay in the
+    processor's cache), on ``THREADS`` threads.
 
     Args:
         stats: from :func:`ap_statistics`.
@@ -335,13 +396,23 @@ def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
     weights = np.asarray(weights, dtype=np.float64)
     n_b = weights.shape[0]
     plans = _plans(stats)
+    by_item = np.ascontiguousarray(weights.T)
+    npig = stats.gt_count.weighted(by_item)  # (K, B)
+    with_dets = stats.dt_count.weighted(by_item) > 0 if stats.include_empty else None
     out = np.empty((n_b, stats.n_thresholds, stats.n_classes))
     width = stats.point_item.shape[0] + stats.gap_item.shape[0]
-    step = max(1, min(BLOCK // max(width, 1), -(-n_b // THREADS)))
+    cache_rows = CACHE_ENTRIES // max(stats.point_item.shape[0], 1)
+    step = max(1, min(BLOCK // max(width, 1), cache_rows, -(-n_b // THREADS)))
     starts = range(0, n_b, step)
 
     def block(lo: int) -> None:
-        out[lo : lo + step] = _weighted_block(stats, plans, weights[lo : lo + step])
+        out[lo : lo + step] = _weighted_block(
+            stats,
+            plans,
+            weights[lo : lo + step],
+            npig[:, lo : lo + step],
+            None if with_dets is None else with_dets[:, lo : lo + step],
+        )
 
     if len(starts) > 1 and THREADS > 1:
         # numpy releases the GIL in every kernel here: blocks of resamples run side by side
@@ -353,37 +424,47 @@ def weighted_ap(stats: ApStatistics, weights: FloatArray) -> FloatArray:
     return out
 
 
-def _weighted_block(stats: ApStatistics, plans: list[_Plan], weights: FloatArray) -> FloatArray:
+def _weighted_block(
+    stats: ApStatistics,
+    plans: list[_Plan],
+    weights: FloatArray,
+    npig: FloatArray,
+    with_dets: BoolArray | None,
+) -> FloatArray:
     # Item-major (rows = items or points, columns = resamples): every gather copies whole rows.
     by_item = np.ascontiguousarray(weights.T)
-    npig = stats.gt_count.weighted(by_item)  # (K, B)
-    out = np.zeros((stats.n_thresholds, stats.n_classes, weights.shape[0]))
-    w = by_item[stats.point_item]
+    n_b = weights.shape[0]
+    n_points = stats.point_item.shape[0]
+    out = np.zeros((stats.n_thresholds, stats.n_classes, n_b))
+    w = np.take(by_item, stats.point_item, axis=0)
     copy = stats.point_copy
     if bool((copy >= 0).any()):
         at = np.flatnonzero(copy >= 0)
         shifted = w[at] - copy[at, None]
         last = (copy[at] == TIE_COPIES - 1)[:, None]
         w[at] = np.where(last, np.maximum(shifted, 0.0), np.clip(shifted, 0.0, 1.0))
-    # False positives of every threshold, as cumulative sums at the points they precede.
-    gap_first = np.flatnonzero(np.r_[True, stats.gap_point[1:] != stats.gap_point[:-1]])
-    gap_points = stats.gap_point[gap_first] if stats.gap_point.shape[0] else stats.gap_point
-    gap_cum = np.zeros((gap_points.shape[0] + 1, weights.shape[0]))
+    # Cumulative weight of every point, and of every point and gap (a gap's false positives
+    # come before the point they precede), through each point, within its class. Weights are
+    # whole numbers in practice, so these sums and their differences are exact.
+    # (Accumulations along an axis cost ~10x an elementwise pass: they run over points, never
+    # over gap triples, whose weights are summed per point with one bincount per resample.)
+    class_base = np.repeat(stats.class_start[:-1], np.diff(stats.class_start))
+    points_in = _cumulative_in_class(w, class_base)
+    gaps = np.zeros((n_b, n_points))
     if stats.gap_item.shape[0]:
-        # Counts are whole numbers far below 2**24: float32 sums are exact and half the bytes.
-        contrib = by_item.astype(np.float32)[stats.gap_item]
-        several = np.flatnonzero(stats.gap_count != 1)
-        contrib[several] *= stats.gap_count[several, None].astype(np.float32)
-        np.cumsum(contrib, axis=0, out=contrib)
-        gap_last = np.r_[gap_first[1:], stats.gap_point.shape[0]] - 1
-        gap_cum[1:] = contrib[gap_last]
+        several = stats.gap_count != 1
+        for r in range(n_b):
+            taken = np.take(weights[r], stats.gap_item)
+            if several.any():
+                taken *= stats.gap_count
+            gaps[r] = np.bincount(stats.gap_point, weights=taken, minlength=n_points)
+    counted_in = _cumulative_in_class(w + gaps.T, class_base)
     for t, plan in enumerate(plans):
-        if plan.run_start.shape[0] == 0:
+        if plan.run_last.shape[0] == 0:
             continue
-        out[t, plan.classes] = _threshold_ap(stats, plan, w, npig, gap_points, gap_cum)
+        out[t, plan.classes] = _threshold_ap(plan, w, npig, points_in, counted_in)
     undefined = npig == 0
-    if stats.include_empty:
-        with_dets = stats.dt_count.weighted(by_item) > 0
+    if with_dets is not None:
         empty_value = np.where(with_dets, 0.0, -1.0)
     else:
         empty_value = np.full(npig.shape, -1.0)
@@ -391,53 +472,59 @@ def _weighted_block(stats: ApStatistics, plans: list[_Plan], weights: FloatArray
     return result
 
 
+def _cumulative_in_class(w: FloatArray, class_base: IntArray) -> FloatArray:
+    """(U, B) cumulative weight through each point within its class; ``class_base`` (U,) is
+    the first point of each point's class."""
+    cum = np.zeros((w.shape[0] + 1, w.shape[1]))
+    np.cumsum(w, axis=0, out=cum[1:])
+    through: FloatArray = cum[1:]
+    through -= np.take(cum, class_base, axis=0)
+    return through
+
+
+def _subset_in_class(w: FloatArray, rows: IntArray, at: tuple[IntArray, IntArray]) -> FloatArray:
+    """(R, B) in-class weight of the points ``rows`` (ascending) through each run's last TP,
+    ``at`` being the rows of their cumulative sum to read (through the run, before its class)."""
+    cum = np.zeros((rows.shape[0] + 1, w.shape[1]))
+    np.cumsum(np.take(w, rows, axis=0), axis=0, out=cum[1:])
+    through: FloatArray = np.take(cum, at[0], axis=0)
+    through -= np.take(cum, at[1], axis=0)
+    return through
+
+
 def _threshold_ap(
-    stats: ApStatistics,
     plan: _Plan,
     w: FloatArray,
     npig: FloatArray,
-    gap_points: IntArray,
-    gap_cum: FloatArray,
+    points_in: FloatArray,
+    counted_in: FloatArray,
 ) -> FloatArray:
     """(C, B) AP of the classes with true positives at one threshold (arrays point-major)."""
-    n_b = w.shape[1]
     n_classes = plan.classes.shape[0]
-    class_first = stats.class_start[plan.classes]  # first point of each class
-    run_seg = np.repeat(
-        np.arange(n_classes), np.diff(np.r_[plan.class_runs, plan.run_class.shape[0]])
-    )
-    # TP weight of each run, cumulative within its class.
-    run_last = np.r_[plan.run_start[1:], plan.tp_pos.shape[0]] - 1
-    tp_cum = np.cumsum(w[plan.tp_pos], axis=0)[run_last]
-    tp_before = np.zeros((n_classes, n_b))
-    tp_before[1:] = tp_cum[plan.class_runs[1:] - 1]
-    tp_cum -= tp_before[run_seg]
-    # FP weight before each run's first TP (gaps and this threshold's FP points), in class.
-    fp_cum = np.zeros((plan.fp_pos.shape[0] + 1, n_b))
-    if plan.fp_pos.shape[0]:
-        np.cumsum(w[plan.fp_pos], axis=0, out=fp_cum[1:])
-
-    def fp_through(position: IntArray, side: str) -> FloatArray:
-        gaps = gap_cum[np.searchsorted(gap_points, position, side=side)]  # type: ignore[call-overload]
-        points = fp_cum[np.searchsorted(plan.fp_pos, position, side="left")]
-        out: FloatArray = gaps + points
-        return out
-
-    # What lies before a class's first point belongs to earlier classes, except the gap
-    # attached to that point (false positives of this class before its first point).
-    class_base = fp_through(class_first, "left")
-    fp_at = fp_through(plan.run_first, "right") - class_base[run_seg]
-    npig_run = npig[plan.classes][run_seg]
-    rc = tp_cum / np.where(npig_run > 0, npig_run, 1.0)
-    pr = tp_cum / (fp_at + tp_cum + _EPS)
+    tp = _subset_in_class(w, plan.summed, plan.summed_at)
+    if plan.tp_by_complement:
+        tp = np.subtract(np.take(points_in, plan.run_last, axis=0), tp, out=tp)
+    # TP + FP through the run: pycocotools' tp + fp, exactly (sums of whole numbers).
+    counted = np.take(counted_in, plan.run_last, axis=0)
+    if plan.ignored.shape[0]:
+        counted -= _subset_in_class(w, plan.ignored, plan.ignored_at)
+    counted += _EPS
+    pr = np.divide(tp, counted, out=counted)
+    npig_run = npig[plan.classes]
+    npig_run[npig_run == 0] = 1.0
+    rc = np.divide(tp, np.take(npig_run, plan.run_seg, axis=0), out=tp)
+    reached = recall_points_reached(rc)
     # Each class's running maximum from its end must not see the next class: lift earlier
     # classes above later ones (precision lies in [0, 1]).
-    lift = (2.0 * (n_classes - 1 - run_seg))[:, None]
-    envelope = np.maximum.accumulate((pr + lift)[::-1], axis=0)[::-1] - lift
-    reached = recall_points_reached(rc)
+    lift = (2.0 * (n_classes - 1 - plan.run_seg))[:, None]
+    pr += lift
+    envelope = pr[::-1]
+    np.maximum.accumulate(envelope, axis=0, out=envelope)
+    pr -= lift
     newly = np.diff(reached, axis=0, prepend=0)
-    newly[plan.class_runs] = reached[plan.class_runs]
-    sums: FloatArray = np.add.reduceat(envelope * newly, plan.class_runs, axis=0) / N_RECALL
+    newly[plan.class_runs] = np.take(reached, plan.class_runs, axis=0)
+    pr *= newly
+    sums: FloatArray = np.add.reduceat(pr, plan.class_runs, axis=0) / N_RECALL
     return sums
 
 

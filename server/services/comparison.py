@@ -4,13 +4,17 @@ Nothing is re-matched: each run's numbers are its own slice report (``results.me
 so a delta is exactly the difference of the two runs' ``metrics``), object transitions come
 from the snapshots' ground-truth matches, and intervals from the paired bootstrap over items
 (``comparison_bootstrap``). Every part is computed when first asked for and kept with the
-comparison; the bootstrap is also kept in the snapshot cache, keyed by the evaluations.
+comparison; the expensive ones (run statistics, the paired bootstrap, transitions, per-label
+AP75, the regression ranking) are also kept in the snapshot cache, keyed by the evaluations
+and the options, and computed once for every request that asks while they run
+(:func:`computed_once`), off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,7 +23,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue, NotFound
-from sliceboard.evaluation.bootstrap import run_statistics
+from sliceboard.evaluation.bootstrap import RunStatistics, run_statistics
 from sliceboard.evaluation.transitions import (
     BROKEN,
     FIXED,
@@ -116,6 +120,41 @@ def _defined(value: float) -> float | None:
     return None if (math.isnan(value) or value < 0) else float(value)
 
 
+_IN_FLIGHT: weakref.WeakKeyDictionary[SnapshotCache, dict[Any, asyncio.Future[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def computed_once(
+    cache: SnapshotCache, key: tuple[Any, ...], kind: type[T], work: Callable[[], Awaitable[T]]
+) -> T:
+    """The value kept in the snapshot cache under ``key``; else ``work`` runs once for every
+    request that asks while it runs (they await the same future), and its value is kept."""
+    found = cache.reports.get(key)
+    if isinstance(found, kind):
+        return found
+    flights = _IN_FLIGHT.setdefault(cache, {})
+    loop = asyncio.get_running_loop()
+    future = flights.get(key)
+    if future is None or future.get_loop() is not loop:
+        holder: list[asyncio.Future[Any]] = []
+
+        async def run() -> T:
+            try:
+                value = await work()
+                cache.reports.put(key, value)
+                return value
+            finally:
+                if holder and flights.get(key) is holder[0]:
+                    del flights[key]
+
+        future = asyncio.ensure_future(run())
+        holder.append(future)
+        flights[key] = future
+    value: T = await asyncio.shield(future)
+    return value
+
+
 class Once:
     """An awaitable computed at most once, shared by every resolver that asks for it."""
 
@@ -204,13 +243,10 @@ class RunDelta:
         )
         cache = comparison.cache
 
-        async def compute() -> DeltaIntervals:
-            found = cache.reports.get(key)
-            if isinstance(found, DeltaIntervals):
-                return found
+        async def fresh() -> DeltaIntervals:
             base_stats = await comparison.statistics(base)
             cand_stats = await comparison.statistics(cand)
-            value = await asyncio.to_thread(
+            value: DeltaIntervals = await asyncio.to_thread(
                 paired_intervals,
                 base.snapshot,
                 base.mask,
@@ -223,16 +259,25 @@ class RunDelta:
                 settings.seed,
                 settings.level,
             )
-            cache.reports.put(key, value)
             return value
+
+        async def compute() -> DeltaIntervals:
+            return await computed_once(cache, key, DeltaIntervals, fresh)
 
         result: DeltaIntervals = await self._once("intervals", compute).get()
         return result
 
     async def ground_truth(self) -> GroundTruthTransitions:
         comparison = self.comparison
+        key = (
+            comparison.baseline.evaluation_id,
+            "ground truth transitions",
+            self.candidate.evaluation_id,
+            comparison.iou_threshold,
+            comparison.confidence_threshold,
+        )
 
-        async def compute() -> GroundTruthTransitions:
+        async def fresh() -> GroundTruthTransitions:
             return await asyncio.to_thread(
                 _ground_truth_transitions,
                 comparison.baseline,
@@ -240,6 +285,9 @@ class RunDelta:
                 comparison.iou_threshold,
                 comparison.confidence_threshold,
             )
+
+        async def compute() -> GroundTruthTransitions:
+            return await computed_once(comparison.cache, key, GroundTruthTransitions, fresh)
 
         result: GroundTruthTransitions = await self._once("ground truth", compute).get()
         return result
@@ -369,19 +417,14 @@ class Comparison:
     async def statistics(self, run: ComparedRun) -> Any:
         """The run's per-item bootstrap statistics (kept in the snapshot cache)."""
         key = (run.evaluation_id, "run statistics", self.iou_threshold, self.confidence_threshold)
-        cache = self.cache
 
-        async def compute() -> Any:
-            found = cache.reports.get(key)
-            if found is None:
-                found = await asyncio.to_thread(
-                    run_statistics,
-                    run.snapshot.table,
-                    self.iou_threshold,
-                    self.confidence_threshold,
-                )
-                cache.reports.put(key, found)
-            return found
+        async def fresh() -> RunStatistics:
+            return await asyncio.to_thread(
+                run_statistics, run.snapshot.table, self.iou_threshold, self.confidence_threshold
+            )
+
+        async def compute() -> RunStatistics:
+            return await computed_once(self.cache, key, RunStatistics, fresh)
 
         if run.evaluation_id not in self._statistics:
             self._statistics[run.evaluation_id] = Once(compute)
@@ -389,13 +432,26 @@ class Comparison:
 
     async def label_ap75(self, run: ComparedRun) -> dict[str, float | None]:
         """Per-label AP75 of the run's selection (the report carries AP and AP50 only)."""
-        stats = await self.statistics(run)
-        points = await asyncio.to_thread(label_points, run.snapshot, run.mask, stats, None)
-        values = points.per_label["ap75"][0]
-        return {
-            name: None if math.isnan(values[k]) else float(values[k])
-            for k, name in enumerate(run.snapshot.label_names)
-        }
+        selection = None if run.mask is None else hash(np.packbits(run.mask).tobytes())
+        key = (
+            run.evaluation_id,
+            "label ap75",
+            selection,
+            self.iou_threshold,
+            self.confidence_threshold,
+        )
+
+        async def fresh() -> dict[str, float | None]:
+            stats = await self.statistics(run)
+            points = await asyncio.to_thread(label_points, run.snapshot, run.mask, stats, None)
+            values = points.per_label["ap75"][0]
+            return {
+                name: None if math.isnan(values[k]) else float(values[k])
+                for k, name in enumerate(run.snapshot.label_names)
+            }
+
+        value: dict[str, float | None] = await computed_once(self.cache, key, dict, fresh)
+        return value
 
     def wanted_labels(self, label: str | None) -> set[str] | None:
         """The label names in scope: the comparison's labels, narrowed to ``label``."""

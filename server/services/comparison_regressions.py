@@ -10,6 +10,7 @@ chance.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -22,13 +23,13 @@ from sliceboard.errors import InvalidInput, Issue
 from sliceboard.evaluation.bootstrap import (
     RunStatistics,
     benjamini_hochberg,
-    metric_samples,
+    overall_ap_samples,
     percentile_interval,
     resample_weights,
     restrict_statistics,
     sign_p_value,
 )
-from sliceboard.services.comparison import ComparedRun, RunDelta
+from sliceboard.services.comparison import ComparedRun, RunDelta, computed_once
 from sliceboard.services.slices import resolve_item_ids
 from sliceboard.storage.comparison_reads import select_dataset_slices, select_item_metadata
 
@@ -143,9 +144,7 @@ def rank_regressions(
                     dtype=np.int64,
                 )
             )
-            samples.append(
-                metric_samples(restrict_statistics(stats, mask), weights, chosen).overall["ap"]
-            )
+            samples.append(overall_ap_samples(restrict_statistics(stats, mask), weights, chosen))
         b, c = samples
         deltas = (c - b)[1:, None]
         low, high = percentile_interval(deltas, level, (c - b)[:1])
@@ -203,18 +202,46 @@ async def find_regressions(
         max_groups=max_groups,
         values_per_field=values_per_field,
     )
-    base_stats = await comparison.statistics(base)
-    cand_stats = await comparison.statistics(cand)
-    ranked = await asyncio.to_thread(
-        rank_regressions,
-        groups,
-        base,
-        base_stats,
-        cand,
-        cand_stats,
-        comparison.labels,
-        resamples,
+    key = (
+        base.evaluation_id,
+        "regressions",
+        cand.evaluation_id,
+        comparison.selection_key,
+        comparison.iou_threshold,
+        comparison.confidence_threshold,
+        comparison.labels_key,
         comparison.bootstrap.seed,
         comparison.bootstrap.level,
+        resamples,
+        _groups_digest(groups),
     )
+
+    async def fresh() -> list[Regression]:
+        base_stats = await comparison.statistics(base)
+        cand_stats = await comparison.statistics(cand)
+        ranked: list[Regression] = await asyncio.to_thread(
+            rank_regressions,
+            groups,
+            base,
+            base_stats,
+            cand,
+            cand_stats,
+            comparison.labels,
+            resamples,
+            comparison.bootstrap.seed,
+            comparison.bootstrap.level,
+        )
+        return ranked
+
+    # computed once per (evaluation pair, options, groups) and kept in the snapshot cache
+    ranked: list[Regression] = await computed_once(comparison.cache, key, list, fresh)
     return ranked[:first]
+
+
+def _groups_digest(groups: list[Group]) -> str:
+    """What the groups are (kind, name, items), so a changed slice is a new key."""
+    digest = hashlib.blake2b()
+    for group in groups:
+        digest.update(repr((group.kind, group.name, group.slice_id, group.field)).encode())
+        digest.update(np.ascontiguousarray(group.item_ids, dtype=np.int64).tobytes())
+    return digest.hexdigest()
