@@ -61,6 +61,10 @@ class JobContext:
         #: While True, progress is kept (not written) and the heartbeat pauses: the handler
         #: holds SQLite's one write lock in a long transaction and extended its lease first.
         self.writes_held = False
+        #: Set by a handler as its last write commits: the work is done, so a cancellation
+        #: requested from then on no longer applies (the job ends SUCCEEDED, not CANCELLED
+        #: with its rows written).
+        self.committed = False
 
     @property
     def fence(self) -> Attempt:

@@ -5,7 +5,8 @@ the file's issues and nothing written, or CANCELLED with nothing written.
 On SQLite the work is split in two (see :mod:`sliceboard.services.imports.validate`): a first
 pass reads and validates the file holding no lock (progress and cancellation as usual) and
 spills the validated rows to disk, then one transaction writes those (progress is kept until
-it commits; a cancellation then waits for the commit). PostgreSQL validates and writes in one pass.
+it commits; a cancellation then waits for the commit, and is too late: the job ends SUCCEEDED).
+PostgreSQL validates and writes in one pass.
 The uploaded file is removed once the job has an outcome; an attempt interrupted by a shutdown
 keeps it for the next attempt.
 """
@@ -105,13 +106,18 @@ async def _import(context: JobContext, payload: dict[str, Any]) -> None:
             if reader.problems.items or writer.issues:
                 raise _Stop
             await service.finish_import(session, reader, dataset_id=dataset_id)
+            if await context.cancelled():
+                raise _Stop
+            # What commits now is the whole import: a cancellation from here on is too late
+            # (on SQLite, cancelJob waits for this transaction's write lock anyway).
+            context.committed = True
     except _Stop:
         pass
     finally:
         remove_file(spill)
         await context.release_writes()
     assert writer is not None
-    if context.cancel_requested:
+    if context.cancel_requested and not context.committed:
         return
     issues = [*reader.problems.items, *writer.issues]
     if issues:

@@ -273,7 +273,7 @@ class JobRunner:
             if work.cancelled()
             else work.exception()
         )
-        if context.cancel_requested:
+        if context.cancel_requested and not context.committed:
             status, error, progress = job_store.CANCELLED, None, None
         elif exc is None:
             status, error, progress = job_store.SUCCEEDED, None, 1.0
@@ -389,7 +389,7 @@ class JobRunner:
             except Exception:
                 logger.exception("job %s: reading the cancellation flag failed", context.job_id)
                 continue
-            if context.cancel_requested:
+            if context.cancel_requested and not context.committed:
                 logger.info("job %s: cancellation requested, stopping it", context.job_id)
                 work.cancel()
                 return

@@ -5,14 +5,13 @@ preflight header."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from typing import Any
 
 import httpx
 import pytest
 
-from sliceboard.config import Settings
+from sliceboard.jobs.context import JobContext
 from tests.support.coco_cases import make_case
 from tests.support.file_jobs import (
     JOB_FIELDS,
@@ -23,13 +22,6 @@ from tests.support.file_jobs import (
     wait_job,
 )
 from tests.support.graphql import GraphQLClient
-
-
-@pytest.fixture
-def app_settings(app_settings: Settings) -> Settings:
-    """The shared 8 MB import limit, raised: a file that outlasts a cancel is larger now that
-    well-formed rows validate in one pass."""
-    return dataclasses.replace(app_settings, max_import_bytes=64 * 1024 * 1024)
 
 
 def ndjson(rows: list[dict[str, Any]]) -> bytes:
@@ -145,10 +137,23 @@ async def test_coco_results_with_an_unknown_image_fail_and_write_nothing(
 
 
 async def test_a_cancelled_import_writes_nothing(
-    http: httpx.AsyncClient, gql: GraphQLClient
+    http: httpx.AsyncClient, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The import pauses after its first progress report until the cancel is acknowledged, so
+    # the cancel lands mid-import however fast the rows validate (no timing involved).
+    acknowledged = asyncio.Event()
+    report_rows = JobContext.report_rows
+
+    async def pausing(
+        self: JobContext, done: int, total: int | None, message: str | None = None
+    ) -> None:
+        await report_rows(self, done, total, message)
+        if done > 0:
+            await acknowledged.wait()
+
+    monkeypatch.setattr(JobContext, "report_rows", pausing)
     dataset_id, run_id = await dataset_and_run(gql)
-    content = ndjson([*items(50), *boxes(200_000)])
+    content = ndjson([*items(50), *boxes(20_000)])
     payload = await post_import(http, {"format": "NDJSON", "datasetId": dataset_id}, content)
     query = f"query($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}"
     deadline = asyncio.get_running_loop().time() + 60
@@ -159,14 +164,46 @@ async def test_a_cancelled_import_writes_nothing(
         assert job["status"] in ("QUEUED", "RUNNING"), job
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
-    assert job["rowsDone"] < job["rowsTotal"] == 200_050
+    assert job["rowsDone"] < job["rowsTotal"] == 20_050
     cancel = await gql.data(
         "mutation($id: ID!) { cancelJob(id: $id) { ... on Job { id } } }", {"id": payload["id"]}
     )
     assert cancel["cancelJob"]["id"] == payload["id"]
+    acknowledged.set()
     job = await wait_job(http, payload["id"])
     assert job["status"] == "CANCELLED", job
     assert await counts(gql, dataset_id, run_id) == (0, 0, 0)
+
+
+async def test_a_cancel_after_the_import_committed_is_too_late(
+    http: httpx.AsyncClient, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import is whole once it commits: a cancel from then on does not turn it into a
+    CANCELLED job with its rows written (which a fast import on SQLite did)."""
+    committed, acknowledged = asyncio.Event(), asyncio.Event()
+    report_rows = JobContext.report_rows
+
+    async def pausing(
+        self: JobContext, done: int, total: int | None, message: str | None = None
+    ) -> None:
+        await report_rows(self, done, total, message)
+        if (message or "").startswith("imported:"):  # reported after the commit
+            committed.set()
+            await acknowledged.wait()
+
+    monkeypatch.setattr(JobContext, "report_rows", pausing)
+    dataset_id, run_id = await dataset_and_run(gql)
+    content = ndjson([*items(50), *boxes(100)])
+    payload = await post_import(http, {"format": "NDJSON", "datasetId": dataset_id}, content)
+    await asyncio.wait_for(committed.wait(), 60)
+    cancel = await gql.data(
+        "mutation($id: ID!) { cancelJob(id: $id) { ... on Job { id } } }", {"id": payload["id"]}
+    )
+    assert cancel["cancelJob"]["id"] == payload["id"]
+    acknowledged.set()
+    job = await wait_job(http, payload["id"])
+    assert job["status"] == "SUCCEEDED", job
+    assert await counts(gql, dataset_id, run_id) == (50, 100, 0)
 
 
 async def test_an_import_needs_its_run_for_results_and_a_known_dataset(
