@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -66,6 +67,72 @@ class Derived(Lru[tuple[Any, ...], V]):
         self.pop_where(lambda key: key[0] == evaluation_id)
 
 
+class DerivedArrays:
+    """Arrays computed from one snapshot (browse orders and the walks of filters over them),
+    keyed ``(evaluation id, ...)``, least recently used out beyond ``budget`` bytes; they leave
+    with their snapshot, like ``Derived``.
+
+    Each is computed once, off the event loop, however many requests ask for it at the same
+    time (``get_or_build``).
+    """
+
+    def __init__(self, budget: int, held: Callable[[int], bool]) -> None:
+        self.budget = budget
+        self._held = held
+        self._items: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+        self._building: dict[tuple[Any, ...], asyncio.Future[np.ndarray]] = {}
+        #: Bytes held now (for /metrics and tests).
+        self.bytes = 0
+
+    def get(self, key: tuple[Any, ...]) -> np.ndarray | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[Any, ...], value: np.ndarray) -> None:
+        """Keeps ``value`` unless its snapshot is gone or it alone exceeds the budget."""
+        if not self._held(key[0]) or value.nbytes > self.budget:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old.nbytes
+        self._items[key] = value
+        self.bytes += value.nbytes
+        while self.bytes > self.budget:
+            _, evicted = self._items.popitem(last=False)
+            self.bytes -= evicted.nbytes
+
+    def drop(self, evaluation_id: int) -> None:
+        for key in [k for k in self._items if k[0] == evaluation_id]:
+            self.bytes -= self._items.pop(key).nbytes
+
+    def size(self) -> int:
+        return len(self._items)
+
+    async def get_or_build(
+        self, key: tuple[Any, ...], build: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """The array kept under ``key``, else ``build()`` run on a thread and kept; concurrent
+        callers of one key await the same computation (a caller that goes away does not
+        cancel it for the others)."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        pending = self._building.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(build))
+            self._building[key] = pending
+
+            def done(future: asyncio.Future[np.ndarray]) -> None:
+                self._building.pop(key, None)
+                if not future.cancelled() and future.exception() is None:
+                    self.put(key, future.result())
+
+            pending.add_done_callback(done)
+        return await asyncio.shield(pending)
+
+
 class SnapshotCache:
     """Loaded snapshots by evaluation id (immutable, so never stale), and reports computed from
     them; least recently used out.
@@ -82,6 +149,7 @@ class SnapshotCache:
         thread: RankedThread,
         capacity: int = 4,
         reports: int = 256,
+        arrays_budget: int = 256 * 2**20,
     ) -> None:
         self._items: Lru[int, Snapshot] = Lru(capacity)
         self._shared: dict[int, SharedSnapshot] = {}
@@ -90,6 +158,8 @@ class SnapshotCache:
         self._background: set[asyncio.Future[None]] = set()
         self.reports: Derived[Any] = Derived(reports, self._items.__contains__)
         self.selections: Derived[Selection] = Derived(reports, self._items.__contains__)
+        #: Browse orders and filtered walks over them, within ``arrays_budget`` bytes.
+        self.arrays = DerivedArrays(arrays_budget, self._items.__contains__)
         self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = thread
@@ -123,6 +193,7 @@ class SnapshotCache:
         file's mapping) are freed here, and has the worker unmap it too."""
         self.reports.drop(evaluation_id)
         self.selections.drop(evaluation_id)
+        self.arrays.drop(evaluation_id)
         gone = self._shared.pop(evaluation_id, None)
         if gone is not None and self._worker is not None:
             self._forget(gone)
