@@ -163,9 +163,13 @@ class SnapshotCache:
         self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = thread
-        #: Lookups answered from memory, and those that loaded a snapshot (for /metrics).
+        #: Lookups answered from memory, and snapshots loaded (for /metrics).
         self.hits = 0
         self.misses = 0
+        #: Whether an evaluation this process computes is held (and its whole-run report
+        #: computed) as it is stored, so the first query after it is answered from memory; off
+        #: in a process that only runs jobs (``sliceboard worker``).
+        self.keeps_new_evaluations = True
 
     def size(self) -> int:
         """Snapshots held (for /metrics)."""
@@ -181,12 +185,32 @@ class SnapshotCache:
             blob = await select_snapshot_blob(session=session, evaluation_id=evaluation_id)
             if blob is None:
                 raise FailedPrecondition("the evaluation has no stored results")
-            snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)
-            if shared is not None and await self._hand_over(shared):
-                self._shared[evaluation_id] = shared
-            for evicted in self._items.put(evaluation_id, snapshot):
-                self._evict(evicted)
-            return snapshot
+            return await self._load(evaluation_id, blob)
+
+    async def adopt(self, evaluation_id: int, blob: bytes) -> Snapshot:
+        """Holds an evaluation this process just computed, from its blob (no database read);
+        a lookup meanwhile waits for it instead of loading it again."""
+        async with self._lock:
+            cached = self._items.get(evaluation_id)
+            if cached is not None:
+                return cached
+            self.misses += 1
+            return await self._load(evaluation_id, blob)
+
+    def start_worker(self) -> None:
+        """Starts the report worker now (it imports its modules while an evaluation runs),
+        rather than on the first report."""
+        if self._worker is not None:
+            with contextlib.suppress(Exception):  # the first report starts it (or computes here)
+                self._worker.start()
+
+    async def _load(self, evaluation_id: int, blob: bytes) -> Snapshot:
+        snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)
+        if shared is not None and await self._hand_over(shared):
+            self._shared[evaluation_id] = shared
+        for evicted in self._items.put(evaluation_id, snapshot):
+            self._evict(evicted)
+        return snapshot
 
     def _evict(self, evaluation_id: int) -> None:
         """Lets go of everything that refers to an evicted snapshot, so its arrays (and their
