@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sliceboard.compute.lru import Lru
 from sliceboard.compute.ranked_thread import RankedThread
 from sliceboard.compute.report_process import ReportWorker, SnapshotGone, forget
-from sliceboard.compute.shared_arrays import SharedSnapshot, attach, write_shared
+from sliceboard.compute.shared_arrays import (
+    SharedSnapshot,
+    attach,
+    write_shared,
+    write_shared_npz,
+)
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
 from sliceboard.evaluation import EvaluationInputError
 from sliceboard.services.evaluation.report_parts import PARTS, prepare, run_part
@@ -287,20 +292,27 @@ class SnapshotCache:
 
 
 def _load(blob: bytes, share: bool) -> tuple[Snapshot, SharedSnapshot | None]:
-    """Decodes a snapshot off the event loop. Shared: this process maps the shared file too (so
-    the arrays exist once) and builds only the indexes its own answers read; otherwise it also
-    builds the metric indexes now, so the first slice query does not pay for them."""
-    snapshot = Snapshot.from_bytes(blob)
+    """Decodes a snapshot off the event loop. Shared: the blob is inflated straight into the
+    shared file, which this process maps too (so the arrays exist once, and no decoded copy
+    is made first), and this process builds only the indexes its own answers read; otherwise
+    it also builds the metric indexes now, so the first slice query does not pay for them."""
+    snapshot: Snapshot | None = None
     shared = None
     if share:
         try:
-            shared = write_shared(snapshot.to_arrays())
+            try:
+                shared = write_shared_npz(blob)
+            except ValueError:  # an entry that cannot be placed as it is: decode it first
+                snapshot = Snapshot.from_bytes(blob)
+                shared = write_shared(snapshot.to_arrays())
             snapshot = Snapshot.from_arrays(attach(shared))
         except OSError:
             logger.warning("could not share a snapshot with the report worker", exc_info=True)
             if shared is not None:
                 os.unlink(shared.path)
             shared = None
+    if snapshot is None:
+        snapshot = Snapshot.from_bytes(blob)
     own = ("dt_index", "gt_index")
     metric = ("dt_metric_position", "metric_label", "metric_rank", "metric_state")
     for index in own if shared is not None else own + metric:
