@@ -148,7 +148,6 @@ def predictions_in_order(
 ) -> np.ndarray:
     """The entries of ``order`` (``prediction_order``) that the filters keep, in its order:
     a masked walk, the same as filtering every prediction and sorting the rest stably."""
-    keep: np.ndarray | None = None
     tests: list[Callable[[np.ndarray], np.ndarray]] = []
     if item_mask is not None:
         tests.append(lambda at: item_mask[table.dt_item[at]])
@@ -161,8 +160,7 @@ def predictions_in_order(
         tests.append(lambda at: _range(iou_key(table, t0)[at], iou_range))
     chosen = order
     for test in tests:  # each test reads only what the previous ones kept
-        keep = test(chosen)
-        chosen = chosen[keep]
+        chosen = chosen[test(chosen)]
     return chosen
 
 
