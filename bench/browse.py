@@ -2,6 +2,7 @@
 metrics query after an evaluation (issue 17).
 
     python bench/browse.py [--images 10000] [--clients 8] [--rounds 6] [--pages 3] [--postgres]
+                           [--baseline REV] [--keep DIR] [--profile FILE]
 
 Starts ``sliceboard serve`` (in-process job runner) on a fresh SQLite file (``--postgres``: a
 fresh PostgreSQL database), uploads a generated COCO-like case (bench/cocogen.py; 10,000 items,
@@ -13,6 +14,11 @@ fresh PostgreSQL database), uploads a generated COCO-like case (bench/cocogen.py
    page's end cursor) through false positives ordered by IoU and by confidence, with and without
    a filter (labels, a metadata item filter, a confidence range), true positives by IoU and
    false negatives, ``--rounds`` rounds each; p50/p95 per workload (goal p95 < 100 ms).
+
+With ``--baseline REV`` (e.g. ``main``), a server of that git revision (its server/ and schema/
+laid out as they install, first on PYTHONPATH) then evaluates the same run again and answers
+the same load, and the ratios this tree / REV are printed. Latencies on a shared machine are
+noisy: the server's CPU per browse request (process tree, from /proc) is printed too.
 
 Peer, measured in the same run: the straightforward computation (a mask over every prediction,
 ``np.flatnonzero`` and a stable ``np.argsort`` of the selected keys per request: what the server
@@ -246,6 +252,7 @@ class Measured:
     """One server's answers: the first metrics query after its evaluation (and again), the
     browse latencies per workload, the first page of each, and its CPU per browse request."""
 
+    evaluation_seconds: float
     first_metrics_ms: list[float]
     latencies: dict[str, list[float]]
     first_pages: dict[str, list[int]]
@@ -286,7 +293,8 @@ async def measure_server(
     try:
         async with httpx.AsyncClient(base_url=url, timeout=900) as client:
             run_id = await prepare(client) if prepare is not None else args.run_id
-            print(f"evaluation, mutation -> SUCCEEDED: {await evaluate(client, run_id):.2f} s")
+            evaluation_seconds = await evaluate(client, run_id)
+            print(f"evaluation, mutation -> SUCCEEDED: {evaluation_seconds:.2f} s")
             firsts = []
             for _ in range(2):
                 sent = time.perf_counter()
@@ -312,7 +320,9 @@ async def measure_server(
         proc.terminate()
         proc.wait(timeout=60)
     requests = sum(len(v) for v in latencies.values())
-    return run_id, Measured(firsts, latencies, first_pages, 1000 * cpu / max(requests, 1))
+    return run_id, Measured(
+        evaluation_seconds, firsts, latencies, first_pages, 1000 * cpu / max(requests, 1)
+    )
 
 
 def start_server(
@@ -422,7 +432,9 @@ async def main_async(args: argparse.Namespace) -> int:
             f"\nthis tree / {args.baseline}: browse p50 {p50 / base_p50:.3f}, "
             f"p95 {p95 / base_p95:.3f}; server CPU per request "
             f"{current.cpu_ms_per_request / baseline.cpu_ms_per_request:.3f}; first metrics "
-            f"query {current.first_metrics_ms[0] / baseline.first_metrics_ms[0]:.3f}"
+            f"query {current.first_metrics_ms[0] / baseline.first_metrics_ms[0]:.3f}; "
+            f"evaluation (mutation -> SUCCEEDED) "
+            f"{current.evaluation_seconds / baseline.evaluation_seconds:.3f}"
         )
     return 1 if failures else 0
 
