@@ -231,6 +231,7 @@ async def _work(settings: Settings) -> int:
 
     await upgrade_async(settings.database_url)
     runtime = Runtime.create(settings)
+    runtime.snapshot_cache.keeps_new_evaluations = False  # this process answers no query
     runner = JobRunner(runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

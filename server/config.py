@@ -214,6 +214,9 @@ class Settings:
     evaluation_memory_mb: int = field(default_factory=lambda: default_evaluation_memory_mb())
     max_queued_evaluations_per_run: int = 10
     job_cancel_poll_seconds: float = 0.5
+    # Memory for browse orders (ModelRun.predictions/falseNegatives): each (evaluation,
+    # threshold, outcome, order) is sorted once and kept, with each filter's walk over it.
+    browse_cache_mb: int = 256
     # Browsers (README "Browsers and other origins"): origins answered by CORS, Host names
     # accepted (empty: the loopback names when bound to loopback, else any).
     cors_origins: tuple[str, ...] = ()
@@ -368,6 +371,7 @@ class Settings:
                 "SLICEBOARD_MAX_QUEUED_EVALUATIONS_PER_RUN", 10
             ),
             job_cancel_poll_seconds=_env_float("SLICEBOARD_JOB_CANCEL_POLL_SECONDS", 0.5),
+            browse_cache_mb=_env_int("SLICEBOARD_BROWSE_CACHE_MB", 256),
             cors_origins=_env_list("SLICEBOARD_CORS_ORIGINS"),
             allowed_hosts=_env_list("SLICEBOARD_ALLOWED_HOSTS"),
             auth=_env("auth") or "auto",

@@ -95,7 +95,9 @@ class Runtime:
             sessions=create_sessionmaker(database),
             compute=compute,
             snapshot_cache=SnapshotCache(
-                worker=compute.report_worker, thread=compute.report_thread
+                worker=compute.report_worker,
+                thread=compute.report_thread,
+                arrays_budget=settings.browse_cache_mb * 2**20,
             ),
             custom_metric_cache=CustomMetricCache(),
             metrics=Metrics(max_operations=settings.metrics_max_operations),

@@ -130,6 +130,10 @@ class ReportWorker:
         self._pump()
         return await future
 
+    def start(self) -> None:
+        """Starts the worker process now, if it is not running (call it on the event loop)."""
+        self._ensure(asyncio.get_running_loop())
+
     def _ensure(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._process is not None and not self._process.is_alive():
             self._broken("the report worker exited")

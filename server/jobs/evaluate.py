@@ -11,6 +11,7 @@ died, and the version is FAILED with that message after the job's last attempt.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from sliceboard.compute.process_pool import WorkerDied
@@ -19,6 +20,9 @@ from sliceboard.jobs.context import JobContext, JobFailed
 from sliceboard.services.evaluation import lifecycle as service
 from sliceboard.services.evaluation.inputs import UnsupportedRun
 from sliceboard.services.evaluation.memory import MB, estimate_memory
+from sliceboard.services.evaluation.results import keep_new_evaluation
+
+logger = logging.getLogger(__name__)
 
 
 async def run_evaluation_job(context: JobContext) -> None:
@@ -53,6 +57,9 @@ async def _evaluate(context: JobContext, evaluation_id: int) -> None:
         raise JobFailed(message)
     async with context.runtime.unit_of_work() as session:
         await service.set_status(session, evaluation_id=evaluation_id, status="RUNNING")
+    cache = context.runtime.snapshot_cache
+    if cache.keeps_new_evaluations:
+        cache.start_worker()  # its start-up overlaps the matching
     loaded = time.perf_counter()
     semantic = work.data.semantic
     masks = (
@@ -81,6 +88,13 @@ async def _evaluate(context: JobContext, evaluation_id: int) -> None:
         return
     await context.report(0.9, "matched; publishing the results")
     timings = {"loadSeconds": loaded - started, **timings}
+    # Held and its whole-run report computed while the results are stored: the first query
+    # after the evaluation reads memory.
+    kept = (
+        asyncio.ensure_future(keep_new_evaluation(cache, evaluation_id, blob))
+        if cache.keeps_new_evaluations
+        else None
+    )
     async with context.runtime.unit_of_work() as session:
         await service.publish(
             session,
@@ -88,6 +102,11 @@ async def _evaluate(context: JobContext, evaluation_id: int) -> None:
             blob=blob,
             timings={**timings, "totalSeconds": time.perf_counter() - started},
         )
+    if kept is not None:
+        try:
+            await kept
+        except Exception:  # the first query loads it instead
+            logger.warning("could not keep evaluation %s in memory", evaluation_id, exc_info=True)
     context.runtime.notifier.notify(("evaluation", work.run_id))
     await context.report(
         1.0,

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sliceboard.compute.lru import Lru
 from sliceboard.compute.ranked_thread import RankedThread
 from sliceboard.compute.report_process import ReportWorker, SnapshotGone, forget
-from sliceboard.compute.shared_arrays import SharedSnapshot, attach, write_shared
+from sliceboard.compute.shared_arrays import (
+    SharedSnapshot,
+    attach,
+    write_shared,
+    write_shared_npz,
+)
 from sliceboard.errors import FailedPrecondition, InvalidInput, Issue
 from sliceboard.evaluation import EvaluationInputError
 from sliceboard.services.evaluation.report_parts import PARTS, prepare, run_part
@@ -66,6 +72,72 @@ class Derived(Lru[tuple[Any, ...], V]):
         self.pop_where(lambda key: key[0] == evaluation_id)
 
 
+class DerivedArrays:
+    """Arrays computed from one snapshot (browse orders and the walks of filters over them),
+    keyed ``(evaluation id, ...)``, least recently used out beyond ``budget`` bytes; they leave
+    with their snapshot, like ``Derived``.
+
+    Each is computed once, off the event loop, however many requests ask for it at the same
+    time (``get_or_build``).
+    """
+
+    def __init__(self, budget: int, held: Callable[[int], bool]) -> None:
+        self.budget = budget
+        self._held = held
+        self._items: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+        self._building: dict[tuple[Any, ...], asyncio.Future[np.ndarray]] = {}
+        #: Bytes held now (for /metrics and tests).
+        self.bytes = 0
+
+    def get(self, key: tuple[Any, ...]) -> np.ndarray | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[Any, ...], value: np.ndarray) -> None:
+        """Keeps ``value`` unless its snapshot is gone or it alone exceeds the budget."""
+        if not self._held(key[0]) or value.nbytes > self.budget:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old.nbytes
+        self._items[key] = value
+        self.bytes += value.nbytes
+        while self.bytes > self.budget:
+            _, evicted = self._items.popitem(last=False)
+            self.bytes -= evicted.nbytes
+
+    def drop(self, evaluation_id: int) -> None:
+        for key in [k for k in self._items if k[0] == evaluation_id]:
+            self.bytes -= self._items.pop(key).nbytes
+
+    def size(self) -> int:
+        return len(self._items)
+
+    async def get_or_build(
+        self, key: tuple[Any, ...], build: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """The array kept under ``key``, else ``build()`` run on a thread and kept; concurrent
+        callers of one key await the same computation (a caller that goes away does not
+        cancel it for the others)."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        pending = self._building.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(build))
+            self._building[key] = pending
+
+            def done(future: asyncio.Future[np.ndarray]) -> None:
+                self._building.pop(key, None)
+                if not future.cancelled() and future.exception() is None:
+                    self.put(key, future.result())
+
+            pending.add_done_callback(done)
+        return await asyncio.shield(pending)
+
+
 class SnapshotCache:
     """Loaded snapshots by evaluation id (immutable, so never stale), and reports computed from
     them; least recently used out.
@@ -82,6 +154,7 @@ class SnapshotCache:
         thread: RankedThread,
         capacity: int = 4,
         reports: int = 256,
+        arrays_budget: int = 256 * 2**20,
     ) -> None:
         self._items: Lru[int, Snapshot] = Lru(capacity)
         self._shared: dict[int, SharedSnapshot] = {}
@@ -90,12 +163,18 @@ class SnapshotCache:
         self._background: set[asyncio.Future[None]] = set()
         self.reports: Derived[Any] = Derived(reports, self._items.__contains__)
         self.selections: Derived[Selection] = Derived(reports, self._items.__contains__)
+        #: Browse orders and filtered walks over them, within ``arrays_budget`` bytes.
+        self.arrays = DerivedArrays(arrays_budget, self._items.__contains__)
         self._admission = asyncio.Lock()
         #: Report parts are asked for here one at a time, in the order reports were created.
         self.compute = thread
-        #: Lookups answered from memory, and those that loaded a snapshot (for /metrics).
+        #: Lookups answered from memory, and snapshots loaded (for /metrics).
         self.hits = 0
         self.misses = 0
+        #: Whether an evaluation this process computes is held (and its whole-run report
+        #: computed) as it is stored, so the first query after it is answered from memory; off
+        #: in a process that only runs jobs (``sliceboard worker``).
+        self.keeps_new_evaluations = True
 
     def size(self) -> int:
         """Snapshots held (for /metrics)."""
@@ -111,18 +190,39 @@ class SnapshotCache:
             blob = await select_snapshot_blob(session=session, evaluation_id=evaluation_id)
             if blob is None:
                 raise FailedPrecondition("the evaluation has no stored results")
-            snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)
-            if shared is not None and await self._hand_over(shared):
-                self._shared[evaluation_id] = shared
-            for evicted in self._items.put(evaluation_id, snapshot):
-                self._evict(evicted)
-            return snapshot
+            return await self._load(evaluation_id, blob)
+
+    async def adopt(self, evaluation_id: int, blob: bytes) -> Snapshot:
+        """Holds an evaluation this process just computed, from its blob (no database read);
+        a lookup meanwhile waits for it instead of loading it again."""
+        async with self._lock:
+            cached = self._items.get(evaluation_id)
+            if cached is not None:
+                return cached
+            self.misses += 1
+            return await self._load(evaluation_id, blob)
+
+    def start_worker(self) -> None:
+        """Starts the report worker now (it imports its modules while an evaluation runs),
+        rather than on the first report."""
+        if self._worker is not None:
+            with contextlib.suppress(Exception):  # the first report starts it (or computes here)
+                self._worker.start()
+
+    async def _load(self, evaluation_id: int, blob: bytes) -> Snapshot:
+        snapshot, shared = await asyncio.to_thread(_load, blob, self._worker is not None)
+        if shared is not None and await self._hand_over(shared):
+            self._shared[evaluation_id] = shared
+        for evicted in self._items.put(evaluation_id, snapshot):
+            self._evict(evicted)
+        return snapshot
 
     def _evict(self, evaluation_id: int) -> None:
         """Lets go of everything that refers to an evicted snapshot, so its arrays (and their
         file's mapping) are freed here, and has the worker unmap it too."""
         self.reports.drop(evaluation_id)
         self.selections.drop(evaluation_id)
+        self.arrays.drop(evaluation_id)
         gone = self._shared.pop(evaluation_id, None)
         if gone is not None and self._worker is not None:
             self._forget(gone)
@@ -192,20 +292,27 @@ class SnapshotCache:
 
 
 def _load(blob: bytes, share: bool) -> tuple[Snapshot, SharedSnapshot | None]:
-    """Decodes a snapshot off the event loop. Shared: this process maps the shared file too (so
-    the arrays exist once) and builds only the indexes its own answers read; otherwise it also
-    builds the metric indexes now, so the first slice query does not pay for them."""
-    snapshot = Snapshot.from_bytes(blob)
+    """Decodes a snapshot off the event loop. Shared: the blob is inflated straight into the
+    shared file, which this process maps too (so the arrays exist once, and no decoded copy
+    is made first), and this process builds only the indexes its own answers read; otherwise
+    it also builds the metric indexes now, so the first slice query does not pay for them."""
+    snapshot: Snapshot | None = None
     shared = None
     if share:
         try:
-            shared = write_shared(snapshot.to_arrays())
+            try:
+                shared = write_shared_npz(blob)
+            except ValueError:  # an entry that cannot be placed as it is: decode it first
+                snapshot = Snapshot.from_bytes(blob)
+                shared = write_shared(snapshot.to_arrays())
             snapshot = Snapshot.from_arrays(attach(shared))
         except OSError:
             logger.warning("could not share a snapshot with the report worker", exc_info=True)
             if shared is not None:
                 os.unlink(shared.path)
             shared = None
+    if snapshot is None:
+        snapshot = Snapshot.from_bytes(blob)
     own = ("dt_index", "gt_index")
     metric = ("dt_metric_position", "metric_label", "metric_rank", "metric_state")
     for index in own if shared is not None else own + metric:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.compute.shared_arrays import SharedSnapshot
 from sliceboard.errors import InvalidInput, Issue
-from sliceboard.evaluation import ThresholdMetrics
+from sliceboard.evaluation import EvaluationInputError, ThresholdMetrics
 from sliceboard.evaluation.semantic import (
     FALSE_NEGATIVE,
     FALSE_POSITIVE,
@@ -26,6 +26,7 @@ from sliceboard.evaluation.semantic import (
     PREDICTION,
 )
 from sliceboard.services.evaluation.cache import (
+    Selection,
     SnapshotCache,
     check_threshold,
     selected_items,
@@ -241,6 +242,56 @@ class Report:
         return list(zip(recall.tolist(), precision.tolist(), confidence.tolist(), strict=True))
 
 
+#: The thresholds ``ModelRun.metrics`` defaults to: the report of a new evaluation computed as
+#: it is stored (``keep_new_evaluation``) is the one a query without arguments asks for.
+DEFAULT_IOU_THRESHOLD = 0.5
+DEFAULT_CONFIDENCE_THRESHOLD = 0.0
+
+
+def _report_key(
+    evaluation_id: int,
+    selection: Selection | None,
+    iou_threshold: float,
+    confidence_threshold: float,
+    labels: list[str] | None,
+) -> tuple[Any, ...]:
+    return (
+        evaluation_id,
+        None if selection is None else selection.digest,
+        iou_threshold,
+        confidence_threshold,
+        None if labels is None else tuple(sorted(set(labels))),
+    )
+
+
+async def keep_new_evaluation(cache: SnapshotCache, evaluation_id: int, blob: bytes) -> None:
+    """Holds an evaluation this process just computed and computes its whole-run report at the
+    default thresholds (COCO numbers, per-label and threshold metrics), so the first metrics
+    query after the evaluation reads memory instead of loading the snapshot, starting the
+    report worker and building its indexes (2.4 s at 10,000 items, ~750k predictions)."""
+    snapshot = await cache.adopt(evaluation_id, blob)
+    try:
+        snapshot.table.row_index(DEFAULT_IOU_THRESHOLD, 0)
+    except EvaluationInputError:  # thresholds without 0.5: no default report to compute
+        return
+    key = _report_key(
+        evaluation_id, None, DEFAULT_IOU_THRESHOLD, DEFAULT_CONFIDENCE_THRESHOLD, None
+    )
+    report: Report | None = cache.reports.get(key)
+    if report is None:
+        report = Report(
+            snapshot,
+            None,
+            None,
+            DEFAULT_IOU_THRESHOLD,
+            DEFAULT_CONFIDENCE_THRESHOLD,
+            cache,
+            cache.shared(evaluation_id),
+        )
+        cache.reports.put(key, report)
+    await report.per_label()  # the summary and threshold parts, each once
+
+
 async def metrics_report(
     session: AsyncSession,
     cache: SnapshotCache,
@@ -267,13 +318,7 @@ async def metrics_report(
         )
         mask = None if selection is None else selection.mask
         label_mask = selected_labels(snapshot, labels)
-        key = (
-            evaluation_id,
-            None if selection is None else selection.digest,
-            iou_threshold,
-            confidence_threshold,
-            None if labels is None else tuple(sorted(set(labels))),
-        )
+        key = _report_key(evaluation_id, selection, iou_threshold, confidence_threshold, labels)
         report: Report | None = cache.reports.get(key)
         if report is None:
             report = Report(
