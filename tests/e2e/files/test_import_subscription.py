@@ -1,75 +1,115 @@
-"""Subscription.job follows an import against a real ``sliceboard serve`` (SQLite): rows done
-of rows total while it runs, then SUCCEEDED with its counts."""
+"""Subscription.job follows an import over the graphql-transport-ws protocol (SQLite): rows done
+of rows total while it runs, then SUCCEEDED with its counts.
+
+The import pauses after its first progress report with rows done until the subscriber has seen
+that report, so the test holds however fast rows validate (a real server subprocess and a large
+file raced the validation pass, and lost once rows validated in one pass).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import signal
-import subprocess
+import threading
+import warnings
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
+from sliceboard.app import create_app
+from sliceboard.config import Settings
+from sliceboard.jobs.context import JobContext
 from tests.support.file_jobs import IMPORT, PREFLIGHT
-from tests.support.serving import post, start_server, subscription
-
-pytestmark = pytest.mark.slow
 
 SUBSCRIBE = "subscription($id: ID!) { job(id: $id) { status rowsDone rowsTotal result } }"
-ROWS = 120_000  # enough chunks that the validation pass outlasts several job polls
+ROWS = 5_000
 
 
-def test_the_subscription_streams_an_import_until_it_ends(tmp_path: Path) -> None:
-    process, base = start_server(
-        "--database-url",
-        f"sqlite+aiosqlite:///{tmp_path / 'sliceboard.db'}",
-        env={
-            **os.environ,
-            "SLICEBOARD_JOB_POLL_SECONDS": "0.1",
-            "SLICEBOARD_FILES_DIR": str(tmp_path / "files"),
-            "SLICEBOARD_IMPORT_CHUNK_ROWS": "1000",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _paused_after_first_rows(monkeypatch: pytest.MonkeyPatch, seen: threading.Event) -> None:
+    report_rows = JobContext.report_rows
+
+    async def pausing(
+        self: JobContext, done: int, total: int | None, message: str | None = None
+    ) -> None:
+        await report_rows(self, done, total, message)
+        if total and 0 < done < total and not seen.is_set():
+            await asyncio.to_thread(seen.wait, 60)
+
+    monkeypatch.setattr(JobContext, "report_rows", pausing)
+
+
+def _test_client() -> type[Any]:
+    """Starlette's TestClient (websockets in-process); importing it warns that it will move to
+    httpx2, which is not a dependency."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    return TestClient
+
+
+def test_the_subscription_streams_an_import_until_it_ends(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen_rows = threading.Event()
+    _paused_after_first_rows(monkeypatch, seen_rows)
+    settings = Settings(
+        database_url=sqlite_url,
+        run_jobs=True,
+        job_poll_seconds=0.05,
+        files_dir=str(tmp_path / "files"),
+        import_chunk_rows=500,
     )
-    try:
-        dataset_id = post(
-            base, 'mutation { createDataset(input: {name: "d"}) { ... on Dataset { id } } }'
-        )["createDataset"]["id"]
-        lines = b"".join(
-            json.dumps({"referenceId": f"i{k}", "width": 10, "height": 10}).encode() + b"\n"
-            for k in range(ROWS)
-        )
+    lines = b"".join(
+        json.dumps({"referenceId": f"i{k}", "width": 10, "height": 10}).encode() + b"\n"
+        for k in range(ROWS)
+    )
+    seen: list[dict[str, Any]] = []
+    app = create_app(settings, migrate=False)
+    with _test_client()(app, base_url="http://localhost") as client:
+        created = client.post(
+            "/graphql",
+            json={
+                "query": 'mutation { createDataset(input: {name: "d"}) { ... on Dataset { id } } }'
+            },
+        ).json()
         operations = {
             "query": IMPORT,
-            "variables": {"input": {"format": "NDJSON", "datasetId": dataset_id, "file": None}},
+            "variables": {
+                "input": {
+                    "format": "NDJSON",
+                    "datasetId": created["data"]["createDataset"]["id"],
+                    "file": None,
+                }
+            },
         }
-        response = httpx.post(
-            f"{base}/graphql",
+        response = client.post(
+            "/graphql",
             data={
                 "operations": json.dumps(operations),
                 "map": json.dumps({"0": ["variables.input.file"]}),
             },
             files={"0": ("items.ndjson", lines)},
             headers=PREFLIGHT,
-            timeout=60,
         )
         job_id = response.json()["data"]["importFile"]["id"]
-        seen = []
-        with subscription(base, SUBSCRIBE, {"id": job_id}) as ws:
+        with client.websocket_connect(
+            "ws://localhost/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws:
+            ws.send_text(json.dumps({"type": "connection_init"}))
+            assert json.loads(ws.receive_text())["type"] == "connection_ack"
+            payload = {"query": SUBSCRIBE, "variables": {"id": job_id}}
+            ws.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             while True:
-                message = json.loads(ws.recv(timeout=120))
+                message = json.loads(ws.receive_text())
                 if message["type"] == "complete":
                     break
-                seen.append(message["payload"]["data"]["job"])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    assert any(job["status"] == "RUNNING" and 0 < (job["rowsDone"] or 0) < ROWS for job in seen), (
-        seen
-    )
+                job = message["payload"]["data"]["job"]
+                seen.append(job)
+                if job["status"] == "RUNNING" and 0 < (job["rowsDone"] or 0) < ROWS:
+                    seen_rows.set()
+    assert seen_rows.is_set(), seen
     done = [job["rowsDone"] for job in seen if job["rowsDone"] is not None]
     assert done == sorted(done)
     last = seen[-1]
