@@ -170,21 +170,15 @@ class MetricsReport:
 
     @strawberry.field
     async def precision_recall_curve(self, info: Info, label: str | None = None) -> list[PrPoint]:
-        points = evenly_spaced(
-            await self.report.curve(label), info.context.runtime.settings.max_list_items
-        )
+        limit = info.context.runtime.settings.max_list_items
+        points = await self.report.curve(label, limit)
         return [PrPoint(recall=r, precision=p, confidence=c) for r, p, c in points]
 
 
 def evenly_spaced(points: list[T], limit: int) -> list[T]:
     """At most ``limit`` points, first and last kept: a curve has one point per prediction, so
     without this bound one field could answer millions (README, "Request limits")."""
-    if len(points) <= limit:
-        return points
-    if limit <= 1:
-        return points[-1:]
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(k * step)] for k in range(limit)]
+    return [points[k] for k in results.evenly_spaced_positions(len(points), limit).tolist()]
 
 
 async def model_run_metrics(
