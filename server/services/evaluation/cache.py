@@ -163,6 +163,9 @@ class SnapshotCache:
         self._background: set[asyncio.Future[None]] = set()
         self.reports: Derived[Any] = Derived(reports, self._items.__contains__)
         self.selections: Derived[Selection] = Derived(reports, self._items.__contains__)
+        #: Per (evaluation, selection, labels): the report whose COCO summary the reports of
+        #: other thresholds share (the summary does not depend on them).
+        self.summaries: Derived[Any] = Derived(reports, self._items.__contains__)
         #: Browse orders and filtered walks over them, within ``arrays_budget`` bytes.
         self.arrays = DerivedArrays(arrays_budget, self._items.__contains__)
         self._admission = asyncio.Lock()
@@ -222,6 +225,7 @@ class SnapshotCache:
         file's mapping) are freed here, and has the worker unmap it too."""
         self.reports.drop(evaluation_id)
         self.selections.drop(evaluation_id)
+        self.summaries.drop(evaluation_id)
         self.arrays.drop(evaluation_id)
         gone = self._shared.pop(evaluation_id, None)
         if gone is not None and self._worker is not None:

@@ -98,8 +98,11 @@ class Report:
         confidence_threshold: float,
         cache: SnapshotCache,
         shared: SharedSnapshot | None,
+        summary_from: Report | None = None,
     ) -> None:
         self._snapshot = snapshot
+        # A report of the same items and labels at other thresholds: its COCO summary is ours.
+        self._summary_from = summary_from
         self._mask = mask
         self._label_mask = label_mask
         self._iou_threshold = iou_threshold
@@ -132,6 +135,8 @@ class Report:
         return result
 
     def _summary(self) -> asyncio.Future[Summary]:
+        if self._summary_from is not None:
+            return self._summary_from._summary()
         return self._start("summary", self._mask, self._label_mask)
 
     def _thresholds(self) -> asyncio.Future[ThresholdMetrics]:
@@ -309,6 +314,9 @@ async def keep_new_evaluation(cache: SnapshotCache, evaluation_id: int, blob: by
             cache.shared(evaluation_id),
         )
         cache.reports.put(key, report)
+    same_items = _report_key(evaluation_id, None, -1.0, -1.0, None)
+    if cache.summaries.get(same_items) is None:
+        cache.summaries.put(same_items, report)
     await report.per_label()  # the summary and threshold parts, each once
 
 
@@ -341,6 +349,9 @@ async def metrics_report(
         key = _report_key(evaluation_id, selection, iou_threshold, confidence_threshold, labels)
         report: Report | None = cache.reports.get(key)
         if report is None:
+            # Moving a threshold slider asks for a report per threshold; the COCO summary
+            # (per-label AP, a third of a new report's work) is the same for all of them.
+            same_items = _report_key(evaluation_id, selection, -1.0, -1.0, labels)
             report = Report(
                 snapshot,
                 mask,
@@ -349,6 +360,9 @@ async def metrics_report(
                 confidence_threshold,
                 cache,
                 cache.shared(evaluation_id),
+                summary_from=cache.summaries.get(same_items),
             )
             cache.reports.put(key, report)
+            if cache.summaries.get(same_items) is None:
+                cache.summaries.put(same_items, report)
     return report
