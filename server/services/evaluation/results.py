@@ -352,6 +352,7 @@ async def metrics_report(
             # Moving a threshold slider asks for a report per threshold; the COCO summary
             # (per-label AP, a third of a new report's work) is the same for all of them.
             same_items = _report_key(evaluation_id, selection, -1.0, -1.0, labels)
+            sibling = cache.summaries.get(same_items)
             report = Report(
                 snapshot,
                 mask,
@@ -360,9 +361,9 @@ async def metrics_report(
                 confidence_threshold,
                 cache,
                 cache.shared(evaluation_id),
-                summary_from=cache.summaries.get(same_items),
+                summary_from=sibling,
             )
             cache.reports.put(key, report)
-            if cache.summaries.get(same_items) is None:
+            if sibling is None:
                 cache.summaries.put(same_items, report)
     return report
