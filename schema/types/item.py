@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sliceboard.schema.child_connection import CAPPED, capped, child_connection
 from sliceboard.schema.context import Info
@@ -15,7 +14,6 @@ from sliceboard.schema.pagination import (
     read_page,
 )
 from sliceboard.schema.scalars import JSON, json_value
-from sliceboard.schema.selection import selects
 from sliceboard.schema.types.annotation import (
     Annotation,
     AnnotationConnection,
@@ -30,8 +28,6 @@ from sliceboard.storage import tables
 @strawberry.type
 class Item:
     row: strawberry.Private[tables.Item]
-    # Its annotations when the page that holds it read them ahead (``item_connection``).
-    annotation_rows: strawberry.Private[list[tables.Annotation] | None] = None
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -58,14 +54,7 @@ class Item:
         return json_value(self.row.metadata_) if self.row.metadata_ is not None else None
 
     @field(description="Its ground truth. " + CAPPED.format(paged="annotationsConnection"))
-    def annotations(self, info: Info) -> list[Annotation]:
-        # Synchronous when read ahead: 100 awaited loads, one task each, were a third of an
-        # item page's CPU. graphql-core awaits the coroutine of the other branch.
-        if self.annotation_rows is not None:
-            return [Annotation(row=row) for row in capped(info, self.annotation_rows)]
-        return cast(list[Annotation], self._load_annotations(info))
-
-    async def _load_annotations(self, info: Info) -> list[Annotation]:
+    async def annotations(self, info: Info) -> list[Annotation]:
         assert self.row.id is not None
         rows = await info.context.loaders.annotations_by_item.load(self.row.id)
         return [Annotation(row=row) for row in capped(info, rows)]
@@ -133,30 +122,15 @@ async def item_connection(
     first: int | None,
     after: str | None,
 ) -> ItemConnection:
-    """A page of a dataset's items that match ``selection`` (an ItemFilter dict, or all).
-
-    When the document asks for the items' annotations, they are read in the same session,
-    one statement for the page, and handed to each ``Item``.
-    """
-    ahead = selects(info, ("edges", "node", "annotations"))
-    annotations: dict[int, list[tables.Annotation]] = {}
-
-    async def page(session: AsyncSession, after_id: int | None, limit: int) -> Any:
-        found = await reads.page_items(
-            session, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
-        )
-        if ahead and found.rows:
-            ids = [int(row.id or 0) for row in found.rows]
-            groups = await reads.annotations_of_items(session, item_ids=ids)
-            annotations.update(zip(ids, groups, strict=True))
-        return found
-
+    """A page of a dataset's items that match ``selection`` (an ItemFilter dict, or all)."""
     return await read_page(
         info,
         ItemConnection,
         kind="Item",
-        node=lambda row: Item(row=row, annotation_rows=annotations.get(int(row.id or 0))),
-        rows=page,
+        node=lambda row: Item(row=row),
+        rows=lambda s, after_id, limit: reads.page_items(
+            s, dataset_id=dataset_id, filter=selection, after_id=after_id, limit=limit
+        ),
         count=lambda s: reads.count_items(s, dataset_id=dataset_id, filter=selection),
         first=first,
         after=after,
